@@ -1,0 +1,219 @@
+/*
+ * juggle — download many texts at once on one thread.
+ *
+ * A jg_session downloads URLs concurrently on a libev loop that the caller
+ * owns, driving libcurl's multi socket interface and resolving names with
+ * c-ares on that same loop: the session never starts a thread, never blocks
+ * the loop and never runs or destroys the loop itself.
+ *
+ * Lifecycle
+ *   jg_global_init();                      once per process, before threads
+ *   opts = jg_options_new(); jg_options_set_*(opts, ...);
+ *   jg_session_new(&s, loop, opts, errbuf); jg_options_free(opts);
+ *   jg_session_on_book(s, cb, user); jg_session_on_idle(s, cb, user);
+ *   jg_session_add_url(s, "https://...", user);    any number, any time
+ *   ev_run(loop, 0);                       the caller's loop does the work
+ *   jg_session_free(s);
+ *   jg_global_cleanup();
+ *
+ * Errors are negative `enum jg_err` values; jg_strerror() describes them.
+ * Every string passed in is copied; every pointer handed to a callback is
+ * borrowed and valid only during that callback.
+ */
+#ifndef JUGGLE_H
+#define JUGGLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(JG_BUILDING_LIBRARY)
+#define JG_EXPORT __attribute__((visibility("default")))
+#else
+#define JG_EXPORT
+#endif
+
+#define JG_VERSION "0.1.0"
+
+struct ev_loop;
+struct jg_session;
+struct jg_options;
+
+/* Error codes. Values are explicit and only ever added to. */
+enum jg_err {
+	JG_OK = 0,
+	JG_EINVAL = -1,      /* a bad argument: NULL, zero, out of range */
+	JG_ENOMEM = -2,      /* out of memory */
+	JG_EURL = -3,        /* not a well-formed URL */
+	JG_ESCHEME = -4,     /* a scheme other than http or https */
+	JG_EDUPLICATE = -5,  /* this URL was already added to the session */
+	JG_ECANCELED = -6,   /* the session was freed before the book finished */
+	JG_EDNS = -7,        /* the host name did not resolve */
+	JG_ECONNECT = -8,    /* could not connect (refused, unreachable, timeout) */
+	JG_ETIMEOUT = -9,    /* no byte arrived for the stall timeout */
+	JG_EHTTP = -10,      /* the server answered with an HTTP error status */
+	JG_ETLS = -11,       /* TLS handshake or certificate verification failed */
+	JG_ETOOLARGE = -12,  /* the decoded body passed the size limit */
+	JG_EREDIRECT = -13,  /* too many redirects, a redirect loop or a bad target */
+	JG_ETRANSFER = -14,  /* the transfer broke: reset, truncated, bad encoding */
+	JG_EIO = -15,        /* saving the file failed */
+	JG_EDRAINING = -16,  /* the session is draining and admits nothing new */
+	JG_ETOOLONG = -17,   /* the URL is longer than JG_URL_MAX */
+	JG_EINTERNAL = -18,  /* libcurl or c-ares refused a call it should accept */
+};
+
+/* The longest URL the session accepts, in bytes. */
+#define JG_URL_MAX 8192
+
+/* Size of the buffer jg_session_new() fills with a message on failure. */
+#define JG_ERRBUF_SIZE 256
+
+/* A static description of `err`; never NULL, also for unknown values. */
+JG_EXPORT const char *jg_strerror(int err);
+
+/*
+ * Process-wide set-up of libcurl and c-ares (curl_global_init and
+ * ares_library_init). They are not thread-safe, so call this once, early,
+ * before the process starts threads. An embedder that already calls
+ * curl_global_init itself may still call this: both libraries count calls.
+ * Returns JG_OK or JG_EINTERNAL.
+ */
+JG_EXPORT int jg_global_init(void);
+JG_EXPORT void jg_global_cleanup(void);
+
+/* Versions of juggle and of the libraries it runs on, for --version. */
+JG_EXPORT const char *jg_version(void);
+JG_EXPORT void jg_library_versions(char *buf, size_t len);
+
+/*
+ * Options. A session copies them at creation, so one options object may
+ * configure several sessions and be freed right after jg_session_new().
+ * Setters return JG_OK or JG_EINVAL (value out of range; nothing changed).
+ * String setters copy their argument.
+ */
+JG_EXPORT struct jg_options *jg_options_new(void);
+JG_EXPORT void jg_options_free(struct jg_options *opts);
+
+/* Directory the books are saved in; created if missing. Default "texts". */
+JG_EXPORT int jg_options_set_output_dir(struct jg_options *opts, const char *dir);
+/* Concurrent transfers, 1..100000. Default 64. */
+JG_EXPORT int jg_options_set_jobs(struct jg_options *opts, unsigned jobs);
+/* Concurrent transfers to one host name, 1..100000. Default 8. */
+JG_EXPORT int jg_options_set_per_host(struct jg_options *opts, unsigned n);
+/* Seconds to establish a connection (0 = curl's default). Default 30. */
+JG_EXPORT int jg_options_set_connect_timeout(struct jg_options *opts, double seconds);
+/* Abort when no byte arrived for this many seconds (> 0). Default 60. */
+JG_EXPORT int jg_options_set_stall_timeout(struct jg_options *opts, double seconds);
+/* Largest decoded body, in bytes (> 0). Default 256 MiB. */
+JG_EXPORT int jg_options_set_max_size(struct jg_options *opts, uint64_t bytes);
+/* Extra attempts on transient failures, 0..100. Default 3. */
+JG_EXPORT int jg_options_set_retries(struct jg_options *opts, unsigned retries);
+/* First retry delay in seconds; doubles per attempt, with jitter. Default 1. */
+JG_EXPORT int jg_options_set_retry_delay(struct jg_options *opts, double seconds);
+/* Redirects followed per URL, 0..50. Default 10. */
+JG_EXPORT int jg_options_set_max_redirects(struct jg_options *opts, unsigned n);
+/* Bytes of bodies held in memory before admission pauses. Default 256 MiB. */
+JG_EXPORT int jg_options_set_max_buffer(struct jg_options *opts, uint64_t bytes);
+/* Mirror that bare ebook numbers refer to. Default https://www.gutenberg.org */
+JG_EXPORT int jg_options_set_mirror(struct jg_options *opts, const char *url);
+/* CA bundle for TLS verification (verification itself is always on). */
+JG_EXPORT int jg_options_set_cacert(struct jg_options *opts, const char *file);
+/* DNS servers, "ADDR[:PORT],..." as curl's --dns-servers; NULL = system's. */
+JG_EXPORT int jg_options_set_dns_servers(struct jg_options *opts, const char *servers);
+/*
+ * Pin HOST:PORT to ADDR[,ADDR...] as curl's --resolve; may be called many
+ * times. Pinned names are never looked up. Returns JG_EINVAL when `entry` is
+ * not of that form.
+ */
+JG_EXPORT int jg_options_add_resolve(struct jg_options *opts, const char *entry);
+
+/* What happened to one URL; borrowed, valid only during the callback. */
+struct jg_result {
+	const char *url;       /* the URL as added (a bare number expanded) */
+	const char *final_url; /* where redirects led; equals url without them */
+	const char *file;      /* path of the saved file; NULL on failure */
+	void *user;            /* the pointer given to jg_session_add_url() */
+	uint64_t index;        /* 0-based position among the URLs added */
+	int err;               /* JG_OK, or the kind of failure */
+	const char *error;     /* the details, e.g. "HTTP 404"; "" when ok */
+	long http_code;        /* the last HTTP status seen; 0 if none */
+	uint64_t bytes;        /* decoded body bytes saved */
+	unsigned attempts;     /* transfers tried, retries included */
+	unsigned redirects;    /* redirects followed */
+	double elapsed;        /* seconds from admission to the end */
+};
+
+/*
+ * Called once per added URL when it finished, failed for good, or was
+ * cancelled by jg_session_free() (err == JG_ECANCELED; then the callback
+ * must not call any function of this session). Otherwise the callback may
+ * add URLs, drain or free the session.
+ */
+typedef void (*jg_book_cb)(struct jg_session *s, const struct jg_result *r, void *user);
+/*
+ * Called when the session has nothing left to do: nothing queued, nothing
+ * in flight. It fires again if URLs are added later and finish.
+ */
+typedef void (*jg_idle_cb)(struct jg_session *s, void *user);
+
+/*
+ * Creates a session on `loop` (any loop; the default loop is never
+ * assumed). Copies `opts` (NULL = defaults). Creates the output directory
+ * and removes temporary files that killed runs left in it. On failure
+ * returns a negative jg_err and, when `errbuf` is not NULL, writes a
+ * message of at most JG_ERRBUF_SIZE bytes into it.
+ */
+JG_EXPORT int jg_session_new(struct jg_session **out, struct ev_loop *loop,
+                             const struct jg_options *opts, char *errbuf);
+
+JG_EXPORT void jg_session_on_book(struct jg_session *s, jg_book_cb cb, void *user);
+JG_EXPORT void jg_session_on_idle(struct jg_session *s, jg_idle_cb cb, void *user);
+
+/*
+ * Queues `url` (copied) for download; `user` comes back in its result. A
+ * string of digits alone means that Project Gutenberg ebook on the mirror.
+ * Never calls a callback from inside; work starts on the loop's next
+ * iteration. Returns JG_OK, or JG_EURL, JG_ESCHEME, JG_ETOOLONG,
+ * JG_EDUPLICATE (already added: it is downloaded once), JG_EDRAINING,
+ * JG_ENOMEM; on any error nothing was queued and no callback will fire.
+ */
+JG_EXPORT int jg_session_add_url(struct jg_session *s, const char *url, void *user);
+
+/* Admit nothing new; what is in flight finishes. Queued URLs stay queued. */
+JG_EXPORT void jg_session_drain(struct jg_session *s);
+
+struct jg_stats {
+	uint64_t added;        /* URLs accepted by jg_session_add_url() */
+	uint64_t queued;       /* waiting for a transfer slot */
+	uint64_t active;       /* transfers in flight, resolving included */
+	uint64_t waiting;      /* waiting to retry */
+	uint64_t ok;           /* saved */
+	uint64_t failed;       /* failed for good */
+	uint64_t bytes;        /* body bytes received, including in flight */
+	uint64_t buffered;     /* body bytes held in memory now */
+	uint64_t retries;      /* retry attempts made */
+	uint64_t loop_iterations;
+	double stall_max;      /* longest loop iteration spent in callbacks, s */
+	double stall_p99;      /* its 99th percentile, s (an upper bound) */
+};
+
+JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out);
+
+/*
+ * Frees the session. Safe at any time, also from inside its callbacks and
+ * with transfers in flight: every URL not yet reported is reported once
+ * with JG_ECANCELED, nothing partial is left on disk, and no watcher of the
+ * session stays on the loop. Called from inside one of the session's
+ * callbacks, the session stops calling back at once and releases itself
+ * before the loop next waits for events. NULL is a no-op.
+ */
+JG_EXPORT void jg_session_free(struct jg_session *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

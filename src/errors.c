@@ -1,0 +1,27 @@
+#include "juggle.h"
+
+JG_EXPORT const char *jg_strerror(int err)
+{
+	switch ((enum jg_err)err) {
+	case JG_OK: return "success";
+	case JG_EINVAL: return "invalid argument";
+	case JG_ENOMEM: return "out of memory";
+	case JG_EURL: return "malformed URL";
+	case JG_ESCHEME: return "scheme not allowed (only http and https)";
+	case JG_EDUPLICATE: return "duplicate URL";
+	case JG_ECANCELED: return "cancelled";
+	case JG_EDNS: return "name resolution failed";
+	case JG_ECONNECT: return "could not connect";
+	case JG_ETIMEOUT: return "timed out";
+	case JG_EHTTP: return "HTTP error status";
+	case JG_ETLS: return "TLS error";
+	case JG_ETOOLARGE: return "body too large";
+	case JG_EREDIRECT: return "bad redirect";
+	case JG_ETRANSFER: return "transfer failed";
+	case JG_EIO: return "could not save the file";
+	case JG_EDRAINING: return "session is draining";
+	case JG_ETOOLONG: return "URL too long";
+	case JG_EINTERNAL: return "internal library error";
+	}
+	return "unknown error";
+}

@@ -1,0 +1,87 @@
+/*
+ * The glue between libcurl's multi socket interface and a libev loop:
+ * curl tells which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when to
+ * wake it (CURLMOPT_TIMERFUNCTION); ev_io and one ev_timer call back into
+ * curl_multi_socket_action. No thread, no polling.
+ *
+ * A transfer is one HTTP exchange of one URL into a memory buffer. What
+ * it means (redirect, retry, save) is for the caller to decide.
+ */
+#ifndef JG_FETCH_H
+#define JG_FETCH_H
+
+#include <curl/curl.h>
+#include <ev.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct jg_fetch;
+struct jg_transfer;
+
+/* Called once per started transfer, outside any curl callback. */
+typedef void (*jg_fetch_done_cb)(struct jg_transfer *t);
+
+struct jg_transfer {
+	struct jg_fetch *f;
+	CURL *easy;
+	struct curl_slist *resolve;
+	char *body;
+	size_t len, cap;
+	uint64_t received;        /* decoded body bytes seen, kept or not */
+	ev_timer stall;
+	ev_tstamp last_activity;
+	int stalled;
+	int too_large;
+	int keep_body;            /* 2xx: the body is worth keeping */
+	int checked_status;
+	/* Filled when done: */
+	CURLcode code;
+	long http_code;
+	double retry_after;       /* seconds; 0 = none */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct jg_fetch_config {
+	double connect_timeout;
+	double stall_timeout;
+	uint64_t max_size;
+	const char *cacert;
+	const char *user_agent;
+};
+
+struct jg_fetch {
+	struct ev_loop *loop;
+	CURLM *multi;
+	ev_timer timer;
+	struct jg_fetch_config cfg;
+	jg_fetch_done_cb done;
+	CURL **spare;             /* easy handles kept for reuse */
+	size_t n_spare, cap_spare;
+	unsigned running;
+	uint64_t buffered;        /* bytes of bodies held by transfers */
+	uint64_t received;        /* body bytes received in all */
+};
+
+/* 0, or -1 when curl refused (out of memory). `cfg` strings are borrowed. */
+int jg_fetch_init(struct jg_fetch *f, struct ev_loop *loop, const struct jg_fetch_config *cfg,
+                  jg_fetch_done_cb done);
+/* Transfers must have been cancelled or finished before. */
+void jg_fetch_fini(struct jg_fetch *f);
+
+/*
+ * Starts fetching `url`; `resolve` ("host:port:addrs", may be NULL) tells
+ * curl where the host is, so curl never resolves on its own. 0, or -1 with
+ * t->errbuf filled. The caller owns `t` until `done` fires or it cancels.
+ */
+int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url,
+                   const char *resolve);
+/* Stops a transfer in flight without calling `done`; frees its body. */
+void jg_fetch_cancel(struct jg_transfer *t);
+/* Takes the body out of a finished transfer; the caller frees it. */
+char *jg_fetch_take_body(struct jg_transfer *t, size_t *len);
+/* Releases what a finished transfer still holds (body, handle). */
+void jg_fetch_release(struct jg_transfer *t);
+/* The Location of a 3xx answer of a finished transfer, or NULL. */
+const char *jg_fetch_redirect_url(const struct jg_transfer *t);
+
+#endif

@@ -1,0 +1,362 @@
+/*
+ * juggle: the command line, a thin client of the library in juggle.h.
+ * Parse arguments, create a session on the default loop, queue the URLs,
+ * run the loop, report, exit.
+ */
+#include "juggle.h"
+
+#include "input.h"
+#include "report.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum exit_code { EXIT_ALL_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
+
+struct cli {
+	struct jg_options *opts;
+	const char **lists;
+	size_t n_lists;
+	int quiet;
+	const char *json;
+	struct jg_session *session;
+	struct jg_report report;
+	uint64_t accepted, duplicates;
+	int interrupted;
+};
+
+static const char usage_text[] =
+"Usage: juggle [OPTION]... [URL | EBOOK-NUMBER]...\n"
+"Download every URL concurrently on one thread and save each body under\n"
+"its URL's last path segment. A bare number N means Project Gutenberg\n"
+"ebook N: MIRROR/cache/epub/N/pgN.txt.\n"
+"\n"
+"Input:\n"
+"  -i, --input FILE         read URLs from FILE, one per line ('-' = stdin;\n"
+"                           '#' starts a comment line); may be repeated\n"
+"      --mirror URL         mirror for ebook numbers [https://www.gutenberg.org]\n"
+"Output:\n"
+"  -o, --output DIR         directory for the books [texts]\n"
+"      --json FILE          write a JSON report of every URL to FILE\n"
+"  -q, --quiet              no progress line; summary only when something failed\n"
+"Network:\n"
+"  -j, --jobs N             concurrent transfers [64]\n"
+"      --per-host N         concurrent transfers per host name [8]\n"
+"      --connect-timeout S  seconds to connect [30]\n"
+"      --stall-timeout S    abort when no byte arrived for S seconds [60]\n"
+"      --max-size BYTES     largest decoded body; K, M, G suffixes [256M]\n"
+"      --retries N          retries on transient failures [3]\n"
+"      --retry-delay S      first retry delay, doubled each time [1]\n"
+"      --max-redirects N    redirects followed per URL [10]\n"
+"      --max-buffer MIB     bodies held in memory before admission pauses [256]\n"
+"      --cacert FILE        CA certificates to verify TLS peers with\n"
+"      --resolve H:P:ADDR   use ADDR for host H port P, as curl --resolve\n"
+"      --dns-servers LIST   DNS servers ADDR[:PORT],... instead of the system's\n"
+"Other:\n"
+"  -h, --help               show this help\n"
+"  -V, --version            show versions of juggle and its libraries\n"
+"\n"
+"Examples:\n"
+"  juggle 84 1342 2701                       three books from gutenberg.org\n"
+"  juggle -j 200 --per-host 50 -i urls.txt -o books --json report.json\n"
+"  juggle --mirror http://127.0.0.1:8080 -i ids.txt\n"
+"\n"
+"Exit status: 0 when every URL was saved, 1 when any failed or any input\n"
+"line was bad, 2 on a usage error, 130 when interrupted.\n";
+
+__attribute__((format(printf, 1, 2), noreturn))
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "juggle: ");
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'juggle --help' for more information.\n");
+	exit(EXIT_USAGE);
+}
+
+static double parse_number(const char *opt, const char *arg, double lo, double hi)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(arg, &end);
+	if (errno || end == arg || *end || !isfinite(v) || v < lo || v > hi)
+		usage_error("%s: invalid value '%s' (expected %g to %g)", opt, arg, lo, hi);
+	return v;
+}
+
+static unsigned parse_count(const char *opt, const char *arg, unsigned lo, unsigned hi)
+{
+	double v = parse_number(opt, arg, lo, hi);
+	if (v != floor(v))
+		usage_error("%s: expected a whole number, got '%s'", opt, arg);
+	return (unsigned)v;
+}
+
+static uint64_t parse_size(const char *opt, const char *arg)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(arg, &end, 10);
+	uint64_t mult = 1;
+	switch (*end) {
+	case 'k': case 'K': mult = 1ULL << 10; end++; break;
+	case 'm': case 'M': mult = 1ULL << 20; end++; break;
+	case 'g': case 'G': mult = 1ULL << 30; end++; break;
+	default: break;
+	}
+	if (errno || end == arg || *end || v == 0 || v > UINT64_MAX / mult)
+		usage_error("%s: invalid size '%s'", opt, arg);
+	return v * mult;
+}
+
+static void check(int rc, const char *opt, const char *arg)
+{
+	if (rc != JG_OK)
+		usage_error("%s: invalid value '%s'", opt, arg);
+}
+
+enum long_only {
+	OPT_MIRROR = 256, OPT_JSON, OPT_PER_HOST, OPT_CONNECT_TIMEOUT, OPT_STALL_TIMEOUT,
+	OPT_MAX_SIZE, OPT_RETRIES, OPT_RETRY_DELAY, OPT_MAX_REDIRECTS, OPT_MAX_BUFFER,
+	OPT_CACERT, OPT_RESOLVE, OPT_DNS_SERVERS,
+};
+
+static const struct option long_options[] = {
+	{"input", required_argument, NULL, 'i'},
+	{"mirror", required_argument, NULL, OPT_MIRROR},
+	{"output", required_argument, NULL, 'o'},
+	{"json", required_argument, NULL, OPT_JSON},
+	{"quiet", no_argument, NULL, 'q'},
+	{"jobs", required_argument, NULL, 'j'},
+	{"per-host", required_argument, NULL, OPT_PER_HOST},
+	{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+	{"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
+	{"max-size", required_argument, NULL, OPT_MAX_SIZE},
+	{"retries", required_argument, NULL, OPT_RETRIES},
+	{"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
+	{"max-redirects", required_argument, NULL, OPT_MAX_REDIRECTS},
+	{"max-buffer", required_argument, NULL, OPT_MAX_BUFFER},
+	{"cacert", required_argument, NULL, OPT_CACERT},
+	{"resolve", required_argument, NULL, OPT_RESOLVE},
+	{"dns-servers", required_argument, NULL, OPT_DNS_SERVERS},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+static void print_version(void)
+{
+	char libs[512];
+	jg_library_versions(libs, sizeof libs);
+	printf("juggle %s\n%s\n", jg_version(), libs);
+}
+
+static void set_option(struct cli *c, int opt, const char *arg)
+{
+	struct jg_options *o = c->opts;
+	switch (opt) {
+	case 'o': check(jg_options_set_output_dir(o, arg), "--output", arg); break;
+	case 'j': check(jg_options_set_jobs(o, parse_count("--jobs", arg, 1, 100000)), "--jobs", arg); break;
+	case OPT_MIRROR: check(jg_options_set_mirror(o, arg), "--mirror", arg); break;
+	case OPT_PER_HOST:
+		check(jg_options_set_per_host(o, parse_count("--per-host", arg, 1, 100000)), "--per-host", arg);
+		break;
+	case OPT_CONNECT_TIMEOUT:
+		check(jg_options_set_connect_timeout(o, parse_number("--connect-timeout", arg, 0, 86400)),
+		      "--connect-timeout", arg);
+		break;
+	case OPT_STALL_TIMEOUT:
+		check(jg_options_set_stall_timeout(o, parse_number("--stall-timeout", arg, 0.001, 86400)),
+		      "--stall-timeout", arg);
+		break;
+	case OPT_MAX_SIZE: check(jg_options_set_max_size(o, parse_size("--max-size", arg)), "--max-size", arg); break;
+	case OPT_RETRIES:
+		check(jg_options_set_retries(o, parse_count("--retries", arg, 0, 100)), "--retries", arg);
+		break;
+	case OPT_RETRY_DELAY:
+		check(jg_options_set_retry_delay(o, parse_number("--retry-delay", arg, 0, 3600)), "--retry-delay", arg);
+		break;
+	case OPT_MAX_REDIRECTS:
+		check(jg_options_set_max_redirects(o, parse_count("--max-redirects", arg, 0, 50)),
+		      "--max-redirects", arg);
+		break;
+	case OPT_MAX_BUFFER: {
+		unsigned mib = parse_count("--max-buffer", arg, 1, 1u << 20);
+		check(jg_options_set_max_buffer(o, (uint64_t)mib << 20), "--max-buffer", arg);
+		break;
+	}
+	case OPT_CACERT: check(jg_options_set_cacert(o, arg), "--cacert", arg); break;
+	case OPT_RESOLVE:
+		if (jg_options_add_resolve(o, arg) != JG_OK)
+			usage_error("--resolve: expected HOST:PORT:ADDR[,ADDR]..., got '%s'", arg);
+		break;
+	case OPT_DNS_SERVERS: check(jg_options_set_dns_servers(o, arg), "--dns-servers", arg); break;
+	default: usage_error("%s", "unknown option");
+	}
+}
+
+static void parse_args(struct cli *c, int argc, char **argv)
+{
+	int opt;
+	c->lists = calloc((size_t)argc, sizeof *c->lists);
+	if (!c->lists) {
+		fprintf(stderr, "juggle: out of memory\n");
+		exit(EXIT_USAGE);
+	}
+	while ((opt = getopt_long(argc, argv, "i:o:qj:hV", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'i': c->lists[c->n_lists++] = optarg; break;
+		case 'q': c->quiet = 1; break;
+		case OPT_JSON: c->json = optarg; break;
+		case 'h': fputs(usage_text, stdout); exit(EXIT_ALL_OK);
+		case 'V': print_version(); exit(EXIT_ALL_OK);
+		case '?': fprintf(stderr, "Try 'juggle --help' for more information.\n"); exit(EXIT_USAGE);
+		default: set_option(c, opt, optarg); break;
+		}
+	}
+}
+
+static void on_input_url(void *ctx, const char *source, unsigned long line, const char *text)
+{
+	struct cli *c = ctx;
+	int rc = jg_session_add_url(c->session, text, NULL);
+	if (rc == JG_OK)
+		c->accepted++;
+	else if (rc == JG_EDUPLICATE)
+		c->duplicates++; /* downloaded once, as asked */
+	else
+		jg_report_input_error(&c->report, source, line, text, jg_strerror(rc));
+}
+
+static void on_input_error(void *ctx, const char *source, unsigned long line, const char *why)
+{
+	struct cli *c = ctx;
+	jg_report_input_error(&c->report, source, line, NULL, why);
+}
+
+static void read_inputs(struct cli *c, int argc, char **argv)
+{
+	struct jg_input_sink sink = {on_input_url, on_input_error, c};
+	for (int i = optind; i < argc; i++) {
+		char *text = jg_input_trim(argv[i]);
+		if (*text)
+			on_input_url(c, "argument", (unsigned long)(i - optind + 1), text);
+	}
+	for (size_t i = 0; i < c->n_lists; i++) {
+		const char *name = c->lists[i];
+		int is_stdin = strcmp(name, "-") == 0;
+		FILE *fp = is_stdin ? stdin : fopen(name, "r");
+		if (!fp) {
+			char why[256];
+			snprintf(why, sizeof why, "cannot open URL list: %s", strerror(errno));
+			fprintf(stderr, "juggle: %s: %s\n", name, why);
+			c->report.input_errors++;
+			continue;
+		}
+		jg_input_read(fp, is_stdin ? "stdin" : name, &sink);
+		if (ferror(fp)) {
+			fprintf(stderr, "juggle: %s: read error: %s\n", name, strerror(errno));
+			c->report.input_errors++;
+		}
+		if (!is_stdin)
+			fclose(fp);
+	}
+}
+
+static void on_book(struct jg_session *s, const struct jg_result *r, void *user)
+{
+	struct cli *c = user;
+	jg_report_book(&c->report, r);
+}
+
+static void on_idle(struct jg_session *s, void *user)
+{
+	struct cli *c = user;
+	ev_break(c->report.loop, EVBREAK_ONE);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct cli *c = w->data;
+	c->interrupted = 1;
+	ev_break(loop, EVBREAK_ONE);
+}
+
+static int run(struct cli *c, struct ev_loop *loop)
+{
+	ev_signal sigint, sigterm;
+	ev_signal_init(&sigint, on_signal, SIGINT);
+	ev_signal_init(&sigterm, on_signal, SIGTERM);
+	sigint.data = sigterm.data = c;
+	ev_signal_start(loop, &sigint);
+	ev_signal_start(loop, &sigterm);
+	ev_unref(loop);
+	ev_unref(loop);
+	if (c->accepted > 0)
+		ev_run(loop, 0);
+	struct jg_stats st;
+	jg_session_stats(c->session, &st);
+	/* Whatever did not finish is reported as cancelled. */
+	jg_session_free(c->session);
+	c->session = NULL;
+	ev_ref(loop);
+	ev_ref(loop);
+	ev_signal_stop(loop, &sigint);
+	ev_signal_stop(loop, &sigterm);
+	int io_failed = jg_report_finish(&c->report, &st) < 0;
+	if (c->interrupted)
+		return EXIT_INTERRUPTED;
+	if (io_failed || c->report.failed || c->report.input_errors)
+		return EXIT_SOME_FAILED;
+	return EXIT_ALL_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c;
+	memset(&c, 0, sizeof c);
+	signal(SIGPIPE, SIG_IGN);
+	if (jg_global_init() != JG_OK) {
+		fprintf(stderr, "juggle: cannot initialise libcurl or c-ares\n");
+		return EXIT_USAGE;
+	}
+	c.opts = jg_options_new();
+	if (!c.opts) {
+		fprintf(stderr, "juggle: out of memory\n");
+		return EXIT_USAGE;
+	}
+	parse_args(&c, argc, argv);
+	if (optind >= argc && c.n_lists == 0)
+		usage_error("%s", "no URLs given (as arguments or with -i FILE)");
+	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
+	char why[JG_ERRBUF_SIZE];
+	int rc = jg_session_new(&c.session, loop, c.opts, why);
+	jg_options_free(c.opts);
+	if (rc != JG_OK) {
+		fprintf(stderr, "juggle: %s\n", why);
+		return EXIT_USAGE;
+	}
+	if (jg_report_init(&c.report, loop, c.quiet, c.json) < 0) {
+		jg_session_free(c.session);
+		return EXIT_USAGE;
+	}
+	jg_session_on_book(c.session, on_book, &c);
+	jg_session_on_idle(c.session, on_idle, &c);
+	read_inputs(&c, argc, argv);
+	jg_report_attach(&c.report, c.session, c.accepted);
+	int status = run(&c, loop);
+	jg_report_fini(&c.report);
+	free(c.lists);
+	ev_loop_destroy(loop);
+	jg_global_cleanup();
+	return status;
+}

@@ -1,0 +1,31 @@
+/* The session's settings; the public setters live in options.c. */
+#ifndef JG_OPTIONS_H
+#define JG_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct jg_options {
+	char *output_dir;
+	unsigned jobs;
+	unsigned per_host;
+	double connect_timeout;
+	double stall_timeout;
+	uint64_t max_size;
+	unsigned retries;
+	double retry_delay;
+	unsigned max_redirects;
+	uint64_t max_buffer;
+	char *mirror;
+	char *cacert;
+	char *dns_servers;
+	char **resolve;        /* "HOST:PORT:ADDR[,ADDR]" entries */
+	size_t n_resolve;
+};
+
+/* Deep copy of `src` (NULL = defaults) into `dst`; 0 or -1 on ENOMEM. */
+int jg_options_copy(struct jg_options *dst, const struct jg_options *src);
+/* Frees what jg_options_copy() allocated inside `o`. */
+void jg_options_fini(struct jg_options *o);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * What the user sees: a live progress line on a terminal, the summary at
+ * the end, and the JSON report. Only the CLI uses it; the library never
+ * prints.
+ */
+#ifndef JG_REPORT_H
+#define JG_REPORT_H
+
+#include <ev.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "juggle.h"
+
+struct jg_report {
+	struct ev_loop *loop;
+	struct jg_session *session;
+	ev_timer progress;
+	int show_progress;
+	int quiet;
+	double started;            /* ev_time() at start */
+	uint64_t total;            /* URLs accepted */
+	uint64_t ok, failed, bytes;
+	uint64_t input_errors;
+	FILE *json;
+	char *json_path;
+	char *json_temp;
+	int json_first;
+	struct report_failure *failures, **failures_tail;
+	uint64_t n_failures;
+};
+
+/* `json_path` may be NULL. 0, or -1 after printing why. */
+int jg_report_init(struct jg_report *r, struct ev_loop *loop, int quiet, const char *json_path);
+void jg_report_attach(struct jg_report *r, struct jg_session *s, uint64_t total);
+/* A line of the input that could not be queued. */
+void jg_report_input_error(struct jg_report *r, const char *source, unsigned long line,
+                           const char *text, const char *why);
+/* A finished URL (the session's book callback). */
+void jg_report_book(struct jg_report *r, const struct jg_result *res);
+/* Prints the summary and completes the JSON report. 0, or -1 on I/O error. */
+int jg_report_finish(struct jg_report *r, const struct jg_stats *st);
+void jg_report_fini(struct jg_report *r);
+
+#endif

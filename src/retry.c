@@ -1,0 +1,111 @@
+#include "retry.h"
+
+#include "juggle.h"
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+
+uint64_t jg_rng_next(uint64_t *state)
+{
+	uint64_t x = *state ? *state : 0x9e3779b97f4a7c15ULL;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+static int http_transient(long code)
+{
+	return code == 408 || code == 429 || (code >= 500 && code <= 599 && code != 501 && code != 505);
+}
+
+static int curl_transient(int code)
+{
+	switch (code) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int curl_kind(int code)
+{
+	switch (code) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return JG_EDNS;
+	case CURLE_COULDNT_CONNECT:
+		return JG_ECONNECT;
+	case CURLE_OPERATION_TIMEDOUT:
+		return JG_ETIMEOUT;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ENGINE_INITFAILED:
+		return JG_ETLS;
+	case CURLE_OUT_OF_MEMORY:
+		return JG_ENOMEM;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return JG_ESCHEME;
+	default:
+		return JG_ETRANSFER;
+	}
+}
+
+int jg_retry_classify(const struct jg_attempt *a, char *why, size_t why_len, int *transient)
+{
+	*transient = 0;
+	if (a->too_large) {
+		snprintf(why, why_len, "body larger than --max-size %" PRIu64 " bytes", a->max_size);
+		return JG_ETOOLARGE;
+	}
+	if (a->stalled) {
+		*transient = 1;
+		snprintf(why, why_len, "stalled: no data for %g s", a->stall_timeout);
+		return JG_ETIMEOUT;
+	}
+	if (a->curl_code != CURLE_OK) {
+		*transient = curl_transient(a->curl_code);
+		const char *detail = a->curl_error && a->curl_error[0]
+		                             ? a->curl_error : curl_easy_strerror((CURLcode)a->curl_code);
+		snprintf(why, why_len, "%s", detail);
+		return curl_kind(a->curl_code);
+	}
+	if (a->http_code < 200 || a->http_code > 299) {
+		*transient = http_transient(a->http_code);
+		snprintf(why, why_len, "HTTP %ld", a->http_code);
+		return JG_EHTTP;
+	}
+	if (why_len)
+		why[0] = '\0';
+	return JG_OK;
+}
+
+double jg_retry_backoff(unsigned attempt, double base, double retry_after, uint64_t *rng)
+{
+	double d = base * pow(2.0, attempt > 0 ? attempt - 1 : 0);
+	if (d > JG_BACKOFF_MAX)
+		d = JG_BACKOFF_MAX;
+	double unit = (double)(jg_rng_next(rng) >> 11) / 9007199254740992.0; /* [0,1) */
+	d = d / 2 + unit * d / 2;
+	return d < retry_after ? retry_after : d;
+}

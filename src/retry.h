@@ -1,0 +1,36 @@
+/* What a finished attempt means, and how long to wait before the next. */
+#ifndef JG_RETRY_H
+#define JG_RETRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longest Retry-After juggle waits for; a longer one fails the URL. */
+#define JG_RETRY_AFTER_MAX 300.0
+/* Longest computed backoff between two attempts. */
+#define JG_BACKOFF_MAX 60.0
+
+struct jg_attempt {
+	int curl_code;        /* CURLcode */
+	long http_code;
+	int stalled;          /* our stall timer fired */
+	int too_large;        /* the size cap was hit */
+	double stall_timeout;
+	uint64_t max_size;
+	const char *curl_error; /* curl's error buffer, may be "" */
+};
+
+/* The verdict: JG_OK, or a failure kind with `why` and whether to retry. */
+int jg_retry_classify(const struct jg_attempt *a, char *why, size_t why_len, int *transient);
+
+/*
+ * Seconds to wait before attempt `attempt` + 1 (attempt >= 1): `base`
+ * doubled per attempt, capped, with "equal jitter" (between half and all of
+ * it) drawn from `*rng`; never less than `retry_after` (0 = none).
+ */
+double jg_retry_backoff(unsigned attempt, double base, double retry_after, uint64_t *rng);
+
+/* xorshift64*: the session's own generator, so nothing global is shared. */
+uint64_t jg_rng_next(uint64_t *state);
+
+#endif

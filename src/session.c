@@ -1,0 +1,684 @@
+#include "session.h"
+
+#include "retry.h"
+#include "url.h"
+
+#include <ares.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+enum job_state { JOB_RESOLVING, JOB_FETCHING, JOB_WAITING };
+
+/* An admitted book, from admission until it is reported. */
+struct jg_job {
+	struct jg_session *s;
+	struct jg_job *prev, *next;
+	struct jg_resolve_req dns;
+	struct jg_transfer xfer;
+	ev_timer backoff;
+	enum job_state state;
+	uint32_t book;
+	uint32_t host;             /* the politeness slot: the first URL's host */
+	struct jg_url cur;         /* where the current attempt goes */
+	uint64_t *visited;         /* hashes of the URLs of the redirect chain */
+	unsigned attempts, redirects;
+	ev_tstamp started;
+	long http_code;
+};
+
+/* Details of a failure, carried to the report. */
+struct failure {
+	int err;
+	char why[512];
+};
+
+static struct jg_book *book_at(const struct jg_session *s, uint32_t idx)
+{
+	return &s->pages[idx >> BOOK_PAGE_SHIFT][idx & (BOOK_PAGE - 1)];
+}
+
+static const char *url_key(void *ctx, uint32_t idx)
+{
+	return book_at(ctx, idx)->url;
+}
+
+static const char *name_key(void *ctx, uint32_t idx)
+{
+	return book_at(ctx, idx)->name;
+}
+
+static void kick(struct jg_session *s);
+static void job_attempt(struct jg_job *job);
+static void on_transfer_done(struct jg_transfer *t);
+
+/* ---- reporting ---------------------------------------------------------- */
+
+static void fill_result(struct jg_session *s, uint32_t idx, struct jg_result *r, char *path,
+                        size_t path_len)
+{
+	struct jg_book *b = book_at(s, idx);
+	memset(r, 0, sizeof *r);
+	r->url = b->url;
+	r->final_url = b->url;
+	r->user = b->user;
+	r->index = idx;
+	r->error = "";
+	snprintf(path, path_len, "%s/%s", s->store.dir, b->name);
+}
+
+/* Calls the user back; returns 0 when the session is being freed. */
+static int notify(struct jg_session *s, const struct jg_result *r)
+{
+	book_at(s, (uint32_t)r->index)->done = 1;
+	if (r->err == JG_OK)
+		s->ok++;
+	else if (r->err != JG_ECANCELED)
+		s->failed++;
+	if (s->on_book) {
+		s->in_callback++;
+		s->on_book(s, r, s->on_book_user);
+		s->in_callback--;
+	}
+	return !s->freeing;
+}
+
+/* Reports idleness once per stretch of it: admission may run many times. */
+static void maybe_idle(struct jg_session *s)
+{
+	if (s->freeing || s->jobs || (s->hosts.queued && !s->draining) || s->idle_reported)
+		return;
+	s->idle_reported = 1;
+	if (!s->on_idle)
+		return;
+	s->in_callback++;
+	s->on_idle(s, s->on_idle_user);
+	s->in_callback--;
+}
+
+/* ---- jobs --------------------------------------------------------------- */
+
+static struct jg_job *job_new(struct jg_session *s, uint32_t book, uint32_t host)
+{
+	struct jg_job *job = calloc(1, sizeof *job);
+	if (!job)
+		return NULL;
+	job->visited = calloc(s->opt.max_redirects + 1, sizeof *job->visited);
+	if (!job->visited) {
+		free(job);
+		return NULL;
+	}
+	job->s = s;
+	job->book = book;
+	job->host = host;
+	job->started = ev_now(s->loop);
+	ev_timer_init(&job->backoff, NULL, 0., 0.);
+	job->next = s->jobs;
+	if (s->jobs)
+		s->jobs->prev = job;
+	s->jobs = job;
+	return job;
+}
+
+/* Stops whatever the job is waiting on; no callback of it fires after. */
+static void job_stop(struct jg_job *job)
+{
+	struct jg_session *s = job->s;
+	switch (job->state) {
+	case JOB_RESOLVING:
+		jg_resolver_cancel(&s->resolver, &job->dns);
+		break;
+	case JOB_FETCHING:
+		jg_fetch_cancel(&job->xfer);
+		break;
+	case JOB_WAITING:
+		ev_timer_stop(s->loop, &job->backoff);
+		s->waiting--;
+		break;
+	}
+}
+
+static void job_free(struct jg_job *job)
+{
+	struct jg_session *s = job->s;
+	if (job->prev)
+		job->prev->next = job->next;
+	else
+		s->jobs = job->next;
+	if (job->next)
+		job->next->prev = job->prev;
+	jg_hosts_release(&s->hosts, job->host);
+	s->active--;
+	jg_url_fini(&job->cur);
+	free(job->visited);
+	free(job);
+}
+
+/* Reports the job's end, frees it and lets the next book in. */
+static void job_finish(struct jg_job *job, const struct failure *fail, uint64_t bytes)
+{
+	struct jg_session *s = job->s;
+	struct jg_result r;
+	char path[4096];
+	fill_result(s, job->book, &r, path, sizeof path);
+	r.final_url = job->cur.url ? job->cur.url : r.url;
+	r.err = fail ? fail->err : JG_OK;
+	r.error = fail ? fail->why : "";
+	r.file = fail ? NULL : path;
+	r.http_code = job->http_code;
+	r.bytes = bytes;
+	r.attempts = job->attempts;
+	r.redirects = job->redirects;
+	r.elapsed = ev_now(s->loop) - job->started;
+	int alive = notify(s, &r);
+	job_free(job);
+	if (alive)
+		kick(s); /* the next book, or the idle report */
+}
+
+static void job_fail(struct jg_job *job, int err, const char *why)
+{
+	struct failure f;
+	f.err = err;
+	snprintf(f.why, sizeof f.why, "%.*s", (int)sizeof f.why - 1, why);
+	job_finish(job, &f, 0);
+}
+
+static void on_backoff(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct jg_job *job = w->data;
+	job->s->waiting--;
+	job_attempt(job);
+}
+
+/* A transient failure: wait, or give up when attempts are spent. */
+static void job_retry_or_fail(struct jg_job *job, int err, const char *why, double retry_after)
+{
+	struct jg_session *s = job->s;
+	if (job->attempts > s->opt.retries) {
+		job_fail(job, err, why);
+		return;
+	}
+	if (retry_after > JG_RETRY_AFTER_MAX) {
+		char text[600];
+		snprintf(text, sizeof text, "%s (Retry-After %.0f s is longer than %.0f s)", why,
+		         retry_after, JG_RETRY_AFTER_MAX);
+		job_fail(job, err, text);
+		return;
+	}
+	double delay = jg_retry_backoff(job->attempts, s->opt.retry_delay, retry_after, &s->rng);
+	/* The job keeps its slots while it waits: a host that asked us to
+	 * back off gets fewer requests, not the same number from others. */
+	job->state = JOB_WAITING;
+	s->waiting++;
+	s->retries++;
+	ev_timer_init(&job->backoff, on_backoff, delay, 0.);
+	job->backoff.data = job;
+	ev_timer_start(s->loop, &job->backoff);
+}
+
+static void job_fetch(struct jg_job *job, const char *addrs)
+{
+	struct jg_session *s = job->s;
+	char resolve[JG_URL_MAX + 64];
+	const char *entry = NULL;
+	if (addrs) {
+		snprintf(resolve, sizeof resolve, "%s:%ld:%s", job->cur.host, job->cur.port, addrs);
+		entry = resolve;
+	}
+	job->state = JOB_FETCHING;
+	if (jg_fetch_start(&s->fetch, &job->xfer, job->cur.url, entry) < 0)
+		job_fail(job, JG_EINTERNAL, job->xfer.errbuf);
+}
+
+static void on_resolved(struct jg_resolve_req *req, const char *addrs, const char *why,
+                        int transient)
+{
+	struct jg_job *job = container_of(req, struct jg_job, dns);
+	if (addrs)
+		job_fetch(job, addrs);
+	else if (transient)
+		job_retry_or_fail(job, JG_EDNS, why, 0);
+	else
+		job_fail(job, JG_EDNS, why);
+}
+
+/* One attempt: resolve the current URL's host, then fetch it. */
+static void job_attempt(struct jg_job *job)
+{
+	struct jg_session *s = job->s;
+	job->attempts++;
+	if (job->cur.is_ip) {
+		job_fetch(job, NULL);
+		return;
+	}
+	const char *answer;
+	int transient;
+	job->state = JOB_RESOLVING;
+	job->dns.cb = on_resolved;
+	switch (jg_resolver_lookup(&s->resolver, job->cur.host, job->cur.port, &job->dns, &answer,
+	                           &transient)) {
+	case JG_RESOLVE_DONE:
+		job_fetch(job, answer);
+		break;
+	case JG_RESOLVE_FAILED:
+		on_resolved(&job->dns, NULL, answer, transient);
+		break;
+	case JG_RESOLVE_PENDING:
+		break;
+	}
+}
+
+static int seen_before(const struct jg_job *job, uint64_t h)
+{
+	for (unsigned i = 0; i <= job->redirects; i++)
+		if (job->visited[i] == h)
+			return 1;
+	return 0;
+}
+
+static void job_redirect(struct jg_job *job, const char *location)
+{
+	struct jg_session *s = job->s;
+	char why[600], reason[256];
+	struct jg_url next;
+	if (job->redirects >= s->opt.max_redirects) {
+		snprintf(why, sizeof why, "too many redirects (more than %u)", s->opt.max_redirects);
+		job_fail(job, JG_EREDIRECT, why);
+		return;
+	}
+	if (jg_url_parse(location, &next, reason, sizeof reason) != JG_OK) {
+		snprintf(why, sizeof why, "redirect to %.300s: %s", location, reason);
+		job_fail(job, JG_EREDIRECT, why);
+		return;
+	}
+	uint64_t h = jg_hash_str(next.url, strlen(next.url));
+	if (seen_before(job, h)) {
+		snprintf(why, sizeof why, "redirect loop at %.400s", next.url);
+		jg_url_fini(&next);
+		job_fail(job, JG_EREDIRECT, why);
+		return;
+	}
+	job->visited[++job->redirects] = h;
+	jg_url_fini(&job->cur);
+	job->cur = next;
+	/* Following a redirect is not a new attempt. */
+	job->attempts--;
+	job_attempt(job);
+}
+
+static void job_save(struct jg_job *job)
+{
+	struct jg_session *s = job->s;
+	size_t len;
+	char *body = jg_fetch_take_body(&job->xfer, &len);
+	jg_fetch_release(&job->xfer);
+	char why[512];
+	int rc = jg_store_save(&s->store, book_at(s, job->book)->name, body ? body : "", len, why,
+	                       sizeof why);
+	free(body);
+	if (rc < 0)
+		job_fail(job, JG_EIO, why);
+	else
+		job_finish(job, NULL, len);
+}
+
+static void on_transfer_done(struct jg_transfer *t)
+{
+	struct jg_job *job = container_of(t, struct jg_job, xfer);
+	struct jg_session *s = job->s;
+	job->http_code = t->http_code;
+	const char *location = jg_fetch_redirect_url(t);
+	if (t->code == CURLE_OK && location) {
+		char *copy = strdup(location);
+		jg_fetch_release(t);
+		if (!copy) {
+			job_fail(job, JG_ENOMEM, "out of memory");
+			return;
+		}
+		job_redirect(job, copy);
+		free(copy);
+		return;
+	}
+	struct jg_attempt a = {
+		.curl_code = t->code,
+		.http_code = t->http_code,
+		.stalled = t->stalled,
+		.too_large = t->too_large,
+		.stall_timeout = s->opt.stall_timeout,
+		.max_size = s->opt.max_size,
+		.curl_error = t->errbuf,
+	};
+	char why[300];
+	int transient;
+	int err = jg_retry_classify(&a, why, sizeof why, &transient);
+	if (err == JG_OK) {
+		job_save(job);
+		return;
+	}
+	double retry_after = t->retry_after;
+	jg_fetch_release(t);
+	if (transient)
+		job_retry_or_fail(job, err, why, retry_after);
+	else
+		job_fail(job, err, why);
+}
+
+/* ---- admission ---------------------------------------------------------- */
+
+static int may_admit(const struct jg_session *s)
+{
+	return !s->draining && !s->freeing && s->active < s->opt.jobs &&
+	       s->fetch.buffered < s->opt.max_buffer;
+}
+
+static void admit_one(struct jg_session *s, uint32_t book, uint32_t host)
+{
+	struct jg_job *job = job_new(s, book, host);
+	s->active++;
+	s->idle_reported = 0;
+	if (!job) {
+		/* Report without a job: count the slot back first. */
+		s->active--;
+		jg_hosts_release(&s->hosts, host);
+		struct jg_result r;
+		char path[4096];
+		fill_result(s, book, &r, path, sizeof path);
+		r.err = JG_ENOMEM;
+		r.error = "out of memory";
+		notify(s, &r);
+		return;
+	}
+	char why[256];
+	if (jg_url_parse(book_at(s, book)->url, &job->cur, why, sizeof why) != JG_OK) {
+		job_fail(job, JG_EURL, why);
+		return;
+	}
+	job->visited[0] = jg_hash_str(job->cur.url, strlen(job->cur.url));
+	job_attempt(job);
+}
+
+static void on_admit(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct jg_session *s = w->data;
+	ev_prepare_stop(loop, w);
+	uint32_t book;
+	uint32_t host;
+	while (may_admit(s) && (host = jg_hosts_pop(&s->hosts, &book)) != JG_NONE)
+		admit_one(s, book, host);
+	if (!s->freeing)
+		maybe_idle(s);
+}
+
+/* Admission runs from the loop, never inside the caller's call. */
+static void kick(struct jg_session *s)
+{
+	if (!s->freeing && !ev_is_active(&s->admit))
+		ev_prepare_start(s->loop, &s->admit);
+}
+
+/* ---- public API --------------------------------------------------------- */
+
+static uint64_t seed(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40);
+}
+
+static int setup(struct jg_session *s, char *why, size_t why_len)
+{
+	if (jg_store_open(&s->store, s->opt.output_dir, (uint32_t)jg_rng_next(&s->rng), why,
+	                  why_len) < 0)
+		return JG_EIO;
+	jg_store_sweep(&s->store);
+	if (jg_resolver_init(&s->resolver, s->loop, s->opt.dns_servers, why, why_len) < 0)
+		return JG_EINVAL;
+	for (size_t i = 0; i < s->opt.n_resolve; i++)
+		if (jg_resolver_pin(&s->resolver, s->opt.resolve[i]) < 0)
+			return JG_ENOMEM;
+	snprintf(s->user_agent, sizeof s->user_agent, "juggle/%s", JG_VERSION);
+	struct jg_fetch_config cfg = {
+		.connect_timeout = s->opt.connect_timeout,
+		.stall_timeout = s->opt.stall_timeout,
+		.max_size = s->opt.max_size,
+		.cacert = s->opt.cacert,
+		.user_agent = s->user_agent,
+	};
+	if (jg_fetch_init(&s->fetch, s->loop, &cfg, on_transfer_done) < 0) {
+		snprintf(why, why_len, "curl_multi_init failed");
+		return JG_EINTERNAL;
+	}
+	return JG_OK;
+}
+
+JG_EXPORT int jg_session_new(struct jg_session **out, struct ev_loop *loop,
+                             const struct jg_options *opts, char *errbuf)
+{
+	char why[JG_ERRBUF_SIZE] = "out of memory";
+	int err = JG_ENOMEM;
+	*out = NULL;
+	if (!loop) {
+		snprintf(why, sizeof why, "no loop given");
+		err = JG_EINVAL;
+		goto fail_early;
+	}
+	struct jg_session *s = calloc(1, sizeof *s);
+	if (!s)
+		goto fail_early;
+	s->loop = loop;
+	s->rng = seed();
+	s->store.dirfd = -1;
+	jg_arena_init(&s->strings);
+	jg_idxset_init(&s->urls, url_key, s);
+	jg_idxset_init(&s->names, name_key, s);
+	ev_prepare_init(&s->admit, on_admit);
+	s->admit.data = s;
+	if (jg_options_copy(&s->opt, opts) < 0) {
+		free(s);
+		goto fail_early;
+	}
+	jg_hosts_init(&s->hosts, s->opt.per_host);
+	if ((err = setup(s, why, sizeof why)) != JG_OK) {
+		jg_session_free(s);
+		goto fail_early;
+	}
+	jg_stall_start(&s->stall, loop);
+	*out = s;
+	return JG_OK;
+fail_early:
+	if (errbuf)
+		snprintf(errbuf, JG_ERRBUF_SIZE, "%s", why);
+	return err;
+}
+
+JG_EXPORT void jg_session_on_book(struct jg_session *s, jg_book_cb cb, void *user)
+{
+	s->on_book = cb;
+	s->on_book_user = user;
+}
+
+JG_EXPORT void jg_session_on_idle(struct jg_session *s, jg_idle_cb cb, void *user)
+{
+	s->on_idle = cb;
+	s->on_idle_user = user;
+}
+
+static struct jg_book *book_append(struct jg_session *s)
+{
+	if (s->n_books >= UINT32_MAX - 1)
+		return NULL;
+	if ((s->n_books >> BOOK_PAGE_SHIFT) >= s->n_pages) {
+		struct jg_book **pages = realloc(s->pages, (s->n_pages + 1) * sizeof *pages);
+		if (!pages)
+			return NULL;
+		s->pages = pages;
+		if (!(pages[s->n_pages] = malloc(BOOK_PAGE * sizeof **pages)))
+			return NULL;
+		s->n_pages++;
+	}
+	return book_at(s, (uint32_t)s->n_books);
+}
+
+/*
+ * The file name of the book being added: its URL's last path segment,
+ * made safe; on a clash with an earlier book, "name.1", "name.2", ... so
+ * names depend on the order URLs were added, never on finish order.
+ */
+static const char *assign_name(struct jg_session *s, const struct jg_url *u)
+{
+	char base[JG_NAME_MAX + 1];
+	char name[JG_NAME_MAX + 24];
+	if (!jg_store_sanitize(u->basename, strlen(u->basename), base) &&
+	    !jg_store_sanitize(u->host, strlen(u->host), base))
+		snprintf(base, sizeof base, "index");
+	snprintf(name, sizeof name, "%s", base);
+	for (unsigned k = 1; jg_idxset_find(&s->names, name, strlen(name)) != JG_NONE; k++)
+		snprintf(name, sizeof name, "%s.%u", base, k);
+	return jg_arena_strdup(&s->strings, name);
+}
+
+static int add_parsed(struct jg_session *s, const struct jg_url *u, void *user)
+{
+	if (jg_idxset_find(&s->urls, u->url, strlen(u->url)) != JG_NONE)
+		return JG_EDUPLICATE;
+	struct jg_book *b = book_append(s);
+	if (!b)
+		return JG_ENOMEM;
+	uint32_t idx = (uint32_t)s->n_books;
+	b->user = user;
+	b->done = 0;
+	b->url = jg_arena_strdup(&s->strings, u->url);
+	b->name = b->url ? assign_name(s, u) : NULL;
+	b->host = jg_hosts_intern(&s->hosts, u->host);
+	if (!b->name || b->host == JG_NONE)
+		return JG_ENOMEM;
+	/* The book counts from here on; the sets index it by position. */
+	s->n_books++;
+	if (jg_idxset_insert(&s->urls, idx) < 0 || jg_idxset_insert(&s->names, idx) < 0 ||
+	    jg_hosts_push_book(&s->hosts, b->host, idx) < 0) {
+		s->n_books--; /* leaves no trace in a set that failed to grow */
+		return JG_ENOMEM;
+	}
+	s->idle_reported = 0;
+	kick(s);
+	return JG_OK;
+}
+
+JG_EXPORT int jg_session_add_url(struct jg_session *s, const char *url, void *user)
+{
+	if (!s || !url)
+		return JG_EINVAL;
+	if (s->draining || s->freeing)
+		return JG_EDRAINING;
+	char expanded[JG_URL_MAX + 64];
+	if (jg_url_expand_ebook(url, s->opt.mirror, expanded, sizeof expanded))
+		url = expanded;
+	struct jg_url u;
+	int err = jg_url_parse(url, &u, NULL, 0);
+	if (err != JG_OK)
+		return err;
+	err = add_parsed(s, &u, user);
+	jg_url_fini(&u);
+	return err;
+}
+
+JG_EXPORT void jg_session_drain(struct jg_session *s)
+{
+	if (!s || s->draining)
+		return;
+	s->draining = 1;
+	if (!s->jobs && !s->freeing)
+		kick(s); /* lets on_admit report idle from the loop */
+}
+
+JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	out->added = s->n_books;
+	out->queued = s->hosts.queued;
+	out->active = s->active - s->waiting;
+	out->waiting = s->waiting;
+	out->ok = s->ok;
+	out->failed = s->failed;
+	out->bytes = s->fetch.received;
+	out->buffered = s->fetch.buffered;
+	out->retries = s->retries;
+	out->loop_iterations = s->stall.iterations;
+	out->stall_max = s->stall.max;
+	out->stall_p99 = jg_stall_quantile(&s->stall, 0.99);
+}
+
+static void cancel_queued(void *ctx, uint32_t idx)
+{
+	struct jg_session *s = ctx;
+	struct jg_result r;
+	char path[4096];
+	fill_result(s, idx, &r, path, sizeof path);
+	r.err = JG_ECANCELED;
+	r.error = "cancelled";
+	notify(s, &r);
+}
+
+static void destroy(struct jg_session *s)
+{
+	s->freeing = 1;
+	while (s->jobs) {
+		struct jg_job *job = s->jobs;
+		job_stop(job);
+		struct jg_result r;
+		char path[4096];
+		fill_result(s, job->book, &r, path, sizeof path);
+		r.err = JG_ECANCELED;
+		r.error = "cancelled";
+		r.attempts = job->attempts;
+		notify(s, &r);
+		job_free(job);
+	}
+	if (s->pages)
+		jg_hosts_drain_books(&s->hosts, cancel_queued, s);
+	ev_prepare_stop(s->loop, &s->admit);
+	ev_prepare_stop(s->loop, &s->reap);
+	jg_stall_stop(&s->stall);
+	jg_fetch_fini(&s->fetch);
+	if (s->resolver.loop)
+		jg_resolver_fini(&s->resolver);
+	jg_store_close(&s->store);
+	jg_hosts_fini(&s->hosts);
+	jg_idxset_fini(&s->urls);
+	jg_idxset_fini(&s->names);
+	for (size_t i = 0; i < s->n_pages; i++)
+		free(s->pages[i]);
+	free(s->pages);
+	jg_arena_fini(&s->strings);
+	jg_options_fini(&s->opt);
+	free(s);
+}
+
+static void on_reap(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	destroy(w->data);
+}
+
+JG_EXPORT void jg_session_free(struct jg_session *s)
+{
+	if (!s)
+		return;
+	if (s->in_callback) {
+		/* Callers up the stack still use the session: finish before
+		 * the loop next waits, when none of them is left. */
+		if (!s->freeing) {
+			s->freeing = 1;
+			ev_prepare_init(&s->reap, on_reap);
+			s->reap.data = s;
+			ev_prepare_start(s->loop, &s->reap);
+		}
+		return;
+	}
+	destroy(s);
+}

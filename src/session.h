@@ -1,0 +1,60 @@
+/* One run's state: ties input, hosts, resolver, fetch and store together. */
+#ifndef JG_SESSION_H
+#define JG_SESSION_H
+
+#include <ev.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "fetch.h"
+#include "hosts.h"
+#include "idxset.h"
+#include "juggle.h"
+#include "options.h"
+#include "resolve.h"
+#include "stall.h"
+#include "store.h"
+
+/* One added URL, kept for the whole session: 40 bytes a URL. */
+struct jg_book {
+	const char *url;   /* arena */
+	const char *name;  /* arena: the file name in the output directory */
+	void *user;
+	uint32_t host;
+	uint32_t done;
+};
+
+enum { BOOK_PAGE_SHIFT = 12, BOOK_PAGE = 1 << BOOK_PAGE_SHIFT };
+
+struct jg_job;
+
+struct jg_session {
+	struct ev_loop *loop;
+	struct jg_options opt;
+	struct jg_store store;
+	struct jg_fetch fetch;
+	struct jg_resolver resolver;
+	struct jg_hosts hosts;
+	struct jg_stall stall;
+	struct jg_arena strings;
+	struct jg_book **pages;
+	size_t n_books, n_pages;
+	struct jg_idxset urls;
+	struct jg_idxset names;
+	struct jg_job *jobs;        /* admitted, resolving, fetching or waiting */
+	ev_prepare admit;           /* runs admission before the loop next waits */
+	ev_prepare reap;            /* finishes a free requested from a callback */
+	jg_book_cb on_book;
+	void *on_book_user;
+	jg_idle_cb on_idle;
+	void *on_idle_user;
+	char user_agent[32];
+	uint64_t rng;
+	uint64_t active, waiting, ok, failed, retries;
+	int draining;
+	int freeing;
+	int in_callback;
+	int idle_reported;
+};
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * The loop stall: how long one loop iteration spends in callbacks, from
+ * the moment poll returns (ev_check) to the moment the loop is about to
+ * wait again (ev_prepare). That figure tells an embedder whether juggle
+ * delays its own watchers.
+ */
+#ifndef JG_STALL_H
+#define JG_STALL_H
+
+#include <ev.h>
+#include <stdint.h>
+
+/* Log-linear buckets: 8 per power of two of microseconds, up to ~1 hour. */
+enum { JG_STALL_BUCKETS = 8 * 32 };
+
+struct jg_stall {
+	struct ev_loop *loop;
+	ev_prepare prepare;
+	ev_check check;
+	double woke;               /* when poll last returned; 0 = not yet */
+	double max;
+	uint64_t iterations;
+	uint64_t hist[JG_STALL_BUCKETS];
+};
+
+void jg_stall_start(struct jg_stall *st, struct ev_loop *loop);
+void jg_stall_stop(struct jg_stall *st);
+/* Seconds: the `q` quantile (0..1), an upper bound of its bucket. */
+double jg_stall_quantile(const struct jg_stall *st, double q);
+/* For tests: count one iteration of `seconds`. */
+void jg_stall_record(struct jg_stall *st, double seconds);
+
+#endif

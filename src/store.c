@@ -1,0 +1,187 @@
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * Temporary names are ".jg-PID-TOKEN-SERIAL.part": the leading dot keeps
+ * them apart from final names (which never start with a dot), and the PID
+ * lets a later run tell a dead process's leftovers from a live one's work.
+ */
+static const char temp_prefix[] = ".jg-";
+static const char temp_suffix[] = ".part";
+
+static size_t utf8_safe_cut(const char *s, size_t len)
+{
+	/* Step back over continuation bytes so a sequence is never split. */
+	while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+		len--;
+	return len;
+}
+
+size_t jg_store_sanitize(const char *seg, size_t len, char *out)
+{
+	size_t n = 0;
+	size_t i = 0;
+	while (i < len && seg[i] == '.')
+		i++;
+	for (; i < len && n < JG_NAME_MAX + 4; i++) {
+		unsigned char c = (unsigned char)seg[i];
+		if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
+			c = '_';
+		out[n++] = (char)c;
+	}
+	if (n > JG_NAME_MAX)
+		n = utf8_safe_cut(out, JG_NAME_MAX);
+	out[n] = '\0';
+	return n;
+}
+
+static int mkdir_parents(const char *dir)
+{
+	char *path = strdup(dir);
+	if (!path)
+		return -1;
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0777) < 0 && errno != EEXIST) {
+			free(path);
+			return -1;
+		}
+		*p = '/';
+	}
+	int rc = mkdir(path, 0777) < 0 && errno != EEXIST ? -1 : 0;
+	free(path);
+	return rc;
+}
+
+int jg_store_open(struct jg_store *st, const char *dir, uint32_t token, char *why, size_t why_len)
+{
+	memset(st, 0, sizeof *st);
+	st->dirfd = -1;
+	st->token = token;
+	if (mkdir_parents(dir) < 0) {
+		snprintf(why, why_len, "%s: cannot create directory: %s", dir, strerror(errno));
+		return -1;
+	}
+	st->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->dirfd < 0) {
+		snprintf(why, why_len, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	st->dir = strdup(dir);
+	if (!st->dir) {
+		snprintf(why, why_len, "out of memory");
+		jg_store_close(st);
+		return -1;
+	}
+	return 0;
+}
+
+void jg_store_close(struct jg_store *st)
+{
+	if (st->dirfd >= 0)
+		close(st->dirfd);
+	free(st->dir);
+	st->dirfd = -1;
+	st->dir = NULL;
+}
+
+/* The PID in a temporary name, or 0 when `name` is not one of ours. */
+static pid_t temp_owner(const char *name)
+{
+	size_t n = strlen(name);
+	size_t sl = sizeof temp_suffix - 1;
+	if (strncmp(name, temp_prefix, sizeof temp_prefix - 1) != 0 || n <= sl ||
+	    strcmp(name + n - sl, temp_suffix) != 0)
+		return 0;
+	char *end;
+	long pid = strtol(name + sizeof temp_prefix - 1, &end, 10);
+	return (*end == '-' && pid > 0) ? (pid_t)pid : 0;
+}
+
+static int process_alive(pid_t pid)
+{
+	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+unsigned jg_store_sweep(struct jg_store *st)
+{
+	int fd = dup(st->dirfd);
+	if (fd < 0)
+		return 0;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	unsigned removed = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		pid_t pid = temp_owner(e->d_name);
+		/* Our own PID may be a recycled one, but may also be a sibling
+		 * session's live work: keep those rather than risk it. */
+		if (pid == 0 || pid == getpid() || process_alive(pid))
+			continue;
+		if (unlinkat(st->dirfd, e->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int jg_store_save(struct jg_store *st, const char *name, const void *buf, size_t len,
+                  char *why, size_t why_len)
+{
+	char temp[64];
+	snprintf(temp, sizeof temp, "%s%ld-%08" PRIx32 "-%" PRIu64 "%s", temp_prefix,
+	         (long)getpid(), st->token, st->serial++, temp_suffix);
+	int fd = openat(st->dirfd, temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		snprintf(why, why_len, "%s/%s: %s", st->dir, temp, strerror(errno));
+		return -1;
+	}
+	int rc = write_all(fd, buf, len);
+	int e = errno;
+	if (close(fd) < 0 && rc == 0) {
+		rc = -1;
+		e = errno;
+	}
+	if (rc < 0) {
+		unlinkat(st->dirfd, temp, 0);
+		snprintf(why, why_len, "%s/%s: %s", st->dir, name, strerror(e));
+		return -1;
+	}
+	if (renameat(st->dirfd, temp, st->dirfd, name) < 0) {
+		e = errno;
+		unlinkat(st->dirfd, temp, 0);
+		snprintf(why, why_len, "%s/%s: %s", st->dir, name, strerror(e));
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,46 @@
+/*
+ * Where books go on disk: their names, and atomic saving (a temporary file
+ * in the same directory, renamed to the final name only when complete).
+ */
+#ifndef JG_STORE_H
+#define JG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longest file name written, leaving room for a ".NNNNNNN" suffix. */
+#define JG_NAME_MAX 240
+
+/*
+ * Writes a safe file name made of `seg` (`len` bytes) into `out` (at least
+ * JG_NAME_MAX + 1 bytes): no '/', no control bytes, no leading dots, at most
+ * JG_NAME_MAX bytes, not cut inside a UTF-8 sequence. Returns its length,
+ * 0 when nothing usable is left.
+ */
+size_t jg_store_sanitize(const char *seg, size_t len, char *out);
+
+struct jg_store {
+	int dirfd;
+	char *dir;
+	uint64_t serial;   /* makes temporary names unique within the process */
+	uint32_t token;    /* tells this store's temporary files from others' */
+};
+
+/* Creates `dir` if missing and opens it. 0, or -1 with `why` filled. */
+int jg_store_open(struct jg_store *st, const char *dir, uint32_t token, char *why, size_t why_len);
+void jg_store_close(struct jg_store *st);
+
+/*
+ * Removes the temporary files that processes which are no longer running
+ * left in the directory (after a kill -9). Returns how many it removed.
+ */
+unsigned jg_store_sweep(struct jg_store *st);
+
+/*
+ * Saves `len` bytes as `name` atomically. 0, or -1 with `why` filled; on
+ * failure neither the final name nor a temporary file is left behind.
+ */
+int jg_store_save(struct jg_store *st, const char *name, const void *buf, size_t len,
+                  char *why, size_t why_len);
+
+#endif

@@ -1,0 +1,119 @@
+#include "url.h"
+
+#include "juggle.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef CURLU_PUNYCODE
+#define CURLU_PUNYCODE 0
+#endif
+
+void jg_url_fini(struct jg_url *u)
+{
+	curl_free(u->url);
+	curl_free(u->host);
+	free(u->basename);
+	memset(u, 0, sizeof *u);
+}
+
+__attribute__((format(printf, 4, 5)))
+static int fail(int err, char *why, size_t why_len, const char *fmt, ...)
+{
+	if (why && why_len) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(why, why_len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+static char *last_segment(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return strdup(slash ? slash + 1 : path);
+}
+
+static int host_is_ip(const char *host)
+{
+	unsigned char addr[16];
+	if (host[0] == '[')
+		return 1;
+	return inet_pton(AF_INET, host, addr) == 1;
+}
+
+static int fill_parts(CURLU *h, struct jg_url *out, char *why, size_t why_len)
+{
+	char *scheme = NULL, *port = NULL, *path = NULL;
+	int err = JG_ENOMEM;
+	if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
+		goto done;
+	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
+		err = fail(JG_ESCHEME, why, why_len,
+		           "scheme '%s' not allowed (only http and https)", scheme);
+		goto done;
+	}
+	out->is_https = scheme[4] == 's';
+	if (curl_url_get(h, CURLUPART_HOST, &out->host, CURLU_PUNYCODE) != CURLUE_OK ||
+	    !out->host[0]) {
+		err = fail(JG_EURL, why, why_len, "%s", "no host name");
+		goto done;
+	}
+	for (char *p = out->host; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	out->is_ip = host_is_ip(out->host);
+	if (curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+		goto done;
+	out->port = strtol(port, NULL, 10);
+	if (curl_url_get(h, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+		goto done;
+	if (curl_url_get(h, CURLUPART_URL, &out->url, CURLU_PUNYCODE) != CURLUE_OK)
+		goto done;
+	out->basename = last_segment(path);
+	err = out->basename ? JG_OK : JG_ENOMEM;
+done:
+	curl_free(scheme);
+	curl_free(port);
+	curl_free(path);
+	return err;
+}
+
+int jg_url_parse(const char *text, struct jg_url *out, char *why, size_t why_len)
+{
+	memset(out, 0, sizeof *out);
+	if (strlen(text) > JG_URL_MAX)
+		return fail(JG_ETOOLONG, why, why_len, "%s", "URL longer than 8 KiB");
+	CURLU *h = curl_url();
+	if (!h)
+		return JG_ENOMEM;
+	/* Without CURLU_GUESS_SCHEME a missing scheme is an error, as wanted. */
+	CURLUcode rc = curl_url_set(h, CURLUPART_URL, text, CURLU_NON_SUPPORT_SCHEME);
+	int err;
+	if (rc != CURLUE_OK)
+		err = fail(JG_EURL, why, why_len, "malformed URL (%s)", curl_url_strerror(rc));
+	else
+		err = fill_parts(h, out, why, why_len);
+	curl_url_cleanup(h);
+	if (err != JG_OK)
+		jg_url_fini(out);
+	return err;
+}
+
+int jg_url_expand_ebook(const char *text, const char *mirror, char *out, size_t out_len)
+{
+	size_t n = strspn(text, "0123456789");
+	if (n == 0 || n > 9 || text[n] != '\0')
+		return 0;
+	unsigned long id = strtoul(text, NULL, 10);
+	size_t m = strlen(mirror);
+	while (m > 0 && mirror[m - 1] == '/')
+		m--;
+	int len = snprintf(out, out_len, "%.*s/cache/epub/%lu/pg%lu.txt", (int)m, mirror, id, id);
+	return len > 0 && (size_t)len < out_len;
+}

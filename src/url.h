@@ -1,0 +1,30 @@
+/* URL checks: what juggle accepts, where it goes, what it is called. */
+#ifndef JG_URL_H
+#define JG_URL_H
+
+#include <stddef.h>
+
+struct jg_url {
+	char *url;       /* normalized by libcurl's URL parser */
+	char *host;      /* lower case; an IPv6 literal keeps its brackets */
+	long port;       /* explicit or the scheme's default */
+	int is_ip;       /* host is an address literal: nothing to resolve */
+	int is_https;
+	char *basename;  /* last path segment, as written (may be empty) */
+};
+
+/*
+ * Parses `text` and checks that it is an absolute http(s) URL. Returns
+ * JG_OK and fills `out` (free with jg_url_fini), or JG_EURL / JG_ESCHEME /
+ * JG_ETOOLONG / JG_ENOMEM with the reason in `why` (`why_len` bytes).
+ */
+int jg_url_parse(const char *text, struct jg_url *out, char *why, size_t why_len);
+void jg_url_fini(struct jg_url *u);
+
+/*
+ * When `text` is a bare Project Gutenberg ebook number, writes the mirror's
+ * URL of its plain text into `out` and returns 1; returns 0 otherwise.
+ */
+int jg_url_expand_ebook(const char *text, const char *mirror, char *out, size_t out_len);
+
+#endif
