@@ -1,0 +1,83 @@
+/* Unit tests of admission order and per-host limits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "hosts.h"
+
+static void test_per_host_limit_and_round_robin(void **state)
+{
+	struct jg_hosts h;
+	jg_hosts_init(&h, 2);
+	uint32_t a = jg_hosts_intern(&h, "a.test"), b = jg_hosts_intern(&h, "b.test");
+	assert_int_equal(jg_hosts_intern(&h, "a.test"), a);
+	for (uint32_t i = 0; i < 5; i++)
+		assert_int_equal(jg_hosts_push_book(&h, a, i), 0);
+	assert_int_equal(jg_hosts_push_book(&h, b, 5), 0);
+	uint32_t book, order[8];
+	int n = 0;
+	uint32_t host;
+	while ((host = jg_hosts_pop(&h, &book)) != JG_NONE)
+		order[n++] = book;
+	/* Two of a (the limit), one of b, alternating hosts. */
+	assert_int_equal(n, 3);
+	assert_int_equal(order[0], 0);
+	assert_int_equal(order[1], 5);
+	assert_int_equal(order[2], 1);
+	assert_int_equal(h.queued, 3);
+	jg_hosts_release(&h, a);
+	assert_int_equal(jg_hosts_pop(&h, &book), a);
+	assert_int_equal(book, 2); /* input order within a host */
+	assert_int_equal(jg_hosts_pop(&h, &book), JG_NONE);
+	jg_hosts_fini(&h);
+}
+
+static void test_many_books_cost_no_search(void **state)
+{
+	struct jg_hosts h;
+	jg_hosts_init(&h, 1);
+	uint32_t a = jg_hosts_intern(&h, "a");
+	for (uint32_t i = 0; i < 100000; i++)
+		assert_int_equal(jg_hosts_push_book(&h, a, i), 0);
+	uint32_t book;
+	for (uint32_t i = 0; i < 100000; i++) {
+		assert_int_equal(jg_hosts_pop(&h, &book), a);
+		assert_int_equal(book, i);
+		assert_int_equal(jg_hosts_pop(&h, &book), JG_NONE);
+		jg_hosts_release(&h, a);
+	}
+	assert_int_equal(h.queued, 0);
+	jg_hosts_fini(&h);
+}
+
+static void count(void *ctx, uint32_t book)
+{
+	(*(int *)ctx)++;
+}
+
+static void test_drain(void **state)
+{
+	struct jg_hosts h;
+	jg_hosts_init(&h, 1);
+	uint32_t a = jg_hosts_intern(&h, "a");
+	jg_hosts_push_book(&h, a, 0);
+	jg_hosts_push_book(&h, a, 1);
+	int n = 0;
+	jg_hosts_drain_books(&h, count, &n);
+	assert_int_equal(n, 2);
+	uint32_t book;
+	assert_int_equal(jg_hosts_pop(&h, &book), JG_NONE);
+	jg_hosts_fini(&h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_per_host_limit_and_round_robin),
+		cmocka_unit_test(test_many_books_cost_no_search),
+		cmocka_unit_test(test_drain),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,85 @@
+/* Unit tests of URL checks and of ebook numbers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <string.h>
+
+#include "juggle.h"
+#include "url.h"
+
+static void test_accepts_http_and_https(void **state)
+{
+	struct jg_url u;
+	char why[128];
+	assert_int_equal(jg_url_parse("HTTPS://Example.ORG/cache/epub/84/pg84.txt?x=1", &u, why, sizeof why), JG_OK);
+	assert_string_equal(u.host, "example.org");
+	assert_int_equal(u.port, 443);
+	assert_true(u.is_https);
+	assert_false(u.is_ip);
+	assert_string_equal(u.basename, "pg84.txt");
+	jg_url_fini(&u);
+	assert_int_equal(jg_url_parse("http://127.0.0.1:8080/a/", &u, why, sizeof why), JG_OK);
+	assert_int_equal(u.port, 8080);
+	assert_true(u.is_ip);
+	assert_string_equal(u.basename, "");
+	jg_url_fini(&u);
+	assert_int_equal(jg_url_parse("http://[::1]:9/x", &u, why, sizeof why), JG_OK);
+	assert_true(u.is_ip);
+	assert_string_equal(u.host, "[::1]");
+	jg_url_fini(&u);
+}
+
+static void test_refuses_other_schemes(void **state)
+{
+	struct jg_url u;
+	char why[128];
+	assert_int_equal(jg_url_parse("file:///etc/passwd", &u, why, sizeof why), JG_ESCHEME);
+	assert_non_null(strstr(why, "file"));
+	assert_int_equal(jg_url_parse("ftp://host/x", &u, why, sizeof why), JG_ESCHEME);
+	assert_int_equal(jg_url_parse("gopher://host/x", &u, why, sizeof why), JG_ESCHEME);
+}
+
+static void test_refuses_malformed(void **state)
+{
+	struct jg_url u;
+	char why[128];
+	assert_int_equal(jg_url_parse("not a url", &u, why, sizeof why), JG_EURL);
+	assert_int_equal(jg_url_parse("example.org/x", &u, why, sizeof why), JG_EURL);
+	assert_int_equal(jg_url_parse("http://[::1/x", &u, why, sizeof why), JG_EURL);
+	assert_int_equal(jg_url_parse("http://", &u, why, sizeof why), JG_EURL);
+	char big[JG_URL_MAX + 20];
+	memset(big, 'a', sizeof big - 1);
+	memcpy(big, "http://h/", 9);
+	big[sizeof big - 1] = '\0';
+	assert_int_equal(jg_url_parse(big, &u, why, sizeof why), JG_ETOOLONG);
+}
+
+static void test_ebook_numbers(void **state)
+{
+	char out[256];
+	assert_true(jg_url_expand_ebook("84", "https://www.gutenberg.org", out, sizeof out));
+	assert_string_equal(out, "https://www.gutenberg.org/cache/epub/84/pg84.txt");
+	assert_true(jg_url_expand_ebook("0084", "http://127.0.0.1:1/", out, sizeof out));
+	assert_string_equal(out, "http://127.0.0.1:1/cache/epub/84/pg84.txt");
+	assert_false(jg_url_expand_ebook("84a", "m", out, sizeof out));
+	assert_false(jg_url_expand_ebook("", "m", out, sizeof out));
+	assert_false(jg_url_expand_ebook("12345678901", "m", out, sizeof out));
+}
+
+int main(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_accepts_http_and_https),
+		cmocka_unit_test(test_refuses_other_schemes),
+		cmocka_unit_test(test_refuses_malformed),
+		cmocka_unit_test(test_ebook_numbers),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	curl_global_cleanup();
+	return rc;
+}
