@@ -257,7 +257,10 @@ static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url
 	/* A proxy from the environment would be resolved by curl's thread. */
 	curl_easy_setopt(e, CURLOPT_PROXY, "");
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	/* Waiting for a connection that may multiplex pays only with TLS
+	 * (HTTP/2 is negotiated there); on cleartext it would serialise. */
+	if (strncmp(url, "https:", 6) == 0)
+		curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	if (f->cfg.connect_timeout > 0)
 		curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(f->cfg.connect_timeout * 1000));
 	if (f->cfg.cacert)

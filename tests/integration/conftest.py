@@ -1,0 +1,211 @@
+"""Shared fixtures: the real juggle binary, the project's test server, a DNS
+server of the test's own, and nginx with a certificate made at test time.
+Everything listens on loopback only."""
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+
+BUILD = os.environ.get("JG_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
+JUGGLE = os.path.join(BUILD, "juggle")
+SERVER = os.path.join(BUILD, "tests/server/jg-testserver")
+CORPUS = os.path.join(os.path.dirname(__file__), "../../../shared/corpus")
+
+
+class TestServer:
+    def __init__(self, tmp, *args):
+        self.log_path = os.path.join(tmp, "server-log.jsonl")
+        self.proc = subprocess.Popen([SERVER, "--log", self.log_path, *args],
+                                     stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("PORT "), f"test server did not start: {line!r}"
+        self.port = int(line.split()[1])
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def url(self, path):
+        return self.base + path
+
+    def fetch(self, path):
+        """The reference bytes, fetched by an independent client."""
+        with urllib.request.urlopen(self.url(path), timeout=10) as r:
+            return r.read()
+
+    def log(self):
+        with open(self.log_path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def starts(self, target_part=""):
+        return [e for e in self.log() if e["ev"] == "start" and target_part in e["target"]]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = TestServer(str(tmp_path))
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    made = []
+
+    def make(*args):
+        d = tmp_path / f"srv{len(made)}"
+        d.mkdir()
+        s = TestServer(str(d), *args)
+        made.append(s)
+        return s
+    yield make
+    for s in made:
+        s.stop()
+
+
+class Run:
+    def __init__(self, proc, out_dir, json_path):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.out = out_dir
+        self.json_path = json_path
+
+    def report(self):
+        with open(self.json_path) as f:
+            return json.load(f)
+
+    def books(self):
+        return {b["url"]: b for b in self.report()["books"]}
+
+    def files(self):
+        return sorted(os.listdir(self.out))
+
+
+@pytest.fixture
+def juggle(tmp_path):
+    def run(*args, out="texts", timeout=60, stdin=None, json_report=True):
+        out_dir = os.path.join(tmp_path, out)
+        json_path = os.path.join(tmp_path, "report.json")
+        cmd = [JUGGLE, "-o", out_dir, *args]
+        if json_report:
+            cmd += ["--json", json_path]
+        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True,
+                              timeout=timeout, input=stdin)
+        return Run(proc, out_dir, json_path)
+    return run
+
+
+def max_overlap(intervals):
+    """Largest number of [start, end) intervals open at once."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals],
+                    key=lambda x: (x[0], x[1]))
+    cur = best = 0
+    for _, d in events:
+        cur += d
+        best = max(best, cur)
+    return best
+
+
+def request_intervals(log, key=None):
+    starts = {}
+    out = []
+    for e in log:
+        k = (e["conn"], e["req"])
+        if e["ev"] == "start":
+            starts[k] = e
+        elif e["ev"] == "end" and k in starts:
+            s = starts.pop(k)
+            if key is None or key(s):
+                out.append((s["t"], e["t"]))
+    return out
+
+
+class DnsServer:
+    """A tiny authoritative DNS server on 127.0.0.1 (UDP) for *.test names."""
+
+    def __init__(self, records):
+        self.records = records  # name -> {"A": [...], "AAAA": [...]}
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.queries = []
+        self.running = True
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        self.sock.settimeout(0.2)
+        while self.running:
+            try:
+                data, peer = self.sock.recvfrom(512)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            reply = self.answer(data)
+            if reply:
+                self.sock.sendto(reply, peer)
+
+    def answer(self, q):
+        if len(q) < 12:
+            return None
+        qid, _flags, qd = struct.unpack(">HHH", q[:6])
+        i, labels = 12, []
+        while i < len(q) and q[i]:
+            n = q[i]
+            labels.append(q[i + 1:i + 1 + n].decode("ascii", "replace"))
+            i += n + 1
+        qtype, _qclass = struct.unpack(">HH", q[i + 1:i + 5])
+        question = q[12:i + 5]
+        name = ".".join(labels).lower()
+        self.queries.append((name, qtype))
+        rec = self.records.get(name)
+        answers = []
+        if rec is not None:
+            for addr in rec.get("A", []) if qtype == 1 else []:
+                answers.append(struct.pack(">HHHIH", 0xC00C, 1, 1, 60, 4) + socket.inet_aton(addr))
+            for addr in rec.get("AAAA", []) if qtype == 28 else []:
+                answers.append(struct.pack(">HHHIH", 0xC00C, 28, 1, 60, 16) +
+                               socket.inet_pton(socket.AF_INET6, addr))
+        rcode = 0 if rec is not None else 3
+        header = struct.pack(">HHHHHH", qid, 0x8400 | rcode, 1, len(answers), 0, 0)
+        return header + question + b"".join(answers)
+
+    def stop(self):
+        self.running = False
+        self.thread.join()
+        self.sock.close()
+
+
+@pytest.fixture
+def dns():
+    servers = []
+
+    def make(records):
+        d = DnsServer(records)
+        servers.append(d)
+        return d
+    yield make
+    for d in servers:
+        d.stop()
+
+
+@pytest.fixture
+def corpus():
+    if not os.path.isdir(os.path.join(CORPUS, "cache")):
+        pytest.skip("the shared Gutenberg corpus (../shared/corpus) is not present")
+    return os.path.abspath(CORPUS)
+
+
+def have(tool):
+    return shutil.which(tool) or os.path.exists(f"/usr/sbin/{tool}")

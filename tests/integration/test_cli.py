@@ -1,0 +1,67 @@
+"""The command line's contract: help, version, usage errors, progress."""
+import os
+import pty
+import subprocess
+
+from conftest import JUGGLE
+
+
+def test_help_and_version():
+    h = subprocess.run([JUGGLE, "--help"], capture_output=True, text=True)
+    assert h.returncode == 0
+    for word in ("Input:", "Output:", "Network:", "Examples:", "--per-host", "--stall-timeout"):
+        assert word in h.stdout
+    v = subprocess.run([JUGGLE, "--version"], capture_output=True, text=True)
+    assert v.returncode == 0
+    assert v.stdout.startswith("juggle 0.1.0\n")
+    for lib in ("libcurl", "libev", "c-ares"):
+        assert lib in v.stdout
+
+
+def test_usage_errors_exit_2():
+    for args, msg in [([], "no URLs given"), (["-j", "0", "x"], "--jobs: invalid value '0'"),
+                      (["--max-size", "ten", "x"], "--max-size: invalid size 'ten'"),
+                      (["--resolve", "nocolon", "x"], "--resolve: expected HOST:PORT:ADDR"),
+                      (["--bogus"], "unrecognized option")]:
+        p = subprocess.run([JUGGLE, *args], capture_output=True, text=True)
+        assert p.returncode == 2, args
+        assert msg in p.stderr, (args, p.stderr)
+        assert p.stderr.startswith("juggle: ") or "unrecognized" in p.stderr
+
+
+def test_output_directory_that_cannot_be_made(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    p = subprocess.run([JUGGLE, "-o", str(blocker / "sub"), "http://127.0.0.1:9/x"],
+                       capture_output=True, text=True)
+    assert p.returncode == 2
+    assert f"juggle: {blocker}/sub: cannot create directory: Not a directory" in p.stderr
+
+
+def test_no_progress_without_a_terminal(server, juggle):
+    r = juggle(server.url("/gen/p.txt?delay=500"))
+    assert "\r" not in r.stderr and "ETA" not in r.stderr
+    assert "1 ok, 0 failed" in r.stderr
+    q = juggle("-q", server.url("/gen/p2.txt"))
+    assert q.stderr == ""
+
+
+def test_progress_line_on_a_terminal(server, tmp_path):
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(JUGGLE, [JUGGLE, "-o", str(tmp_path / "t"), server.url("/gen/a.txt?delay=700"),
+                          server.url("/gen/b.txt")])
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    text = out.decode()
+    assert "\r\x1b[K[1/2]" in text and "ETA" in text
+    assert "2 ok, 0 failed" in text

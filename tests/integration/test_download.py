@@ -1,0 +1,271 @@
+"""The engine end to end: the real binary against the project's test server."""
+import hashlib
+import os
+import time
+
+from conftest import max_overlap, request_intervals
+
+
+def test_ebook_numbers_download_byte_identical(server, juggle):
+    ids = [84, 1342, 2701, 11, 1661]
+    r = juggle("--mirror", server.base, *map(str, ids))
+    assert r.rc == 0, r.stderr
+    assert r.files() == sorted(f"pg{i}.txt" for i in ids)
+    for i in ids:
+        want = server.fetch(f"/cache/epub/{i}/pg{i}.txt")
+        with open(os.path.join(r.out, f"pg{i}.txt"), "rb") as f:
+            assert f.read() == want
+    rep = r.report()
+    assert rep["totals"]["ok"] == 5 and rep["totals"]["failed"] == 0
+    assert all(b["status"] == "ok" and b["http_code"] == 200 for b in rep["books"])
+
+
+def test_real_corpus_files_are_saved_exactly(make_server, juggle, corpus):
+    srv = make_server("--root", corpus)
+    paths = ["/cache/epub/84/pg84.txt", "/files/31963/31963-8.txt", "/cache/epub/2641/pg2641.txt",
+             "/files/43/43-0.txt"]
+    r = juggle(*[srv.url(p) for p in paths])
+    assert r.rc == 0, r.stderr
+    for p in paths:
+        with open(corpus + p, "rb") as a, open(os.path.join(r.out, os.path.basename(p)), "rb") as b:
+            assert hashlib.sha256(a.read()).digest() == hashlib.sha256(b.read()).digest()
+
+
+def test_list_file_comments_blanks_duplicates_and_bad_lines(server, juggle, tmp_path):
+    long_url = server.url("/gen/" + "x" * 9000)
+    lines = [
+        "# a comment",
+        "",
+        f"   {server.url('/gen/a.txt')}   ",
+        "\t",
+        f"{server.url('/gen/a.txt')}",            # duplicate: fetched once
+        "ftp://example.org/book.txt",
+        "file:///etc/passwd",
+        "http://[::1",
+        long_url,
+        f"{server.url('/gen/b.txt')}",
+    ]
+    lst = tmp_path / "urls.txt"
+    lst.write_text("\n".join(lines) + "\n")
+    r = juggle("-i", str(lst), "-i", str(tmp_path / "missing.txt"))
+    assert r.rc == 1
+    assert r.files() == ["a.txt", "b.txt"]
+    assert f"urls.txt:6: ftp://example.org/book.txt: scheme not allowed" in r.stderr
+    assert f"urls.txt:7: file:///etc/passwd: scheme not allowed" in r.stderr
+    assert "urls.txt:8: http://[::1: malformed URL" in r.stderr
+    assert "urls.txt:9: line longer than 8 KiB" in r.stderr
+    assert "missing.txt: cannot open URL list: No such file or directory" in r.stderr
+    assert len(server.starts("/gen/a.txt")) == 1
+
+
+def test_stdin_list(server, juggle):
+    r = juggle("-i", "-", stdin=f"{server.url('/gen/s1.txt')}\n{server.url('/gen/s2.txt')}\n")
+    assert r.rc == 0, r.stderr
+    assert r.files() == ["s1.txt", "s2.txt"]
+
+
+def test_names_collide_by_input_order_not_finish_order(server, juggle):
+    # The first URL finishes last, yet keeps the plain name.
+    urls = [server.url("/gen/one/book.txt?delay=600"), server.url("/gen/two/book.txt"),
+            server.url("/gen/three/book.txt?delay=200"), server.url("/x/"),
+            server.url("/gen/..hidden")]
+    r = juggle(*urls)
+    books = r.books()
+    assert books[urls[0]]["file"].endswith("/book.txt")
+    assert books[urls[1]]["file"].endswith("/book.txt.1")
+    assert books[urls[2]]["file"].endswith("/book.txt.2")
+    assert os.path.basename(books[urls[4]]["file"]) == "hidden"
+    with open(os.path.join(r.out, "book.txt"), "rb") as f:
+        assert f.read() == server.fetch("/gen/one/book.txt")
+    # "/x/" has no last segment: its name is derived from the host, and it
+    # fails (404) without leaving anything.
+    assert books[urls[3]]["status"] == "failed"
+    assert "127.0.0.1" not in r.files()
+
+
+def assert_nothing_partial(r):
+    assert not [f for f in os.listdir(r.out) if f.startswith(".jg-")], "temporary file left"
+
+
+def test_failures_leave_no_file_and_say_why(server, juggle):
+    cases = {
+        "/gen/reset.txt?reset=5000&size=100000": "Recv failure",
+        "/gen/short.txt?short=5000&size=100000": "transfer closed with",
+        "/gen/missing.txt?status=404": "HTTP 404",
+        "/gen/gone.txt?status=410": "HTTP 410",
+    }
+    r = juggle("--retries", "0", *[server.url(p) for p in cases], server.url("/gen/good.txt"))
+    assert r.rc == 1
+    assert r.files() == ["good.txt"]
+    assert_nothing_partial(r)
+    books = r.books()
+    for path, why in cases.items():
+        b = books[server.url(path)]
+        assert b["status"] == "failed" and b["file"] is None
+        assert why in b["error"], (path, b["error"])
+        assert f"FAILED {server.url(path)}: " in r.stderr
+
+
+def test_stall_timeout_aborts_in_time(server, juggle):
+    t0 = time.monotonic()
+    r = juggle("--retries", "0", "--stall-timeout", "1", server.url("/gen/stall.txt?stall=1000"))
+    took = time.monotonic() - t0
+    assert r.rc == 1
+    assert "stalled: no data for 1 s" in r.books()[server.url("/gen/stall.txt?stall=1000")]["error"]
+    assert 0.9 <= took < 4, took
+    assert r.files() == []
+
+
+def test_first_byte_delay_counts_as_stall(server, juggle):
+    r = juggle("--retries", "0", "--stall-timeout", "0.5", server.url("/gen/slow.txt?delay=3000"))
+    assert r.rc == 1 and "stalled" in r.stderr
+
+
+def test_transient_errors_are_retried_with_retry_after(server, juggle):
+    url = server.url("/gen/flaky.txt?fail=2&retry_after=1")
+    t0 = time.monotonic()
+    r = juggle("--retry-delay", "0.05", url)
+    took = time.monotonic() - t0
+    assert r.rc == 0, r.stderr
+    assert r.books()[url]["attempts"] == 3
+    starts = [e["t"] for e in server.starts("flaky")]
+    assert len(starts) == 3
+    # Retry-After: 1 was honoured although our own backoff is 50 ms.
+    assert starts[1] - starts[0] >= 0.95 and starts[2] - starts[1] >= 0.95
+    assert took >= 1.9
+
+
+def test_permanent_errors_are_not_retried(server, juggle):
+    r = juggle(server.url("/gen/nf.txt?status=404"), server.url("/gen/forbidden.txt?status=403"))
+    assert r.rc == 1
+    assert len(server.starts("nf.txt")) == 1 and len(server.starts("forbidden.txt")) == 1
+
+
+def test_retries_run_out(server, juggle):
+    url = server.url("/gen/down.txt?status=503")
+    r = juggle("--retries", "2", "--retry-delay", "0.01", url)
+    assert r.rc == 1
+    assert len(server.starts("down.txt")) == 3
+    b = r.books()[url]
+    assert b["attempts"] == 3 and b["error"] == "HTTP 503"
+
+
+def test_redirects(server, juggle):
+    chain = server.url("/gen/chain.txt?redirect=3")
+    loop = server.url("/gen/loop.txt?loop=1")
+    deep = server.url("/gen/deep.txt?redirect=12")
+    to_file = server.url("/gen/tofile.txt?location=file%3A%2F%2F%2Fetc%2Fpasswd")
+    r = juggle(chain, loop, deep, to_file)
+    assert r.rc == 1
+    books = r.books()
+    assert books[chain]["status"] == "ok"
+    assert books[chain]["file"].endswith("/chain.txt")
+    with open(os.path.join(r.out, "chain.txt"), "rb") as f:
+        assert f.read() == server.fetch("/gen/chain.txt")
+    assert "redirect loop" in books[loop]["error"]
+    assert "too many redirects" in books[deep]["error"]
+    assert "redirect to file:///etc/passwd: scheme 'file' not allowed" in books[to_file]["error"]
+    assert r.files() == ["chain.txt"]
+
+
+def test_redirect_to_another_host_name(server, juggle):
+    target = f"http://mirror.test:{server.port}/gen/moved.txt"
+    url = server.url("/gen/old.txt?location=" + target.replace(":", "%3A").replace("/", "%2F"))
+    r = juggle("--resolve", f"mirror.test:{server.port}:127.0.0.1", url)
+    assert r.rc == 0, r.stderr
+    assert r.books()[url]["file"].endswith("/old.txt")
+    hosts = [e["host"] for e in server.starts("/gen/moved.txt")]
+    assert hosts == [f"mirror.test:{server.port}"]
+
+
+def test_compressed_and_chunked_bodies_are_decoded(server, juggle):
+    gz = server.url("/gen/gz.txt?gzip=1&size=300000")
+    ch = server.url("/gen/ch.txt?chunked=1&size=300000")
+    r = juggle(gz, ch)
+    assert r.rc == 0, r.stderr
+    plain = server.fetch("/gen/gz.txt?size=300000")
+    for name in ("gz.txt", "ch.txt"):
+        with open(os.path.join(r.out, name), "rb") as f:
+            data = f.read()
+        assert data == server.fetch(f"/gen/{name}?size=300000")
+    assert server.fetch("/gen/ch.txt?size=300000") == server.fetch("/gen/ch.txt?chunked=1&size=300000")
+    assert len(plain) == 300000
+    ours = [e for e in server.starts("/gen/") if e["ua"].startswith("juggle/")]
+    assert ours and all("gzip" in e["ae"] for e in ours)
+
+
+def test_compression_bomb_stops_at_max_size(server, juggle):
+    url = server.url("/gen/bomb.txt?size=2000000000&fill=a&gzip=1")
+    t0 = time.monotonic()
+    r = juggle("--max-size", "10M", url)
+    assert r.rc == 1
+    assert "body larger than --max-size 10485760 bytes" in r.books()[url]["error"]
+    assert time.monotonic() - t0 < 10
+    assert r.files() == []
+
+
+def test_jobs_and_per_host_limits_are_enforced(server, juggle):
+    urls = [server.url(f"/gen/c{i}.txt?delay=150") for i in range(12)]
+    urls += [f"http://localhost:{server.port}/gen/l{i}.txt?delay=150" for i in range(12)]
+    r = juggle("-j", "5", "--per-host", "3", *urls)
+    assert r.rc == 0, r.stderr
+    log = server.log()
+    total = max_overlap(request_intervals(log))
+    local = max_overlap(request_intervals(log, key=lambda s: s["host"].startswith("localhost")))
+    ip = max_overlap(request_intervals(log, key=lambda s: s["host"].startswith("127.")))
+    assert total <= 5 and local <= 3 and ip <= 3
+    assert total >= 4  # and it really ran concurrently
+
+
+def test_headers_and_connection_reuse(server, juggle):
+    urls = [server.url(f"/gen/r{i}.txt") for i in range(20)]
+    r = juggle("-j", "2", "--per-host", "2", *urls)
+    assert r.rc == 0
+    starts = server.starts("/gen/r")
+    assert {e["ua"] for e in starts} == {"juggle/0.1.0"}
+    assert len({e["conn"] for e in starts}) <= 4  # 20 requests, a couple of connections
+
+
+def test_memory_budget_holds_back_admission(server, juggle):
+    big = [server.url(f"/gen/big{i}.txt?size=3000000&stall=2000000") for i in range(2)]
+    small = [server.url("/gen/small1.txt"), server.url("/gen/small2.txt")]
+    r = juggle("-j", "3", "--per-host", "10", "--retries", "0", "--stall-timeout", "1.5",
+               "--max-buffer", "1", *big, *small)
+    assert r.rc == 1
+    log = server.log()
+    big_end = min(e["t"] for e in log if e["ev"] == "end" and "big" in e["target"])
+    second_small = [e["t"] for e in log if e["ev"] == "start" and "small2" in e["target"]][0]
+    # 4 MB are held by the stalled transfers: the last book waits for them.
+    assert second_small >= big_end - 0.05
+    assert sorted(r.files()) == ["small1.txt", "small2.txt"]
+
+
+def test_stale_temporary_files_are_swept(server, juggle, tmp_path):
+    out = tmp_path / "texts"
+    out.mkdir()
+    dead = os.fork()
+    if dead == 0:
+        os._exit(0)
+    os.waitpid(dead, 0)
+    (out / f".jg-{dead}-00000001-0.part").write_text("left by kill -9")
+    r = juggle(server.url("/gen/fresh.txt"))
+    assert r.rc == 0
+    assert r.files() == ["fresh.txt"]
+
+
+def test_exit_status_zero_only_when_all_ok(server, juggle):
+    assert juggle(server.url("/gen/ok.txt")).rc == 0
+    assert juggle(server.url("/gen/ok.txt"), server.url("/gen/no.txt?status=404")).rc == 1
+
+
+def test_unreachable_port_is_a_connect_error(juggle):
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    url = f"http://127.0.0.1:{port}/x.txt"
+    r = juggle("--retries", "1", "--retry-delay", "0.01", url)
+    assert r.rc == 1
+    b = r.books()[url]
+    assert b["attempts"] == 2 and "onnect" in b["error"]

@@ -1,0 +1,19 @@
+/* Command-line settings, shared read-only by every part of the server. */
+#ifndef JG_CONFIG_H
+#define JG_CONFIG_H
+
+#include <stdint.h>
+
+struct jg_config {
+    const char *bind;       /* numeric address or "localhost" */
+    unsigned port;          /* 0: ephemeral */
+    const char *root;       /* NULL: no files, only generated content */
+    const char *log_path;
+    const char *port_file;
+    uint64_t delay_ms;      /* defaults for the delay= and rate= params */
+    uint64_t rate;
+    uint64_t book_size;
+    double idle_timeout;    /* seconds a keep-alive connection may idle */
+};
+
+#endif

@@ -1,0 +1,451 @@
+#include "route.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "query.h"
+
+#define DEFAULT_CTYPE "text/plain; charset=utf-8"
+/* Generated content never changes, so it gets one fixed date (2022-01-01)
+ * that conditional requests can be tested against. */
+#define GENERATED_MTIME ((time_t)1640995200)
+#define CACHE_PREFIX "/cache/epub/"
+#define GEN_PREFIX "/gen/"
+
+static void set_text(struct jg_plan *p, int status, const char *text)
+{
+    p->status = status;
+    jg_body_text(&p->body, text);
+}
+
+static void set_status_text(struct jg_plan *p, int status)
+{
+    char msg[32];
+
+    snprintf(msg, sizeof msg, "status %d\n", status);
+    set_text(p, status, msg);
+}
+
+static void set_defaults(const struct jg_config *cfg, struct jg_plan *p)
+{
+    p->status = 200;
+    p->ctype = DEFAULT_CTYPE;
+    p->delay_ms = cfg->delay_ms;
+    p->rate = cfg->rate;
+    p->body.fd = -1;
+}
+
+/* Location and Content-Type values are echoed into the response head, so
+ * a decoded CR or LF would let a test URL forge headers. */
+static bool header_safe(const char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}
+
+static bool bad_param(struct jg_plan *p, const char *name)
+{
+    char msg[JG_BODY_TEXT_CAP];
+
+    snprintf(msg, sizeof msg, "bad value for %s\n", name);
+    set_text(p, 400, msg);
+    return false;
+}
+
+static bool parse_query(const struct http_req *req, struct jg_plan *p,
+                        struct jg_query *q)
+{
+    p->scratch = malloc(req->query.n + 1);
+    if (!p->scratch) {
+        set_text(p, 500, "out of memory\n");
+        return false;
+    }
+    if (!jg_query_parse(req->query, p->scratch, q))
+        return bad_param(p, q->bad);
+    if (!header_safe(q->location))
+        return bad_param(p, "location");
+    if (!header_safe(q->ctype))
+        return bad_param(p, "ctype");
+    if (q->status.set && q->status.v != 200 &&
+        (q->status.v < 200 || q->status.v > 599))
+        return bad_param(p, "status");
+    return true;
+}
+
+/* With several cut parameters the earliest one wins; on a tie the harsher
+ * behaviour is kept. */
+static void consider_cut(struct jg_plan *p, const struct jg_opt *o,
+                         enum jg_cut how)
+{
+    if (o->set && (p->cut_how == JG_CUT_NONE || o->v < p->cut)) {
+        p->cut = o->v;
+        p->cut_how = how;
+    }
+}
+
+static void apply_shaping(const struct jg_query *q, struct jg_plan *p)
+{
+    if (q->delay.set)
+        p->delay_ms = q->delay.v;
+    if (q->rate.set)
+        p->rate = q->rate.v;
+    if (q->ctype)
+        p->ctype = q->ctype;
+    p->gzip = q->gzip;
+    p->chunked = q->chunked;
+    consider_cut(p, &q->reset, JG_CUT_RESET);
+    consider_cut(p, &q->shortn, JG_CUT_SHORT);
+    consider_cut(p, &q->stall, JG_CUT_STALL);
+}
+
+static bool answer_failure(struct jg_failtab *fails, const struct http_req *req,
+                           const struct jg_query *q, struct jg_plan *p)
+{
+    if (!q->fail.set || q->fail.v == 0)
+        return false;
+    uint64_t n = jg_failtab_bump(fails, req->target.p, req->target.n);
+    if (n == 0) {
+        set_text(p, 500, "out of memory\n");
+        return true;
+    }
+    if (n > q->fail.v)
+        return false;
+    set_status_text(p, 503);
+    p->retry_after.set = true;
+    p->retry_after.v = q->retry_after.set ? q->retry_after.v : 1;
+    return true;
+}
+
+/* Same target with one parameter changed; absolute when the client told us
+ * which host it used, since that is what real servers send. */
+static char *self_location(const struct http_req *req, const char *key,
+                           uint64_t val)
+{
+    size_t cap = 7 + req->host.n + req->path.n + 1 + req->query.n + 32 + 1;
+    char *loc = malloc(cap);
+    size_t o = 0;
+
+    if (!loc)
+        return NULL;
+    if (req->host.n) {
+        memcpy(loc, "http://", 7);
+        memcpy(loc + 7, req->host.p, req->host.n);
+        o = 7 + req->host.n;
+    }
+    memcpy(loc + o, req->path.p, req->path.n);
+    o += req->path.n;
+    loc[o++] = '?';
+    o += jg_query_replace(req->query, key, val, loc + o);
+    loc[o] = 0;
+    return loc;
+}
+
+static int redirect_status(const struct jg_query *q)
+{
+    if (q->status.set && q->status.v >= 300 && q->status.v <= 399)
+        return (int)q->status.v;
+    return 302;
+}
+
+static bool answer_redirect(const struct http_req *req,
+                            const struct jg_query *q, struct jg_plan *p)
+{
+    if (q->location)
+        p->location = strdup(q->location);
+    else if (q->loop.set && q->loop.v > 0)
+        p->location = self_location(req, "loop", q->loop.v == 1 ? 2 : 1);
+    else if (q->redirect.set && q->redirect.v > 0)
+        p->location = self_location(req, "redirect", q->redirect.v - 1);
+    else
+        return false;
+    if (!p->location)
+        set_text(p, 500, "out of memory\n");
+    else
+        set_text(p, redirect_status(q), "redirecting\n");
+    return true;
+}
+
+static bool answer_status(const struct jg_query *q, struct jg_plan *p)
+{
+    if (!q->status.set || q->status.v == 200)
+        return false;
+    set_status_text(p, (int)q->status.v);
+    return true;
+}
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* Parses a run of digits at *s (advancing it); false if none or overflow. */
+static bool take_number(const char **s, const char *end, uint64_t *out)
+{
+    const char *p = *s;
+    uint64_t v = 0;
+
+    while (p < end && *p >= '0' && *p <= '9') {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+        p++;
+    }
+    if (p == *s)
+        return false;
+    *s = p;
+    *out = v;
+    return true;
+}
+
+static bool skip_literal(const char **s, const char *end, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    if ((size_t)(end - *s) < n || memcmp(*s, lit, n) != 0)
+        return false;
+    *s += n;
+    return true;
+}
+
+/* Matches /cache/epub/<N>/pg<N>.txt, the Project Gutenberg mirror layout. */
+static bool cache_book(struct jg_slice path, uint64_t *book)
+{
+    const char *s = path.p, *end = path.p + path.n;
+    uint64_t a, b;
+
+    return skip_literal(&s, end, CACHE_PREFIX) && take_number(&s, end, &a) &&
+           skip_literal(&s, end, "/pg") && take_number(&s, end, &b) &&
+           skip_literal(&s, end, ".txt") && s == end && a == b &&
+           (*book = a, true);
+}
+
+/* Decodes the path for the file system; rejects what could escape root. */
+static char *fs_path(struct jg_slice path, bool *bad)
+{
+    char *dec = malloc(path.n + 1);
+
+    *bad = false;
+    if (!dec)
+        return NULL;
+    size_t n = jg_pct_decode(path, dec, false);
+    dec[n] = 0;
+    if (memchr(dec, 0, n))
+        *bad = true;
+    for (char *seg = dec; !*bad && seg;) {
+        char *slash = strchr(seg, '/');
+        size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
+        *bad = len == 2 && seg[0] == '.' && seg[1] == '.';
+        seg = slash ? slash + 1 : NULL;
+    }
+    return dec;
+}
+
+/* 1: regular file opened, 0: nothing servable there, -1: bad path. */
+static int open_file(const char *root, struct jg_slice path, struct jg_plan *p)
+{
+    bool bad;
+    char *rel = fs_path(path, &bad);
+    char *full = NULL;
+    struct stat st;
+    int fd = -1;
+
+    if (!rel || bad) {
+        free(rel);
+        return bad ? -1 : 0;
+    }
+    if (asprintf(&full, "%s%s", root, rel) >= 0)
+        fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* FIFOs */
+    free(full);
+    free(rel);
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd < 0)
+        return 0;
+    jg_body_file(&p->body, fd, (uint64_t)st.st_size);
+    snprintf(p->etag, sizeof p->etag, "\"f%llx-%llx-%llx\"",
+             (unsigned long long)st.st_ino, (unsigned long long)st.st_size,
+             (unsigned long long)st.st_mtime);
+    p->last_modified = st.st_mtime;
+    return 1;
+}
+
+static void serve_generated(const struct jg_config *cfg,
+                            const struct jg_query *q, uint64_t book,
+                            struct jg_plan *p)
+{
+    uint64_t size = q->size.set ? q->size.v : cfg->book_size;
+
+    if (q->fill) {
+        jg_body_fill(&p->body, q->fill, size);
+        snprintf(p->etag, sizeof p->etag, "\"fill-%" PRIu64 "\"", size);
+    } else {
+        jg_body_book(&p->body, book, size);
+        snprintf(p->etag, sizeof p->etag, "\"%" PRIu64 "-%" PRIu64 "\"",
+                 book, size);
+    }
+    p->last_modified = GENERATED_MTIME;
+}
+
+static void answer_content(const struct jg_config *cfg,
+                           const struct http_req *req,
+                           const struct jg_query *q, struct jg_plan *p)
+{
+    uint64_t book;
+    int found = cfg->root ? open_file(cfg->root, req->path, p) : 0;
+
+    if (found < 0)
+        set_text(p, 400, "bad path\n");
+    else if (found > 0)
+        return;
+    else if (cache_book(req->path, &book))
+        serve_generated(cfg, q, book, p);
+    else if (req->path.n > strlen(GEN_PREFIX) &&
+             memcmp(req->path.p, GEN_PREFIX, strlen(GEN_PREFIX)) == 0)
+        serve_generated(cfg, q, fnv1a(req->path.p, req->path.n), p);
+    else if (q->fill)
+        serve_generated(cfg, q, 0, p);
+    else
+        set_text(p, 404, "not found\n");
+}
+
+static struct jg_slice trim(struct jg_slice s)
+{
+    while (s.n && (s.p[0] == ' ' || s.p[0] == '\t'))
+        s.p++, s.n--;
+    while (s.n && (s.p[s.n - 1] == ' ' || s.p[s.n - 1] == '\t'))
+        s.n--;
+    return s;
+}
+
+static bool etag_matches(struct jg_slice inm, const char *etag)
+{
+    while (inm.n) {
+        const char *comma = memchr(inm.p, ',', inm.n);
+        size_t n = comma ? (size_t)(comma - inm.p) : inm.n;
+        struct jg_slice tag = trim(jg_slice_make(inm.p, n));
+
+        if (tag.n >= 2 && memcmp(tag.p, "W/", 2) == 0)
+            tag.p += 2, tag.n -= 2; /* If-None-Match uses weak comparison */
+        if (jg_slice_eq(tag, "*") || jg_slice_eq(tag, etag))
+            return true;
+        inm.p += comma ? n + 1 : n;
+        inm.n -= comma ? n + 1 : n;
+    }
+    return false;
+}
+
+static bool not_modified_since(struct jg_slice ims, time_t mtime)
+{
+    char buf[64];
+    struct tm tm;
+
+    if (ims.n >= sizeof buf)
+        return false;
+    memcpy(buf, ims.p, ims.n);
+    buf[ims.n] = 0;
+    memset(&tm, 0, sizeof tm);
+    const char *end = strptime(buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    return end && *end == 0 && timegm(&tm) >= mtime;
+}
+
+/* RFC 9110 13.2.2: If-Modified-Since only counts without If-None-Match. */
+static void apply_conditional(const struct http_req *req, struct jg_plan *p)
+{
+    bool match;
+
+    if (p->status != 200 || !p->etag[0])
+        return;
+    if (req->if_none_match.p)
+        match = etag_matches(req->if_none_match, p->etag);
+    else
+        match = req->if_modified_since.p && p->last_modified &&
+                not_modified_since(req->if_modified_since, p->last_modified);
+    if (match) {
+        jg_body_release(&p->body);
+        p->status = 304;
+    }
+}
+
+bool jg_status_has_body(int status)
+{
+    return status >= 200 && status != 204 && status != 205 && status != 304;
+}
+
+static void finish(const struct http_req *req, bool head, struct jg_plan *p)
+{
+    if (!jg_status_has_body(p->status))
+        p->gzip = p->chunked = false;
+    p->no_body = head || !jg_status_has_body(p->status);
+    if (p->gzip || p->chunked)
+        p->framing = req->minor >= 1 ? JG_FRAME_CHUNKED : JG_FRAME_CLOSE;
+    else
+        p->framing = JG_FRAME_LENGTH;
+    /* An unparsed request body (chunked upload) would be read as the next
+     * request, so such connections are not reused. */
+    p->close = p->framing == JG_FRAME_CLOSE || !req->keep_alive ||
+               req->chunked_body;
+}
+
+void jg_route(const struct jg_config *cfg, struct jg_failtab *fails,
+              const struct http_req *req, struct jg_plan *p)
+{
+    struct jg_query q;
+    bool head = jg_slice_eq(req->method, "HEAD");
+
+    set_defaults(cfg, p);
+    if (!head && !jg_slice_eq(req->method, "GET")) {
+        set_text(p, 501, "method not implemented\n");
+    } else if (parse_query(req, p, &q)) {
+        apply_shaping(&q, p);
+        if (!answer_failure(fails, req, &q, p) &&
+            !answer_redirect(req, &q, p) && !answer_status(&q, p)) {
+            answer_content(cfg, req, &q, p);
+            apply_conditional(req, p);
+        }
+    }
+    finish(req, head, p);
+}
+
+void jg_route_error(const struct jg_config *cfg, int status,
+                    struct jg_plan *p)
+{
+    set_defaults(cfg, p);
+    switch (status) {
+    case 431:
+        set_text(p, status, "request header fields too large\n");
+        break;
+    case 505:
+        set_text(p, status, "http version not supported\n");
+        break;
+    default:
+        set_text(p, status, "bad request\n");
+        break;
+    }
+    p->close = true;
+}
+
+void jg_plan_release(struct jg_plan *p)
+{
+    jg_body_release(&p->body);
+    free(p->location);
+    free(p->scratch);
+    p->location = NULL;
+    p->scratch = NULL;
+}

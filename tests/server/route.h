@@ -1,0 +1,65 @@
+/* Turns a parsed request into a response plan: status, headers, body
+ * source and the misbehaviour (delay, throttling, cuts) to apply while
+ * sending it.  Everything about "what to answer" lives here; "how to send
+ * it" is the connection's business. */
+#ifndef JG_ROUTE_H
+#define JG_ROUTE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "body.h"
+#include "config.h"
+#include "failtab.h"
+#include "http_req.h"
+
+enum jg_framing {
+    JG_FRAME_LENGTH,   /* Content-Length */
+    JG_FRAME_CHUNKED,
+    JG_FRAME_CLOSE,    /* HTTP/1.0 client and unknown length: close ends it */
+};
+
+enum jg_cut {
+    JG_CUT_NONE,
+    JG_CUT_RESET,      /* TCP RST */
+    JG_CUT_SHORT,      /* clean close before the promised end */
+    JG_CUT_STALL,      /* go silent, keep the connection open */
+};
+
+struct jg_plan {
+    int status;
+    struct jg_body body;
+    bool no_body;          /* HEAD, 204, 205, 304 */
+    bool gzip;
+    bool chunked;          /* chunked=1 asked for, even without gzip */
+    enum jg_framing framing;
+    bool close;            /* connection cannot be reused afterwards */
+    const char *ctype;
+    char *location;        /* owned, NULL if none */
+    char etag[48];         /* empty if none */
+    time_t last_modified;  /* 0 if none */
+    struct { uint64_t v; bool set; } retry_after;
+    uint64_t cut;          /* payload bytes before cut_how applies */
+    enum jg_cut cut_how;
+    uint64_t delay_ms;
+    uint64_t rate;         /* payload bytes per second, 0: unlimited */
+    char *scratch;         /* owned: decoded query strings */
+};
+
+/* Fills plan, which must be zeroed.  Never fails: problems become error
+ * responses.  Release with jg_plan_release(). */
+void jg_route(const struct jg_config *cfg, struct jg_failtab *fails,
+              const struct http_req *req, struct jg_plan *plan);
+
+/* Plan for a request whose head could not be parsed. */
+void jg_route_error(const struct jg_config *cfg, int status,
+                    struct jg_plan *plan);
+
+void jg_plan_release(struct jg_plan *plan);
+
+/* False for statuses whose responses never carry content (1xx, 204, 205,
+ * 304): such heads must not announce a length either. */
+bool jg_status_has_body(int status);
+
+#endif

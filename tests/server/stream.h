@@ -1,0 +1,48 @@
+/* Serialises one response: head, then payload (optionally gzip-encoded)
+ * with its framing, honouring a per-batch byte budget (for throttling) and
+ * the plan's cut point.  No I/O here: the connection hands in buffers and
+ * writes them out, so the byte accounting stays testable and in one place. */
+#ifndef JG_STREAM_H
+#define JG_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gz.h"
+#include "route.h"
+
+struct jg_stream {
+    const struct jg_plan *plan;
+    char *head;
+    size_t head_len;
+    bool head_done;
+    struct jg_gz *gz;
+    uint64_t produced;    /* payload (content-coded) bytes emitted */
+    uint64_t limit;       /* payload bytes allowed before the cut */
+    bool eof;             /* no payload left */
+    bool terminated;      /* last-chunk written, or none needed */
+    bool failed;          /* body source or encoder broke */
+};
+
+/* Takes ownership of head.  Returns -1 if the encoder cannot be set up. */
+int jg_stream_init(struct jg_stream *s, const struct jg_plan *plan,
+                   char *head, size_t head_len);
+void jg_stream_release(struct jg_stream *s);
+
+/* Buffer size worth allocating for this response's batches. */
+size_t jg_stream_batch_cap(const struct jg_stream *s);
+
+/* Writes the next batch into buf and returns its length.  At most budget
+ * payload bytes are emitted (framing and head come on top); *payload
+ * receives how many were.  A zero return with neither done nor cut means
+ * "call again": the budget is exhausted or the encoder needs more rounds. */
+size_t jg_stream_fill(struct jg_stream *s, char *buf, size_t cap,
+                      uint64_t budget, size_t *payload);
+
+/* Everything, framing included, has been emitted. */
+bool jg_stream_done(const struct jg_stream *s);
+/* The plan's cut point was reached before the end of the payload. */
+bool jg_stream_cut(const struct jg_stream *s);
+
+#endif
