@@ -343,10 +343,13 @@ int main(int argc, char **argv)
 	jg_options_free(c.opts);
 	if (rc != JG_OK) {
 		fprintf(stderr, "juggle: %s\n", why);
+		free(c.lists);
 		return EXIT_USAGE;
 	}
 	if (jg_report_init(&c.report, loop, c.quiet, c.json) < 0) {
 		jg_session_free(c.session);
+		jg_report_fini(&c.report);
+		free(c.lists);
 		return EXIT_USAGE;
 	}
 	jg_session_on_book(c.session, on_book, &c);

@@ -19,28 +19,25 @@
 static const char temp_prefix[] = ".jg-";
 static const char temp_suffix[] = ".part";
 
-static size_t utf8_safe_cut(const char *s, size_t len)
-{
-	/* Step back over continuation bytes so a sequence is never split. */
-	while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
-		len--;
-	return len;
-}
-
 size_t jg_store_sanitize(const char *seg, size_t len, char *out)
 {
 	size_t n = 0;
 	size_t i = 0;
 	while (i < len && seg[i] == '.')
 		i++;
-	for (; i < len && n < JG_NAME_MAX + 4; i++) {
+	for (; i < len && n < JG_NAME_MAX; i++) {
 		unsigned char c = (unsigned char)seg[i];
 		if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
 			c = '_';
 		out[n++] = (char)c;
 	}
-	if (n > JG_NAME_MAX)
-		n = utf8_safe_cut(out, JG_NAME_MAX);
+	/* Cut short inside a UTF-8 sequence: drop its first bytes too. */
+	if (i < len && ((unsigned char)seg[i] & 0xC0) == 0x80) {
+		while (n > 0 && ((unsigned char)out[n - 1] & 0xC0) == 0x80)
+			n--;
+		if (n > 0)
+			n--;
+	}
 	out[n] = '\0';
 	return n;
 }

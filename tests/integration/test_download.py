@@ -228,7 +228,8 @@ def test_headers_and_connection_reuse(server, juggle):
 
 def test_memory_budget_holds_back_admission(server, juggle):
     big = [server.url(f"/gen/big{i}.txt?size=3000000&stall=2000000") for i in range(2)]
-    small = [server.url("/gen/small1.txt"), server.url("/gen/small2.txt")]
+    # small1 ends once the big ones hold their 4 MB; small2 must then wait.
+    small = [server.url("/gen/small1.txt?delay=400"), server.url("/gen/small2.txt")]
     r = juggle("-j", "3", "--per-host", "10", "--retries", "0", "--stall-timeout", "1.5",
                "--max-buffer", "1", *big, *small)
     assert r.rc == 1

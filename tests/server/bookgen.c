@@ -180,7 +180,7 @@ static void emit_token(struct gen *g)
 static void emit_exact(struct gen *g, size_t r)
 {
     bool space = g->line > 0;
-    const char *const *words = filler[splitmix64(&g->rng) & 1];
+    const char *const *fill = filler[splitmix64(&g->rng) & 1];
 
     if (space && g->line + r > LINE_WIDTH + 8) {
         g->out[g->pos++] = '\n';
@@ -197,7 +197,7 @@ static void emit_exact(struct gen *g, size_t r)
             r--;
         }
         size_t k = r <= FILLER_MAX ? r : (r - 2 < FILLER_MAX ? r - 2 : FILLER_MAX);
-        memcpy(g->out + g->pos, words[k], k);
+        memcpy(g->out + g->pos, fill[k], k);
         g->pos += k;
         r -= k;
         space = true;

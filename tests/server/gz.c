@@ -7,9 +7,6 @@
 #define IN_CAP (64 * 1024)
 /* Bounds the time one call may spend: 4 MiB of 'a' compress to ~4 KB. */
 #define IN_PER_CALL (4u * 1024 * 1024)
-/* Level 1 keeps up with benchmark traffic and still reaches deflate's
- * ~1000:1 ceiling on runs of one byte. */
-#define LEVEL 1
 #define GZIP_WINDOW (15 + 16)
 
 struct jg_gz {
@@ -19,13 +16,13 @@ struct jg_gz {
     unsigned char in[IN_CAP];
 };
 
-struct jg_gz *jg_gz_new(void)
+struct jg_gz *jg_gz_new(int level)
 {
     struct jg_gz *g = calloc(1, sizeof *g);
 
     if (!g)
         return NULL;
-    if (deflateInit2(&g->zs, LEVEL, Z_DEFLATED, GZIP_WINDOW, 8,
+    if (deflateInit2(&g->zs, level, Z_DEFLATED, GZIP_WINDOW, 8,
                      Z_DEFAULT_STRATEGY) != Z_OK) {
         free(g);
         return NULL;

@@ -11,7 +11,8 @@
 
 struct jg_gz;
 
-struct jg_gz *jg_gz_new(void);
+/* level as for deflateInit2(). */
+struct jg_gz *jg_gz_new(int level);
 void jg_gz_free(struct jg_gz *g);
 
 /* Writes up to n bytes of gzip output into dst.  May return 0 without

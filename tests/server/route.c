@@ -175,7 +175,12 @@ static bool answer_redirect(const struct http_req *req,
 
 static bool answer_status(const struct jg_query *q, struct jg_plan *p)
 {
-    if (!q->status.set || q->status.v == 200)
+    bool redirecting = q->location || q->loop.set || q->redirect.set;
+
+    /* With a redirect parameter a 3xx status only picks the redirect code,
+     * so the end of a redirect=K chain is served normally. */
+    if (!q->status.set || q->status.v == 200 ||
+        (redirecting && q->status.v >= 300 && q->status.v <= 399))
         return false;
     set_status_text(p, (int)q->status.v);
     return true;

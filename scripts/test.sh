@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Sets everything up and runs every test twice: a plain build with warnings
+# as errors, then one under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Ends with the line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh || exit 1
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+run_suite() { # name, meson options...
+  local dir=$1; shift
+  rm -rf "$dir"
+  meson setup "$dir" --werror "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
+  ninja -C "$dir" || return 1
+  meson test -C "$dir" --print-errorlogs --num-processes 2 || true
+}
+
+run_suite build-test -Dbuildtype=debugoptimized
+run_suite build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
+python3 - <<'PY'
+import json, os, sys
+passed = failed = skipped = 0
+for d in ("build-test", "build-asan"):
+    path = os.path.join(d, "meson-logs", "testlog.json")
+    if not os.path.exists(path):
+        print(f"{d}: no test log (the build failed)")
+        failed += 1
+        continue
+    for line in open(path):
+        r = json.loads(line)["result"]
+        if r in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+sys.exit(1 if failed else 0)
+PY
