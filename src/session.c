@@ -89,6 +89,18 @@ static int notify(struct jg_session *s, const struct jg_result *r)
 }
 
 /* Reports idleness once per stretch of it: admission may run many times. */
+/* Reports a book that ends without a transfer of its own (cancel, ENOMEM). */
+static int report_unfinished(struct jg_session *s, uint32_t idx, int err, unsigned attempts)
+{
+	struct jg_result r;
+	char path[4096];
+	fill_result(s, idx, &r, path, sizeof path);
+	r.err = err;
+	r.error = jg_strerror(err);
+	r.attempts = attempts;
+	return notify(s, &r);
+}
+
 static void maybe_idle(struct jg_session *s)
 {
 	if (s->freeing || s->jobs || (s->hosts.queued && !s->draining) || s->idle_reported)
@@ -386,12 +398,7 @@ static void admit_one(struct jg_session *s, uint32_t book, uint32_t host)
 		/* Report without a job: count the slot back first. */
 		s->active--;
 		jg_hosts_release(&s->hosts, host);
-		struct jg_result r;
-		char path[4096];
-		fill_result(s, book, &r, path, sizeof path);
-		r.err = JG_ENOMEM;
-		r.error = "out of memory";
-		notify(s, &r);
+		report_unfinished(s, book, JG_ENOMEM, 0);
 		return;
 	}
 	char why[256];
@@ -616,13 +623,7 @@ JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out
 
 static void cancel_queued(void *ctx, uint32_t idx)
 {
-	struct jg_session *s = ctx;
-	struct jg_result r;
-	char path[4096];
-	fill_result(s, idx, &r, path, sizeof path);
-	r.err = JG_ECANCELED;
-	r.error = "cancelled";
-	notify(s, &r);
+	report_unfinished(ctx, idx, JG_ECANCELED, 0);
 }
 
 static void destroy(struct jg_session *s)
@@ -631,13 +632,7 @@ static void destroy(struct jg_session *s)
 	while (s->jobs) {
 		struct jg_job *job = s->jobs;
 		job_stop(job);
-		struct jg_result r;
-		char path[4096];
-		fill_result(s, job->book, &r, path, sizeof path);
-		r.err = JG_ECANCELED;
-		r.error = "cancelled";
-		r.attempts = job->attempts;
-		notify(s, &r);
+		report_unfinished(s, job->book, JG_ECANCELED, job->attempts);
 		job_free(job);
 	}
 	if (s->pages)

@@ -270,3 +270,25 @@ def test_unreachable_port_is_a_connect_error(juggle):
     assert r.rc == 1
     b = r.books()[url]
     assert b["attempts"] == 2 and "onnect" in b["error"]
+
+
+def test_interrupt_cancels_cleanly(server, tmp_path):
+    import signal
+    import subprocess
+    from conftest import JUGGLE
+    out = tmp_path / "t"
+    urls = [server.url(f"/gen/hang{i}.txt?stall=1000&size=100000") for i in range(3)]
+    proc = subprocess.Popen([JUGGLE, "-o", str(out), server.url("/gen/quick.txt"), *urls],
+                            stderr=subprocess.PIPE, text=True)
+    for _ in range(100):  # until the stalled transfers are under way
+        if len(server.starts("hang")) == 3:
+            break
+        time.sleep(0.05)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130
+    assert sorted(os.listdir(out)) == ["quick.txt"]
+    assert "1 ok, 3 failed" in err
+    for u in urls:
+        assert f"FAILED {u}: cancelled" in err
