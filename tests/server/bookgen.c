@@ -6,23 +6,24 @@
 #include <string.h>
 
 #define LINE_WIDTH 70
-#define WORD_CAP 16
-/* A token (space, word, punctuation, paragraph break) is at most this
- * long; the main loop stops when one might not fit, and the remaining
+#define WORD_CAP 32
+/* A token (space, word or phrase, punctuation, paragraph break) is at most
+ * this long; the main loop stops when one might not fit, and the remaining
  * bytes are filled with words of exactly the right length. */
-#define TOKEN_MAX 20
+#define TOKEN_MAX (1 + WORD_CAP + 1 + 2)
 #define HEAD_CAP 2048
 #define FOOT_CAP 1024
 
 struct word {
-    char s[WORD_CAP]; /* zero padded so it can be copied with a fixed size */
+    char s[WORD_CAP]; /* zero padded so it is copied with a fixed size */
     unsigned char len;
 };
 
 #define W(x) { x, sizeof(x) - 1 }
 
-/* The first COMMON_WORDS entries are drawn half of the time, which gives
- * the text a natural-looking frequency distribution. */
+/* One token in eight is one of the first COMMON_WORDS entries and one in
+ * eight any word, which gives a natural-looking frequency distribution;
+ * the rest are phrases. */
 #define COMMON_WORDS 32
 static const struct word words[] = {
     W("the"), W("of"), W("and"), W("to"), W("a"), W("in"), W("that"),
@@ -103,6 +104,61 @@ static const struct word words[] = {
     W("your"),
 };
 
+/* Most tokens are short phrases built from the vocabulary: the cost is per
+ * token, and the server must generate hundreds of MB/s for benchmarks. */
+static const struct word phrases[] = {
+    W("the old man"), W("in the garden"), W("said Elizabeth"),
+    W("don't you think"), W("at the end of the day"), W("for a long time"),
+    W("with a heavy heart"), W("on the other hand"), W("as soon as possible"),
+    W("in the morning"), W("she looked at him"), W("he did not answer"),
+    W("it was late"), W("Mr Darcy"), W("Mrs Bennet"), W("Captain Holmes"),
+    W("of the house"), W("upon my word"), W("I can't say"), W("we shall see"),
+    W("there was nothing to be done"), W("all the while"),
+    W("her father's letter"), W("the little girl"), W("by the fire"),
+    W("into the dark"), W("out of the window"), W("across the river"),
+    W("under the old tree"), W("in the middle of the night"),
+    W("the King of England"), W("for the first time"), W("a great deal"),
+    W("I'm afraid"), W("it's quite true"), W("you're right"), W("that's all"),
+    W("there's no doubt"), W("I'll tell you"), W("we'll go tomorrow"),
+    W("she'd never seen"), W("they were gone"), W("his mother's voice"),
+    W("at last"), W("in spite of everything"), W("without a word"),
+    W("no one knew"), W("the whole world"), W("a few minutes later"),
+    W("long ago"), W("near the church"), W("at the door"),
+    W("as if by magic"), W("from London to Paris"), W("Miss Mary"),
+    W("Sir Thomas"), W("Lady Jane"), W("the young gentleman"),
+    W("his brother John"), W("in silence"), W("with great care"),
+    W("on Monday morning"), W("in December"), W("by God"),
+    W("my dear friend"), W("the poor woman"), W("a strange story"),
+    W("the white horse"), W("the green hill"), W("through the forest"),
+    W("beneath the stars"), W("beyond the sea"), W("along the road"),
+    W("toward the town"), W("half an hour"), W("five o'clock"),
+    W("the next day"), W("every evening"), W("once more"), W("not at all"),
+    W("if you please"), W("said he"), W("replied she"), W("asked the boy"),
+    W("cried Alice"), W("whispered Watson"), W("and so"), W("but then"),
+    W("yet still"), W("although"), W("however"), W("indeed"), W("perhaps"),
+    W("of course"), W("after all"), W("in truth"), W("for ever"),
+    W("nevertheless"), W("the sun was shining"), W("the wind was cold"),
+    W("the water was deep"), W("the room was dark"),
+    W("her eyes were bright"), W("his face was pale"), W("the door was open"),
+    W("the night was long"), W("it was a bright cold day"),
+    W("and the clocks were striking"), W("it is a truth universally known"),
+    W("she walked slowly"), W("he turned away"), W("they sat down"),
+    W("we went home"), W("you must believe me"), W("I do not know"),
+    W("nobody could tell"), W("something had happened"),
+    W("everything was still"), W("the story of his life"),
+    W("a letter from home"), W("the gold of the king"),
+    W("the blood of the ancient war"), W("the soul of the city"),
+    W("a dream of the deep sea"), W("the spirit of the age"),
+    W("the power of love"), W("a kind of fear"), W("a sort of hope"),
+    W("the heart of the matter"), W("in the country"), W("on the table"),
+    W("by the wall"), W("near the bed"), W("on the paper"), W("in the book"),
+    W("to the ship"), W("from the boat"), W("after dinner"),
+    W("before the war"), W("during the evening"), W("until the morning"),
+    W("since that time"), W("while she slept"), W("when he came"),
+    W("where they stood"), W("why it was so"), W("who could say"),
+    W("which way to go"), W("what he had done"), W("how strange it seemed"),
+};
+
 /* Indexed by length: lets the tail of a block be filled exactly.  Two
  * sets so block endings do not all read the same. */
 static const char *const filler[2][13] = {
@@ -140,9 +196,9 @@ static size_t pick(uint64_t r, size_t n)
 /* Indexed by 7 random bits; zero means no punctuation.  Entries
  * SENTENCE_END_FIRST..+SENTENCE_END_COUNT end a sentence.  A lookup instead
  * of comparisons: random branches would dominate the generation cost. */
-static const char punct_table[128] = ",,,,,,,,.......?!;;";
-#define SENTENCE_END_FIRST 8u
-#define SENTENCE_END_COUNT 9u
+static const char punct_table[128] = ",,,,,,,,,,,,...........?!?;;";
+#define SENTENCE_END_FIRST 12u
+#define SENTENCE_END_COUNT 14u
 
 /* Written with few branches: every choice here is random, so branches
  * would be mispredicted constantly and the generator has to keep up with
@@ -150,8 +206,10 @@ static const char punct_table[128] = ",,,,,,,,.......?!;;";
 static void emit_token(struct gen *g)
 {
     uint64_t r = splitmix64(&g->rng);
-    size_t range = COUNT(words) - (r & 1) * (COUNT(words) - COMMON_WORDS);
-    const struct word *w = &words[pick(r, range)];
+    unsigned kind = (unsigned)r & 7;
+    const struct word *table = kind >= 2 ? phrases : words;
+    size_t range = kind >= 2 ? COUNT(phrases) : kind ? COUNT(words) : COMMON_WORDS;
+    const struct word *w = &table[pick(r, range)];
     unsigned p = (unsigned)(r >> 8) & 127;
     char punct = punct_table[p];
     bool ends = p - SENTENCE_END_FIRST < SENTENCE_END_COUNT;

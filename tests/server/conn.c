@@ -66,9 +66,6 @@ struct jg_conn {
     ev_tstamp rate_t0;
 };
 
-static void process_input(struct jg_conn *c);
-static void pump(struct jg_conn *c);
-
 static struct ev_loop *loop_of(const struct jg_conn *c)
 {
     return c->srv->loop;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <zlib.h>
 
-#define IN_CAP (64 * 1024)
+#define IN_CAP (16 * 1024)
 /* Bounds the time one call may spend: 4 MiB of 'a' compress to ~4 KB. */
 #define IN_PER_CALL (4u * 1024 * 1024)
 #define GZIP_WINDOW (15 + 16)

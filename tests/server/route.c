@@ -1,6 +1,5 @@
 #include "route.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -74,8 +73,7 @@ static bool parse_query(const struct http_req *req, struct jg_plan *p,
         return bad_param(p, "location");
     if (!header_safe(q->ctype))
         return bad_param(p, "ctype");
-    if (q->status.set && q->status.v != 200 &&
-        (q->status.v < 200 || q->status.v > 599))
+    if (q->status.set && (q->status.v < 200 || q->status.v > 599))
         return bad_param(p, "status");
     return true;
 }
@@ -265,7 +263,7 @@ static int open_file(const char *root, struct jg_slice path, struct jg_plan *p)
 {
     bool bad;
     char *rel = fs_path(path, &bad);
-    char *full = NULL;
+    char *full;
     struct stat st;
     int fd = -1;
 
@@ -273,9 +271,11 @@ static int open_file(const char *root, struct jg_slice path, struct jg_plan *p)
         free(rel);
         return bad ? -1 : 0;
     }
-    if (asprintf(&full, "%s%s", root, rel) >= 0)
-        fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* FIFOs */
-    free(full);
+    /* O_NONBLOCK: opening a FIFO must not block the whole server. */
+    if (asprintf(&full, "%s%s", root, rel) >= 0) {
+        fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        free(full);
+    }
     free(rel);
     if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
         close(fd);
