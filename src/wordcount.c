@@ -1,0 +1,149 @@
+#include "wordcount.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void jg_wc_init(struct jg_wordcount *wc)
+{
+	memset(wc, 0, sizeof *wc);
+	jg_arena_init(&wc->words);
+}
+
+void jg_wc_fini(struct jg_wordcount *wc)
+{
+	free(wc->slots);
+	jg_arena_fini(&wc->words);
+	memset(wc, 0, sizeof *wc);
+}
+
+void jg_wc_clear(struct jg_wordcount *wc)
+{
+	if (wc->slots)
+		memset(wc->slots, 0, (wc->mask + 1) * sizeof *wc->slots);
+	jg_arena_fini(&wc->words);
+	wc->distinct = 0;
+	wc->total = 0;
+}
+
+static int grow(struct jg_wordcount *wc)
+{
+	size_t n = wc->slots ? (wc->mask + 1) * 2 : 1024;
+	struct jg_word *slots = calloc(n, sizeof *slots);
+	if (!slots)
+		return -1;
+	for (size_t i = 0; wc->slots && i <= wc->mask; i++) {
+		struct jg_word *e = &wc->slots[i];
+		if (!e->word)
+			continue;
+		size_t j = e->hash & (n - 1);
+		while (slots[j].word)
+			j = (j + 1) & (n - 1);
+		slots[j] = *e;
+	}
+	free(wc->slots);
+	wc->slots = slots;
+	wc->mask = n - 1;
+	return 0;
+}
+
+int jg_wc_insert(struct jg_wordcount *wc, size_t i, const char *word, size_t len, uint32_t hash,
+                 uint64_t n)
+{
+	/* Half full at most: probes stay short, and the table of a book's
+	 * vocabulary (tens of thousands of words) stays in cache. */
+	if (!wc->slots || (wc->distinct + 1) * 2 > wc->mask + 1) {
+		if (grow(wc) < 0)
+			return -1;
+		i = hash & wc->mask;
+		while (wc->slots[i].word)
+			i = (i + 1) & wc->mask;
+	}
+	struct jg_word *e = &wc->slots[i];
+	e->word = jg_arena_strndup(&wc->words, word, len);
+	if (!e->word)
+		return -1;
+	e->len = (uint32_t)len;
+	e->hash = hash;
+	e->count = n;
+	wc->distinct++;
+	wc->total += n;
+	return 0;
+}
+
+uint64_t jg_wc_get(const struct jg_wordcount *wc, const char *word, size_t len)
+{
+	if (!wc->slots)
+		return 0;
+	uint32_t hash = jg_wc_hash(word, len);
+	for (size_t i = hash & wc->mask; wc->slots[i].word; i = (i + 1) & wc->mask) {
+		const struct jg_word *e = &wc->slots[i];
+		if (e->hash == hash && e->len == len && jg_wc_same(e->word, word, len))
+			return e->count;
+	}
+	return 0;
+}
+
+int jg_wc_merge(struct jg_wordcount *dst, const struct jg_wordcount *src)
+{
+	for (size_t i = 0; src->slots && i <= src->mask; i++) {
+		const struct jg_word *e = &src->slots[i];
+		if (e->word && jg_wc_add(dst, e->word, e->len, e->hash, e->count) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int jg_wc_compare(const struct jg_word *a, const struct jg_word *b)
+{
+	if (a->count != b->count)
+		return a->count > b->count ? -1 : 1;
+	size_t n = a->len < b->len ? a->len : b->len;
+	int c = memcmp(a->word, b->word, n);
+	if (c)
+		return c;
+	return a->len < b->len ? -1 : a->len > b->len;
+}
+
+static int compare_ptr(const void *a, const void *b)
+{
+	return jg_wc_compare(*(const struct jg_word *const *)a, *(const struct jg_word *const *)b);
+}
+
+/* Keeps the best `n` in `out[0..n)` by insertion: n is small (a top 10). */
+size_t jg_wc_top(const struct jg_wordcount *wc, size_t n, const struct jg_word **out)
+{
+	size_t have = 0;
+	for (size_t i = 0; n && wc->slots && i <= wc->mask; i++) {
+		const struct jg_word *e = &wc->slots[i];
+		if (!e->word)
+			continue;
+		if (have == n && jg_wc_compare(e, out[n - 1]) >= 0)
+			continue;
+		size_t j = have < n ? have++ : n - 1;
+		while (j > 0 && jg_wc_compare(e, out[j - 1]) < 0) {
+			out[j] = out[j - 1];
+			j--;
+		}
+		out[j] = e;
+	}
+	return have;
+}
+
+int jg_wc_write_tsv(const struct jg_wordcount *wc, FILE *f)
+{
+	const struct jg_word **all = malloc((wc->distinct ? wc->distinct : 1) * sizeof *all);
+	if (!all)
+		return -1;
+	size_t n = 0;
+	for (size_t i = 0; wc->slots && i <= wc->mask; i++)
+		if (wc->slots[i].word)
+			all[n++] = &wc->slots[i];
+	qsort(all, n, sizeof *all, compare_ptr);
+	for (size_t i = 0; i < n; i++) {
+		/* By length: a whitespace-split word may hold a NUL byte. */
+		fwrite(all[i]->word, 1, all[i]->len, f);
+		fprintf(f, "\t%llu\n", (unsigned long long)all[i]->count);
+	}
+	free(all);
+	return ferror(f) ? -1 : 0;
+}

@@ -1,0 +1,90 @@
+/* Unit tests of the frequency table: growth, merge, top-k, sort order. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wordcount.h"
+
+static void add(struct jg_wordcount *wc, const char *w, uint64_t n)
+{
+	assert_int_equal(jg_wc_add(wc, w, strlen(w), jg_wc_hash(w, strlen(w)), n), 0);
+}
+
+static void test_growth_keeps_every_count(void **state)
+{
+	struct jg_wordcount wc;
+	jg_wc_init(&wc);
+	char w[32];
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 50000; i++) {
+			snprintf(w, sizeof w, "w%d", i);
+			add(&wc, w, 1);
+		}
+	assert_int_equal(wc.distinct, 50000);
+	assert_int_equal(wc.total, 150000);
+	for (int i = 0; i < 50000; i += 997) {
+		snprintf(w, sizeof w, "w%d", i);
+		assert_int_equal(jg_wc_get(&wc, w, strlen(w)), 3);
+	}
+	assert_int_equal(jg_wc_get(&wc, "absent", 6), 0);
+	jg_wc_fini(&wc);
+}
+
+static void test_merge_and_top(void **state)
+{
+	struct jg_wordcount a, b;
+	jg_wc_init(&a);
+	jg_wc_init(&b);
+	add(&a, "the", 5);
+	add(&a, "cat", 2);
+	add(&b, "the", 1);
+	add(&b, "bat", 2);
+	add(&b, "ant", 2);
+	assert_int_equal(jg_wc_merge(&a, &b), 0);
+	assert_int_equal(a.total, 12);
+	assert_int_equal(a.distinct, 4);
+	const struct jg_word *top[3];
+	assert_int_equal(jg_wc_top(&a, 3, top), 3);
+	assert_string_equal(top[0]->word, "the");
+	assert_int_equal(top[0]->count, 6);
+	assert_string_equal(top[1]->word, "ant"); /* ties: word ascending */
+	assert_string_equal(top[2]->word, "bat");
+	assert_int_equal(jg_wc_top(&a, 0, top), 0);
+	jg_wc_clear(&a);
+	assert_int_equal(a.distinct + a.total, 0);
+	assert_int_equal(jg_wc_get(&a, "the", 3), 0);
+	jg_wc_fini(&a);
+	jg_wc_fini(&b);
+}
+
+static void test_tsv_order(void **state)
+{
+	struct jg_wordcount wc;
+	jg_wc_init(&wc);
+	add(&wc, "b", 2);
+	add(&wc, "a", 2);
+	add(&wc, "z", 9);
+	add(&wc, "ab", 2);
+	char buf[256] = {0};
+	FILE *f = fmemopen(buf, sizeof buf, "w");
+	assert_int_equal(jg_wc_write_tsv(&wc, f), 0);
+	fclose(f);
+	assert_string_equal(buf, "z\t9\na\t2\nab\t2\nb\t2\n");
+	jg_wc_fini(&wc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_growth_keeps_every_count),
+		cmocka_unit_test(test_merge_and_top),
+		cmocka_unit_test(test_tsv_order),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
