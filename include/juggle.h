@@ -41,6 +41,8 @@ extern "C" {
 struct ev_loop;
 struct jg_session;
 struct jg_options;
+struct jg_pool;
+struct jg_counts;
 
 /* Error codes. Values are explicit and only ever added to. */
 enum jg_err {
@@ -63,6 +65,8 @@ enum jg_err {
 	JG_EDRAINING = -16,  /* the session is draining and admits nothing new */
 	JG_ETOOLONG = -17,   /* the URL is longer than JG_URL_MAX */
 	JG_EINTERNAL = -18,  /* libcurl or c-ares refused a call it should accept */
+	JG_EWORKER = -19,    /* a worker process died on this book, twice */
+	JG_EPOOL = -20,      /* no worker process could be started */
 };
 
 /* The longest URL the session accepts, in bytes. */
@@ -130,6 +134,53 @@ JG_EXPORT int jg_options_set_dns_servers(struct jg_options *opts, const char *se
  */
 JG_EXPORT int jg_options_add_resolve(struct jg_options *opts, const char *entry);
 
+/*
+ * Word counting. A pool of worker processes saves and counts the books of
+ * the sessions that use it (jg_options_set_pool()). Without a pool, a
+ * session saves books itself and counts nothing.
+ */
+enum jg_count_flags {
+	JG_COUNT_WHITESPACE = 1 << 0,        /* split on ASCII white space only */
+	JG_COUNT_KEEP_BOILERPLATE = 1 << 1,  /* count Gutenberg header and licence */
+	JG_COUNT_OFF = 1 << 2,               /* save only, count nothing */
+};
+/* `flags` from enum jg_count_flags; `top` words per book, 0..64 (default 10). */
+JG_EXPORT int jg_options_set_counting(struct jg_options *opts, unsigned flags, unsigned top);
+/* Borrowed: the pool must outlive every session that uses it. */
+JG_EXPORT int jg_options_set_pool(struct jg_options *opts, struct jg_pool *pool);
+
+/*
+ * Forks `workers` (1..256) worker processes now. Fork is only safe before
+ * the process has threads, so call this early: before jg_global_init() and
+ * before starting any thread. The workers block on their pipes until a
+ * session sends them books. Returns JG_OK, JG_EINVAL or JG_EPOOL (with a
+ * message in `errbuf`, JG_ERRBUF_SIZE bytes, when not NULL).
+ */
+JG_EXPORT int jg_pool_new(struct jg_pool **out, unsigned workers, char *errbuf);
+/* Ends the workers (EOF on their pipes) and waits for them. */
+JG_EXPORT void jg_pool_free(struct jg_pool *pool);
+
+/* The merged counts of every book the pool counted. */
+typedef void (*jg_counts_cb)(struct jg_pool *pool, const struct jg_counts *counts, void *user);
+/*
+ * Asks every worker for its running table and calls `cb` once every book
+ * handed over so far is merged; `counts` is valid during the call.
+ */
+JG_EXPORT int jg_pool_collect(struct jg_pool *pool, jg_counts_cb cb, void *user);
+JG_EXPORT uint64_t jg_counts_total(const struct jg_counts *c);
+JG_EXPORT uint64_t jg_counts_distinct(const struct jg_counts *c);
+/* The count of `word` (UTF-8, as counted: case-folded), 0 when absent. */
+JG_EXPORT uint64_t jg_counts_get(const struct jg_counts *c, const char *word);
+
+struct jg_word_count {
+	const char *word;
+	uint64_t count;
+};
+/* The `n` most frequent words (count descending, then word ascending). */
+JG_EXPORT size_t jg_counts_top(const struct jg_counts *c, size_t n, struct jg_word_count *out);
+/* Writes "word<TAB>count" lines in that order to `path`, atomically. */
+JG_EXPORT int jg_counts_write_tsv(const struct jg_counts *c, const char *path);
+
 /* What happened to one URL; borrowed, valid only during the callback. */
 struct jg_result {
 	const char *url;       /* the URL as added (a bare number expanded) */
@@ -144,6 +195,11 @@ struct jg_result {
 	unsigned attempts;     /* transfers tried, retries included */
 	unsigned redirects;    /* redirects followed */
 	double elapsed;        /* seconds from admission to the end */
+	int counted;           /* the figures below are set */
+	uint64_t words;        /* words in the book */
+	uint64_t distinct;     /* distinct words */
+	size_t n_top;
+	const struct jg_word_count *top; /* its most frequent words */
 };
 
 /*

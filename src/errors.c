@@ -22,6 +22,8 @@ JG_EXPORT const char *jg_strerror(int err)
 	case JG_EDRAINING: return "session is draining";
 	case JG_ETOOLONG: return "URL too long";
 	case JG_EINTERNAL: return "internal library error";
+	case JG_EWORKER: return "worker process died";
+	case JG_EPOOL: return "no worker process";
 	}
 	return "unknown error";
 }

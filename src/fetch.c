@@ -337,6 +337,14 @@ const char *jg_fetch_redirect_url(const struct jg_transfer *t)
 	return url;
 }
 
+const char *jg_fetch_content_type(const struct jg_transfer *t)
+{
+	char *ct = NULL;
+	if (!t->easy || curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct) != CURLE_OK)
+		return NULL;
+	return ct;
+}
+
 /* Collects finished transfers; called after every socket action. */
 static void check_done(struct jg_fetch *f)
 {

@@ -81,6 +81,8 @@ void jg_fetch_cancel(struct jg_transfer *t);
 char *jg_fetch_take_body(struct jg_transfer *t, size_t *len);
 /* Releases what a finished transfer still holds (body, handle). */
 void jg_fetch_release(struct jg_transfer *t);
+/* The Content-Type of a finished transfer's answer, or NULL. */
+const char *jg_fetch_content_type(const struct jg_transfer *t);
 /* The Location of a 3xx answer of a finished transfer, or NULL. */
 const char *jg_fetch_redirect_url(const struct jg_transfer *t);
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum exit_code { EXIT_ALL_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
@@ -26,6 +27,12 @@ struct cli {
 	size_t n_lists;
 	int quiet;
 	const char *json;
+	const char *counts_path;
+	unsigned workers;
+	unsigned count_flags;
+	unsigned top;
+	struct jg_pool *pool;
+	int collected;
 	struct jg_session *session;
 	struct jg_report report;
 	uint64_t accepted, duplicates;
@@ -42,6 +49,14 @@ static const char usage_text[] =
 "  -i, --input FILE         read URLs from FILE, one per line ('-' = stdin;\n"
 "                           '#' starts a comment line); may be repeated\n"
 "      --mirror URL         mirror for ebook numbers [https://www.gutenberg.org]\n"
+"Counting:\n"
+"  -w, --workers N          worker processes that save and count [online CPUs]\n"
+"      --split MODE         words: Unicode letters and digits (default);\n"
+"                           whitespace: ASCII white space, as wc -w\n"
+"      --keep-boilerplate   count the Project Gutenberg header and licence too\n"
+"      --top N              most frequent words shown per book and in all [10]\n"
+"      --counts FILE        write every word as word<TAB>count, most frequent first\n"
+"      --no-count           save only, count nothing\n"
 "Output:\n"
 "  -o, --output DIR         directory for the books [texts]\n"
 "      --json FILE          write a JSON report of every URL to FILE\n"
@@ -127,7 +142,8 @@ static void check(int rc, const char *opt, const char *arg)
 enum long_only {
 	OPT_MIRROR = 256, OPT_JSON, OPT_PER_HOST, OPT_CONNECT_TIMEOUT, OPT_STALL_TIMEOUT,
 	OPT_MAX_SIZE, OPT_RETRIES, OPT_RETRY_DELAY, OPT_MAX_REDIRECTS, OPT_MAX_BUFFER,
-	OPT_CACERT, OPT_RESOLVE, OPT_DNS_SERVERS,
+	OPT_CACERT, OPT_RESOLVE, OPT_DNS_SERVERS, OPT_SPLIT, OPT_KEEP_BOILERPLATE, OPT_TOP,
+	OPT_COUNTS, OPT_NO_COUNT,
 };
 
 static const struct option long_options[] = {
@@ -148,6 +164,12 @@ static const struct option long_options[] = {
 	{"cacert", required_argument, NULL, OPT_CACERT},
 	{"resolve", required_argument, NULL, OPT_RESOLVE},
 	{"dns-servers", required_argument, NULL, OPT_DNS_SERVERS},
+	{"workers", required_argument, NULL, 'w'},
+	{"split", required_argument, NULL, OPT_SPLIT},
+	{"keep-boilerplate", no_argument, NULL, OPT_KEEP_BOILERPLATE},
+	{"top", required_argument, NULL, OPT_TOP},
+	{"counts", required_argument, NULL, OPT_COUNTS},
+	{"no-count", no_argument, NULL, OPT_NO_COUNT},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -212,9 +234,20 @@ static void parse_args(struct cli *c, int argc, char **argv)
 		fprintf(stderr, "juggle: out of memory\n");
 		exit(EXIT_USAGE);
 	}
-	while ((opt = getopt_long(argc, argv, "i:o:qj:hV", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:o:qj:w:hV", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'i': c->lists[c->n_lists++] = optarg; break;
+		case 'w': c->workers = parse_count("--workers", optarg, 1, 256); break;
+		case OPT_SPLIT:
+			if (strcmp(optarg, "whitespace") == 0)
+				c->count_flags |= JG_COUNT_WHITESPACE;
+			else if (strcmp(optarg, "words") != 0)
+				usage_error("--split: expected 'words' or 'whitespace', got '%s'", optarg);
+			break;
+		case OPT_KEEP_BOILERPLATE: c->count_flags |= JG_COUNT_KEEP_BOILERPLATE; break;
+		case OPT_NO_COUNT: c->count_flags |= JG_COUNT_OFF; break;
+		case OPT_TOP: c->top = parse_count("--top", optarg, 0, 64); break;
+		case OPT_COUNTS: c->counts_path = optarg; break;
 		case 'q': c->quiet = 1; break;
 		case OPT_JSON: c->json = optarg; break;
 		case 'h': fputs(usage_text, stdout); exit(EXIT_ALL_OK);
@@ -284,6 +317,29 @@ static void on_idle(struct jg_session *s, void *user)
 	ev_break(c->report.loop, EVBREAK_ONE);
 }
 
+static void on_counts(struct jg_pool *pool, const struct jg_counts *counts, void *user)
+{
+	struct cli *c = user;
+	jg_report_counts(&c->report, counts, c->top);
+	if (c->counts_path && jg_counts_write_tsv(counts, c->counts_path) != JG_OK) {
+		fprintf(stderr, "juggle: %s: cannot write the counts: %s\n", c->counts_path, strerror(errno));
+		c->report.input_errors++;
+	}
+	c->collected = 1;
+	ev_break(c->report.loop, EVBREAK_ONE);
+}
+
+/* Every book is counted: gather the workers' tables and report them. */
+static void collect_counts(struct cli *c, struct ev_loop *loop)
+{
+	if (c->interrupted || (c->count_flags & JG_COUNT_OFF) || !c->pool)
+		return;
+	if (jg_pool_collect(c->pool, on_counts, c) != JG_OK)
+		return;
+	if (!c->collected)
+		ev_run(loop, 0);
+}
+
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct cli *c = w->data;
@@ -301,8 +357,10 @@ static int run(struct cli *c, struct ev_loop *loop)
 	ev_signal_start(loop, &sigterm);
 	ev_unref(loop);
 	ev_unref(loop);
-	if (c->accepted > 0)
+	if (c->accepted > 0) {
 		ev_run(loop, 0);
+		collect_counts(c, loop);
+	}
 	struct jg_stats st;
 	jg_session_stats(c->session, &st);
 	/* Whatever did not finish is reported as cancelled. */
@@ -325,30 +383,45 @@ int main(int argc, char **argv)
 	struct cli c;
 	memset(&c, 0, sizeof c);
 	signal(SIGPIPE, SIG_IGN);
-	if (jg_global_init() != JG_OK) {
-		fprintf(stderr, "juggle: cannot initialise libcurl or c-ares\n");
-		return EXIT_USAGE;
-	}
 	c.opts = jg_options_new();
 	if (!c.opts) {
 		fprintf(stderr, "juggle: out of memory\n");
 		return EXIT_USAGE;
 	}
+	c.top = 10;
 	parse_args(&c, argc, argv);
 	if (optind >= argc && c.n_lists == 0)
 		usage_error("%s", "no URLs given (as arguments or with -i FILE)");
+	if (c.counts_path && (c.count_flags & JG_COUNT_OFF))
+		usage_error("%s", "--counts and --no-count contradict each other");
+	/* Workers are forked first: before curl or anything else could have
+	 * started a thread. */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	char perr[JG_ERRBUF_SIZE];
+	if (jg_pool_new(&c.pool, c.workers ? c.workers : (unsigned)(cpus > 0 ? cpus : 1), perr) != JG_OK) {
+		fprintf(stderr, "juggle: %s\n", perr);
+		return EXIT_USAGE;
+	}
+	jg_options_set_pool(c.opts, c.pool);
+	jg_options_set_counting(c.opts, c.count_flags, c.top);
+	if (jg_global_init() != JG_OK) {
+		fprintf(stderr, "juggle: cannot initialise libcurl or c-ares\n");
+		return EXIT_USAGE;
+	}
 	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
 	char why[JG_ERRBUF_SIZE];
 	int rc = jg_session_new(&c.session, loop, c.opts, why);
 	jg_options_free(c.opts);
 	if (rc != JG_OK) {
 		fprintf(stderr, "juggle: %s\n", why);
+		jg_pool_free(c.pool);
 		free(c.lists);
 		return EXIT_USAGE;
 	}
 	if (jg_report_init(&c.report, loop, c.quiet, c.json) < 0) {
 		jg_session_free(c.session);
 		jg_report_fini(&c.report);
+		jg_pool_free(c.pool);
 		free(c.lists);
 		return EXIT_USAGE;
 	}
@@ -358,6 +431,7 @@ int main(int argc, char **argv)
 	jg_report_attach(&c.report, c.session, c.accepted);
 	int status = run(&c, loop);
 	jg_report_fini(&c.report);
+	jg_pool_free(c.pool);
 	free(c.lists);
 	ev_loop_destroy(loop);
 	jg_global_cleanup();

@@ -17,6 +17,7 @@ static void set_defaults(struct jg_options *o)
 	o->retry_delay = 1;
 	o->max_redirects = 10;
 	o->max_buffer = 256ULL << 20;
+	o->top = 10;
 }
 
 static const char default_output_dir[] = "texts";
@@ -227,5 +228,23 @@ JG_EXPORT int jg_options_add_resolve(struct jg_options *o, const char *entry)
 	if (!o->resolve[o->n_resolve])
 		return JG_ENOMEM;
 	o->n_resolve++;
+	return JG_OK;
+}
+
+JG_EXPORT int jg_options_set_counting(struct jg_options *o, unsigned flags, unsigned top)
+{
+	unsigned known = JG_COUNT_WHITESPACE | JG_COUNT_KEEP_BOILERPLATE | JG_COUNT_OFF;
+	if (!o || (flags & ~known) || top > 64)
+		return JG_EINVAL;
+	o->count_flags = flags;
+	o->top = top;
+	return JG_OK;
+}
+
+JG_EXPORT int jg_options_set_pool(struct jg_options *o, struct jg_pool *pool)
+{
+	if (!o)
+		return JG_EINVAL;
+	o->pool = pool;
 	return JG_OK;
 }

@@ -21,6 +21,9 @@ struct jg_options {
 	char *dns_servers;
 	char **resolve;        /* "HOST:PORT:ADDR[,ADDR]" entries */
 	size_t n_resolve;
+	struct jg_pool *pool;  /* borrowed */
+	unsigned count_flags;  /* enum jg_count_flags */
+	unsigned top;
 };
 
 /* Deep copy of `src` (NULL = defaults) into `dst`; 0 or -1 on ENOMEM. */

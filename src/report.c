@@ -98,6 +98,7 @@ void jg_report_attach(struct jg_report *r, struct jg_session *s, uint64_t total)
 {
 	r->session = s;
 	r->total = total;
+	r->per_book = !r->quiet && total <= 50;
 	if (!r->show_progress)
 		return;
 	ev_timer_init(&r->progress, on_progress, 0.2, 0.2);
@@ -121,8 +122,23 @@ static void remember_failure(struct jg_report *r, const char *url, const char *w
 	r->failures_tail = &f->next;
 }
 
+static void json_counts(FILE *f, const struct jg_result *res)
+{
+	if (!res || !res->counted)
+		return;
+	fprintf(f, ",\"words\":%" PRIu64 ",\"distinct\":%" PRIu64 ",\"top\":[", res->words,
+	        res->distinct);
+	for (size_t i = 0; i < res->n_top; i++) {
+		fputs(i ? ",[" : "[", f);
+		json_string(f, res->top[i].word);
+		fprintf(f, ",%" PRIu64 "]", res->top[i].count);
+	}
+	fputc(']', f);
+}
+
 static void json_book(struct jg_report *r, const char *url, const char *file, int ok, long code,
-                      uint64_t bytes, unsigned attempts, double elapsed, const char *error)
+                      uint64_t bytes, unsigned attempts, double elapsed, const char *error,
+                      const struct jg_result *res)
 {
 	if (!r->json)
 		return;
@@ -142,6 +158,7 @@ static void json_book(struct jg_report *r, const char *url, const char *file, in
 		fputs("null", r->json);
 	else
 		json_string(r->json, error);
+	json_counts(r->json, res);
 	fputc('}', r->json);
 }
 
@@ -157,7 +174,19 @@ void jg_report_input_error(struct jg_report *r, const char *source, unsigned lon
 	r->input_errors++;
 	char error[700];
 	snprintf(error, sizeof error, "%s:%lu: %s", source, line, why);
-	json_book(r, text ? text : "", NULL, 0, 0, 0, 0, 0, error);
+	json_book(r, text ? text : "", NULL, 0, 0, 0, 0, 0, error, NULL);
+}
+
+/* One line per counted book, when the run is small enough to read. */
+static void print_book_counts(struct jg_report *r, const struct jg_result *res)
+{
+	const char *name = res->file ? strrchr(res->file, '/') : NULL;
+	fprintf(stderr, "%s%s: %" PRIu64 " words, %" PRIu64 " distinct;",
+	        r->show_progress ? "\r\033[K" : "", name ? name + 1 : res->url, res->words,
+	        res->distinct);
+	for (size_t i = 0; i < res->n_top; i++)
+		fprintf(stderr, " %s %" PRIu64, res->top[i].word, res->top[i].count);
+	fputc('\n', stderr);
 }
 
 void jg_report_book(struct jg_report *r, const struct jg_result *res)
@@ -171,7 +200,9 @@ void jg_report_book(struct jg_report *r, const struct jg_result *res)
 		remember_failure(r, res->url, res->error);
 	}
 	json_book(r, res->url, res->file, ok, res->http_code, res->bytes, res->attempts, res->elapsed,
-	          res->error);
+	          res->error, res);
+	if (res->counted && r->per_book)
+		print_book_counts(r, res);
 }
 
 static void print_summary(struct jg_report *r, double wall, const struct jg_stats *st)
@@ -199,6 +230,16 @@ static int finish_json(struct jg_report *r, double wall, const struct jg_stats *
 	        ",\"wall_seconds\":%.6f,\"bytes_per_second\":%.1f},",
 	        r->total, r->ok, r->failed + r->input_errors, r->input_errors, r->bytes, st->retries,
 	        wall, wall > 0 ? r->bytes / wall : 0.0);
+	if (r->have_counts) {
+		fprintf(f, "\"counts\":{\"words\":%" PRIu64 ",\"distinct\":%" PRIu64 ",\"top\":[",
+		        r->count_words, r->count_distinct);
+		for (size_t i = 0; i < r->n_top; i++) {
+			fputs(i ? ",[" : "[", f);
+			json_string(f, r->top[i].word);
+			fprintf(f, ",%" PRIu64 "]", r->top[i].count);
+		}
+		fputs("]},", f);
+	}
 	fprintf(f, "\"loop_stall\":{\"max_seconds\":%.6f,\"p99_seconds\":%.6f,\"iterations\":%" PRIu64
 	        "}}\n", st->stall_max, st->stall_p99, st->loop_iterations);
 	int bad = ferror(f);
@@ -210,6 +251,28 @@ static int finish_json(struct jg_report *r, double wall, const struct jg_stats *
 		return -1;
 	}
 	return 0;
+}
+
+void jg_report_counts(struct jg_report *r, const struct jg_counts *c, unsigned top)
+{
+	struct jg_word_count words[64];
+	size_t n = jg_counts_top(c, top > 64 ? 64 : top, words);
+	r->have_counts = 1;
+	r->count_words = jg_counts_total(c);
+	r->count_distinct = jg_counts_distinct(c);
+	for (size_t i = 0; i < n; i++) {
+		r->top[i].word = strdup(words[i].word);
+		r->top[i].count = words[i].count;
+		if (r->top[i].word)
+			r->n_top = i + 1;
+	}
+	if (r->quiet)
+		return;
+	fprintf(stderr, "juggle: %" PRIu64 " words, %" PRIu64 " distinct; top %zu:", r->count_words,
+	        r->count_distinct, r->n_top);
+	for (size_t i = 0; i < r->n_top; i++)
+		fprintf(stderr, " %s %" PRIu64, r->top[i].word, r->top[i].count);
+	fputc('\n', stderr);
 }
 
 int jg_report_finish(struct jg_report *r, const struct jg_stats *st)
@@ -243,4 +306,6 @@ void jg_report_fini(struct jg_report *r)
 	}
 	free(r->json_path);
 	free(r->json_temp);
+	for (size_t i = 0; i < r->n_top; i++)
+		free((char *)r->top[i].word);
 }

@@ -18,6 +18,11 @@ struct jg_report {
 	ev_timer progress;
 	int show_progress;
 	int quiet;
+	int per_book;              /* print each book's counts */
+	int have_counts;
+	uint64_t count_words, count_distinct;
+	struct jg_word_count top[64];
+	size_t n_top;
 	double started;            /* ev_time() at start */
 	uint64_t total;            /* URLs accepted */
 	uint64_t ok, failed, bytes;
@@ -38,6 +43,8 @@ void jg_report_input_error(struct jg_report *r, const char *source, unsigned lon
                            const char *text, const char *why);
 /* A finished URL (the session's book callback). */
 void jg_report_book(struct jg_report *r, const struct jg_result *res);
+/* The merged counts: the top words on stderr and in the JSON report. */
+void jg_report_counts(struct jg_report *r, const struct jg_counts *c, unsigned top);
 /* Prints the summary and completes the JSON report. 0, or -1 on I/O error. */
 int jg_report_finish(struct jg_report *r, const struct jg_stats *st);
 void jg_report_fini(struct jg_report *r);

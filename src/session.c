@@ -1,6 +1,9 @@
 #include "session.h"
 
+#include "pool.h"
+#include "proto.h"
 #include "retry.h"
+#include "tokenize.h"
 #include "url.h"
 
 #include <ares.h>
@@ -103,7 +106,8 @@ static int report_unfinished(struct jg_session *s, uint32_t idx, int err, unsign
 
 static void maybe_idle(struct jg_session *s)
 {
-	if (s->freeing || s->jobs || (s->hosts.queued && !s->draining) || s->idle_reported)
+	if (s->freeing || s->jobs || s->counting || (s->hosts.queued && !s->draining) ||
+	    s->idle_reported)
 		return;
 	s->idle_reported = 1;
 	if (!s->on_idle)
@@ -324,11 +328,98 @@ static void job_redirect(struct jg_job *job, const char *location)
 	job_attempt(job);
 }
 
+/* What a book handed to the pool still needs for its report. */
+struct counting {
+	struct jg_session *s;
+	uint32_t book;
+	uint64_t bytes;
+	unsigned attempts, redirects;
+	long http_code;
+	ev_tstamp started;
+	char *final_url;
+};
+
+static void on_counted(void *user, uint64_t cookie, const struct jg_pool_result *pr)
+{
+	struct counting *c = (struct counting *)(uintptr_t)cookie;
+	struct jg_session *s = user;
+	struct jg_result r;
+	char path[4096];
+	fill_result(s, c->book, &r, path, sizeof path);
+	r.final_url = c->final_url ? c->final_url : r.url;
+	r.err = pr->err;
+	r.error = pr->err ? pr->error : "";
+	r.file = pr->err ? NULL : path;
+	r.http_code = c->http_code;
+	r.bytes = pr->err ? 0 : c->bytes;
+	r.attempts = c->attempts;
+	r.redirects = c->redirects;
+	r.elapsed = ev_now(s->loop) - c->started;
+	r.counted = pr->err == JG_OK && !(s->opt.count_flags & JG_COUNT_OFF);
+	r.words = pr->words;
+	r.distinct = pr->distinct;
+	r.n_top = pr->n_top;
+	r.top = pr->top;
+	free(c->final_url);
+	free(c);
+	s->counting--;
+	if (notify(s, &r))
+		kick(s);
+}
+
+static uint32_t book_flags(const struct jg_session *s, const char *content_type)
+{
+	uint32_t f = (uint32_t)s->opt.top << JG_BOOK_TOP_SHIFT;
+	if (s->opt.count_flags & JG_COUNT_WHITESPACE)
+		f |= JG_BOOK_WHITESPACE;
+	if (s->opt.count_flags & JG_COUNT_KEEP_BOILERPLATE)
+		f |= JG_BOOK_KEEP_BOILERPLATE;
+	if (s->opt.count_flags & JG_COUNT_OFF)
+		f |= JG_BOOK_NO_COUNT;
+	if (jg_charset_of(content_type) == JG_CHARSET_CP1252)
+		f |= JG_BOOK_CP1252;
+	return f;
+}
+
+/* The pool saves and counts; the job ends here and frees its slot. */
+static void job_hand_over(struct jg_job *job, char *body, size_t len, const char *content_type)
+{
+	struct jg_session *s = job->s;
+	struct counting *c = calloc(1, sizeof *c);
+	if (!c) {
+		free(body);
+		job_fail(job, JG_ENOMEM, "out of memory");
+		return;
+	}
+	*c = (struct counting){s, job->book, len, job->attempts, job->redirects, job->http_code,
+	                       job->started, job->cur.url ? strdup(job->cur.url) : NULL};
+	struct jg_pool_book pb = {body, len, s->store.dir, book_at(s, job->book)->name,
+	                          book_flags(s, content_type), on_counted, s, (uintptr_t)c};
+	if (jg_pool_submit(s->opt.pool, &pb) < 0) {
+		free(pb.body);
+		free(c->final_url);
+		free(c);
+		job_fail(job, JG_ENOMEM, "out of memory");
+		return;
+	}
+	s->counting++;
+	job_free(job);
+	kick(s);
+}
+
 static void job_save(struct jg_job *job)
 {
 	struct jg_session *s = job->s;
 	size_t len;
 	char *body = jg_fetch_take_body(&job->xfer, &len);
+	if (s->opt.pool) {
+		const char *ct = jg_fetch_content_type(&job->xfer);
+		char type[256];
+		snprintf(type, sizeof type, "%s", ct ? ct : "");
+		jg_fetch_release(&job->xfer);
+		job_hand_over(job, body, len, type);
+		return;
+	}
 	jg_fetch_release(&job->xfer);
 	char why[512];
 	int rc = jg_store_save(&s->store, book_at(s, job->book)->name, body ? body : "", len, why,
@@ -385,8 +476,8 @@ static void on_transfer_done(struct jg_transfer *t)
 
 static int may_admit(const struct jg_session *s)
 {
-	return !s->draining && !s->freeing && s->active < s->opt.jobs &&
-	       s->fetch.buffered < s->opt.max_buffer;
+	uint64_t held = s->fetch.buffered + (s->opt.pool ? jg_pool_held(s->opt.pool) : 0);
+	return !s->draining && !s->freeing && s->active < s->opt.jobs && held < s->opt.max_buffer;
 }
 
 static void admit_one(struct jg_session *s, uint32_t book, uint32_t host)
@@ -460,6 +551,10 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 	if (jg_fetch_init(&s->fetch, s->loop, &cfg, on_transfer_done) < 0) {
 		snprintf(why, why_len, "curl_multi_init failed");
 		return JG_EINTERNAL;
+	}
+	if (s->opt.pool && jg_pool_attach(s->opt.pool, s->loop) < 0) {
+		snprintf(why, why_len, "the worker pool runs on another loop");
+		return JG_EINVAL;
 	}
 	return JG_OK;
 }
@@ -626,9 +721,21 @@ static void cancel_queued(void *ctx, uint32_t idx)
 	report_unfinished(ctx, idx, JG_ECANCELED, 0);
 }
 
+static void cancel_counting(void *user, uint64_t cookie)
+{
+	struct counting *c = (struct counting *)(uintptr_t)cookie;
+	struct jg_session *s = user;
+	s->counting--;
+	report_unfinished(s, c->book, JG_ECANCELED, c->attempts);
+	free(c->final_url);
+	free(c);
+}
+
 static void destroy(struct jg_session *s)
 {
 	s->freeing = 1;
+	if (s->opt.pool && s->pages)
+		jg_pool_forget(s->opt.pool, s, cancel_counting);
 	while (s->jobs) {
 		struct jg_job *job = s->jobs;
 		job_stop(job);

@@ -51,6 +51,7 @@ struct jg_session {
 	char user_agent[32];
 	uint64_t rng;
 	uint64_t active, waiting, ok, failed, retries;
+	uint64_t counting;          /* handed to the pool, not yet answered */
 	int draining;
 	int freeing;
 	int in_callback;

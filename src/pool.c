@@ -1,0 +1,784 @@
+#include "pool.h"
+
+#include "proto.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NONE UINT32_MAX
+/* Respawns stop here: a machine that kills every worker is not helped. */
+enum { MAX_RESPAWNS = 1000, PIPE_SIZE = 1 << 20, READ_CHUNK = 256 * 1024 };
+
+enum record_state { REC_FREE, REC_INFLIGHT, REC_ANSWERED };
+
+/* A book from hand-over until its counts are merged into the pool's table. */
+struct record {
+	enum record_state state;
+	uint8_t type;             /* JG_FRAME_BOOK or JG_FRAME_RECOUNT */
+	unsigned deaths;
+	char *body;               /* held until answered: a resend needs it */
+	size_t len;
+	char *dir, *name;
+	uint32_t flags;
+	jg_pool_done_cb done;     /* NULL once answered or forgotten */
+	void *user;
+	uint64_t cookie;
+	uint32_t next;            /* in a worker's list, or the free list */
+};
+
+struct out_item {
+	struct out_item *next;
+	uint8_t *meta;            /* header and leading fields */
+	size_t meta_len;
+	const char *body;         /* borrowed from the record */
+	size_t body_len;
+	size_t off;
+};
+
+struct worker {
+	struct jg_pool *p;
+	pid_t pid;
+	int to, from;
+	int alive;
+	ev_io rd, wr;
+	struct out_item *out_head, *out_tail;
+	uint64_t outstanding;
+	uint8_t *in;
+	size_t in_len, in_cap;
+	uint32_t fly_head, fly_tail;   /* sent, not answered: in order */
+	uint32_t answered;             /* answered, counts not yet merged */
+	struct jg_wordcount staging;   /* a table arriving in chunks */
+	int flushing;
+};
+
+struct jg_counts {
+	struct jg_wordcount wc;
+};
+
+struct jg_pool {
+	struct ev_loop *loop;
+	struct worker *w;
+	unsigned n;
+	struct record *rec;
+	uint32_t n_rec, cap_rec, free_rec;
+	uint64_t held;
+	unsigned respawns;
+	struct jg_counts counts;
+	jg_counts_cb collect_cb;
+	void *collect_user;
+	struct jg_writer scratch;
+};
+
+static void worker_dead(struct worker *w);
+static void check_collect(struct jg_pool *p);
+
+/* ---- records ------------------------------------------------------------- */
+
+static uint32_t record_new(struct jg_pool *p)
+{
+	if (p->free_rec != NONE) {
+		uint32_t i = p->free_rec;
+		p->free_rec = p->rec[i].next;
+		return i;
+	}
+	if (p->n_rec == p->cap_rec) {
+		uint32_t cap = p->cap_rec ? p->cap_rec * 2 : 64;
+		struct record *r = realloc(p->rec, cap * sizeof *r);
+		if (!r)
+			return NONE;
+		p->rec = r;
+		p->cap_rec = cap;
+	}
+	return p->n_rec++;
+}
+
+static void record_free(struct jg_pool *p, uint32_t i)
+{
+	struct record *r = &p->rec[i];
+	if (r->body)
+		p->held -= r->len;
+	free(r->body);
+	free(r->dir);
+	free(r->name);
+	memset(r, 0, sizeof *r);
+	r->state = REC_FREE;
+	r->next = p->free_rec;
+	p->free_rec = i;
+}
+
+/* ---- spawning ------------------------------------------------------------ */
+
+static void child_main(int in, int out)
+{
+	/* The child holds its own two pipe ends and nothing else: another
+	 * worker's write end kept open here would hide that worker's EOF. */
+	if (dup2(in, 0) < 0 || dup2(out, 1) < 0)
+		_exit(3);
+	close_range(3, ~0U, 0);
+	/* Ctrl-C is for the loop process, which ends workers by EOF. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGPIPE, SIG_DFL);
+	_exit(jg_worker_main(0, 1));
+}
+
+static int spawn(struct worker *w, char *why, size_t why_len)
+{
+	int to[2], from[2];
+	if (pipe2(to, O_CLOEXEC) < 0)
+		goto fail;
+	if (pipe2(from, O_CLOEXEC) < 0) {
+		close(to[0]);
+		close(to[1]);
+		goto fail;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(to[0]);
+		close(to[1]);
+		close(from[0]);
+		close(from[1]);
+		goto fail;
+	}
+	if (pid == 0)
+		child_main(to[0], from[1]);
+	close(to[0]);
+	close(from[1]);
+	fcntl(to[1], F_SETFL, O_NONBLOCK);
+	fcntl(from[0], F_SETFL, O_NONBLOCK);
+	fcntl(to[1], F_SETPIPE_SZ, PIPE_SIZE);  /* best effort: fewer wakeups */
+	fcntl(from[0], F_SETPIPE_SZ, PIPE_SIZE);
+	w->pid = pid;
+	w->to = to[1];
+	w->from = from[0];
+	w->alive = 1;
+	w->in_len = 0;
+	w->flushing = 0;
+	w->outstanding = 0;
+	return 0;
+fail:
+	if (why)
+		snprintf(why, why_len, "cannot start a worker process: %s", strerror(errno));
+	return -1;
+}
+
+static void on_read(struct ev_loop *loop, ev_io *io, int revents);
+static void on_write(struct ev_loop *loop, ev_io *io, int revents);
+
+static void watch(struct worker *w)
+{
+	if (!w->p->loop || !w->alive)
+		return;
+	ev_io_init(&w->rd, on_read, w->from, EV_READ);
+	w->rd.data = w;
+	ev_io_init(&w->wr, on_write, w->to, EV_WRITE);
+	w->wr.data = w;
+	/* While attached, the pool keeps the loop running: answers may come
+	 * when nothing else is left to watch. */
+	ev_io_start(w->p->loop, &w->rd);
+}
+
+JG_EXPORT int jg_pool_new(struct jg_pool **out, unsigned workers, char *errbuf)
+{
+	char why[JG_ERRBUF_SIZE] = "out of memory";
+	*out = NULL;
+	if (workers < 1 || workers > 256) {
+		if (errbuf)
+			snprintf(errbuf, JG_ERRBUF_SIZE, "workers must be 1 to 256");
+		return JG_EINVAL;
+	}
+	struct jg_pool *p = calloc(1, sizeof *p);
+	if (!p || !(p->w = calloc(workers, sizeof *p->w))) {
+		free(p);
+		goto fail;
+	}
+	p->free_rec = NONE;
+	/* A write to a dead worker's pipe must fail with EPIPE, not kill the
+	 * process: ignore SIGPIPE unless the program chose a handler. */
+	struct sigaction sa;
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
+	jg_wc_init(&p->counts.wc);
+	jg_writer_init(&p->scratch);
+	for (unsigned i = 0; i < workers; i++) {
+		struct worker *w = &p->w[i];
+		w->p = p;
+		w->fly_head = w->fly_tail = w->answered = NONE;
+		jg_wc_init(&w->staging);
+		p->n = i + 1;
+		if (spawn(w, why, sizeof why) < 0) {
+			jg_pool_free(p);
+			goto fail;
+		}
+	}
+	*out = p;
+	return JG_OK;
+fail:
+	if (errbuf)
+		snprintf(errbuf, JG_ERRBUF_SIZE, "%s", why);
+	return JG_EPOOL;
+}
+
+int jg_pool_attach(struct jg_pool *p, struct ev_loop *loop)
+{
+	if (p->loop)
+		return p->loop == loop ? 0 : -1;
+	p->loop = loop;
+	for (unsigned i = 0; i < p->n; i++)
+		watch(&p->w[i]);
+	return 0;
+}
+
+static void unwatch(struct worker *w)
+{
+	if (!w->p->loop)
+		return;
+	ev_io_stop(w->p->loop, &w->rd);
+	ev_io_stop(w->p->loop, &w->wr);
+}
+
+static void drop_output(struct worker *w)
+{
+	while (w->out_head) {
+		struct out_item *it = w->out_head;
+		w->out_head = it->next;
+		free(it->meta);
+		free(it);
+	}
+	w->out_tail = NULL;
+}
+
+static void close_worker(struct worker *w, int wait_blocking)
+{
+	unwatch(w);
+	if (w->alive) {
+		close(w->to);
+		close(w->from);
+	}
+	w->alive = 0;
+	drop_output(w);
+	if (w->pid > 0 && waitpid(w->pid, NULL, wait_blocking ? 0 : WNOHANG) != 0)
+		w->pid = 0;
+}
+
+JG_EXPORT void jg_pool_free(struct jg_pool *p)
+{
+	if (!p)
+		return;
+	for (unsigned i = 0; i < p->n; i++)
+		close_worker(&p->w[i], 1);  /* EOF ends each worker */
+	for (unsigned i = 0; i < p->n; i++) {
+		free(p->w[i].in);
+		jg_wc_fini(&p->w[i].staging);
+	}
+	for (uint32_t i = 0; i < p->n_rec; i++)
+		if (p->rec[i].state != REC_FREE)
+			record_free(p, i);
+	free(p->rec);
+	free(p->w);
+	jg_wc_fini(&p->counts.wc);
+	jg_writer_fini(&p->scratch);
+	free(p);
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+static int flush_output(struct worker *w)
+{
+	while (w->out_head) {
+		struct out_item *it = w->out_head;
+		struct iovec iov[2];
+		int n = 0;
+		if (it->off < it->meta_len)
+			iov[n++] = (struct iovec){it->meta + it->off, it->meta_len - it->off};
+		size_t body_off = it->off > it->meta_len ? it->off - it->meta_len : 0;
+		if (body_off < it->body_len)
+			iov[n++] = (struct iovec){(char *)it->body + body_off, it->body_len - body_off};
+		ssize_t wr = writev(w->to, iov, n);
+		if (wr < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -1;
+		}
+		it->off += (size_t)wr;
+		if (it->off < it->meta_len + it->body_len)
+			return 0;
+		w->out_head = it->next;
+		if (!w->out_head)
+			w->out_tail = NULL;
+		free(it->meta);
+		free(it);
+	}
+	return 0;
+}
+
+static void kick_output(struct worker *w)
+{
+	if (flush_output(w) < 0) {
+		worker_dead(w);
+		return;
+	}
+	if (!w->p->loop)
+		return;
+	if (w->out_head && !ev_is_active(&w->wr))
+		ev_io_start(w->p->loop, &w->wr);
+	else if (!w->out_head && ev_is_active(&w->wr))
+		ev_io_stop(w->p->loop, &w->wr);
+}
+
+static void on_write(struct ev_loop *loop, ev_io *io, int revents)
+{
+	kick_output(io->data);
+}
+
+static int enqueue(struct worker *w, uint8_t *meta, size_t meta_len, const char *body, size_t blen)
+{
+	struct out_item *it = calloc(1, sizeof *it);
+	if (!it)
+		return -1;
+	it->meta = meta;
+	it->meta_len = meta_len;
+	it->body = body;
+	it->body_len = blen;
+	if (w->out_tail)
+		w->out_tail->next = it;
+	else
+		w->out_head = it;
+	w->out_tail = it;
+	return 0;
+}
+
+static struct worker *least_loaded(struct jg_pool *p)
+{
+	struct worker *best = NULL;
+	for (unsigned i = 0; i < p->n; i++) {
+		struct worker *w = &p->w[i];
+		if (w->alive && (!best || w->outstanding < best->outstanding))
+			best = w;
+	}
+	return best;
+}
+
+static void fail_record(struct jg_pool *p, uint32_t i, int err, const char *why)
+{
+	struct record *r = &p->rec[i];
+	jg_pool_done_cb done = r->done;
+	void *user = r->user;
+	uint64_t cookie = r->cookie;
+	record_free(p, i);
+	if (done) {
+		struct jg_pool_result res = {.err = err, .error = why};
+		done(user, cookie, &res);
+	}
+}
+
+/* Sends record `i` to the least loaded worker; fails it if none lives. */
+static void dispatch(struct jg_pool *p, uint32_t i)
+{
+	struct record *r = &p->rec[i];
+	struct worker *w = least_loaded(p);
+	if (!w) {
+		fail_record(p, i, JG_EPOOL, "no worker process is running");
+		return;
+	}
+	size_t dl = strlen(r->dir), nl = strlen(r->name);
+	size_t body = r->type == JG_FRAME_BOOK ? r->len : 0;
+	size_t meta_len = JG_FRAME_HEADER + 4 + dl + nl;
+	uint8_t *meta = malloc(meta_len);
+	if (!meta || enqueue(w, meta, meta_len, r->type == JG_FRAME_BOOK ? r->body : NULL, body) < 0) {
+		free(meta);
+		fail_record(p, i, JG_ENOMEM, "out of memory");
+		return;
+	}
+	struct jg_frame_header h = {r->type, i, (uint32_t)(meta_len - JG_FRAME_HEADER + body), r->flags};
+	jg_frame_encode_header(meta, &h);
+	uint8_t *q = meta + JG_FRAME_HEADER;
+	q[0] = (uint8_t)(dl >> 8);
+	q[1] = (uint8_t)dl;
+	memcpy(q + 2, r->dir, dl);
+	q += 2 + dl;
+	q[0] = (uint8_t)(nl >> 8);
+	q[1] = (uint8_t)nl;
+	memcpy(q + 2, r->name, nl);
+	r->state = REC_INFLIGHT;
+	r->next = NONE;
+	if (w->fly_tail == NONE)
+		w->fly_head = i;
+	else
+		p->rec[w->fly_tail].next = i;
+	w->fly_tail = i;
+	w->outstanding += body + 1;
+	kick_output(w);
+}
+
+int jg_pool_submit(struct jg_pool *p, struct jg_pool_book *b)
+{
+	uint32_t i = record_new(p);
+	if (i == NONE)
+		return -1;
+	struct record *r = &p->rec[i];
+	memset(r, 0, sizeof *r);
+	r->type = JG_FRAME_BOOK;
+	r->dir = strdup(b->dir);
+	r->name = strdup(b->name);
+	if (!r->dir || !r->name || strlen(b->dir) > 4000) {
+		record_free(p, i);
+		return -1;
+	}
+	r->body = b->body;
+	r->len = b->len;
+	b->body = NULL;
+	p->held += r->len;
+	r->flags = b->flags;
+	r->done = b->done;
+	r->user = b->user;
+	r->cookie = b->cookie;
+	dispatch(p, i);
+	return 0;
+}
+
+/* ---- receiving ----------------------------------------------------------- */
+
+static uint32_t pop_inflight(struct worker *w)
+{
+	uint32_t i = w->fly_head;
+	if (i == NONE)
+		return NONE;
+	w->fly_head = w->p->rec[i].next;
+	if (w->fly_head == NONE)
+		w->fly_tail = NONE;
+	return i;
+}
+
+static int handle_result(struct worker *w, const struct jg_frame_header *h, struct jg_cursor *c)
+{
+	struct jg_pool *p = w->p;
+	uint32_t i = pop_inflight(w);
+	if (i == NONE || i != h->id)
+		return -1; /* answers come in the order books were sent */
+	struct record *r = &p->rec[i];
+	w->outstanding -= (r->type == JG_FRAME_BOOK ? r->len : 0) + 1;
+	struct jg_pool_result res;
+	memset(&res, 0, sizeof res);
+	res.err = (int)jg_get_u32(c);
+	res.words = jg_get_u64(c);
+	res.distinct = jg_get_u64(c);
+	struct jg_word_count top[64];
+	char words[64][1025];
+	uint16_t n = jg_get_u16(c);
+	for (uint16_t k = 0; k < n && k < 64; k++) {
+		uint16_t len = jg_get_u16(c);
+		const uint8_t *word = jg_get_bytes(c, len);
+		if (!word || len > 1024)
+			return -1;
+		memcpy(words[k], word, len);
+		words[k][len] = '\0';
+		top[k].word = words[k];
+		top[k].count = jg_get_u64(c);
+	}
+	res.n_top = n < 64 ? n : 64;
+	res.top = top;
+	uint16_t el = jg_get_u16(c);
+	const uint8_t *err = jg_get_bytes(c, el);
+	if (c->bad)
+		return -1;
+	char why[1025];
+	snprintf(why, sizeof why, "%.*s", (int)el, (const char *)err);
+	res.error = why;
+	/* Saved: the body is no longer needed; a recount reads the file. */
+	if (r->body)
+		p->held -= r->len;
+	free(r->body);
+	r->body = NULL;
+	r->state = REC_ANSWERED;
+	r->next = w->answered;
+	w->answered = i;
+	jg_pool_done_cb done = r->done;
+	r->done = NULL;
+	if (done)
+		done(r->user, r->cookie, &res);
+	return 0;
+}
+
+static int handle_table(struct worker *w, struct jg_cursor *c)
+{
+	uint32_t n = jg_get_u32(c);
+	for (uint32_t k = 0; k < n && !c->bad; k++) {
+		uint32_t len = jg_get_u32(c);
+		const uint8_t *word = jg_get_bytes(c, len);
+		uint64_t count = jg_get_u64(c);
+		if (!word)
+			return -1;
+		if (jg_wc_add(&w->staging, (const char *)word, len, jg_wc_hash((const char *)word, len),
+		              count) < 0)
+			return -1;
+	}
+	return c->bad ? -1 : 0;
+}
+
+/* A whole table arrived: its books' counts are now the pool's. */
+static int handle_table_end(struct worker *w)
+{
+	struct jg_pool *p = w->p;
+	if (jg_wc_merge(&p->counts.wc, &w->staging) < 0)
+		return -1;
+	jg_wc_clear(&w->staging);
+	while (w->answered != NONE) {
+		uint32_t i = w->answered;
+		w->answered = p->rec[i].next;
+		record_free(p, i);
+	}
+	w->flushing = 0;
+	return 0;
+}
+
+static int handle_frame(struct worker *w, const struct jg_frame_header *h, const uint8_t *payload)
+{
+	struct jg_cursor c;
+	jg_cursor_init(&c, payload, h->length);
+	switch (h->type) {
+	case JG_FRAME_RESULT: return handle_result(w, h, &c);
+	case JG_FRAME_TABLE: return handle_table(w, &c);
+	case JG_FRAME_TABLE_END: return handle_table_end(w);
+	default: return -1;
+	}
+}
+
+static int parse_input(struct worker *w)
+{
+	size_t off = 0;
+	for (;;) {
+		struct jg_frame_header h;
+		int rc = jg_frame_decode_header(w->in + off, w->in_len - off, &h);
+		if (rc < 0)
+			return -1;
+		if (rc == 0 || w->in_len - off - JG_FRAME_HEADER < h.length)
+			break;
+		if (handle_frame(w, &h, w->in + off + JG_FRAME_HEADER) < 0)
+			return -1;
+		off += JG_FRAME_HEADER + h.length;
+		if (!w->alive)
+			return 0;
+	}
+	memmove(w->in, w->in + off, w->in_len - off);
+	w->in_len -= off;
+	return 0;
+}
+
+static void on_read(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct worker *w = io->data;
+	for (;;) {
+		if (w->in_cap - w->in_len < READ_CHUNK) {
+			size_t cap = w->in_cap ? w->in_cap * 2 : 2 * READ_CHUNK;
+			uint8_t *in = realloc(w->in, cap);
+			if (!in) {
+				worker_dead(w);
+				return;
+			}
+			w->in = in;
+			w->in_cap = cap;
+		}
+		ssize_t n = read(w->from, w->in + w->in_len, w->in_cap - w->in_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) { /* EOF: the worker is gone */
+			worker_dead(w);
+			return;
+		}
+		w->in_len += (size_t)n;
+		if (parse_input(w) < 0) {
+			worker_dead(w);
+			return;
+		}
+		if ((size_t)n < READ_CHUNK)
+			break;
+	}
+	check_collect(w->p);
+}
+
+/* ---- death and recovery -------------------------------------------------- */
+
+static void worker_dead(struct worker *w)
+{
+	struct jg_pool *p = w->p;
+	if (!w->alive)
+		return;
+	close_worker(w, 0);
+	w->in_len = 0;
+	w->outstanding = 0;
+	w->flushing = 0;
+	jg_wc_clear(&w->staging); /* a torn table is dropped whole */
+	/* Its running table died with it: answered books are counted again. */
+	uint32_t again = NONE, last = NONE;
+	while (w->answered != NONE) {
+		uint32_t i = w->answered;
+		w->answered = p->rec[i].next;
+		p->rec[i].type = JG_FRAME_RECOUNT;
+		p->rec[i].next = NONE;
+		if (last == NONE)
+			again = i;
+		else
+			p->rec[last].next = i;
+		last = i;
+	}
+	/* The oldest unanswered book was being worked on when it died. */
+	uint32_t first = pop_inflight(w);
+	uint32_t rest = w->fly_head;
+	w->fly_head = w->fly_tail = NONE;
+	if (p->respawns < MAX_RESPAWNS && spawn(w, NULL, 0) == 0) {
+		p->respawns++;
+		watch(w);
+	}
+	if (first != NONE) {
+		if (++p->rec[first].deaths >= 2)
+			fail_record(p, first, JG_EWORKER, "a worker process died twice on this book");
+		else
+			dispatch(p, first);
+	}
+	while (rest != NONE) {
+		uint32_t next = p->rec[rest].next;
+		dispatch(p, rest);
+		rest = next;
+	}
+	while (again != NONE) {
+		uint32_t next = p->rec[again].next;
+		dispatch(p, again);
+		again = next;
+	}
+	check_collect(p);
+}
+
+/* ---- collection ---------------------------------------------------------- */
+
+static void send_flush(struct worker *w)
+{
+	uint8_t *meta = malloc(JG_FRAME_HEADER);
+	if (!meta || enqueue(w, meta, JG_FRAME_HEADER, NULL, 0) < 0) {
+		free(meta);
+		return;
+	}
+	struct jg_frame_header h = {JG_FRAME_FLUSH, 0, 0, 0};
+	jg_frame_encode_header(meta, &h);
+	w->flushing = 1;
+	kick_output(w);
+}
+
+static void check_collect(struct jg_pool *p)
+{
+	if (!p->collect_cb)
+		return;
+	int busy = 0;
+	for (unsigned i = 0; i < p->n; i++) {
+		struct worker *w = &p->w[i];
+		if (!w->alive || (w->fly_head == NONE && w->answered == NONE))
+			continue;
+		busy = 1;
+		if (!w->flushing && w->fly_head == NONE)
+			send_flush(w);
+	}
+	if (busy)
+		return;
+	jg_counts_cb cb = p->collect_cb;
+	p->collect_cb = NULL;
+	cb(p, &p->counts, p->collect_user);
+}
+
+JG_EXPORT int jg_pool_collect(struct jg_pool *p, jg_counts_cb cb, void *user)
+{
+	if (!p || !cb || !p->loop)
+		return JG_EINVAL;
+	p->collect_cb = cb;
+	p->collect_user = user;
+	check_collect(p);
+	return JG_OK;
+}
+
+uint64_t jg_pool_held(const struct jg_pool *p)
+{
+	return p->held;
+}
+
+void jg_pool_forget(struct jg_pool *p, void *user, void (*fn)(void *user, uint64_t cookie))
+{
+	for (uint32_t i = 0; i < p->n_rec; i++) {
+		struct record *r = &p->rec[i];
+		if (r->state == REC_FREE || !r->done || r->user != user)
+			continue;
+		r->done = NULL;
+		fn(user, r->cookie);
+	}
+}
+
+size_t jg_pool_pids(const struct jg_pool *p, pid_t *out, size_t max)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < p->n && n < max; i++)
+		if (p->w[i].alive)
+			out[n++] = p->w[i].pid;
+	return n;
+}
+
+unsigned jg_pool_respawns(const struct jg_pool *p)
+{
+	return p->respawns;
+}
+
+/* ---- the merged table ---------------------------------------------------- */
+
+JG_EXPORT uint64_t jg_counts_total(const struct jg_counts *c)
+{
+	return c->wc.total;
+}
+
+JG_EXPORT uint64_t jg_counts_distinct(const struct jg_counts *c)
+{
+	return c->wc.distinct;
+}
+
+JG_EXPORT uint64_t jg_counts_get(const struct jg_counts *c, const char *word)
+{
+	return jg_wc_get(&c->wc, word, strlen(word));
+}
+
+JG_EXPORT size_t jg_counts_top(const struct jg_counts *c, size_t n, struct jg_word_count *out)
+{
+	const struct jg_word **top = malloc((n ? n : 1) * sizeof *top);
+	if (!top)
+		return 0;
+	size_t got = jg_wc_top(&c->wc, n, top);
+	for (size_t i = 0; i < got; i++) {
+		out[i].word = top[i]->word;
+		out[i].count = top[i]->count;
+	}
+	free(top);
+	return got;
+}
+
+JG_EXPORT int jg_counts_write_tsv(const struct jg_counts *c, const char *path)
+{
+	size_t n = strlen(path);
+	char *temp = malloc(n + 8);
+	if (!temp)
+		return JG_ENOMEM;
+	snprintf(temp, n + 8, "%s.part", path);
+	FILE *f = fopen(temp, "w");
+	int rc = f ? jg_wc_write_tsv(&c->wc, f) : -1;
+	if (f && fclose(f) != 0)
+		rc = -1;
+	if (rc == 0 && rename(temp, path) < 0)
+		rc = -1;
+	if (rc < 0)
+		unlink(temp);
+	free(temp);
+	return rc < 0 ? JG_EIO : JG_OK;
+}

@@ -1,0 +1,56 @@
+/*
+ * The worker pool, on the loop's side: a fixed set of forked processes,
+ * each behind its own pair of pipes. Books go to the worker with the
+ * fewest bytes outstanding; writes are non-blocking and queue behind an
+ * ev_io write watcher; answers are read by an ev_io read watcher.
+ *
+ * Nothing is lost when a worker dies (EOF on its pipe): a respawned worker
+ * gets the books it had not answered, and the books whose counts died in
+ * its running table are counted again from their saved files. A book that
+ * was being counted when a worker died twice fails with JG_EWORKER.
+ */
+#ifndef JG_POOL_H
+#define JG_POOL_H
+
+#include <ev.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "juggle.h"
+#include "wordcount.h"
+
+/* One book's outcome, borrowed during the callback. */
+struct jg_pool_result {
+	int err;
+	const char *error;
+	uint64_t words, distinct;
+	size_t n_top;
+	const struct jg_word_count *top;
+};
+
+typedef void (*jg_pool_done_cb)(void *user, uint64_t cookie, const struct jg_pool_result *r);
+
+struct jg_pool_book {
+	char *body;               /* taken: the pool frees it */
+	size_t len;
+	const char *dir, *name;   /* copied */
+	uint32_t flags;           /* JG_BOOK_* from proto.h */
+	jg_pool_done_cb done;
+	void *user;
+	uint64_t cookie;
+};
+
+/* Hands a book over; `done` fires once, later, from the loop. 0 or -1. */
+int jg_pool_submit(struct jg_pool *p, struct jg_pool_book *b);
+/* Binds the pool to `loop` on first use; -1 if it is bound to another. */
+int jg_pool_attach(struct jg_pool *p, struct ev_loop *loop);
+/* Body bytes the pool holds now (part of the memory budget). */
+uint64_t jg_pool_held(const struct jg_pool *p);
+/* Calls `fn(user, cookie)` for each book of `user` not yet answered and
+ * drops its callback: its owner is going away. */
+void jg_pool_forget(struct jg_pool *p, void *user, void (*fn)(void *user, uint64_t cookie));
+/* For tests and stats: the workers' current PIDs, and respawns so far. */
+size_t jg_pool_pids(const struct jg_pool *p, pid_t *out, size_t max);
+unsigned jg_pool_respawns(const struct jg_pool *p);
+
+#endif

@@ -1,0 +1,156 @@
+#include "proto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void be32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+void jg_frame_encode_header(uint8_t out[JG_FRAME_HEADER], const struct jg_frame_header *h)
+{
+	be16(out, JG_FRAME_MAGIC);
+	out[2] = JG_FRAME_VERSION;
+	out[3] = h->type;
+	be32(out + 4, h->id);
+	be32(out + 8, h->length);
+	be32(out + 12, h->flags);
+}
+
+static int known_type(uint8_t t)
+{
+	return (t >= JG_FRAME_BOOK && t <= JG_FRAME_FLUSH) ||
+	       (t >= JG_FRAME_RESULT && t <= JG_FRAME_TABLE_END);
+}
+
+int jg_frame_decode_header(const uint8_t *buf, size_t len, struct jg_frame_header *h)
+{
+	if (len < JG_FRAME_HEADER)
+		return 0;
+	if (((uint16_t)buf[0] << 8 | buf[1]) != JG_FRAME_MAGIC || buf[2] != JG_FRAME_VERSION ||
+	    !known_type(buf[3]))
+		return -1;
+	h->type = buf[3];
+	h->id = rd32(buf + 4);
+	h->length = rd32(buf + 8);
+	h->flags = rd32(buf + 12);
+	return h->length <= JG_FRAME_MAX ? 1 : -1;
+}
+
+void jg_cursor_init(struct jg_cursor *c, const void *buf, size_t len)
+{
+	c->p = buf;
+	c->left = len;
+	c->bad = 0;
+}
+
+const uint8_t *jg_get_bytes(struct jg_cursor *c, size_t n)
+{
+	if (c->bad || n > c->left) {
+		c->bad = 1;
+		return NULL;
+	}
+	const uint8_t *p = c->p;
+	c->p += n;
+	c->left -= n;
+	return p;
+}
+
+uint16_t jg_get_u16(struct jg_cursor *c)
+{
+	const uint8_t *p = jg_get_bytes(c, 2);
+	return p ? (uint16_t)(p[0] << 8 | p[1]) : 0;
+}
+
+uint32_t jg_get_u32(struct jg_cursor *c)
+{
+	const uint8_t *p = jg_get_bytes(c, 4);
+	return p ? rd32(p) : 0;
+}
+
+uint64_t jg_get_u64(struct jg_cursor *c)
+{
+	const uint8_t *p = jg_get_bytes(c, 8);
+	return p ? (uint64_t)rd32(p) << 32 | rd32(p + 4) : 0;
+}
+
+void jg_writer_init(struct jg_writer *w)
+{
+	memset(w, 0, sizeof *w);
+}
+
+void jg_writer_fini(struct jg_writer *w)
+{
+	free(w->buf);
+	jg_writer_init(w);
+}
+
+void jg_put_bytes(struct jg_writer *w, const void *p, size_t n)
+{
+	if (w->failed)
+		return;
+	if (w->len + n > w->cap) {
+		size_t cap = w->cap ? w->cap : 256;
+		while (cap < w->len + n)
+			cap *= 2;
+		uint8_t *buf = realloc(w->buf, cap);
+		if (!buf) {
+			w->failed = 1;
+			return;
+		}
+		w->buf = buf;
+		w->cap = cap;
+	}
+	if (n)
+		memcpy(w->buf + w->len, p, n);
+	w->len += n;
+}
+
+void jg_put_u16(struct jg_writer *w, uint16_t v)
+{
+	uint8_t b[2];
+	be16(b, v);
+	jg_put_bytes(w, b, 2);
+}
+
+void jg_put_u32(struct jg_writer *w, uint32_t v)
+{
+	uint8_t b[4];
+	be32(b, v);
+	jg_put_bytes(w, b, 4);
+}
+
+void jg_put_u64(struct jg_writer *w, uint64_t v)
+{
+	jg_put_u32(w, (uint32_t)(v >> 32));
+	jg_put_u32(w, (uint32_t)v);
+}
+
+void jg_writer_begin_frame(struct jg_writer *w)
+{
+	w->len = 0;
+	w->failed = 0;
+	uint8_t zero[JG_FRAME_HEADER] = {0};
+	jg_put_bytes(w, zero, sizeof zero);
+}
+
+void jg_writer_seal(struct jg_writer *w, uint8_t type, uint32_t id, uint32_t flags)
+{
+	if (w->failed)
+		return;
+	struct jg_frame_header h = {type, id, (uint32_t)(w->len - JG_FRAME_HEADER), flags};
+	jg_frame_encode_header(w->buf, &h);
+}

@@ -1,0 +1,82 @@
+/*
+ * Frames on the pipes between the loop and the workers, one codec for both
+ * sides. A frame is a 16-byte header (big-endian: magic "JG", version,
+ * type, id, payload length, flags) and a payload read through a cursor that
+ * checks every bound, so a torn or garbage stream is rejected, never
+ * trusted.
+ */
+#ifndef JG_PROTO_H
+#define JG_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define JG_FRAME_MAGIC 0x4A47u
+#define JG_FRAME_VERSION 1
+#define JG_FRAME_HEADER 16
+/* A body may be 256 MiB by default and up to what --max-size allows. */
+#define JG_FRAME_MAX (1u << 30)
+
+enum jg_frame_type {
+	/* loop -> worker */
+	JG_FRAME_BOOK = 1,       /* save then count: dir, name, body */
+	JG_FRAME_RECOUNT = 2,    /* count a saved file again: its path */
+	JG_FRAME_FLUSH = 3,      /* send the running table now */
+	/* worker -> loop */
+	JG_FRAME_RESULT = 16,    /* one book's outcome and figures */
+	JG_FRAME_TABLE = 17,     /* a chunk of the running table */
+	JG_FRAME_TABLE_END = 18, /* the table is complete: merge it */
+};
+
+/* Book flags, in the header's flags field. */
+enum {
+	JG_BOOK_WHITESPACE = 1 << 0,     /* --split whitespace */
+	JG_BOOK_KEEP_BOILERPLATE = 1 << 1,
+	JG_BOOK_NO_COUNT = 1 << 2,       /* save only */
+	JG_BOOK_CP1252 = 1 << 3,         /* the body is Windows-1252 / Latin-1 */
+	JG_BOOK_TOP_SHIFT = 16,          /* top N in the high 16 bits */
+};
+
+struct jg_frame_header {
+	uint8_t type;
+	uint32_t id;
+	uint32_t length;
+	uint32_t flags;
+};
+
+void jg_frame_encode_header(uint8_t out[JG_FRAME_HEADER], const struct jg_frame_header *h);
+/* 1: a valid header in `h`; 0: fewer than 16 bytes; -1: not a frame. */
+int jg_frame_decode_header(const uint8_t *buf, size_t len, struct jg_frame_header *h);
+
+/* A bounds-checked reader over a payload: reads past the end set `bad`. */
+struct jg_cursor {
+	const uint8_t *p;
+	size_t left;
+	int bad;
+};
+
+void jg_cursor_init(struct jg_cursor *c, const void *buf, size_t len);
+uint16_t jg_get_u16(struct jg_cursor *c);
+uint32_t jg_get_u32(struct jg_cursor *c);
+uint64_t jg_get_u64(struct jg_cursor *c);
+/* `n` bytes in place, or NULL (and `bad`) when fewer are left. */
+const uint8_t *jg_get_bytes(struct jg_cursor *c, size_t n);
+
+/* A growable writer for payloads. */
+struct jg_writer {
+	uint8_t *buf;
+	size_t len, cap;
+	int failed;    /* an allocation failed; the content is incomplete */
+};
+
+void jg_writer_init(struct jg_writer *w);
+void jg_writer_fini(struct jg_writer *w);
+void jg_put_u16(struct jg_writer *w, uint16_t v);
+void jg_put_u32(struct jg_writer *w, uint32_t v);
+void jg_put_u64(struct jg_writer *w, uint64_t v);
+void jg_put_bytes(struct jg_writer *w, const void *p, size_t n);
+/* Reserves room for a header at the start; jg_writer_seal() fills it. */
+void jg_writer_begin_frame(struct jg_writer *w);
+void jg_writer_seal(struct jg_writer *w, uint8_t type, uint32_t id, uint32_t flags);
+
+#endif

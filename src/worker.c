@@ -1,0 +1,276 @@
+#include "worker.h"
+
+#include "juggle.h"
+#include "proto.h"
+#include "store.h"
+#include "tokenize.h"
+#include "wordcount.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The largest TABLE frame: the table goes over in chunks of this size. */
+enum { TABLE_CHUNK = 1 << 20 };
+
+struct worker {
+	int in, out;
+	struct jg_store store;
+	int store_open;
+	struct jg_tokenizer tok;
+	struct jg_wordcount book;     /* the current book */
+	struct jg_wordcount running;  /* since the last hand-over */
+	unsigned books_since;
+	uint64_t bytes_since;
+	struct jg_writer w;
+	const char *abort_on;         /* fault injection for the tests */
+};
+
+static int read_full(int fd, void *buf, size_t n)
+{
+	char *p = buf;
+	while (n > 0) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	while (n > 0) {
+		ssize_t r = write(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static int send_frame(struct worker *k, uint8_t type, uint32_t id, uint32_t flags)
+{
+	jg_writer_seal(&k->w, type, id, flags);
+	if (k->w.failed)
+		return -1;
+	return write_full(k->out, k->w.buf, k->w.len);
+}
+
+static int send_table(struct worker *k)
+{
+	const struct jg_wordcount *wc = &k->running;
+	jg_writer_begin_frame(&k->w);
+	jg_put_u32(&k->w, 0); /* entry count, patched per chunk */
+	uint32_t n = 0;
+	for (size_t i = 0; wc->slots && i <= wc->mask; i++) {
+		const struct jg_word *e = &wc->slots[i];
+		if (!e->word)
+			continue;
+		jg_put_u32(&k->w, e->len);
+		jg_put_bytes(&k->w, e->word, e->len);
+		jg_put_u64(&k->w, e->count);
+		n++;
+		if (k->w.len >= TABLE_CHUNK) {
+			for (int b = 0; b < 4; b++)
+				k->w.buf[JG_FRAME_HEADER + b] = (uint8_t)(n >> (24 - 8 * b));
+			if (send_frame(k, JG_FRAME_TABLE, 0, 0) < 0)
+				return -1;
+			jg_writer_begin_frame(&k->w);
+			jg_put_u32(&k->w, 0);
+			n = 0;
+		}
+	}
+	if (n) {
+		for (int b = 0; b < 4; b++)
+			k->w.buf[JG_FRAME_HEADER + b] = (uint8_t)(n >> (24 - 8 * b));
+		if (send_frame(k, JG_FRAME_TABLE, 0, 0) < 0)
+			return -1;
+	}
+	jg_writer_begin_frame(&k->w);
+	if (send_frame(k, JG_FRAME_TABLE_END, 0, 0) < 0)
+		return -1;
+	jg_wc_clear(&k->running);
+	k->books_since = 0;
+	k->bytes_since = 0;
+	return 0;
+}
+
+static int send_result(struct worker *k, uint32_t id, int err, const char *why, unsigned top_n)
+{
+	jg_writer_begin_frame(&k->w);
+	jg_put_u32(&k->w, (uint32_t)err);
+	jg_put_u64(&k->w, k->book.total);
+	jg_put_u64(&k->w, k->book.distinct);
+	const struct jg_word *top[64];
+	size_t n = err ? 0 : jg_wc_top(&k->book, top_n > 64 ? 64 : top_n, top);
+	jg_put_u16(&k->w, (uint16_t)n);
+	for (size_t i = 0; i < n; i++) {
+		uint16_t len = top[i]->len > 1024 ? 1024 : (uint16_t)top[i]->len;
+		jg_put_u16(&k->w, len);
+		jg_put_bytes(&k->w, top[i]->word, len);
+		jg_put_u64(&k->w, top[i]->count);
+	}
+	size_t wl = strlen(why);
+	jg_put_u16(&k->w, (uint16_t)(wl > 1024 ? 1024 : wl));
+	jg_put_bytes(&k->w, why, wl > 1024 ? 1024 : wl);
+	return send_frame(k, JG_FRAME_RESULT, id, 0);
+}
+
+/* Counts `body` into the book table, then into the running one. */
+static int count_book(struct worker *k, const char *body, size_t len, uint32_t flags)
+{
+	const char *text;
+	size_t tlen;
+	char *owned;
+	enum jg_charset cs = (flags & JG_BOOK_CP1252) ? JG_CHARSET_CP1252 : JG_CHARSET_UTF8;
+	if (jg_text_utf8(body, len, cs, &text, &tlen, &owned) < 0)
+		return -1;
+	size_t start = 0, end = tlen;
+	if (!(flags & JG_BOOK_KEEP_BOILERPLATE))
+		jg_text_strip_boilerplate(text, tlen, &start, &end);
+	enum jg_split mode = (flags & JG_BOOK_WHITESPACE) ? JG_SPLIT_WHITESPACE : JG_SPLIT_WORDS;
+	int rc = jg_tokenize(&k->tok, text + start, end - start, mode, &k->book);
+	if (rc == 0)
+		rc = jg_wc_merge(&k->running, &k->book);
+	free(owned);
+	k->bytes_since += len;
+	return rc;
+}
+
+static int open_store(struct worker *k, const char *dir, char *why, size_t why_len)
+{
+	if (k->store_open && strcmp(k->store.dir, dir) == 0)
+		return 0;
+	if (k->store_open)
+		jg_store_close(&k->store);
+	k->store_open = 0;
+	if (jg_store_open(&k->store, dir, (uint32_t)getpid() ^ 0x5a17u, why, why_len) < 0)
+		return -1;
+	k->store_open = 1;
+	return 0;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	if (buf && read_full(fd, buf, (size_t)st.st_size) < 0 && st.st_size > 0) {
+		free(buf);
+		buf = NULL;
+	}
+	close(fd);
+	*len = (size_t)st.st_size;
+	return buf;
+}
+
+/* BOOK and RECOUNT share the start of their payload: dir, then name. */
+static int handle_book(struct worker *k, const struct jg_frame_header *h, const uint8_t *payload)
+{
+	struct jg_cursor c;
+	jg_cursor_init(&c, payload, h->length);
+	uint16_t dl = jg_get_u16(&c);
+	const uint8_t *dir = jg_get_bytes(&c, dl);
+	uint16_t nl = jg_get_u16(&c);
+	const uint8_t *name = jg_get_bytes(&c, nl);
+	if (c.bad)
+		return -1;
+	char d[4096], n[JG_NAME_MAX + 32], why[512] = "";
+	snprintf(d, sizeof d, "%.*s", (int)dl, (const char *)dir);
+	snprintf(n, sizeof n, "%.*s", (int)nl, (const char *)name);
+	const char *body = (const char *)c.p;
+	size_t len = c.left;
+	char *file = NULL;
+	int err = JG_OK;
+	jg_wc_clear(&k->book);
+	if (h->type == JG_FRAME_RECOUNT) {
+		char path[sizeof d + sizeof n + 1];
+		snprintf(path, sizeof path, "%s/%s", d, n);
+		if (!(body = file = read_file(path, &len))) {
+			err = JG_EIO;
+			snprintf(why, sizeof why, "%.400s: %s", path, strerror(errno));
+		}
+	} else if (open_store(k, d, why, sizeof why) < 0 ||
+	           jg_store_save(&k->store, n, body, len, why, sizeof why) < 0) {
+		err = JG_EIO;
+	}
+	if (err == JG_OK && k->abort_on && memmem(body, len, k->abort_on, strlen(k->abort_on)))
+		abort();
+	if (err == JG_OK && !(h->flags & JG_BOOK_NO_COUNT) && count_book(k, body, len, h->flags) < 0) {
+		err = JG_ENOMEM;
+		snprintf(why, sizeof why, "out of memory while counting");
+	}
+	free(file);
+	if (send_result(k, h->id, err, why, h->flags >> JG_BOOK_TOP_SHIFT) < 0)
+		return -1;
+	k->books_since++;
+	if (k->books_since >= JG_WORKER_FLUSH_BOOKS || k->bytes_since >= JG_WORKER_FLUSH_BYTES)
+		return send_table(k);
+	return 0;
+}
+
+static int serve(struct worker *k)
+{
+	uint8_t head[JG_FRAME_HEADER];
+	while (read_full(k->in, head, sizeof head) == 0) {
+		struct jg_frame_header h;
+		if (jg_frame_decode_header(head, sizeof head, &h) != 1)
+			return 2;
+		uint8_t *payload = malloc(h.length ? h.length : 1);
+		if (!payload || read_full(k->in, payload, h.length) < 0) {
+			free(payload);
+			return 2;
+		}
+		int rc = 0;
+		if (h.type == JG_FRAME_BOOK || h.type == JG_FRAME_RECOUNT)
+			rc = handle_book(k, &h, payload);
+		else if (h.type == JG_FRAME_FLUSH)
+			rc = send_table(k);
+		else
+			rc = -1;
+		free(payload);
+		if (rc < 0)
+			return 2;
+	}
+	return 0;
+}
+
+int jg_worker_main(int in_fd, int out_fd)
+{
+	struct worker k;
+	memset(&k, 0, sizeof k);
+	k.in = in_fd;
+	k.out = out_fd;
+	k.abort_on = getenv("JUGGLE_TEST_WORKER_ABORT_ON");
+	if (k.abort_on && !*k.abort_on)
+		k.abort_on = NULL;
+	jg_tokenizer_init(&k.tok);
+	jg_wc_init(&k.book);
+	jg_wc_init(&k.running);
+	jg_writer_init(&k.w);
+	int rc = serve(&k);
+	if (k.store_open)
+		jg_store_close(&k.store);
+	jg_writer_fini(&k.w);
+	jg_wc_fini(&k.book);
+	jg_wc_fini(&k.running);
+	jg_tokenizer_fini(&k.tok);
+	return rc;
+}
