@@ -157,6 +157,8 @@ JG_EXPORT int jg_options_set_pool(struct jg_options *opts, struct jg_pool *pool)
  * message in `errbuf`, JG_ERRBUF_SIZE bytes, when not NULL).
  */
 JG_EXPORT int jg_pool_new(struct jg_pool **out, unsigned workers, char *errbuf);
+/* Workers started again after one died, since the pool was made. */
+JG_EXPORT unsigned jg_pool_restarts(const struct jg_pool *pool);
 /* Ends the workers (EOF on their pipes) and waits for them. */
 JG_EXPORT void jg_pool_free(struct jg_pool *pool);
 

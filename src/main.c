@@ -370,6 +370,7 @@ static int run(struct cli *c, struct ev_loop *loop)
 	ev_ref(loop);
 	ev_signal_stop(loop, &sigint);
 	ev_signal_stop(loop, &sigterm);
+	c->report.worker_restarts = jg_pool_restarts(c->pool);
 	int io_failed = jg_report_finish(&c->report, &st) < 0;
 	if (c->interrupted)
 		return EXIT_INTERRUPTED;

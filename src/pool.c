@@ -728,7 +728,7 @@ size_t jg_pool_pids(const struct jg_pool *p, pid_t *out, size_t max)
 	return n;
 }
 
-unsigned jg_pool_respawns(const struct jg_pool *p)
+JG_EXPORT unsigned jg_pool_restarts(const struct jg_pool *p)
 {
 	return p->respawns;
 }

@@ -49,8 +49,7 @@ uint64_t jg_pool_held(const struct jg_pool *p);
 /* Calls `fn(user, cookie)` for each book of `user` not yet answered and
  * drops its callback: its owner is going away. */
 void jg_pool_forget(struct jg_pool *p, void *user, void (*fn)(void *user, uint64_t cookie));
-/* For tests and stats: the workers' current PIDs, and respawns so far. */
+/* For tests and stats: the workers' current PIDs. */
 size_t jg_pool_pids(const struct jg_pool *p, pid_t *out, size_t max);
-unsigned jg_pool_respawns(const struct jg_pool *p);
 
 #endif

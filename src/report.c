@@ -240,6 +240,7 @@ static int finish_json(struct jg_report *r, double wall, const struct jg_stats *
 		}
 		fputs("]},", f);
 	}
+	fprintf(f, "\"worker_restarts\":%u,", r->worker_restarts);
 	fprintf(f, "\"loop_stall\":{\"max_seconds\":%.6f,\"p99_seconds\":%.6f,\"iterations\":%" PRIu64
 	        "}}\n", st->stall_max, st->stall_p99, st->loop_iterations);
 	int bad = ferror(f);

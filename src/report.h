@@ -23,6 +23,7 @@ struct jg_report {
 	uint64_t count_words, count_distinct;
 	struct jg_word_count top[64];
 	size_t n_top;
+	unsigned worker_restarts;
 	double started;            /* ev_time() at start */
 	uint64_t total;            /* URLs accepted */
 	uint64_t ok, failed, bytes;
