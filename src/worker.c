@@ -27,6 +27,8 @@ struct worker {
 	unsigned books_since;
 	uint64_t bytes_since;
 	struct jg_writer w;
+	uint8_t *payload;             /* reused: a fresh buffer per book would */
+	size_t payload_cap;           /* page-fault its way through every body */
 	const char *abort_on;         /* fault injection for the tests */
 };
 
@@ -233,11 +235,15 @@ static int serve(struct worker *k)
 		struct jg_frame_header h;
 		if (jg_frame_decode_header(head, sizeof head, &h) != 1)
 			return 2;
-		uint8_t *payload = malloc(h.length ? h.length : 1);
-		if (!payload || read_full(k->in, payload, h.length) < 0) {
-			free(payload);
-			return 2;
+		if (h.length > k->payload_cap) {
+			free(k->payload);
+			k->payload_cap = h.length;
+			if (!(k->payload = malloc(k->payload_cap)))
+				return 2;
 		}
+		uint8_t *payload = k->payload;
+		if (read_full(k->in, payload, h.length) < 0)
+			return 2;
 		int rc = 0;
 		if (h.type == JG_FRAME_BOOK || h.type == JG_FRAME_RECOUNT)
 			rc = handle_book(k, &h, payload);
@@ -245,7 +251,6 @@ static int serve(struct worker *k)
 			rc = send_table(k);
 		else
 			rc = -1;
-		free(payload);
 		if (rc < 0)
 			return 2;
 	}
@@ -269,6 +274,7 @@ int jg_worker_main(int in_fd, int out_fd)
 	if (k.store_open)
 		jg_store_close(&k.store);
 	jg_writer_fini(&k.w);
+	free(k.payload);
 	jg_wc_fini(&k.book);
 	jg_wc_fini(&k.running);
 	jg_tokenizer_fini(&k.tok);
