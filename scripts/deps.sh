@@ -5,6 +5,7 @@ packages=(
   build-essential meson ninja-build pkg-config
   libcurl4-openssl-dev libev-dev libc-ares-dev libutf8proc-dev zlib1g-dev libcmocka-dev
   python3 python3-pytest nginx-light openssl curl
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -20,6 +20,22 @@ run_suite() { # name, meson options...
 run_suite build-test -Dbuildtype=debugoptimized
 run_suite build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 
+# A short libFuzzer run of each target (clang from Debian).
+rm -rf build-fuzz fuzz-results.txt
+if CC=clang meson setup build-fuzz --werror -Dfuzz=true -Db_sanitize=address,undefined \
+     -Db_lundef=false >build-fuzz.setup.log 2>&1 && ninja -C build-fuzz >/dev/null; then
+  for t in frames tokenize; do
+    mkdir -p "build-fuzz/corpus-$t"
+    if "build-fuzz/fuzz_$t" -max_total_time=20 "build-fuzz/corpus-$t" >"build-fuzz/$t.log" 2>&1; then
+      echo "fuzz_$t OK" | tee -a fuzz-results.txt
+    else
+      tail -30 "build-fuzz/$t.log"; echo "fuzz_$t FAIL" | tee -a fuzz-results.txt
+    fi
+  done
+else
+  cat build-fuzz.setup.log; echo "fuzz build FAIL" | tee -a fuzz-results.txt
+fi
+
 python3 - <<'PY'
 import json, os, sys
 passed = failed = skipped = 0
@@ -35,6 +51,12 @@ for d in ("build-test", "build-asan"):
             passed += 1
         elif r == "SKIP":
             skipped += 1
+        else:
+            failed += 1
+if os.path.exists("fuzz-results.txt"):
+    for line in open("fuzz-results.txt"):
+        if line.split()[-1] == "OK":
+            passed += 1
         else:
             failed += 1
 print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))

@@ -3,6 +3,7 @@
 #include "proto.h"
 #include "worker.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -457,7 +458,7 @@ static uint32_t pop_inflight(struct worker *w)
 	return i;
 }
 
-static int handle_result(struct worker *w, const struct jg_frame_header *h, struct jg_cursor *c)
+static int handle_result(struct worker *w, const struct jg_frame_header *h, const uint8_t *payload)
 {
 	struct jg_pool *p = w->p;
 	uint32_t i = pop_inflight(w);
@@ -465,33 +466,20 @@ static int handle_result(struct worker *w, const struct jg_frame_header *h, stru
 		return -1; /* answers come in the order books were sent */
 	struct record *r = &p->rec[i];
 	w->outstanding -= (r->type == JG_FRAME_BOOK ? r->len : 0) + 1;
-	struct jg_pool_result res;
-	memset(&res, 0, sizeof res);
-	res.err = (int)jg_get_u32(c);
-	res.words = jg_get_u64(c);
-	res.distinct = jg_get_u64(c);
-	struct jg_word_count top[64];
-	char words[64][1025];
-	uint16_t n = jg_get_u16(c);
-	for (uint16_t k = 0; k < n && k < 64; k++) {
-		uint16_t len = jg_get_u16(c);
-		const uint8_t *word = jg_get_bytes(c, len);
-		if (!word || len > 1024)
-			return -1;
-		memcpy(words[k], word, len);
-		words[k][len] = '\0';
-		top[k].word = words[k];
-		top[k].count = jg_get_u64(c);
-	}
-	res.n_top = n < 64 ? n : 64;
-	res.top = top;
-	uint16_t el = jg_get_u16(c);
-	const uint8_t *err = jg_get_bytes(c, el);
-	if (c->bad)
+	static_assert(JG_MSG_TOP_MAX == 64, "the result's top words fit these arrays");
+	struct jg_msg_result m;
+	if (jg_msg_result_decode(payload, h->length, &m) < 0)
 		return -1;
-	char why[1025];
-	snprintf(why, sizeof why, "%.*s", (int)el, (const char *)err);
-	res.error = why;
+	struct jg_word_count top[JG_MSG_TOP_MAX];
+	char words[JG_MSG_TOP_MAX][JG_MSG_WORD_MAX + 1];
+	for (size_t k = 0; k < m.n_top; k++) {
+		memcpy(words[k], m.top[k].word, m.top[k].len);
+		words[k][m.top[k].len] = '\0';
+		top[k] = (struct jg_word_count){words[k], m.top[k].count};
+	}
+	char why[JG_MSG_WORD_MAX + 1];
+	snprintf(why, sizeof why, "%.*s", (int)m.error_len, m.error);
+	struct jg_pool_result res = {m.err, why, m.words, m.distinct, m.n_top, top};
 	/* Saved: the body is no longer needed; a recount reads the file. */
 	if (r->body)
 		p->held -= r->len;
@@ -507,20 +495,10 @@ static int handle_result(struct worker *w, const struct jg_frame_header *h, stru
 	return 0;
 }
 
-static int handle_table(struct worker *w, struct jg_cursor *c)
+static int stage_word(void *ctx, const char *word, size_t len, uint64_t count)
 {
-	uint32_t n = jg_get_u32(c);
-	for (uint32_t k = 0; k < n && !c->bad; k++) {
-		uint32_t len = jg_get_u32(c);
-		const uint8_t *word = jg_get_bytes(c, len);
-		uint64_t count = jg_get_u64(c);
-		if (!word)
-			return -1;
-		if (jg_wc_add(&w->staging, (const char *)word, len, jg_wc_hash((const char *)word, len),
-		              count) < 0)
-			return -1;
-	}
-	return c->bad ? -1 : 0;
+	struct jg_wordcount *staging = ctx;
+	return jg_wc_add(staging, word, len, jg_wc_hash(word, len), count);
 }
 
 /* A whole table arrived: its books' counts are now the pool's. */
@@ -541,11 +519,9 @@ static int handle_table_end(struct worker *w)
 
 static int handle_frame(struct worker *w, const struct jg_frame_header *h, const uint8_t *payload)
 {
-	struct jg_cursor c;
-	jg_cursor_init(&c, payload, h->length);
 	switch (h->type) {
-	case JG_FRAME_RESULT: return handle_result(w, h, &c);
-	case JG_FRAME_TABLE: return handle_table(w, &c);
+	case JG_FRAME_RESULT: return handle_result(w, h, payload);
+	case JG_FRAME_TABLE: return jg_msg_table_decode(payload, h->length, stage_word, &w->staging);
 	case JG_FRAME_TABLE_END: return handle_table_end(w);
 	default: return -1;
 	}

@@ -154,3 +154,59 @@ void jg_writer_seal(struct jg_writer *w, uint8_t type, uint32_t id, uint32_t fla
 	struct jg_frame_header h = {type, id, (uint32_t)(w->len - JG_FRAME_HEADER), flags};
 	jg_frame_encode_header(w->buf, &h);
 }
+
+int jg_msg_book_decode(const uint8_t *payload, size_t len, struct jg_msg_book *m)
+{
+	struct jg_cursor c;
+	jg_cursor_init(&c, payload, len);
+	m->dir_len = jg_get_u16(&c);
+	m->dir = (const char *)jg_get_bytes(&c, m->dir_len);
+	m->name_len = jg_get_u16(&c);
+	m->name = (const char *)jg_get_bytes(&c, m->name_len);
+	if (c.bad)
+		return -1;
+	m->body = (const char *)c.p;
+	m->body_len = c.left;
+	return 0;
+}
+
+int jg_msg_result_decode(const uint8_t *payload, size_t len, struct jg_msg_result *m)
+{
+	struct jg_cursor c;
+	jg_cursor_init(&c, payload, len);
+	m->err = (int)jg_get_u32(&c);
+	m->words = jg_get_u64(&c);
+	m->distinct = jg_get_u64(&c);
+	m->n_top = jg_get_u16(&c);
+	if (m->n_top > JG_MSG_TOP_MAX)
+		return -1;
+	for (size_t k = 0; k < m->n_top; k++) {
+		m->top[k].len = jg_get_u16(&c);
+		m->top[k].word = (const char *)jg_get_bytes(&c, m->top[k].len);
+		m->top[k].count = jg_get_u64(&c);
+		if (m->top[k].len > JG_MSG_WORD_MAX)
+			return -1;
+	}
+	m->error_len = jg_get_u16(&c);
+	m->error = (const char *)jg_get_bytes(&c, m->error_len);
+	return c.bad || m->error_len > JG_MSG_WORD_MAX ? -1 : 0;
+}
+
+int jg_msg_table_decode(const uint8_t *payload, size_t len,
+                        int (*fn)(void *ctx, const char *word, size_t len, uint64_t count),
+                        void *ctx)
+{
+	struct jg_cursor c;
+	jg_cursor_init(&c, payload, len);
+	uint32_t n = jg_get_u32(&c);
+	for (uint32_t k = 0; k < n && !c.bad; k++) {
+		uint32_t wl = jg_get_u32(&c);
+		const uint8_t *word = jg_get_bytes(&c, wl);
+		uint64_t count = jg_get_u64(&c);
+		if (c.bad)
+			return -1;
+		if (fn(ctx, (const char *)word, wl, count) != 0)
+			return -1;
+	}
+	return c.bad || c.left ? -1 : 0;
+}

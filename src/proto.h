@@ -62,6 +62,36 @@ uint64_t jg_get_u64(struct jg_cursor *c);
 /* `n` bytes in place, or NULL (and `bad`) when fewer are left. */
 const uint8_t *jg_get_bytes(struct jg_cursor *c, size_t n);
 
+/* Payloads, decoded in place (pointers into the payload, not terminated). */
+struct jg_msg_book {           /* BOOK and RECOUNT */
+	const char *dir, *name, *body;
+	size_t dir_len, name_len, body_len;
+};
+
+#define JG_MSG_TOP_MAX 64
+#define JG_MSG_WORD_MAX 1024
+
+struct jg_msg_result {
+	int err;
+	uint64_t words, distinct;
+	size_t n_top;
+	struct {
+		const char *word;
+		size_t len;
+		uint64_t count;
+	} top[JG_MSG_TOP_MAX];
+	const char *error;
+	size_t error_len;
+};
+
+/* Each returns 0, or -1 when the payload is not well formed. */
+int jg_msg_book_decode(const uint8_t *payload, size_t len, struct jg_msg_book *m);
+int jg_msg_result_decode(const uint8_t *payload, size_t len, struct jg_msg_result *m);
+/* Calls `fn` per entry of a TABLE payload; stops at its first non-zero. */
+int jg_msg_table_decode(const uint8_t *payload, size_t len,
+                        int (*fn)(void *ctx, const char *word, size_t len, uint64_t count),
+                        void *ctx);
+
 /* A growable writer for payloads. */
 struct jg_writer {
 	uint8_t *buf;

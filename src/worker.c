@@ -186,19 +186,18 @@ static char *read_file(const char *path, size_t *len)
 /* BOOK and RECOUNT share the start of their payload: dir, then name. */
 static int handle_book(struct worker *k, const struct jg_frame_header *h, const uint8_t *payload)
 {
-	struct jg_cursor c;
-	jg_cursor_init(&c, payload, h->length);
-	uint16_t dl = jg_get_u16(&c);
-	const uint8_t *dir = jg_get_bytes(&c, dl);
-	uint16_t nl = jg_get_u16(&c);
-	const uint8_t *name = jg_get_bytes(&c, nl);
-	if (c.bad)
+	struct jg_msg_book m;
+	/* A name is one path segment: a torn frame must not write elsewhere. */
+	if (jg_msg_book_decode(payload, h->length, &m) < 0 || m.name_len == 0 ||
+	    m.name_len > JG_NAME_MAX + 24 || m.dir_len >= 4096 || m.name[0] == '.' ||
+	    memchr(m.name, '/', m.name_len) || memchr(m.name, '\0', m.name_len) ||
+	    memchr(m.dir, '\0', m.dir_len))
 		return -1;
 	char d[4096], n[JG_NAME_MAX + 32], why[512] = "";
-	snprintf(d, sizeof d, "%.*s", (int)dl, (const char *)dir);
-	snprintf(n, sizeof n, "%.*s", (int)nl, (const char *)name);
-	const char *body = (const char *)c.p;
-	size_t len = c.left;
+	snprintf(d, sizeof d, "%.*s", (int)m.dir_len, m.dir);
+	snprintf(n, sizeof n, "%.*s", (int)m.name_len, m.name);
+	const char *body = m.body;
+	size_t len = m.body_len;
 	char *file = NULL;
 	int err = JG_OK;
 	jg_wc_clear(&k->book);
