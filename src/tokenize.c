@@ -39,27 +39,88 @@ static const unsigned char ascii_space[256] = {
 	[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, ['\v'] = 1, ['\f'] = 1,
 };
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* The bytes of `x` that are A..Z, turned to a..z. */
+static inline uint64_t lower8(uint64_t x)
+{
+	uint64_t low7 = x & ~HIGHS;
+	uint64_t ge_a = low7 + ONES * (0x80 - 'A');
+	uint64_t gt_z = low7 + ONES * (0x80 - 'Z' - 1);
+	uint64_t upper = ge_a & ~gt_z & ~x & HIGHS;
+	return x | (upper >> 2);
+}
+
+/* Flags the bytes of `x` below 0x21; the lowest flag is exact. */
+static inline uint64_t low_bytes(uint64_t x)
+{
+	return (x - ONES * 0x21) & ~x & HIGHS;
+}
+
+/* The word being built: its folded bytes in t->word, its hash so far. */
+struct ws_word {
+	size_t n;
+	uint64_t h;
+	uint64_t cur;    /* bytes since the last full chunk */
+};
+
+static inline void ws_byte(struct jg_tokenizer *t, struct ws_word *w, unsigned char c)
+{
+	c = (unsigned char)((unsigned)(c - 'A') < 26u ? c + 32 : c);
+	t->word[w->n] = (char)c;
+	w->cur |= (uint64_t)c << (8 * (w->n & 7));
+	if ((++w->n & 7) == 0) {
+		w->h = jg_wc_mix(w->h, w->cur);
+		w->cur = 0;
+	}
+}
+
+/*
+ * The countwords rule, 8 bytes at a time: a chunk without a byte below
+ * 0x21 is all word (folded and hashed at once); otherwise the first such
+ * byte ends the word, unless it is a control character that is not white
+ * space, which is rare enough to go byte by byte.
+ */
 static int split_whitespace(struct jg_tokenizer *t, const unsigned char *p, const unsigned char *end,
                             struct jg_wordcount *wc)
 {
-	if (reserve(t, 4096) < 0)
-		return -1;
 	while (p < end) {
 		while (p < end && ascii_space[*p])
 			p++;
 		if (p == end)
 			break;
-		uint32_t h = JG_WC_SEED;
-		size_t n = 0;
-		while (p < end && !ascii_space[*p]) {
-			unsigned char c = *p++;
-			c = (unsigned char)((unsigned)(c - 'A') < 26u ? c + 32 : c);
-			if (n == t->cap && reserve(t, n + 1) < 0)
+		struct ws_word w = {0, JG_WC_SEED, 0};
+		for (;;) {
+			if (w.n + 16 > t->cap && reserve(t, w.n + 16) < 0)
 				return -1;
-			t->word[n++] = (char)c;
-			h = JG_WC_STEP(h, c);
+			if ((w.n & 7) == 0 && end - p >= 8) {
+				uint64_t x;
+				memcpy(&x, p, 8);
+				uint64_t stop = low_bytes(x);
+				uint64_t lx = lower8(x);
+				if (!stop) {
+					memcpy(t->word + w.n, &lx, 8);
+					w.h = jg_wc_mix(w.h, lx);
+					w.n += 8;
+					p += 8;
+					continue;
+				}
+				unsigned k = (unsigned)__builtin_ctzll(stop) / 8;
+				if (ascii_space[p[k]]) {
+					memcpy(t->word + w.n, &lx, 8);
+					w.cur = k ? lx & (~0ULL >> (64 - 8 * k)) : 0;
+					w.n += k;
+					p += k;
+					break;
+				}
+			}
+			/* Byte by byte: the input's last bytes, or a control byte. */
+			if (p == end || ascii_space[*p])
+				break;
+			ws_byte(t, &w, *p++);
 		}
-		if (jg_wc_add(wc, t->word, n, h, 1) < 0)
+		if (jg_wc_add(wc, t->word, w.n, jg_wc_finish(w.h, w.cur, w.n), 1) < 0)
 			return -1;
 	}
 	return 0;
@@ -79,31 +140,83 @@ static int is_word_category(utf8proc_category_t c)
 	       (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO);
 }
 
-/* The state of the word being built. */
+/* The state of the word being built, hashed as it grows (see wordcount.h). */
 struct building {
 	size_t n;
+	uint64_t h;
+	uint64_t cur;    /* bytes since the last full 8-byte chunk */
 	int apostrophe;  /* one was seen after the last word character */
 };
 
+static inline void emit(struct jg_tokenizer *t, struct building *b, unsigned char c)
+{
+	t->word[b->n] = (char)c;
+	b->cur |= (uint64_t)c << (8 * (b->n & 7));
+	if ((++b->n & 7) == 0) {
+		b->h = jg_wc_mix(b->h, b->cur);
+		b->cur = 0;
+	}
+}
+
 static int append(struct jg_tokenizer *t, struct building *b, const unsigned char *bytes, size_t k)
 {
-	if (b->n + k + 1 > t->cap && reserve(t, b->n + k + 1) < 0)
+	if (b->n + k + 16 > t->cap && reserve(t, b->n + k + 16) < 0)
 		return -1;
 	if (b->apostrophe) {
-		t->word[b->n++] = '\'';
+		emit(t, b, '\'');
 		b->apostrophe = 0;
 	}
 	for (size_t i = 0; i < k; i++)
-		t->word[b->n++] = (char)bytes[i];
+		emit(t, b, bytes[i]);
 	return 0;
 }
 
 static int end_word(struct jg_tokenizer *t, struct building *b, struct jg_wordcount *wc)
 {
-	int rc = b->n ? jg_wc_add(wc, t->word, b->n, jg_wc_hash(t->word, b->n), 1) : 0;
+	int rc = b->n ? jg_wc_add(wc, t->word, b->n, jg_wc_finish(b->h, b->cur, b->n), 1) : 0;
 	b->n = 0;
+	b->h = JG_WC_SEED;
+	b->cur = 0;
 	b->apostrophe = 0;
 	return rc;
+}
+
+/* Flags the ASCII letters and digits of `x`. */
+static inline uint64_t alnum8(uint64_t x)
+{
+	uint64_t low7 = x & ~HIGHS;
+	uint64_t folded = low7 | ONES * 0x20;
+	uint64_t digit = (low7 + ONES * (0x80 - '0')) & ~(low7 + ONES * (0x80 - '9' - 1));
+	uint64_t alpha = (folded + ONES * (0x80 - 'a')) & ~(folded + ONES * (0x80 - 'z' - 1));
+	return (digit | alpha) & ~x & HIGHS;
+}
+
+/*
+ * At a chunk boundary of the word, takes up to 8 ASCII letters and digits
+ * at once; returns how many bytes it took (0: take the slow path).
+ */
+static inline size_t take_chunk(struct jg_tokenizer *t, struct building *b, const unsigned char *p,
+                                const unsigned char *end)
+{
+	if ((b->n & 7) || b->apostrophe || end - p < 8 || b->n + 16 > t->cap)
+		return 0;
+	uint64_t x;
+	memcpy(&x, p, 8);
+	uint64_t stop = ~alnum8(x) & HIGHS;
+	uint64_t lx = lower8(x);
+	if (!stop) {
+		memcpy(t->word + b->n, &lx, 8);
+		b->h = jg_wc_mix(b->h, lx);
+		b->n += 8;
+		return 8;
+	}
+	unsigned k = (unsigned)__builtin_ctzll(stop) / 8;
+	if (k == 0)
+		return 0;
+	memcpy(t->word + b->n, &lx, 8);
+	b->cur = lx & (~0ULL >> (64 - 8 * k));
+	b->n += k;
+	return k;
 }
 
 /* A non-ASCII code point: a word character (folded into `out`), an
@@ -145,8 +258,13 @@ static size_t classify(const unsigned char *p, const unsigned char *end, enum ki
 static int split_words(struct jg_tokenizer *t, const unsigned char *p, const unsigned char *end,
                        struct jg_wordcount *wc)
 {
-	struct building b = {0, 0};
+	struct building b = {0, JG_WC_SEED, 0, 0};
 	while (p < end) {
+		size_t took = take_chunk(t, &b, p, end);
+		if (took) {
+			p += took;
+			continue;
+		}
 		unsigned char c = *p;
 		if (c < 0x80) {
 			unsigned char w = ascii_word(c);
