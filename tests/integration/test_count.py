@@ -162,3 +162,19 @@ def test_binary_and_huge_lines_do_not_crash(server, juggle):
     assert r.rc == 0, r.stderr
     books = r.books()
     assert books[urls[1]]["words"] == 1 and books[urls[1]]["distinct"] == 1
+
+
+def test_workers_hold_only_their_own_pipe_ends(server, tmp_path):
+    urls = [server.url(f"/gen/w{i}.txt?delay=1500") for i in range(3)]
+    proc = subprocess.Popen([JUGGLE, "-q", "-w", "3", "-o", str(tmp_path / "t"), *urls],
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(0.7)
+    kids = worker_pids(proc.pid)
+    fds = {k: sorted(int(fd) for fd in os.listdir(f"/proc/{k}/fd")) for k in kids}
+    parent_threads = len(os.listdir(f"/proc/{proc.pid}/task"))
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert len(kids) == 3
+    for k, f in fds.items():
+        assert f == [0, 1, 2], (k, f)  # its two pipe ends and stderr
+    assert parent_threads == 1
