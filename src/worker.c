@@ -70,6 +70,14 @@ static int send_frame(struct worker *k, uint8_t type, uint32_t id, uint32_t flag
 	return write_full(k->out, k->w.buf, k->w.len);
 }
 
+/* Sends the TABLE chunk being written, its entry count filled in. */
+static int send_chunk(struct worker *k, uint32_t n)
+{
+	for (int b = 0; b < 4; b++)
+		k->w.buf[JG_FRAME_HEADER + b] = (uint8_t)(n >> (24 - 8 * b));
+	return send_frame(k, JG_FRAME_TABLE, 0, 0);
+}
+
 static int send_table(struct worker *k)
 {
 	const struct jg_wordcount *wc = &k->running;
@@ -85,21 +93,15 @@ static int send_table(struct worker *k)
 		jg_put_u64(&k->w, e->count);
 		n++;
 		if (k->w.len >= TABLE_CHUNK) {
-			for (int b = 0; b < 4; b++)
-				k->w.buf[JG_FRAME_HEADER + b] = (uint8_t)(n >> (24 - 8 * b));
-			if (send_frame(k, JG_FRAME_TABLE, 0, 0) < 0)
+			if (send_chunk(k, n) < 0)
 				return -1;
 			jg_writer_begin_frame(&k->w);
 			jg_put_u32(&k->w, 0);
 			n = 0;
 		}
 	}
-	if (n) {
-		for (int b = 0; b < 4; b++)
-			k->w.buf[JG_FRAME_HEADER + b] = (uint8_t)(n >> (24 - 8 * b));
-		if (send_frame(k, JG_FRAME_TABLE, 0, 0) < 0)
-			return -1;
-	}
+	if (n && send_chunk(k, n) < 0)
+		return -1;
 	jg_writer_begin_frame(&k->w);
 	if (send_frame(k, JG_FRAME_TABLE_END, 0, 0) < 0)
 		return -1;
