@@ -50,7 +50,7 @@ measure() { # label, command...
   done
 }
 {
-  measure juggle build/juggle -q -j 64 --per-host 64 -o "$work/out" -i "$work/urls.txt"
+  measure juggle build/juggle -q --no-count -j 64 --per-host 64 -o "$work/out" -i "$work/urls.txt"
   measure curl curl -s --parallel --parallel-max 64 -K "$work/curl.cfg"
 } > "$work/results"
 python3 - "$work/results" "$books" "$kb" "$runs" <<'PY'
