@@ -477,7 +477,12 @@ static void on_transfer_done(struct jg_transfer *t)
 static int may_admit(const struct jg_session *s)
 {
 	uint64_t held = s->fetch.buffered + (s->opt.pool ? jg_pool_held(s->opt.pool) : 0);
-	return !s->draining && !s->freeing && s->active < s->opt.jobs && held < s->opt.max_buffer;
+	/* Downloads can outrun the workers (small books, slow disks): past a
+	 * few books per slot waiting to be counted, a backlog only costs
+	 * memory, so wait for the workers. */
+	uint64_t backlog_max = 4 * (uint64_t)s->opt.jobs + 64;
+	return !s->draining && !s->freeing && s->active < s->opt.jobs && held < s->opt.max_buffer &&
+	       s->counting < backlog_max;
 }
 
 static void admit_one(struct jg_session *s, uint32_t book, uint32_t host)
