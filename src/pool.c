@@ -58,6 +58,7 @@ struct worker {
 	uint32_t answered;             /* answered, counts not yet merged */
 	struct jg_wordcount staging;   /* a table arriving in chunks */
 	int flushing;
+	unsigned generation;           /* bumped at each death */
 };
 
 struct jg_counts {
@@ -527,9 +528,15 @@ static int handle_frame(struct worker *w, const struct jg_frame_header *h, const
 	}
 }
 
+/*
+ * Handles the whole frames buffered from `w`. 0 when done, 1 when the
+ * worker died meanwhile (a callback's write found its pipe closed: its
+ * buffer now belongs to a new process), -1 on a malformed frame.
+ */
 static int parse_input(struct worker *w)
 {
 	size_t off = 0;
+	unsigned generation = w->generation;
 	for (;;) {
 		struct jg_frame_header h;
 		int rc = jg_frame_decode_header(w->in + off, w->in_len - off, &h);
@@ -540,8 +547,8 @@ static int parse_input(struct worker *w)
 		if (handle_frame(w, &h, w->in + off + JG_FRAME_HEADER) < 0)
 			return -1;
 		off += JG_FRAME_HEADER + h.length;
-		if (!w->alive)
-			return 0;
+		if (w->generation != generation)
+			return 1;
 	}
 	memmove(w->in, w->in + off, w->in_len - off);
 	w->in_len -= off;
@@ -572,10 +579,13 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 			return;
 		}
 		w->in_len += (size_t)n;
-		if (parse_input(w) < 0) {
+		int rc = parse_input(w);
+		if (rc < 0) {
 			worker_dead(w);
 			return;
 		}
+		if (rc > 0)
+			break;
 		if ((size_t)n < READ_CHUNK)
 			break;
 	}
@@ -589,6 +599,7 @@ static void worker_dead(struct worker *w)
 	struct jg_pool *p = w->p;
 	if (!w->alive)
 		return;
+	w->generation++;
 	close_worker(w, 0);
 	w->in_len = 0;
 	w->outstanding = 0;
