@@ -111,7 +111,8 @@ JG_EXPORT int jg_options_set_per_host(struct jg_options *opts, unsigned n);
 JG_EXPORT int jg_options_set_connect_timeout(struct jg_options *opts, double seconds);
 /* Abort when no byte arrived for this many seconds (> 0). Default 60. */
 JG_EXPORT int jg_options_set_stall_timeout(struct jg_options *opts, double seconds);
-/* Largest decoded body, in bytes (> 0). Default 256 MiB. */
+/* Largest decoded body, in bytes, 1..JG_MAX_SIZE_LIMIT. Default 256 MiB. */
+#define JG_MAX_SIZE_LIMIT ((1ULL << 30) - (4ULL << 20))
 JG_EXPORT int jg_options_set_max_size(struct jg_options *opts, uint64_t bytes);
 /* Extra attempts on transient failures, 0..100. Default 3. */
 JG_EXPORT int jg_options_set_retries(struct jg_options *opts, unsigned retries);
@@ -265,8 +266,9 @@ JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out
  * with transfers in flight: every URL not yet reported is reported once
  * with JG_ECANCELED, nothing partial is left on disk, and no watcher of the
  * session stays on the loop. Called from inside one of the session's
- * callbacks, the session stops calling back at once and releases itself
- * before the loop next waits for events. NULL is a no-op.
+ * callbacks, the session admits nothing more and releases itself
+ * before the loop next waits for events; until then any book that ends is
+ * reported with JG_ECANCELED. NULL is a no-op.
  */
 JG_EXPORT void jg_session_free(struct jg_session *s);
 

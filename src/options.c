@@ -146,7 +146,8 @@ JG_EXPORT int jg_options_set_stall_timeout(struct jg_options *o, double s)
 
 JG_EXPORT int jg_options_set_max_size(struct jg_options *o, uint64_t bytes)
 {
-	if (!o || bytes == 0)
+	/* A body must fit in one frame to a worker (see proto.h). */
+	if (!o || bytes == 0 || bytes > JG_MAX_SIZE_LIMIT)
 		return JG_EINVAL;
 	o->max_size = bytes;
 	return JG_OK;

@@ -58,6 +58,7 @@ struct worker {
 	uint32_t answered;             /* answered, counts not yet merged */
 	struct jg_wordcount staging;   /* a table arriving in chunks */
 	int flushing;
+	int write_broken;              /* EPIPE: wait for EOF on the read side */
 	unsigned generation;           /* bumped at each death */
 };
 
@@ -73,6 +74,9 @@ struct jg_pool {
 	uint32_t n_rec, cap_rec, free_rec;
 	uint64_t held;
 	unsigned respawns;
+	pid_t *dead;                  /* exited workers not yet reaped */
+	size_t n_dead, cap_dead;
+	int dispatching;              /* worker_dead() calls on the stack */
 	struct jg_counts counts;
 	jg_counts_cb collect_cb;
 	void *collect_user;
@@ -125,9 +129,15 @@ static void child_main(int in, int out)
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0)
 		_exit(3);
 	close_range(3, ~0U, 0);
-	/* Ctrl-C is for the loop process, which ends workers by EOF. */
+	/* A respawn forks from inside the loop: drop the handlers and mask
+	 * libev set up there. Ctrl-C is for the loop process, which ends
+	 * workers by EOF. */
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
 	signal(SIGINT, SIG_IGN);
-	signal(SIGPIPE, SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	_exit(jg_worker_main(0, 1));
 }
 
@@ -257,25 +267,52 @@ static void drop_output(struct worker *w)
 	w->out_tail = NULL;
 }
 
-static void close_worker(struct worker *w, int wait_blocking)
+/* Reaps what has exited; off the default loop nobody else would. */
+static void reap(struct jg_pool *p, int block)
 {
+	size_t keep = 0;
+	for (size_t i = 0; i < p->n_dead; i++)
+		if (waitpid(p->dead[i], NULL, block ? 0 : WNOHANG) == 0)
+			p->dead[keep++] = p->dead[i];
+	p->n_dead = keep;
+}
+
+static void close_worker(struct worker *w)
+{
+	struct jg_pool *p = w->p;
 	unwatch(w);
 	if (w->alive) {
 		close(w->to);
 		close(w->from);
 	}
 	w->alive = 0;
+	w->write_broken = 0;
 	drop_output(w);
-	if (w->pid > 0 && waitpid(w->pid, NULL, wait_blocking ? 0 : WNOHANG) != 0)
+	if (w->pid > 0) {
+		if (p->n_dead == p->cap_dead) {
+			size_t cap = p->cap_dead ? p->cap_dead * 2 : 8;
+			pid_t *dead = realloc(p->dead, cap * sizeof *dead);
+			if (dead) {
+				p->dead = dead;
+				p->cap_dead = cap;
+			}
+		}
+		if (p->n_dead < p->cap_dead)
+			p->dead[p->n_dead++] = w->pid;
 		w->pid = 0;
+	}
+	reap(p, 0);
 }
 
 JG_EXPORT void jg_pool_free(struct jg_pool *p)
 {
 	if (!p)
 		return;
+	/* All pipes first, then the waits: the workers end side by side. */
 	for (unsigned i = 0; i < p->n; i++)
-		close_worker(&p->w[i], 1);  /* EOF ends each worker */
+		close_worker(&p->w[i]);
+	reap(p, 1);
+	free(p->dead);
 	for (unsigned i = 0; i < p->n; i++) {
 		free(p->w[i].in);
 		jg_wc_fini(&p->w[i].staging);
@@ -323,8 +360,13 @@ static int flush_output(struct worker *w)
 
 static void kick_output(struct worker *w)
 {
-	if (flush_output(w) < 0) {
-		worker_dead(w);
+	/* A write that fails means the worker is going; its last answers may
+	 * still be in the other pipe, so EOF there declares the death. */
+	if (!w->write_broken && flush_output(w) < 0)
+		w->write_broken = 1;
+	if (w->write_broken) {
+		if (w->p->loop)
+			ev_io_stop(w->p->loop, &w->wr);
 		return;
 	}
 	if (!w->p->loop)
@@ -393,6 +435,10 @@ static void dispatch(struct jg_pool *p, uint32_t i)
 	size_t dl = strlen(r->dir), nl = strlen(r->name);
 	size_t body = r->type == JG_FRAME_BOOK ? r->len : 0;
 	size_t meta_len = JG_FRAME_HEADER + 4 + dl + nl;
+	if (dl > UINT16_MAX || nl > UINT16_MAX || body > JG_FRAME_MAX - (meta_len - JG_FRAME_HEADER)) {
+		fail_record(p, i, JG_ETOOLARGE, "too large for a worker frame");
+		return;
+	}
 	uint8_t *meta = malloc(meta_len);
 	if (!meta || enqueue(w, meta, meta_len, r->type == JG_FRAME_BOOK ? r->body : NULL, body) < 0) {
 		free(meta);
@@ -462,15 +508,16 @@ static uint32_t pop_inflight(struct worker *w)
 static int handle_result(struct worker *w, const struct jg_frame_header *h, const uint8_t *payload)
 {
 	struct jg_pool *p = w->p;
-	uint32_t i = pop_inflight(w);
-	if (i == NONE || i != h->id)
-		return -1; /* answers come in the order books were sent */
-	struct record *r = &p->rec[i];
-	w->outstanding -= (r->type == JG_FRAME_BOOK ? r->len : 0) + 1;
 	static_assert(JG_MSG_TOP_MAX == 64, "the result's top words fit these arrays");
 	struct jg_msg_result m;
-	if (jg_msg_result_decode(payload, h->length, &m) < 0)
-		return -1;
+	/* Check before taking the book off the list: a bad answer kills the
+	 * worker, and the book must still be on it to be sent again. */
+	if (w->fly_head == NONE || w->fly_head != h->id ||
+	    jg_msg_result_decode(payload, h->length, &m) < 0)
+		return -1; /* answers come in the order books were sent */
+	uint32_t i = pop_inflight(w);
+	struct record *r = &p->rec[i];
+	w->outstanding -= (r->type == JG_FRAME_BOOK ? r->len : 0) + 1;
 	struct jg_word_count top[JG_MSG_TOP_MAX];
 	char words[JG_MSG_TOP_MAX][JG_MSG_WORD_MAX + 1];
 	for (size_t k = 0; k < m.n_top; k++) {
@@ -486,13 +533,19 @@ static int handle_result(struct worker *w, const struct jg_frame_header *h, cons
 		p->held -= r->len;
 	free(r->body);
 	r->body = NULL;
-	r->state = REC_ANSWERED;
-	r->next = w->answered;
-	w->answered = i;
 	jg_pool_done_cb done = r->done;
-	r->done = NULL;
+	void *user = r->user;
+	uint64_t cookie = r->cookie;
+	if (m.err != 0 || (r->flags & JG_BOOK_NO_COUNT)) {
+		record_free(p, i); /* nothing of it is in the worker's table */
+	} else {
+		r->state = REC_ANSWERED;
+		r->done = NULL;
+		r->next = w->answered;
+		w->answered = i;
+	}
 	if (done)
-		done(r->user, r->cookie, &res);
+		done(user, cookie, &res);
 	return 0;
 }
 
@@ -600,7 +653,8 @@ static void worker_dead(struct worker *w)
 	if (!w->alive)
 		return;
 	w->generation++;
-	close_worker(w, 0);
+	p->dispatching++;
+	close_worker(w);
 	w->in_len = 0;
 	w->outstanding = 0;
 	w->flushing = 0;
@@ -642,7 +696,10 @@ static void worker_dead(struct worker *w)
 		dispatch(p, again);
 		again = next;
 	}
-	check_collect(p);
+	/* Only the outermost call may judge the collection: inner ones run
+	 * while records sit on no worker's list. */
+	if (--p->dispatching == 0)
+		check_collect(p);
 }
 
 /* ---- collection ---------------------------------------------------------- */
@@ -662,7 +719,7 @@ static void send_flush(struct worker *w)
 
 static void check_collect(struct jg_pool *p)
 {
-	if (!p->collect_cb)
+	if (!p->collect_cb || p->dispatching)
 		return;
 	int busy = 0;
 	for (unsigned i = 0; i < p->n; i++) {

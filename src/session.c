@@ -78,6 +78,17 @@ static void fill_result(struct jg_session *s, uint32_t idx, struct jg_result *r,
 /* Calls the user back; returns 0 when the session is being freed. */
 static int notify(struct jg_session *s, const struct jg_result *r)
 {
+	struct jg_result cancelled;
+	if (s->freeing && r->err != JG_ECANCELED) {
+		/* Freed from a callback: what ends meanwhile is only cancelled. */
+		cancelled = *r;
+		cancelled.err = JG_ECANCELED;
+		cancelled.error = jg_strerror(JG_ECANCELED);
+		cancelled.file = NULL;
+		cancelled.counted = 0;
+		cancelled.n_top = 0;
+		r = &cancelled;
+	}
 	book_at(s, (uint32_t)r->index)->done = 1;
 	if (r->err == JG_OK)
 		s->ok++;

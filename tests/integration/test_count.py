@@ -178,3 +178,42 @@ def test_workers_hold_only_their_own_pipe_ends(server, tmp_path):
     for k, f in fds.items():
         assert f == [0, 1, 2], (k, f)  # its two pipe ends and stderr
     assert parent_threads == 1
+
+
+def proc_gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] in "ZX"
+    except FileNotFoundError:
+        return True
+
+
+def test_respawned_worker_has_default_signal_handling(server, tmp_path):
+    # A respawn forks inside the loop, after libev took SIGTERM: the new
+    # worker must still die of it like the first ones.
+    urls = [server.url(f"/gen/s{i}.txt?delay=2500") for i in range(2)]
+    proc = subprocess.Popen([JUGGLE, "-q", "-w", "1", "-o", str(tmp_path / "t"), *urls],
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    first = worker_pids(proc.pid)[0]
+    os.kill(first, signal.SIGKILL)
+    for _ in range(100):
+        kids = [k for k in worker_pids(proc.pid) if k != first and not proc_gone(k)]
+        if kids:
+            break
+        time.sleep(0.02)
+    assert kids, "no worker was started again"
+    os.kill(kids[0], signal.SIGTERM)
+    for _ in range(100):
+        if proc_gone(kids[0]):
+            break
+        time.sleep(0.02)
+    assert proc_gone(kids[0])
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err  # a third worker counted the books
+
+
+def test_max_size_is_capped_to_a_frame(server):
+    p = subprocess.run([JUGGLE, "--max-size", "2G", server.url("/gen/x.txt")],
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "--max-size: invalid value '2G'" in p.stderr
