@@ -66,7 +66,7 @@ static const char usage_text[] =
 "      --per-host N         concurrent transfers per host name [8]\n"
 "      --connect-timeout S  seconds to connect [30]\n"
 "      --stall-timeout S    abort when no byte arrived for S seconds [60]\n"
-"      --max-size BYTES     largest decoded body; K, M, G suffixes [256M]\n"
+"      --max-size BYTES     largest decoded body, at most 1020M; K, M, G [256M]\n"
 "      --retries N          retries on transient failures [3]\n"
 "      --retry-delay S      first retry delay, doubled each time [1]\n"
 "      --max-redirects N    redirects followed per URL [10]\n"
