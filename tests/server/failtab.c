@@ -1,4 +1,5 @@
 #include "failtab.h"
+#include "hash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +21,6 @@ struct jg_failtab {
     size_t used;
 };
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
 
 struct jg_failtab *jg_failtab_new(void)
 {

@@ -1,4 +1,5 @@
 #include "route.h"
+#include "hash.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -184,16 +185,6 @@ static bool answer_status(const struct jg_query *q, struct jg_plan *p)
     return true;
 }
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
 
 /* Parses a run of digits at *s (advancing it); false if none or overflow. */
 static bool take_number(const char **s, const char *end, uint64_t *out)
