@@ -151,6 +151,32 @@ JG_EXPORT int jg_options_set_counting(struct jg_options *opts, unsigned flags, u
 JG_EXPORT int jg_options_set_pool(struct jg_options *opts, struct jg_pool *pool);
 
 /*
+ * How transfers run. Everything but the transfer itself (queueing, name
+ * resolution, redirects, retries, saving, counting, callbacks) stays on
+ * the caller's loop thread whatever the engine.
+ *
+ * JG_ENGINE_LOOP     curl's multi socket interface on the loop: no thread.
+ * JG_ENGINE_THREADS  a pool of up to `threads` threads, each running one
+ *                    blocking curl_easy_perform() at a time; finished
+ *                    transfers come back to the loop through an ev_async.
+ *                    `threads` 0 = as many as jobs. Threads are started as
+ *                    work arrives, like a ThreadPoolExecutor.
+ * JG_ENGINE_SERIAL   one transfer at a time, in one such thread (jobs is
+ *                    then 1): the baseline of a plain download loop.
+ *
+ * The last two exist to compare against: they cost a thread stack and a
+ * connection cache per transfer, and cancelling one of their transfers
+ * (jg_session_free) may wait up to about a second for curl to notice.
+ */
+enum jg_engine { JG_ENGINE_LOOP, JG_ENGINE_THREADS, JG_ENGINE_SERIAL };
+/* threads: 0..JG_THREADS_MAX (0 = jobs). Default JG_ENGINE_LOOP. */
+#define JG_THREADS_MAX 100000
+JG_EXPORT int jg_options_set_engine(struct jg_options *opts, enum jg_engine engine,
+                                    unsigned threads);
+/* "loop", "threads", "serial"; NULL for an unknown value. */
+JG_EXPORT const char *jg_engine_name(enum jg_engine engine);
+
+/*
  * Forks `workers` (1..256) worker processes now. Fork is only safe before
  * the process has threads, so call this early: before jg_global_init() and
  * before starting any thread. The workers block on their pipes until a
@@ -257,6 +283,8 @@ struct jg_stats {
 	uint64_t loop_iterations;
 	double stall_max;      /* longest loop iteration spent in callbacks, s */
 	double stall_p99;      /* its 99th percentile, s (an upper bound) */
+	enum jg_engine engine;
+	unsigned threads;      /* engine threads started (0 for the loop) */
 };
 
 JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out);

@@ -1,5 +1,8 @@
 #include "fetch.h"
 
+#include "fetch_threads.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,15 +78,22 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 }
 
 int jg_fetch_init(struct jg_fetch *f, struct ev_loop *loop, const struct jg_fetch_config *cfg,
-                  jg_fetch_done_cb done)
+                  jg_fetch_done_cb done, char *why, size_t why_len)
 {
 	memset(f, 0, sizeof *f);
 	f->loop = loop;
 	f->cfg = *cfg;
 	f->done = done;
 	f->multi = curl_multi_init();
-	if (!f->multi)
+	if (!f->multi) {
+		snprintf(why, why_len, "curl_multi_init failed");
 		return -1;
+	}
+	if (cfg->threads && jg_threads_init(f, cfg->threads, why, why_len) < 0) {
+		curl_multi_cleanup(f->multi);
+		f->multi = NULL;
+		return -1;
+	}
 	ev_timer_init(&f->timer, on_timer, 0., 0.);
 	f->timer.data = f;
 	curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
@@ -98,6 +108,8 @@ void jg_fetch_fini(struct jg_fetch *f)
 {
 	if (!f->multi)
 		return;
+	if (f->threads)
+		jg_threads_fini(f); /* gives its handles back to the spares */
 	for (size_t i = 0; i < f->n_spare; i++)
 		curl_easy_cleanup(f->spare[i]);
 	free(f->spare);
@@ -137,7 +149,8 @@ static int reserve(struct jg_transfer *t, size_t need)
 
 static void touch(struct jg_transfer *t)
 {
-	t->last_activity = ev_now(t->f->loop);
+	/* An engine thread must not read the loop's cached time. */
+	t->last_activity = t->threaded ? ev_time() : ev_now(t->f->loop);
 }
 
 static int body_wanted(struct jg_transfer *t)
@@ -278,6 +291,14 @@ int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url, c
 	if (!(t->easy = take_easy(f)))
 		goto nomem;
 	configure(f, t, url);
+	if (f->threads) {
+		if (jg_threads_submit(f, t) < 0) {
+			jg_fetch_release(t);
+			return -1;
+		}
+		f->running++;
+		return 0;
+	}
 	ev_timer_init(&t->stall, on_stall, f->cfg.stall_timeout, 0.);
 	t->stall.data = t;
 	touch(t);
@@ -299,6 +320,11 @@ nomem:
 void jg_fetch_cancel(struct jg_transfer *t)
 {
 	struct jg_fetch *f = t->f;
+	if (t->task) {
+		jg_threads_cancel(t);
+		f->running--;
+		return;
+	}
 	ev_timer_stop(f->loop, &t->stall);
 	curl_multi_remove_handle(f->multi, t->easy);
 	f->running--;

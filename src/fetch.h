@@ -17,6 +17,8 @@
 
 struct jg_fetch;
 struct jg_transfer;
+struct jg_task;
+struct jg_threads;
 
 /* Called once per started transfer, outside any curl callback. */
 typedef void (*jg_fetch_done_cb)(struct jg_transfer *t);
@@ -34,6 +36,8 @@ struct jg_transfer {
 	int too_large;
 	int keep_body;            /* 2xx: the body is worth keeping */
 	int checked_status;
+	int threaded;             /* filled by an engine thread, not the loop */
+	struct jg_task *task;     /* threads engine: the thread's copy, in flight */
 	/* Filled when done: */
 	CURLcode code;
 	long http_code;
@@ -47,6 +51,7 @@ struct jg_fetch_config {
 	uint64_t max_size;
 	const char *cacert;
 	const char *user_agent;
+	unsigned threads;         /* 0: the loop engine; else at most this many threads */
 };
 
 struct jg_fetch {
@@ -57,14 +62,20 @@ struct jg_fetch {
 	jg_fetch_done_cb done;
 	CURL **spare;             /* easy handles kept for reuse */
 	size_t n_spare, cap_spare;
+	struct jg_threads *threads; /* the threads engine, or NULL */
 	unsigned running;
-	uint64_t buffered;        /* bytes of bodies held by transfers */
-	uint64_t received;        /* body bytes received in all */
+	/* Atomic: engine threads add to them while the loop reads them. */
+	_Atomic uint64_t buffered; /* bytes of bodies held by transfers */
+	_Atomic uint64_t received; /* body bytes received in all */
 };
 
-/* 0, or -1 when curl refused (out of memory). `cfg` strings are borrowed. */
+/*
+ * 0, or -1 with `why` filled (out of memory). `cfg` strings are borrowed.
+ * With cfg->threads, transfers run in engine threads (fetch_threads.h)
+ * and `done` still fires on the loop thread.
+ */
 int jg_fetch_init(struct jg_fetch *f, struct ev_loop *loop, const struct jg_fetch_config *cfg,
-                  jg_fetch_done_cb done);
+                  jg_fetch_done_cb done, char *why, size_t why_len);
 /* Transfers must have been cancelled or finished before. */
 void jg_fetch_fini(struct jg_fetch *f);
 

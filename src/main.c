@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 enum exit_code { EXIT_ALL_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
@@ -31,6 +32,9 @@ struct cli {
 	unsigned workers;
 	unsigned count_flags;
 	unsigned top;
+	enum jg_engine engine;
+	unsigned threads;
+	unsigned jobs;
 	struct jg_pool *pool;
 	int collected;
 	struct jg_session *session;
@@ -74,6 +78,11 @@ static const char usage_text[] =
 "      --cacert FILE        CA certificates to verify TLS peers with\n"
 "      --resolve H:P:ADDR   use ADDR for host H port P, as curl --resolve\n"
 "      --dns-servers LIST   DNS servers ADDR[:PORT],... instead of the system's\n"
+"Engine (for comparisons; the default is the one to use):\n"
+"      --engine NAME        loop: every transfer on this one thread (default);\n"
+"                           threads: blocking transfers in a thread pool;\n"
+"                           serial: one blocking transfer at a time\n"
+"      --threads N          threads of the threads engine [as -j]\n"
 "Other:\n"
 "  -h, --help               show this help\n"
 "  -V, --version            show versions of juggle and its libraries\n"
@@ -143,7 +152,7 @@ enum long_only {
 	OPT_MIRROR = 256, OPT_JSON, OPT_PER_HOST, OPT_CONNECT_TIMEOUT, OPT_STALL_TIMEOUT,
 	OPT_MAX_SIZE, OPT_RETRIES, OPT_RETRY_DELAY, OPT_MAX_REDIRECTS, OPT_MAX_BUFFER,
 	OPT_CACERT, OPT_RESOLVE, OPT_DNS_SERVERS, OPT_SPLIT, OPT_KEEP_BOILERPLATE, OPT_TOP,
-	OPT_COUNTS, OPT_NO_COUNT,
+	OPT_COUNTS, OPT_NO_COUNT, OPT_ENGINE, OPT_THREADS,
 };
 
 static const struct option long_options[] = {
@@ -170,6 +179,8 @@ static const struct option long_options[] = {
 	{"top", required_argument, NULL, OPT_TOP},
 	{"counts", required_argument, NULL, OPT_COUNTS},
 	{"no-count", no_argument, NULL, OPT_NO_COUNT},
+	{"engine", required_argument, NULL, OPT_ENGINE},
+	{"threads", required_argument, NULL, OPT_THREADS},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -187,7 +198,10 @@ static void set_option(struct cli *c, int opt, const char *arg)
 	struct jg_options *o = c->opts;
 	switch (opt) {
 	case 'o': check(jg_options_set_output_dir(o, arg), "--output", arg); break;
-	case 'j': check(jg_options_set_jobs(o, parse_count("--jobs", arg, 1, 100000)), "--jobs", arg); break;
+	case 'j':
+		c->jobs = parse_count("--jobs", arg, 1, 100000);
+		check(jg_options_set_jobs(o, c->jobs), "--jobs", arg);
+		break;
 	case OPT_MIRROR: check(jg_options_set_mirror(o, arg), "--mirror", arg); break;
 	case OPT_PER_HOST:
 		check(jg_options_set_per_host(o, parse_count("--per-host", arg, 1, 100000)), "--per-host", arg);
@@ -248,6 +262,17 @@ static void parse_args(struct cli *c, int argc, char **argv)
 		case OPT_NO_COUNT: c->count_flags |= JG_COUNT_OFF; break;
 		case OPT_TOP: c->top = parse_count("--top", optarg, 0, 64); break;
 		case OPT_COUNTS: c->counts_path = optarg; break;
+		case OPT_ENGINE:
+			if (strcmp(optarg, "loop") == 0)
+				c->engine = JG_ENGINE_LOOP;
+			else if (strcmp(optarg, "threads") == 0)
+				c->engine = JG_ENGINE_THREADS;
+			else if (strcmp(optarg, "serial") == 0)
+				c->engine = JG_ENGINE_SERIAL;
+			else
+				usage_error("--engine: expected 'loop', 'threads' or 'serial', got '%s'", optarg);
+			break;
+		case OPT_THREADS: c->threads = parse_count("--threads", optarg, 1, JG_THREADS_MAX); break;
 		case 'q': c->quiet = 1; break;
 		case OPT_JSON: c->json = optarg; break;
 		case 'h': fputs(usage_text, stdout); exit(EXIT_ALL_OK);
@@ -379,6 +404,29 @@ static int run(struct cli *c, struct ev_loop *loop)
 	return EXIT_ALL_OK;
 }
 
+/*
+ * Every transfer holds a socket: -j 2000 needs some 2,000 descriptors, and
+ * the soft limit is often 1024. Raise it to the hard limit, as servers do;
+ * warn when even that is short, since transfers would then fail to connect.
+ */
+static void raise_fd_limit(const struct cli *c)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* Sockets, the workers' pipes, and some slack for c-ares and files. */
+	rlim_t need = (rlim_t)(c->jobs ? c->jobs : 64) + 2 * (c->workers ? c->workers : 16) + 64;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		fprintf(stderr, "juggle: warning: -j %u needs about %llu file descriptors, "
+		        "but ulimit -n allows %llu\n", c->jobs ? c->jobs : 64, (unsigned long long)need,
+		        (unsigned long long)rl.rlim_cur);
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c;
@@ -395,6 +443,10 @@ int main(int argc, char **argv)
 		usage_error("%s", "no URLs given (as arguments or with -i FILE)");
 	if (c.counts_path && (c.count_flags & JG_COUNT_OFF))
 		usage_error("%s", "--counts and --no-count contradict each other");
+	if (c.threads && c.engine != JG_ENGINE_THREADS)
+		usage_error("%s", "--threads needs --engine threads");
+	jg_options_set_engine(c.opts, c.engine, c.threads);
+	raise_fd_limit(&c);
 	/* Workers are forked first: before curl or anything else could have
 	 * started a thread. */
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);

@@ -249,3 +249,25 @@ JG_EXPORT int jg_options_set_pool(struct jg_options *o, struct jg_pool *pool)
 	o->pool = pool;
 	return JG_OK;
 }
+
+JG_EXPORT int jg_options_set_engine(struct jg_options *o, enum jg_engine engine, unsigned threads)
+{
+	if (!o || !jg_engine_name(engine) || threads > JG_THREADS_MAX)
+		return JG_EINVAL;
+	o->engine = engine;
+	o->threads = threads;
+	return JG_OK;
+}
+
+JG_EXPORT const char *jg_engine_name(enum jg_engine engine)
+{
+	switch (engine) {
+	case JG_ENGINE_LOOP:
+		return "loop";
+	case JG_ENGINE_THREADS:
+		return "threads";
+	case JG_ENGINE_SERIAL:
+		return "serial";
+	}
+	return NULL;
+}

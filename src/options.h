@@ -24,6 +24,8 @@ struct jg_options {
 	struct jg_pool *pool;  /* borrowed */
 	unsigned count_flags;  /* enum jg_count_flags */
 	unsigned top;
+	unsigned engine;       /* enum jg_engine */
+	unsigned threads;      /* 0 = jobs */
 };
 
 /* Deep copy of `src` (NULL = defaults) into `dst`; 0 or -1 on ENOMEM. */

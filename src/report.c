@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* At most this many failures are listed in the summary. */
@@ -89,7 +90,7 @@ int jg_report_init(struct jg_report *r, struct ev_loop *loop, int quiet, const c
 		fprintf(stderr, "juggle: %s: %s\n", r->json_temp, strerror(errno));
 		return -1;
 	}
-	fprintf(r->json, "{\"juggle\":\"%s\",\"engine\":\"loop\",\"books\":[", jg_version());
+	fprintf(r->json, "{\"juggle\":\"%s\",\"books\":[", jg_version());
 	r->json_first = 1;
 	return 0;
 }
@@ -158,6 +159,10 @@ static void json_book(struct jg_report *r, const char *url, const char *file, in
 		fputs("null", r->json);
 	else
 		json_string(r->json, error);
+	if (res && res->redirects) {
+		fprintf(r->json, ",\"redirects\":%u,\"final_url\":", res->redirects);
+		json_string(r->json, res->final_url);
+	}
 	json_counts(r->json, res);
 	fputc('}', r->json);
 }
@@ -216,10 +221,26 @@ static void print_summary(struct jg_report *r, double wall, const struct jg_stat
 		fprintf(stderr, " (%" PRIu64 " bad input lines)", r->input_errors);
 	fprintf(stderr, "; %s in %.2f s (%s/s); %" PRIu64 " retries; loop stall max %.1f ms, p99 %.1f ms\n",
 	        bytes, wall, speed, st->retries, st->stall_max * 1e3, st->stall_p99 * 1e3);
+	if (st->engine != JG_ENGINE_LOOP)
+		fprintf(stderr, "juggle: %s engine, %u threads started\n", jg_engine_name(st->engine),
+		        st->threads);
 	for (struct report_failure *f = r->failures; f; f = f->next)
 		fprintf(stderr, "  FAILED %s\n", f->text);
 	if (r->n_failures > SUMMARY_FAILURES)
 		fprintf(stderr, "  ... and %" PRIu64 " more failures\n", r->n_failures - SUMMARY_FAILURES);
+}
+
+/* This process's own figures; the workers are processes of their own. */
+static void json_process(FILE *f)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return;
+	fprintf(f, "\"process\":{\"user_seconds\":%.6f,\"sys_seconds\":%.6f,\"max_rss_kb\":%ld,"
+	        "\"voluntary_switches\":%ld,\"involuntary_switches\":%ld},",
+	        (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+	        (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, ru.ru_maxrss, ru.ru_nvcsw,
+	        ru.ru_nivcsw);
 }
 
 static int finish_json(struct jg_report *r, double wall, const struct jg_stats *st)
@@ -241,6 +262,8 @@ static int finish_json(struct jg_report *r, double wall, const struct jg_stats *
 		fputs("]},", f);
 	}
 	fprintf(f, "\"worker_restarts\":%u,", r->worker_restarts);
+	fprintf(f, "\"engine\":\"%s\",\"threads\":%u,", jg_engine_name(st->engine), st->threads);
+	json_process(f);
 	fprintf(f, "\"loop_stall\":{\"max_seconds\":%.6f,\"p99_seconds\":%.6f,\"iterations\":%" PRIu64
 	        "}}\n", st->stall_max, st->stall_p99, st->loop_iterations);
 	int bad = ferror(f);

@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include "fetch_threads.h"
 #include "pool.h"
 #include "proto.h"
 #include "retry.h"
@@ -371,10 +372,11 @@ static void on_counted(void *user, uint64_t cookie, const struct jg_pool_result 
 	r.distinct = pr->distinct;
 	r.n_top = pr->n_top;
 	r.top = pr->top;
+	s->counting--;
+	int alive = notify(s, &r); /* r points into c until it returns */
 	free(c->final_url);
 	free(c);
-	s->counting--;
-	if (notify(s, &r))
+	if (alive)
 		kick(s);
 }
 
@@ -563,11 +565,10 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 		.max_size = s->opt.max_size,
 		.cacert = s->opt.cacert,
 		.user_agent = s->user_agent,
+		.threads = s->opt.engine == JG_ENGINE_LOOP ? 0 : s->opt.threads,
 	};
-	if (jg_fetch_init(&s->fetch, s->loop, &cfg, on_transfer_done) < 0) {
-		snprintf(why, why_len, "curl_multi_init failed");
+	if (jg_fetch_init(&s->fetch, s->loop, &cfg, on_transfer_done, why, why_len) < 0)
 		return JG_EINTERNAL;
-	}
 	if (s->opt.pool && jg_pool_attach(s->opt.pool, s->loop) < 0) {
 		snprintf(why, why_len, "the worker pool runs on another loop");
 		return JG_EINVAL;
@@ -601,6 +602,10 @@ JG_EXPORT int jg_session_new(struct jg_session **out, struct ev_loop *loop,
 		free(s);
 		goto fail_early;
 	}
+	if (s->opt.engine == JG_ENGINE_SERIAL)
+		s->opt.jobs = s->opt.threads = 1;
+	else if (s->opt.engine == JG_ENGINE_THREADS && s->opt.threads == 0)
+		s->opt.threads = s->opt.jobs;
 	jg_hosts_init(&s->hosts, s->opt.per_host);
 	if ((err = setup(s, why, sizeof why)) != JG_OK) {
 		jg_session_free(s);
@@ -730,6 +735,8 @@ JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out
 	out->loop_iterations = s->stall.iterations;
 	out->stall_max = s->stall.max;
 	out->stall_p99 = jg_stall_quantile(&s->stall, 0.99);
+	out->engine = (enum jg_engine)s->opt.engine;
+	out->threads = s->fetch.threads ? jg_threads_started(&s->fetch) : 0;
 }
 
 static void cancel_queued(void *ctx, uint32_t idx)
