@@ -1,7 +1,9 @@
 #include "fetch.h"
 
 #include "fetch_threads.h"
+#include "store.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +180,15 @@ static size_t on_write(char *data, size_t size, size_t n, void *userp)
 		t->too_large = 1;
 		return 0;
 	}
+	if (t->sink >= 0) {
+		/* Download only: straight to the file, as curl does; nothing held. */
+		if (jg_write_all(t->sink, data, bytes) < 0) {
+			t->sink_errno = errno;
+			return 0;
+		}
+		t->len += bytes;
+		return bytes;
+	}
 	if (reserve(t, t->len + bytes) < 0)
 		return 0;
 	memcpy(t->body + t->len, data, bytes);
@@ -262,6 +273,11 @@ static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, f->cfg.user_agent);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* all curl can decode */
+	/* curl reads a socket in buffer-sized steps with a poll() between
+	 * them: at the default 16 KiB, a 400 KB book from a fast server costs
+	 * 25 reads and 25 polls; 64 KiB cut juggle's CPU by a quarter (bench).
+	 * Only the touched part of the buffer costs memory. */
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 65536L);
 	/* Redirects are followed by the caller, which resolves the new host
 	 * first; curl following them would resolve in a thread. */
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -282,10 +298,12 @@ static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url
 		curl_easy_setopt(e, CURLOPT_RESOLVE, t->resolve);
 }
 
-int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url, const char *resolve)
+int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url, const char *resolve,
+                   int sink)
 {
 	memset(t, 0, sizeof *t);
 	t->f = f;
+	t->sink = sink;
 	if (resolve && !(t->resolve = curl_slist_append(NULL, resolve)))
 		goto nomem;
 	if (!(t->easy = take_easy(f)))

@@ -37,6 +37,8 @@ struct jg_transfer {
 	int keep_body;            /* 2xx: the body is worth keeping */
 	int checked_status;
 	int threaded;             /* filled by an engine thread, not the loop */
+	int sink;                 /* fd the body streams to, or -1: kept in `body` */
+	int sink_errno;           /* writing to `sink` failed with this */
 	struct jg_task *task;     /* threads engine: the thread's copy, in flight */
 	/* Filled when done: */
 	CURLcode code;
@@ -81,11 +83,13 @@ void jg_fetch_fini(struct jg_fetch *f);
 
 /*
  * Starts fetching `url`; `resolve` ("host:port:addrs", may be NULL) tells
- * curl where the host is, so curl never resolves on its own. 0, or -1 with
- * t->errbuf filled. The caller owns `t` until `done` fires or it cancels.
+ * curl where the host is, so curl never resolves on its own. A 2xx body
+ * is written to `sink` as it arrives when sink >= 0 (t->len counts it),
+ * else kept in memory. 0, or -1 with t->errbuf filled. The caller owns `t`
+ * until `done` fires or it cancels.
  */
 int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url,
-                   const char *resolve);
+                   const char *resolve, int sink);
 /* Stops a transfer in flight without calling `done`; frees its body. */
 void jg_fetch_cancel(struct jg_transfer *t);
 /* Takes the body out of a finished transfer; the caller frees it. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /*
  * Threads get small stacks: curl_easy_perform() needs little, and 2,000
@@ -17,6 +18,7 @@ enum { THREAD_STACK = 512 * 1024 };
 struct jg_task {
 	struct jg_transfer work;   /* the thread's transfer; curl writes here */
 	struct jg_transfer *owner; /* loop thread only; NULL once cancelled */
+	int owner_sink;            /* the owner's fd; work.sink is our dup of it */
 	struct jg_task *next;
 	_Atomic int cancelled;
 };
@@ -124,6 +126,8 @@ static void *thread_main(void *arg)
 /* What a cancelled task still holds goes back as a finished one would. */
 static void discard(struct jg_task *task)
 {
+	if (task->work.sink >= 0)
+		close(task->work.sink);
 	jg_fetch_release(&task->work);
 	free(task);
 }
@@ -141,7 +145,10 @@ static void hand_back(struct jg_threads *th, struct jg_task *task)
 		return;
 	}
 	f->running--;
+	if (task->work.sink >= 0)
+		close(task->work.sink);
 	*t = task->work;
+	t->sink = task->owner_sink;
 	t->threaded = 0;
 	t->task = NULL;
 	/* curl still points at the task's error buffer, about to be freed. */
@@ -214,6 +221,14 @@ int jg_threads_submit(struct jg_fetch *f, struct jg_transfer *t)
 	task->work = *t;
 	task->work.threaded = 1;
 	task->owner = t;
+	task->owner_sink = t->sink;
+	/* The thread writes through its own descriptor: a cancelled owner
+	 * closes its own at once, and the number could be reused meanwhile. */
+	if (t->sink >= 0 && (task->work.sink = dup(t->sink)) < 0) {
+		snprintf(t->errbuf, sizeof t->errbuf, "dup: %s", strerror(errno));
+		free(task);
+		return -1;
+	}
 	CURL *e = task->work.easy;
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &task->work);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, &task->work);
@@ -232,6 +247,8 @@ int jg_threads_submit(struct jg_fetch *f, struct jg_transfer *t)
 	int need_thread = th->queued + 1 > th->idle && th->started < th->max;
 	if (need_thread && start_thread(th, t->errbuf, sizeof t->errbuf) < 0 && th->started == 0) {
 		pthread_mutex_unlock(&th->lock);
+		if (task->work.sink >= 0)
+			close(task->work.sink);
 		free(task);
 		if (--th->in_flight == 0)
 			ev_async_stop(f->loop, &th->wake);
@@ -245,6 +262,7 @@ int jg_threads_submit(struct jg_fetch *f, struct jg_transfer *t)
 	struct jg_fetch *owner_f = t->f;
 	memset(t, 0, sizeof *t);
 	t->f = owner_f;
+	t->sink = task->owner_sink;
 	t->task = task;
 	return 0;
 }

@@ -395,7 +395,7 @@ static int run(struct cli *c, struct ev_loop *loop)
 	ev_ref(loop);
 	ev_signal_stop(loop, &sigint);
 	ev_signal_stop(loop, &sigterm);
-	c->report.worker_restarts = jg_pool_restarts(c->pool);
+	c->report.worker_restarts = c->pool ? jg_pool_restarts(c->pool) : 0;
 	int io_failed = jg_report_finish(&c->report, &st) < 0;
 	if (c->interrupted)
 		return EXIT_INTERRUPTED;
@@ -451,7 +451,10 @@ int main(int argc, char **argv)
 	 * started a thread. */
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	char perr[JG_ERRBUF_SIZE];
-	if (jg_pool_new(&c.pool, c.workers ? c.workers : (unsigned)(cpus > 0 ? cpus : 1), perr) != JG_OK) {
+	/* Without counting there is nothing for workers to do: the session
+	 * then writes each body to its file as it arrives. */
+	if (!(c.count_flags & JG_COUNT_OFF) &&
+	    jg_pool_new(&c.pool, c.workers ? c.workers : (unsigned)(cpus > 0 ? cpus : 1), perr) != JG_OK) {
 		fprintf(stderr, "juggle: %s\n", perr);
 		return EXIT_USAGE;
 	}

@@ -26,6 +26,7 @@ struct jg_job {
 	struct jg_resolve_req dns;
 	struct jg_transfer xfer;
 	ev_timer backoff;
+	struct jg_store_temp file;  /* download only: the attempt's file */
 	enum job_state state;
 	uint32_t book;
 	uint32_t host;             /* the politeness slot: the first URL's host */
@@ -145,6 +146,7 @@ static struct jg_job *job_new(struct jg_session *s, uint32_t book, uint32_t host
 	job->book = book;
 	job->host = host;
 	job->started = ev_now(s->loop);
+	job->file.fd = -1;
 	ev_timer_init(&job->backoff, NULL, 0., 0.);
 	job->next = s->jobs;
 	if (s->jobs)
@@ -182,6 +184,7 @@ static void job_free(struct jg_job *job)
 		job->next->prev = job->prev;
 	jg_hosts_release(&s->hosts, job->host);
 	s->active--;
+	jg_store_abort(&s->store, &job->file);
 	jg_url_fini(&job->cur);
 	free(job->visited);
 	free(job);
@@ -239,6 +242,7 @@ static void job_retry_or_fail(struct jg_job *job, int err, const char *why, doub
 		job_fail(job, err, text);
 		return;
 	}
+	jg_store_abort(&s->store, &job->file); /* no descriptor held while waiting */
 	double delay = jg_retry_backoff(job->attempts, s->opt.retry_delay, retry_after, &s->rng);
 	/* The job keeps its slots while it waits: a host that asked us to
 	 * back off gets fewer requests, not the same number from others. */
@@ -259,8 +263,14 @@ static void job_fetch(struct jg_job *job, const char *addrs)
 		snprintf(resolve, sizeof resolve, "%s:%ld:%s", job->cur.host, job->cur.port, addrs);
 		entry = resolve;
 	}
+	char why[512];
+	jg_store_abort(&s->store, &job->file); /* each attempt starts afresh */
+	if (s->streaming && jg_store_begin(&s->store, &job->file, why, sizeof why) < 0) {
+		job_fail(job, JG_EIO, why);
+		return;
+	}
 	job->state = JOB_FETCHING;
-	if (jg_fetch_start(&s->fetch, &job->xfer, job->cur.url, entry) < 0)
+	if (jg_fetch_start(&s->fetch, &job->xfer, job->cur.url, entry, job->file.fd) < 0)
 		job_fail(job, JG_EINTERNAL, job->xfer.errbuf);
 }
 
@@ -424,6 +434,17 @@ static void job_save(struct jg_job *job)
 {
 	struct jg_session *s = job->s;
 	size_t len;
+	char why[512];
+	if (s->streaming) {
+		len = job->xfer.len;
+		jg_fetch_release(&job->xfer);
+		if (jg_store_commit(&s->store, &job->file, book_at(s, job->book)->name, why,
+		                    sizeof why) < 0)
+			job_fail(job, JG_EIO, why);
+		else
+			job_finish(job, NULL, len);
+		return;
+	}
 	char *body = jg_fetch_take_body(&job->xfer, &len);
 	if (s->opt.pool) {
 		const char *ct = jg_fetch_content_type(&job->xfer);
@@ -434,7 +455,6 @@ static void job_save(struct jg_job *job)
 		return;
 	}
 	jg_fetch_release(&job->xfer);
-	char why[512];
 	int rc = jg_store_save(&s->store, book_at(s, job->book)->name, body ? body : "", len, why,
 	                       sizeof why);
 	free(body);
@@ -449,6 +469,14 @@ static void on_transfer_done(struct jg_transfer *t)
 	struct jg_job *job = container_of(t, struct jg_job, xfer);
 	struct jg_session *s = job->s;
 	job->http_code = t->http_code;
+	if (t->sink_errno) {
+		char why[512];
+		snprintf(why, sizeof why, "%s/%s: %s", s->store.dir, book_at(s, job->book)->name,
+		         strerror(t->sink_errno));
+		jg_fetch_release(t);
+		job_fail(job, JG_EIO, why);
+		return;
+	}
 	const char *location = jg_fetch_redirect_url(t);
 	if (t->code == CURLE_OK && location) {
 		char *copy = strdup(location);
@@ -569,6 +597,9 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 	};
 	if (jg_fetch_init(&s->fetch, s->loop, &cfg, on_transfer_done, why, why_len) < 0)
 		return JG_EINTERNAL;
+	/* Without counting, workers would only copy bodies to disk: the body
+	 * streams to its file as it arrives instead, holding no memory. */
+	s->streaming = !s->opt.pool || (s->opt.count_flags & JG_COUNT_OFF);
 	if (s->opt.pool && jg_pool_attach(s->opt.pool, s->loop) < 0) {
 		snprintf(why, why_len, "the worker pool runs on another loop");
 		return JG_EINVAL;

@@ -52,6 +52,7 @@ struct jg_session {
 	uint64_t rng;
 	uint64_t active, waiting, ok, failed, retries;
 	uint64_t counting;          /* handed to the pool, not yet answered */
+	int streaming;              /* bodies go straight to files (no counting) */
 	int draining;
 	int freeing;
 	int in_callback;

@@ -137,17 +137,52 @@ unsigned jg_store_sweep(struct jg_store *st)
 	return removed;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
+int jg_write_all(int fd, const void *buf, size_t len)
 {
+	const char *p = buf;
 	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
+		ssize_t n = write(fd, p, len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
-		buf += n;
+		p += n;
 		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int jg_store_begin(struct jg_store *st, struct jg_store_temp *tmp, char *why, size_t why_len)
+{
+	snprintf(tmp->name, sizeof tmp->name, "%s%ld-%08" PRIx32 "-%" PRIu64 "%s", temp_prefix,
+	         (long)getpid(), st->token, st->serial++, temp_suffix);
+	tmp->fd = openat(st->dirfd, tmp->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (tmp->fd < 0) {
+		snprintf(why, why_len, "%s/%s: %s", st->dir, tmp->name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void jg_store_abort(struct jg_store *st, struct jg_store_temp *tmp)
+{
+	if (tmp->fd < 0)
+		return;
+	close(tmp->fd);
+	tmp->fd = -1;
+	unlinkat(st->dirfd, tmp->name, 0);
+}
+
+int jg_store_commit(struct jg_store *st, struct jg_store_temp *tmp, const char *name, char *why,
+                    size_t why_len)
+{
+	int fd = tmp->fd;
+	tmp->fd = -1;
+	if (close(fd) < 0 || renameat(st->dirfd, tmp->name, st->dirfd, name) < 0) {
+		snprintf(why, why_len, "%s/%s: %s", st->dir, name, strerror(errno));
+		unlinkat(st->dirfd, tmp->name, 0);
+		return -1;
 	}
 	return 0;
 }
@@ -155,30 +190,13 @@ static int write_all(int fd, const char *buf, size_t len)
 int jg_store_save(struct jg_store *st, const char *name, const void *buf, size_t len,
                   char *why, size_t why_len)
 {
-	char temp[64];
-	snprintf(temp, sizeof temp, "%s%ld-%08" PRIx32 "-%" PRIu64 "%s", temp_prefix,
-	         (long)getpid(), st->token, st->serial++, temp_suffix);
-	int fd = openat(st->dirfd, temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		snprintf(why, why_len, "%s/%s: %s", st->dir, temp, strerror(errno));
+	struct jg_store_temp tmp;
+	if (jg_store_begin(st, &tmp, why, why_len) < 0)
+		return -1;
+	if (jg_write_all(tmp.fd, buf, len) < 0) {
+		snprintf(why, why_len, "%s/%s: %s", st->dir, name, strerror(errno));
+		jg_store_abort(st, &tmp);
 		return -1;
 	}
-	int rc = write_all(fd, buf, len);
-	int e = errno;
-	if (close(fd) < 0 && rc == 0) {
-		rc = -1;
-		e = errno;
-	}
-	if (rc < 0) {
-		unlinkat(st->dirfd, temp, 0);
-		snprintf(why, why_len, "%s/%s: %s", st->dir, name, strerror(e));
-		return -1;
-	}
-	if (renameat(st->dirfd, temp, st->dirfd, name) < 0) {
-		e = errno;
-		unlinkat(st->dirfd, temp, 0);
-		snprintf(why, why_len, "%s/%s: %s", st->dir, name, strerror(e));
-		return -1;
-	}
-	return 0;
+	return jg_store_commit(st, &tmp, name, why, why_len);
 }

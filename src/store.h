@@ -36,6 +36,25 @@ void jg_store_close(struct jg_store *st);
  */
 unsigned jg_store_sweep(struct jg_store *st);
 
+/* A file being written under a temporary name in the store's directory. */
+struct jg_store_temp {
+	int fd;            /* -1: none */
+	char name[64];
+};
+
+/* Opens a new temporary file. 0, or -1 with `why` filled. */
+int jg_store_begin(struct jg_store *st, struct jg_store_temp *tmp, char *why, size_t why_len);
+/*
+ * Closes the temporary file and renames it to `name`, the commit point.
+ * 0, or -1 with `why` filled and the temporary file removed.
+ */
+int jg_store_commit(struct jg_store *st, struct jg_store_temp *tmp, const char *name, char *why,
+                    size_t why_len);
+/* Closes and removes the temporary file, if any. */
+void jg_store_abort(struct jg_store *st, struct jg_store_temp *tmp);
+/* write(2) until done or an error (errno set): 0 or -1. */
+int jg_write_all(int fd, const void *buf, size_t len);
+
 /*
  * Saves `len` bytes as `name` atomically. 0, or -1 with `why` filled; on
  * failure neither the final name nor a temporary file is left behind.

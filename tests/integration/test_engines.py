@@ -150,3 +150,49 @@ def test_engine_usage_errors():
         p = subprocess.run([JUGGLE, *args], capture_output=True, text=True)
         assert p.returncode == 2, args
         assert "Try 'juggle --help'" in p.stderr
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_download_only_streams_to_files_and_loses_nothing(server, juggle, engine):
+    """--no-count writes each body to its temporary file as it arrives."""
+    ok = {
+        "/gen/plain.txt?size=700000": "/gen/plain.txt?size=700000",
+        "/gen/gz.txt?gzip=1&size=300000": "/gen/gz.txt?size=300000",
+        "/gen/flaky.txt?fail=1&retry_after=0&size=90000": "/gen/flaky.txt?size=90000",
+        "/gen/chain.txt?redirect=2&size=5000": "/gen/chain.txt?redirect=0&size=5000",
+        "/gen/empty.txt?size=0": "/gen/empty.txt?size=0",
+    }
+    bad = ["/gen/reset.txt?reset=50000&size=100000", "/gen/short.txt?short=7000&size=100000",
+           "/gen/big.txt?size=3000000"]
+    r = juggle("--engine", engine, "--no-count", "--retries", "1", "--retry-delay", "0.01",
+               "--max-size", "2M", *[server.url(p) for p in list(ok) + bad])
+    assert r.rc == 1
+    assert "counts" not in r.report()
+    for path, plain in ok.items():
+        name = os.path.basename(path.split("?")[0])
+        assert read(os.path.join(r.out, name)) == server.fetch(plain), path
+    assert sorted(r.files()) == sorted(os.path.basename(p.split("?")[0]) for p in ok)
+    books = r.books()
+    for path in bad:
+        assert books[server.url(path)]["status"] == "failed"
+    assert books[server.url("/gen/plain.txt?size=700000")]["bytes"] == 700000
+
+
+def test_download_only_write_error_names_the_file(server, tmp_path):
+    """A file that cannot be written fails its book alone, with the reason."""
+    import resource
+
+    def small_files():
+        # Ignored, SIGXFSZ turns a write past the limit into EFBIG.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200000, 200000))
+
+    for engine in ENGINES:
+        out = tmp_path / engine
+        big, small = server.url("/gen/big.txt?size=500000"), server.url("/gen/small.txt")
+        proc = subprocess.run([JUGGLE, "--engine", engine, "--no-count", "-o", str(out), big,
+                               small], capture_output=True, text=True, preexec_fn=small_files,
+                              timeout=60)
+        assert proc.returncode == 1, proc.stderr
+        assert f"FAILED {big}: {out}/big.txt: File too large" in proc.stderr
+        assert sorted(os.listdir(out)) == ["small.txt"]
