@@ -1,6 +1,7 @@
 #include "fetch.h"
 
 #include "fetch_threads.h"
+#include "stall.h"
 #include "store.h"
 
 #include <errno.h>
@@ -28,6 +29,9 @@ static void socket_action(struct jg_fetch *f, curl_socket_t fd, int flags)
 static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct fetch_sock *s = w->data;
+	/* Level-triggered: a socket skipped now is reported again at once. */
+	if (jg_slice_spent(loop))
+		return;
 	int flags = ((revents & EV_READ) ? CURL_CSELECT_IN : 0) |
 	            ((revents & EV_WRITE) ? CURL_CSELECT_OUT : 0);
 	socket_action(s->f, w->fd, flags);
@@ -35,6 +39,12 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
+	if (jg_slice_spent(loop)) {
+		/* Curl's timeouts start new transfers in bulk: next turn. */
+		ev_timer_set(w, 0., 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
 	socket_action(w->data, CURL_SOCKET_TIMEOUT, 0);
 }
 

@@ -1,5 +1,7 @@
 #include "fetch_threads.h"
 
+#include "stall.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -165,8 +167,18 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
 	th->done.head = th->done.tail = NULL;
 	pthread_mutex_unlock(&th->lock);
 	struct jg_task *task;
-	while ((task = list_pop(&done)) != NULL)
+	while (!jg_slice_spent(loop) && (task = list_pop(&done)) != NULL)
 		hand_back(th, task);
+	if (done.head) {
+		/* Out of time: the rest goes first next turn. */
+		pthread_mutex_lock(&th->lock);
+		done.tail->next = th->done.head;
+		if (!th->done.head)
+			th->done.tail = done.tail;
+		th->done.head = done.head;
+		pthread_mutex_unlock(&th->lock);
+		ev_async_send(loop, &th->wake);
+	}
 }
 
 int jg_threads_init(struct jg_fetch *f, unsigned max_threads, char *why, size_t why_len)

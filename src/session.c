@@ -553,10 +553,24 @@ static void on_admit(struct ev_loop *loop, ev_prepare *w, int revents)
 	ev_prepare_stop(loop, w);
 	uint32_t book;
 	uint32_t host;
-	while (may_admit(s) && (host = jg_hosts_pop(&s->hosts, &book)) != JG_NONE)
+	while (may_admit(s) && !jg_slice_spent(loop) &&
+	       (host = jg_hosts_pop(&s->hosts, &book)) != JG_NONE)
 		admit_one(s, book, host);
-	if (!s->freeing)
-		maybe_idle(s);
+	if (s->freeing)
+		return;
+	if (may_admit(s) && s->hosts.queued && jg_slice_spent(loop)) {
+		/* Out of time with more to admit: go on next turn, without
+		 * waiting for an event (an idle watcher keeps poll from blocking). */
+		ev_prepare_start(loop, w);
+		ev_idle_start(loop, &s->admit_more);
+		return;
+	}
+	maybe_idle(s);
+}
+
+static void on_admit_more(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	ev_idle_stop(loop, w);
 }
 
 /* Admission runs from the loop, never inside the caller's call. */
@@ -629,6 +643,7 @@ JG_EXPORT int jg_session_new(struct jg_session **out, struct ev_loop *loop,
 	jg_idxset_init(&s->names, name_key, s);
 	ev_prepare_init(&s->admit, on_admit);
 	s->admit.data = s;
+	ev_idle_init(&s->admit_more, on_admit_more);
 	if (jg_options_copy(&s->opt, opts) < 0) {
 		free(s);
 		goto fail_early;
@@ -799,6 +814,7 @@ static void destroy(struct jg_session *s)
 	if (s->pages)
 		jg_hosts_drain_books(&s->hosts, cancel_queued, s);
 	ev_prepare_stop(s->loop, &s->admit);
+	ev_idle_stop(s->loop, &s->admit_more);
 	ev_prepare_stop(s->loop, &s->reap);
 	jg_stall_stop(&s->stall);
 	jg_fetch_fini(&s->fetch);

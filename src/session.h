@@ -43,6 +43,7 @@ struct jg_session {
 	struct jg_idxset names;
 	struct jg_job *jobs;        /* admitted, resolving, fetching or waiting */
 	ev_prepare admit;           /* runs admission before the loop next waits */
+	ev_idle admit_more;         /* keeps the loop from waiting: more to admit */
 	ev_prepare reap;            /* finishes a free requested from a callback */
 	jg_book_cb on_book;
 	void *on_book_user;

@@ -23,6 +23,18 @@ struct jg_stall {
 	uint64_t hist[JG_STALL_BUCKETS];
 };
 
+/*
+ * Work that comes in bulk (admitting thousands of URLs, a thousand sockets
+ * ready at once) yields once the current iteration has run JG_SLICE
+ * seconds, and goes on in the next one, so that no iteration is long.
+ * ev_now() is when poll last returned: the iteration's start.
+ */
+#define JG_SLICE 0.001
+static inline int jg_slice_spent(struct ev_loop *loop)
+{
+	return ev_time() - ev_now(loop) >= JG_SLICE;
+}
+
 void jg_stall_start(struct jg_stall *st, struct ev_loop *loop);
 void jg_stall_stop(struct jg_stall *st);
 /* Seconds: the `q` quantile (0..1), an upper bound of its bucket. */
