@@ -419,8 +419,10 @@ static void raise_fd_limit(const struct cli *c)
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	/* Sockets, the workers' pipes, and some slack for c-ares and files. */
-	rlim_t need = (rlim_t)(c->jobs ? c->jobs : 64) + 2 * (c->workers ? c->workers : 16) + 64;
+	/* A socket per transfer, and with --no-count the file it writes; the
+	 * workers' pipes; some slack for c-ares, the report and stdio. */
+	rlim_t per = (c->count_flags & JG_COUNT_OFF) ? 2 : 1;
+	rlim_t need = per * (c->jobs ? c->jobs : 64) + 2 * (c->workers ? c->workers : 16) + 64;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
 		fprintf(stderr, "juggle: warning: -j %u needs about %llu file descriptors, "
 		        "but ulimit -n allows %llu\n", c->jobs ? c->jobs : 64, (unsigned long long)need,

@@ -196,3 +196,17 @@ def test_download_only_write_error_names_the_file(server, tmp_path):
         assert proc.returncode == 1, proc.stderr
         assert f"FAILED {big}: {out}/big.txt: File too large" in proc.stderr
         assert sorted(os.listdir(out)) == ["small.txt"]
+
+
+def test_loop_holds_1500_transfers_at_once(server, juggle):
+    """Every transfer open together on one thread: one socket each, the
+    open-files limit raised by juggle itself when the soft one is short."""
+    import resource
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 4000:
+        pytest.skip("the hard open-files limit is below the 3,100 this needs")
+    urls = [server.url(f"/gen/w{i}.txt?delay=1500&size=1000") for i in range(1500)]
+    r = juggle("-j", "1500", "--per-host", "1500", "--no-count", "-q", "-i", "-",
+               stdin="\n".join(urls) + "\n", timeout=120)
+    assert r.rc == 0, r.stderr[-2000:]
+    assert len(r.files()) == 1500
+    assert max_overlap(request_intervals(server.log())) >= 1000
