@@ -177,13 +177,31 @@ JG_EXPORT int jg_options_set_engine(struct jg_options *opts, enum jg_engine engi
 JG_EXPORT const char *jg_engine_name(enum jg_engine engine);
 
 /*
- * Forks `workers` (1..256) worker processes now. Fork is only safe before
- * the process has threads, so call this early: before jg_global_init() and
- * before starting any thread. The workers block on their pipes until a
- * session sends them books. Returns JG_OK, JG_EINVAL or JG_EPOOL (with a
- * message in `errbuf`, JG_ERRBUF_SIZE bytes, when not NULL).
+ * Starts `workers` (1..256) worker processes now; they block on their
+ * pipes until a session sends them books. Returns JG_OK, JG_EINVAL or
+ * JG_EPOOL (with a message in `errbuf`, JG_ERRBUF_SIZE bytes, when not
+ * NULL).
+ *
+ * How a worker starts (now, and again whenever one dies):
+ * - While the process has a single thread, by a plain fork(): cheapest,
+ *   and what the CLI does by creating its pool first thing in main().
+ * - Once it has more (the host's threads, curl's resolver thread, the
+ *   threads engine), a forked child could deadlock on a lock another
+ *   thread held at the fork, so the worker is started by posix_spawn()
+ *   of the `juggle-worker` helper that `meson install` puts in libexecdir
+ *   (path compiled in; the environment variable JUGGLE_WORKER overrides
+ *   it, e.g. for an uninstalled build). Nothing is asked of the caller but
+ *   that the helper be there.
+ * A host with threads that wants no exec can create its pool before it
+ * starts them and share it among its sessions (jg_options_set_pool()).
+ *
+ * jg_pool_new_exec() always starts workers from the helper at `helper`.
  */
 JG_EXPORT int jg_pool_new(struct jg_pool **out, unsigned workers, char *errbuf);
+JG_EXPORT int jg_pool_new_exec(struct jg_pool **out, unsigned workers, const char *helper,
+                               char *errbuf);
+/* Workers started by exec of the helper, since the pool was made. */
+JG_EXPORT unsigned jg_pool_exec_starts(const struct jg_pool *pool);
 /* Workers started again after one died, since the pool was made. */
 JG_EXPORT unsigned jg_pool_restarts(const struct jg_pool *pool);
 /* Ends the workers (EOF on their pipes) and waits for them. */

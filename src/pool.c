@@ -6,20 +6,20 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define NONE UINT32_MAX
+
+extern char **environ;
 /* Respawns stop here: a machine that kills every worker is not helped. */
 enum { MAX_RESPAWNS = 1000, PIPE_SIZE = 1 << 20, READ_CHUNK = 256 * 1024 };
-enum { WORKER_NICE = 10 };
 
 enum record_state { REC_FREE, REC_INFLIGHT, REC_ANSWERED };
 
@@ -77,6 +77,8 @@ struct jg_pool {
 	uint32_t n_rec, cap_rec, free_rec;
 	uint64_t held;
 	unsigned respawns;
+	unsigned exec_starts;         /* workers started through the helper */
+	char *helper;                 /* jg_pool_new_exec()'s path, or NULL */
 	pid_t *dead;                  /* exited workers not yet reaped */
 	size_t n_dead, cap_dead;
 	int dispatching;              /* worker_dead() calls on the stack */
@@ -125,6 +127,7 @@ static void record_free(struct jg_pool *p, uint32_t i)
 
 /* ---- spawning ------------------------------------------------------------ */
 
+/* The plain fork: only ever taken while the process has a single thread. */
 static void child_main(int in, int out)
 {
 	/* The child holds its own two pipe ends and nothing else: another
@@ -132,23 +135,67 @@ static void child_main(int in, int out)
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0)
 		_exit(3);
 	close_range(3, ~0U, 0);
-	/* A respawn forks from inside the loop: drop the handlers and mask
-	 * libev set up there. Ctrl-C is for the loop process, which ends
-	 * workers by EOF. */
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	signal(SIGINT, SIG_IGN);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* Counting is batch work; the loop (and the program around it) is
-	 * not. With every core busy counting, the scheduler would otherwise
-	 * preempt the loop in mid-callback for a whole time slice (stalls of
-	 * 10-30 ms measured on 2 cores). Failing to lower ourselves is fine. */
-	struct sched_param sp = {0};
-	sched_setscheduler(0, SCHED_BATCH, &sp);
-	setpriority(PRIO_PROCESS, 0, WORKER_NICE);
+	jg_worker_settle();
 	_exit(jg_worker_main(0, 1));
+}
+
+/*
+ * After fork() a threaded process's child may only call async-signal-safe
+ * functions until it execs: another thread may have held malloc's lock at
+ * the fork. A worker mallocs, so a threaded parent starts it by
+ * posix_spawn() of the juggle-worker helper instead (glibc spawns with
+ * CLONE_VFORK and reports a failed exec as the call's error).
+ */
+static int process_is_threaded(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	if (!f)
+		return 1; /* cannot tell: take the safe way */
+	char line[128];
+	long threads = 1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "Threads: %ld", &threads) == 1)
+			break;
+	fclose(f);
+	return threads > 1;
+}
+
+static const char *helper_path(const struct jg_pool *p)
+{
+	if (p->helper)
+		return p->helper;
+	const char *env = getenv("JUGGLE_WORKER");
+	return env && *env ? env : JG_WORKER_PATH;
+}
+
+static pid_t exec_helper(struct jg_pool *p, int in, int out, char *why, size_t why_len)
+{
+	const char *path = helper_path(p);
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in, 0);
+	posix_spawn_file_actions_adddup2(&fa, out, 1);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	char *argv[] = {(char *)"juggle-worker", NULL};
+	pid_t pid;
+	int rc = posix_spawn(&pid, path, &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (rc != 0) {
+		if (why)
+			snprintf(why, why_len, "cannot start the worker helper %s: %s", path,
+			         strerror(rc));
+		return -1;
+	}
+	return pid;
 }
 
 static int spawn(struct worker *w, char *why, size_t why_len)
@@ -161,16 +208,24 @@ static int spawn(struct worker *w, char *why, size_t why_len)
 		close(to[1]);
 		goto fail;
 	}
-	pid_t pid = fork();
+	pid_t pid;
+	if (w->p->helper || process_is_threaded()) {
+		pid = exec_helper(w->p, to[0], from[1], why, why_len);
+		w->p->exec_starts++;
+	} else {
+		pid = fork();
+		if (pid == 0)
+			child_main(to[0], from[1]);
+		if (pid < 0 && why)
+			snprintf(why, why_len, "cannot start a worker process: %s", strerror(errno));
+	}
 	if (pid < 0) {
 		close(to[0]);
 		close(to[1]);
 		close(from[0]);
 		close(from[1]);
-		goto fail;
+		return -1;
 	}
-	if (pid == 0)
-		child_main(to[0], from[1]);
 	close(to[0]);
 	close(from[1]);
 	fcntl(to[1], F_SETFL, O_NONBLOCK);
@@ -207,7 +262,7 @@ static void watch(struct worker *w)
 	ev_io_start(w->p->loop, &w->rd);
 }
 
-JG_EXPORT int jg_pool_new(struct jg_pool **out, unsigned workers, char *errbuf)
+static int pool_new(struct jg_pool **out, unsigned workers, const char *helper, char *errbuf)
 {
 	char why[JG_ERRBUF_SIZE] = "out of memory";
 	*out = NULL;
@@ -217,7 +272,10 @@ JG_EXPORT int jg_pool_new(struct jg_pool **out, unsigned workers, char *errbuf)
 		return JG_EINVAL;
 	}
 	struct jg_pool *p = calloc(1, sizeof *p);
-	if (!p || !(p->w = calloc(workers, sizeof *p->w))) {
+	if (!p || !(p->w = calloc(workers, sizeof *p->w)) ||
+	    (helper && !(p->helper = strdup(helper)))) {
+		if (p)
+			free(p->w);
 		free(p);
 		goto fail;
 	}
@@ -246,6 +304,27 @@ fail:
 	if (errbuf)
 		snprintf(errbuf, JG_ERRBUF_SIZE, "%s", why);
 	return JG_EPOOL;
+}
+
+JG_EXPORT int jg_pool_new(struct jg_pool **out, unsigned workers, char *errbuf)
+{
+	return pool_new(out, workers, NULL, errbuf);
+}
+
+JG_EXPORT int jg_pool_new_exec(struct jg_pool **out, unsigned workers, const char *helper,
+                               char *errbuf)
+{
+	if (!helper || !*helper) {
+		if (errbuf)
+			snprintf(errbuf, JG_ERRBUF_SIZE, "no worker helper path given");
+		return JG_EINVAL;
+	}
+	return pool_new(out, workers, helper, errbuf);
+}
+
+JG_EXPORT unsigned jg_pool_exec_starts(const struct jg_pool *p)
+{
+	return p->exec_starts;
 }
 
 int jg_pool_attach(struct jg_pool *p, struct ev_loop *loop)
@@ -334,6 +413,7 @@ JG_EXPORT void jg_pool_free(struct jg_pool *p)
 	free(p->w);
 	jg_wc_fini(&p->counts.wc);
 	jg_writer_fini(&p->scratch);
+	free(p->helper);
 	free(p);
 }
 

@@ -11,6 +11,13 @@
 #define JG_WORKER_FLUSH_BOOKS 32
 #define JG_WORKER_FLUSH_BYTES (32u << 20)
 
+/*
+ * Makes a freshly started process a worker: default signal handlers and
+ * an empty mask (a respawn may fork from inside a loop's handlers), Ctrl-C
+ * ignored (the loop process ends workers by EOF), and a batch priority.
+ */
+void jg_worker_settle(void);
+
 /* Serves frames from `in_fd`, answers on `out_fd`; returns at EOF. */
 int jg_worker_main(int in_fd, int out_fd);
 
