@@ -6,7 +6,12 @@
  * c-ares on that same loop: the session never starts a thread, never blocks
  * the loop and never runs or destroys the loop itself.
  *
+ * The session never starts a thread with the default engine; the threads
+ * and serial engines (jg_options_set_engine) exist to compare against.
+ * Word counting runs in worker processes (jg_pool_new) that sessions share.
+ *
  * Lifecycle
+ *   jg_pool_new(&pool, workers, errbuf);   optional: counting; see below
  *   jg_global_init();                      once per process, before threads
  *   opts = jg_options_new(); jg_options_set_*(opts, ...);
  *   jg_session_new(&s, loop, opts, errbuf); jg_options_free(opts);
@@ -19,6 +24,16 @@
  * Errors are negative `enum jg_err` values; jg_strerror() describes them.
  * Every string passed in is copied; every pointer handed to a callback is
  * borrowed and valid only during that callback.
+ *
+ * State: the library keeps none of its own between calls; everything lives
+ * in the objects you create. The only process-wide state is libcurl's and
+ * c-ares's one-time initialisation (jg_global_init). Several sessions may
+ * share one loop and one pool; all of a pool's sessions use the same loop.
+ * Sessions and pools are not thread-safe: use each from its loop's thread.
+ * A callback may add URLs to its session, drain it or free it.
+ *
+ * Build: `pkg-config --cflags --libs juggle` (libjuggle.so.0, or the
+ * static libjuggle.a with --static); link libev as well, whose loop you run.
  */
 #ifndef JUGGLE_H
 #define JUGGLE_H
