@@ -205,8 +205,9 @@ JG_EXPORT const char *jg_engine_name(enum jg_engine engine);
  *   thread held at the fork, so the worker is started by posix_spawn()
  *   of the `juggle-worker` helper that `meson install` puts in libexecdir
  *   (path compiled in; the environment variable JUGGLE_WORKER overrides
- *   it, e.g. for an uninstalled build). Nothing is asked of the caller but
- *   that the helper be there.
+ *   it; when it is not installed, a juggle-worker beside the running
+ *   program is used, as in a build tree). Nothing is asked of the caller
+ *   but that the helper be there.
  * A host with threads that wants no exec can create its pool before it
  * starts them and share it among its sessions (jg_options_set_pool()).
  *

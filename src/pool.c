@@ -78,7 +78,8 @@ struct jg_pool {
 	uint64_t held;
 	unsigned respawns;
 	unsigned exec_starts;         /* workers started through the helper */
-	char *helper;                 /* jg_pool_new_exec()'s path, or NULL */
+	char *helper;                 /* the helper's path, once known */
+	int forced_exec;              /* jg_pool_new_exec(): never a plain fork */
 	pid_t *dead;                  /* exited workers not yet reaped */
 	size_t n_dead, cap_dead;
 	int dispatching;              /* worker_dead() calls on the stack */
@@ -160,12 +161,29 @@ static int process_is_threaded(void)
 	return threads > 1;
 }
 
-static const char *helper_path(const struct jg_pool *p)
+/*
+ * jg_pool_new_exec()'s path, else $JUGGLE_WORKER, else the installed
+ * helper, else one beside the running program (an uninstalled build tree,
+ * where juggle and juggle-worker are built side by side).
+ */
+static const char *helper_path(struct jg_pool *p)
 {
 	if (p->helper)
 		return p->helper;
 	const char *env = getenv("JUGGLE_WORKER");
-	return env && *env ? env : JG_WORKER_PATH;
+	if (env && *env)
+		return env;
+	if (access(JG_WORKER_PATH, X_OK) == 0)
+		return JG_WORKER_PATH;
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 32);
+	char *slash = n > 0 ? memrchr(exe, '/', (size_t)n) : NULL;
+	if (slash) {
+		strcpy(slash + 1, "juggle-worker");
+		if (access(exe, X_OK) == 0 && (p->helper = strdup(exe)) != NULL)
+			return p->helper;
+	}
+	return JG_WORKER_PATH;
 }
 
 static pid_t exec_helper(struct jg_pool *p, int in, int out, char *why, size_t why_len)
@@ -209,7 +227,7 @@ static int spawn(struct worker *w, char *why, size_t why_len)
 		goto fail;
 	}
 	pid_t pid;
-	if (w->p->helper || process_is_threaded()) {
+	if (w->p->forced_exec || process_is_threaded()) {
 		pid = exec_helper(w->p, to[0], from[1], why, why_len);
 		w->p->exec_starts++;
 	} else {
@@ -280,6 +298,7 @@ static int pool_new(struct jg_pool **out, unsigned workers, const char *helper, 
 		goto fail;
 	}
 	p->free_rec = NONE;
+	p->forced_exec = helper != NULL;
 	/* A write to a dead worker's pipe must fail with EPIPE, not kill the
 	 * process: ignore SIGPIPE unless the program chose a handler. */
 	struct sigaction sa;

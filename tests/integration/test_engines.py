@@ -210,3 +210,21 @@ def test_loop_holds_1500_transfers_at_once(server, juggle):
     assert r.rc == 0, r.stderr[-2000:]
     assert len(r.files()) == 1500
     assert max_overlap(request_intervals(server.log())) >= 1000
+
+
+def test_threads_engine_restarts_workers_by_exec(server, tmp_path):
+    """Once engine threads run, a dead worker is replaced by exec of
+    juggle-worker (found beside juggle in the build tree), not by fork."""
+    env = dict(os.environ, JUGGLE_TEST_WORKER_ABORT_ON="CCCCCCCC")
+    env.pop("JUGGLE_WORKER", None)
+    poison = server.url("/gen/poison.txt?fill=C&size=5000")
+    good = [server.url(f"/gen/g{i}.txt?delay=100") for i in range(8)]
+    p = subprocess.run([JUGGLE, "--engine", "threads", "-w", "2", "-o", str(tmp_path / "t"),
+                        "--json", str(tmp_path / "r.json"), poison, *good],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert p.returncode == 1, p.stderr
+    assert f"FAILED {poison}: a worker process died twice on this book" in p.stderr
+    import json
+    rep = json.load(open(tmp_path / "r.json"))
+    assert rep["worker_restarts"] >= 2
+    assert sum(1 for b in rep["books"] if b.get("words", 0) > 0) == 8
