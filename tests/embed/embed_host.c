@@ -33,6 +33,7 @@
 static const char *base;
 static int failures;
 
+__attribute__((format(printf, 1, 2)))
 static void fail(const char *fmt, ...)
 {
 	va_list ap;
