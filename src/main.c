@@ -7,6 +7,7 @@
 
 #include "input.h"
 #include "report.h"
+#include "shard.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -35,6 +36,8 @@ struct cli {
 	enum jg_engine engine;
 	unsigned threads;
 	unsigned jobs;
+	struct jg_shard shard;
+	uint64_t other_shards;     /* URLs left to the other shards */
 	struct jg_pool *pool;
 	int collected;
 	struct jg_session *session;
@@ -78,6 +81,9 @@ static const char usage_text[] =
 "      --cacert FILE        CA certificates to verify TLS peers with\n"
 "      --resolve H:P:ADDR   use ADDR for host H port P, as curl --resolve\n"
 "      --dns-servers LIST   DNS servers ADDR[:PORT],... instead of the system's\n"
+"Sharding (for array jobs of a scheduler):\n"
+"      --shard K/N          only the URLs whose hash falls in shard K of N (0-based);\n"
+"                           auto/N: K from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX\n"
 "Engine (for comparisons; the default is the one to use):\n"
 "      --engine NAME        loop: every transfer on this one thread (default);\n"
 "                           threads: blocking transfers in a thread pool;\n"
@@ -152,7 +158,7 @@ enum long_only {
 	OPT_MIRROR = 256, OPT_JSON, OPT_PER_HOST, OPT_CONNECT_TIMEOUT, OPT_STALL_TIMEOUT,
 	OPT_MAX_SIZE, OPT_RETRIES, OPT_RETRY_DELAY, OPT_MAX_REDIRECTS, OPT_MAX_BUFFER,
 	OPT_CACERT, OPT_RESOLVE, OPT_DNS_SERVERS, OPT_SPLIT, OPT_KEEP_BOILERPLATE, OPT_TOP,
-	OPT_COUNTS, OPT_NO_COUNT, OPT_ENGINE, OPT_THREADS,
+	OPT_COUNTS, OPT_NO_COUNT, OPT_ENGINE, OPT_THREADS, OPT_SHARD,
 };
 
 static const struct option long_options[] = {
@@ -181,6 +187,7 @@ static const struct option long_options[] = {
 	{"no-count", no_argument, NULL, OPT_NO_COUNT},
 	{"engine", required_argument, NULL, OPT_ENGINE},
 	{"threads", required_argument, NULL, OPT_THREADS},
+	{"shard", required_argument, NULL, OPT_SHARD},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -273,6 +280,12 @@ static void parse_args(struct cli *c, int argc, char **argv)
 				usage_error("--engine: expected 'loop', 'threads' or 'serial', got '%s'", optarg);
 			break;
 		case OPT_THREADS: c->threads = parse_count("--threads", optarg, 1, JG_THREADS_MAX); break;
+		case OPT_SHARD: {
+			char why[160];
+			if (jg_shard_parse(optarg, &c->shard, why, sizeof why) < 0)
+				usage_error("--shard: %s", why);
+			break;
+		}
 		case 'q': c->quiet = 1; break;
 		case OPT_JSON: c->json = optarg; break;
 		case 'h': fputs(usage_text, stdout); exit(EXIT_ALL_OK);
@@ -286,6 +299,10 @@ static void parse_args(struct cli *c, int argc, char **argv)
 static void on_input_url(void *ctx, const char *source, unsigned long line, const char *text)
 {
 	struct cli *c = ctx;
+	if (c->shard.n && jg_shard_of(text, strlen(text), c->shard.n) != c->shard.k) {
+		c->other_shards++;
+		return;
+	}
 	int rc = jg_session_add_url(c->session, text, NULL);
 	if (rc == JG_OK)
 		c->accepted++;
@@ -486,6 +503,10 @@ int main(int argc, char **argv)
 	jg_session_on_book(c.session, on_book, &c);
 	jg_session_on_idle(c.session, on_idle, &c);
 	read_inputs(&c, argc, argv);
+	if (c.shard.n && !c.quiet)
+		fprintf(stderr, "juggle: shard %u/%u: %llu URLs here, %llu in other shards\n",
+		        c.shard.k, c.shard.n, (unsigned long long)c.accepted,
+		        (unsigned long long)c.other_shards);
 	jg_report_attach(&c.report, c.session, c.accepted);
 	int status = run(&c, loop);
 	jg_report_fini(&c.report);
