@@ -220,7 +220,12 @@ JG_EXPORT int jg_pool_new_exec(struct jg_pool **out, unsigned workers, const cha
 JG_EXPORT unsigned jg_pool_exec_starts(const struct jg_pool *pool);
 /* Workers started again after one died, since the pool was made. */
 JG_EXPORT unsigned jg_pool_restarts(const struct jg_pool *pool);
-/* Ends the workers (EOF on their pipes) and waits for them. */
+/*
+ * Ends the workers (EOF on their pipes) and waits for them. Once a session
+ * used it, the pool watches its pipes on that session's loop, keeping
+ * ev_run() going, until this is called: free the pool after its sessions
+ * and before the loop is destroyed.
+ */
 JG_EXPORT void jg_pool_free(struct jg_pool *pool);
 
 /* The merged counts of every book the pool counted. */
@@ -301,7 +306,11 @@ JG_EXPORT void jg_session_on_idle(struct jg_session *s, jg_idle_cb cb, void *use
  */
 JG_EXPORT int jg_session_add_url(struct jg_session *s, const char *url, void *user);
 
-/* Admit nothing new; what is in flight finishes. Queued URLs stay queued. */
+/*
+ * Admit nothing new; what is in flight finishes. Queued URLs stay queued.
+ * The idle callback then fires once nothing is in flight any more (books
+ * with the workers included), also when it had fired before the drain.
+ */
 JG_EXPORT void jg_session_drain(struct jg_session *s);
 
 struct jg_stats {
@@ -309,6 +318,7 @@ struct jg_stats {
 	uint64_t queued;       /* waiting for a transfer slot */
 	uint64_t active;       /* transfers in flight, resolving included */
 	uint64_t waiting;      /* waiting to retry */
+	uint64_t counting;     /* downloaded, with the workers to save and count */
 	uint64_t ok;           /* saved */
 	uint64_t failed;       /* failed for good */
 	uint64_t bytes;        /* body bytes received, including in flight */

@@ -773,6 +773,7 @@ JG_EXPORT void jg_session_drain(struct jg_session *s)
 	if (!s || s->draining)
 		return;
 	s->draining = 1;
+	s->idle_reported = 0; /* the caller waits for the end of the drain */
 	if (!s->jobs && !s->freeing)
 		kick(s); /* lets on_admit report idle from the loop */
 }
@@ -784,6 +785,7 @@ JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out
 	out->queued = s->hosts.queued;
 	out->active = s->active - s->waiting;
 	out->waiting = s->waiting;
+	out->counting = s->counting;
 	out->ok = s->ok;
 	out->failed = s->failed;
 	out->bytes = s->fetch.received;

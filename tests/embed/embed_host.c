@@ -269,6 +269,21 @@ static int mode_threads(struct ev_loop *loop, const char *out)
 	return 0;
 }
 
+/* ---- free with transfers in flight --------------------------------------- */
+
+struct freer {
+	ev_timer timer;
+	struct jg_session *s;
+};
+
+static void on_free_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct freer *f = w->data;
+	jg_session_free(f->s);
+	f->s = NULL;
+	ev_break(loop, EVBREAK_ONE);
+}
+
 /* ---- two sessions, one loop ----------------------------------------------- */
 
 static int mode_two(struct ev_loop *loop, struct jg_pool *pool, const char *out)
@@ -292,6 +307,21 @@ static int mode_two(struct ev_loop *loop, struct jg_pool *pool, const char *out)
 		add(b, path, NULL);
 	}
 	ev_run(loop, 0);
+	/* Draining a session that is already idle reports idle once more:
+	 * a daemon stopping waits for exactly that. */
+	idle = 0;
+	jg_session_drain(a);
+	jg_session_drain(b);
+	ev_timer guard;
+	struct freer none = {.s = NULL};
+	ev_timer_init(&guard, on_free_timer, 2.0, 0.);
+	guard.data = &none;
+	ev_timer_start(loop, &guard);
+	ev_run(loop, 0);
+	if (ev_is_active(&guard))
+		ev_timer_stop(loop, &guard);
+	else
+		fail("no idle callback after draining idle sessions");
 	jg_session_free(a);
 	jg_session_free(b);
 	fprintf(stderr, "two: a %u ok (%u counted), b %u ok (%u counted); files %d + %d\n", ta.ok,
@@ -301,21 +331,6 @@ static int mode_two(struct ev_loop *loop, struct jg_pool *pool, const char *out)
 	if (count_files(da) != 25 || count_files(db) != 25)
 		fail("expected 25 files per directory");
 	return 0;
-}
-
-/* ---- free with transfers in flight --------------------------------------- */
-
-struct freer {
-	ev_timer timer;
-	struct jg_session *s;
-};
-
-static void on_free_timer(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct freer *f = w->data;
-	jg_session_free(f->s);
-	f->s = NULL;
-	ev_break(loop, EVBREAK_ONE);
 }
 
 static int mode_free(struct ev_loop *loop, struct jg_pool *pool, const char *out)

@@ -147,12 +147,14 @@ def test_urls_from_two_clients_are_saved_counted_and_totalled(server, juggled, t
     mode = os.lstat(d.sock).st_mode
     assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
     a, b = d.client(), d.client()
-    paths = {}
-    for i in range(3):
-        for c, who in ((a, "a"), (b, "b")):
-            p = f"/gen/{who}{i}.txt?size={20000 + 1000 * i}"
-            paths[p] = c.ask(server.url(p))
-    paths["/cache/epub/12/pg12.txt"] = b.ask("12")  # a bare ebook number, via --mirror
+    sent = {a: [f"/gen/a{i}.txt?size={20000 + 1000 * i}" for i in range(3)],
+            b: [f"/gen/b{i}.txt?size={20000 + 1000 * i}" for i in range(3)]}
+    # Both clients send all their lines before reading a reply.
+    for c, ps in sent.items():
+        c.send("".join(server.url(p) + "\n" for p in ps).encode())
+    b.send(b"12\n")  # a bare ebook number, on --mirror
+    sent[b].append("/cache/epub/12/pg12.txt")
+    paths = {p: c.line() for c, ps in sent.items() for p in ps}
     assert all(r.startswith("ok ") for r in paths.values()), paths
     index = {p: int(r.split()[1]) for p, r in paths.items()}
     assert sorted(index.values()) == list(range(7))
@@ -207,6 +209,7 @@ def test_bad_input_gets_error_lines_and_the_work_goes_on(server, juggled):
 
     # A client that sends without reading its replies is dropped.
     flood = d.client()
+    assert flood.stats()["clients"] == 2
     flood.send(b"STATS\n" * 3000)
     wait_for(lambda: c.stats()["clients"] == 1, what="the flooding client to be dropped")
     assert flood.read_to_end().count(b"\n") < 3000
@@ -233,6 +236,20 @@ def test_client_and_queue_limits(server, juggled):
     assert c3.ask(server.url("/gen/q2.txt")) == "ok 2"
     assert c1.ask(server.url("/gen/q3.txt")) == "error queue full"
     assert c1.stats()["queued"] == 2
+
+
+def test_a_client_that_half_closes_gets_every_reply(server, juggled):
+    d = juggled()
+    c = d.client()
+    # The last line needs no newline; the replies come before the close.
+    c.send(f"{server.url('/gen/h1.txt')}\r\n  {server.url('/gen/h2.txt')}  ".encode())
+    c.s.shutdown(socket.SHUT_WR)
+    assert c.read_to_end() == b"ok 0\nok 1\n"
+    wait_for(lambda: d.client().stats()["ok"] == 2, what="the books")
+    d.proc.send_signal(signal.SIGINT)  # as SIGTERM
+    assert d.proc.wait(timeout=20) == 0, d.stderr()
+    assert "juggled: drained: 2 ok, 0 failed, 0 not started" in d.stderr()
+    assert not os.path.lexists(d.sock)
 
 
 @pytest.mark.parametrize("problem", ["group-writable", "world-writable", "sticky-tmp",
@@ -356,7 +373,7 @@ def test_urls_cannot_write_outside_the_output_directory(server, juggled, tmp_pat
         "/gen/%2e%2e",
         "/gen/..",
         "/gen/.escape6.txt",
-        "/gen/r.txt?location=/gen/..%2f..%2fescape7.txt",
+        "/gen/r.txt?location=/gen/..%252f..%252fescape7.txt",  # redirected: still named r.txt
     ]
     replies = [c.ask(server.url(t)) for t in tricks]
     # curl resolves "/a/../.." itself, which may make one URL another's duplicate.
