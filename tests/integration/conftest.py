@@ -105,6 +105,18 @@ def juggle(tmp_path):
     return run
 
 
+def thread_samples(proc):
+    """Threads of a running process, sampled every 5 ms until it ends."""
+    samples = []
+    while proc.poll() is None:
+        try:
+            samples.append(len(os.listdir(f"/proc/{proc.pid}/task")))
+        except FileNotFoundError:
+            break
+        time.sleep(0.005)
+    return samples
+
+
 def max_overlap(intervals):
     """Largest number of [start, end) intervals open at once."""
     events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals],

@@ -8,20 +8,9 @@ import time
 
 import pytest
 
-from conftest import JUGGLE, max_overlap, request_intervals
+from conftest import JUGGLE, max_overlap, request_intervals, thread_samples
 
 ENGINES = ["loop", "threads", "serial"]
-
-
-def thread_samples(proc):
-    samples = []
-    while proc.poll() is None:
-        try:
-            samples.append(len(os.listdir(f"/proc/{proc.pid}/task")))
-        except FileNotFoundError:
-            break
-        time.sleep(0.005)
-    return samples
 
 
 def read(path):

@@ -4,18 +4,7 @@ import os
 import subprocess
 import time
 
-from conftest import JUGGLE
-
-
-def thread_samples(proc):
-    samples = []
-    while proc.poll() is None:
-        try:
-            samples.append(len(os.listdir(f"/proc/{proc.pid}/task")))
-        except FileNotFoundError:
-            break
-        time.sleep(0.005)
-    return samples
+from conftest import JUGGLE, thread_samples
 
 
 def test_one_thread_while_several_names_resolve_and_download(server, dns, tmp_path):
