@@ -212,6 +212,10 @@ JG_EXPORT const char *jg_engine_name(enum jg_engine engine);
  * starts them and share it among its sessions (jg_options_set_pool()).
  *
  * jg_pool_new_exec() always starts workers from the helper at `helper`.
+ *
+ * Process state it touches: SIGPIPE is set to ignored if it was at its
+ * default (a write to a dead worker's pipe must fail with EPIPE rather
+ * than kill the host); a handler of the host's own is left alone.
  */
 JG_EXPORT int jg_pool_new(struct jg_pool **out, unsigned workers, char *errbuf);
 JG_EXPORT int jg_pool_new_exec(struct jg_pool **out, unsigned workers, const char *helper,
