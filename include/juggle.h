@@ -152,8 +152,13 @@ JG_EXPORT int jg_options_add_resolve(struct jg_options *opts, const char *entry)
 
 /*
  * Word counting. A pool of worker processes saves and counts the books of
- * the sessions that use it (jg_options_set_pool()). Without a pool, a
- * session saves books itself and counts nothing.
+ * the sessions that use it (jg_options_set_pool()). Without a pool (or
+ * with JG_COUNT_OFF), a session counts nothing and writes each body to
+ * its temporary file from the loop thread as the data arrives: a write(2)
+ * into the page cache per chunk of up to 64 KiB, plus an open and a rename
+ * per book. That is cheap (loop stall under 2 ms at 1 GB/s from nginx),
+ * but a disk that blocks (full dirty cache, network filesystem) delays
+ * the loop; with a pool, the workers do all disk work.
  */
 enum jg_count_flags {
 	JG_COUNT_WHITESPACE = 1 << 0,        /* split on ASCII white space only */

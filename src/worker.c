@@ -50,27 +50,12 @@ static int read_full(int fd, void *buf, size_t n)
 	return 0;
 }
 
-static int write_full(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-	while (n > 0) {
-		ssize_t r = write(fd, p, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 static int send_frame(struct worker *k, uint8_t type, uint32_t id, uint32_t flags)
 {
 	jg_writer_seal(&k->w, type, id, flags);
 	if (k->w.failed)
 		return -1;
-	return write_full(k->out, k->w.buf, k->w.len);
+	return jg_write_all(k->out, k->w.buf, k->w.len);
 }
 
 /* Sends the TABLE chunk being written, its entry count filled in. */
