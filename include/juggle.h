@@ -51,7 +51,7 @@ extern "C" {
 #define JG_EXPORT
 #endif
 
-#define JG_VERSION "0.1.0"
+#define JG_VERSION "0.2.0"
 
 struct ev_loop;
 struct jg_session;
@@ -258,6 +258,22 @@ JG_EXPORT size_t jg_counts_top(const struct jg_counts *c, size_t n, struct jg_wo
 /* Writes "word<TAB>count" lines in that order to `path`, atomically. */
 JG_EXPORT int jg_counts_write_tsv(const struct jg_counts *c, const char *path);
 
+/*
+ * Tables of one's own, e.g. to combine the tables of several runs (as
+ * `juggle merge` does). jg_counts_new() returns NULL when out of memory.
+ */
+JG_EXPORT struct jg_counts *jg_counts_new(void);
+JG_EXPORT void jg_counts_free(struct jg_counts *c);
+/* Adds every count of `src` to `dst`: JG_OK or JG_ENOMEM. */
+JG_EXPORT int jg_counts_merge(struct jg_counts *dst, const struct jg_counts *src);
+/*
+ * Adds the counts of a file jg_counts_write_tsv() wrote. JG_OK, JG_ENOMEM,
+ * or JG_EIO with the file, line and reason in `errbuf` (JG_ERRBUF_SIZE
+ * bytes, may be NULL) when it cannot be read or a line is malformed; what
+ * was read before the bad line stays added.
+ */
+JG_EXPORT int jg_counts_read_tsv(struct jg_counts *c, const char *path, char *errbuf);
+
 /* What happened to one URL; borrowed, valid only during the callback. */
 struct jg_result {
 	const char *url;       /* the URL as added (a bare number expanded) */
@@ -277,6 +293,14 @@ struct jg_result {
 	uint64_t distinct;     /* distinct words */
 	size_t n_top;
 	const struct jg_word_count *top; /* its most frequent words */
+	/* Added in 0.2: */
+	int reused;            /* the file an earlier run saved was kept, no
+	                          body was transferred (jg_session_add_prior) */
+	const char *etag;      /* the answer's validators, NULL when absent; */
+	const char *last_modified; /* for a kept file, those given in the prior */
+	const char *sha256;    /* the saved file's SHA-256 in hex; NULL when
+	                          not computed (a file kept and not counted) */
+	const char *content_type; /* of the answer (or the prior); NULL if none */
 };
 
 /*
@@ -314,6 +338,44 @@ JG_EXPORT void jg_session_on_idle(struct jg_session *s, jg_idle_cb cb, void *use
  * JG_ENOMEM; on any error nothing was queued and no callback will fire.
  */
 JG_EXPORT int jg_session_add_url(struct jg_session *s, const char *url, void *user);
+
+/*
+ * Resuming: a URL whose book an earlier run may already have saved in the
+ * output directory. File names depend only on the order URLs are added,
+ * so a caller that adds the same list in the same order finds each book
+ * under the name it had. `prior->file` is that name as the earlier run
+ * reported it (the last path segment of jg_result.file); when it differs
+ * from the name this session gives the URL, or no regular file of
+ * `prior->bytes` bytes is there, the prior is ignored and the URL is
+ * fetched as by jg_session_add_url(). A NULL `file` takes whatever regular
+ * file is under the book's name, of any size (files left by a run that
+ * recorded nothing; only safe with the same list in the same order).
+ * Otherwise, by `prior->use`:
+ *
+ * JG_PRIOR_KEEP        no transfer and no counting: the book is reported
+ *                      as saved (reused = 1) from the loop, soon after.
+ * JG_PRIOR_RECOUNT     no transfer; the workers count the file (and hash
+ *                      it) as if it had just been downloaded. Without
+ *                      counting, the same as KEEP.
+ * JG_PRIOR_REVALIDATE  a conditional GET with the validators given
+ *                      (If-None-Match / If-Modified-Since). A 304 keeps the
+ *                      file (reused = 1, http_code 304) and goes on as
+ *                      RECOUNT; any other answer is handled as usual, a 200
+ *                      replacing the file atomically.
+ *
+ * Strings are copied. Returns what jg_session_add_url() returns.
+ */
+enum jg_prior_use { JG_PRIOR_KEEP = 1, JG_PRIOR_RECOUNT = 2, JG_PRIOR_REVALIDATE = 3 };
+struct jg_prior {
+	enum jg_prior_use use;
+	const char *file;          /* the saved file's name in the output dir */
+	uint64_t bytes;            /* its size */
+	const char *etag;          /* validators of the answer that saved it; */
+	const char *last_modified; /* NULL when there were none */
+	const char *content_type;  /* its Content-Type: the charset to count in */
+};
+JG_EXPORT int jg_session_add_prior(struct jg_session *s, const char *url,
+                                   const struct jg_prior *prior, void *user);
 
 /*
  * Admit nothing new; what is in flight finishes. Queued URLs stay queued.

@@ -1,5 +1,6 @@
 #include "arena.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,13 @@ static char *arena_alloc(struct jg_arena *a, size_t n)
 	char *p = a->head->data + a->used;
 	a->used += n;
 	return p;
+}
+
+void *jg_arena_alloc(struct jg_arena *a, size_t n)
+{
+	/* Strings leave the fill at any byte: 7 spare bytes align a struct. */
+	char *p = arena_alloc(a, n + 7);
+	return p ? (void *)(((uintptr_t)p + 7) & ~(uintptr_t)7) : NULL;
 }
 
 char *jg_arena_strndup(struct jg_arena *a, const char *s, size_t len)

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 /* Bodies of unknown length start here and double. */
 enum { FIRST_BUFFER = 16 * 1024, PREALLOC_MAX = 64 << 20 };
 
@@ -196,6 +198,10 @@ static size_t on_write(char *data, size_t size, size_t n, void *userp)
 			t->sink_errno = errno;
 			return 0;
 		}
+		if (t->sha && !EVP_DigestUpdate(t->sha, data, bytes)) {
+			t->sink_errno = ENOMEM;
+			return 0;
+		}
 		t->len += bytes;
 		return bytes;
 	}
@@ -306,15 +312,38 @@ static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url
 		curl_easy_setopt(e, CURLOPT_CAINFO, f->cfg.cacert);
 	if (t->resolve)
 		curl_easy_setopt(e, CURLOPT_RESOLVE, t->resolve);
+	if (t->headers)
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+}
+
+static int add_header(struct curl_slist **list, const char *name, const char *value)
+{
+	char line[1024];
+	if (!value || !*value)
+		return 0;
+	/* A validator is one header line: nothing a server sent can add
+	 * another one to our request. */
+	if (strpbrk(value, "\r\n") || snprintf(line, sizeof line, "%s: %s", name, value) >= (int)sizeof line)
+		return 0;
+	struct curl_slist *l = curl_slist_append(*list, line);
+	if (!l)
+		return -1;
+	*list = l;
+	return 0;
 }
 
 int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url, const char *resolve,
-                   int sink)
+                   int sink, const struct jg_fetch_cond *cond)
 {
 	memset(t, 0, sizeof *t);
 	t->f = f;
 	t->sink = sink;
 	if (resolve && !(t->resolve = curl_slist_append(NULL, resolve)))
+		goto nomem;
+	if (cond && (add_header(&t->headers, "If-None-Match", cond->etag) < 0 ||
+	             add_header(&t->headers, "If-Modified-Since", cond->last_modified) < 0))
+		goto nomem;
+	if (sink >= 0 && (!(t->sha = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(t->sha, EVP_sha256(), NULL)))
 		goto nomem;
 	if (!(t->easy = take_easy(f)))
 		goto nomem;
@@ -379,6 +408,24 @@ void jg_fetch_release(struct jg_transfer *t)
 	}
 	curl_slist_free_all(t->resolve);
 	t->resolve = NULL;
+	curl_slist_free_all(t->headers);
+	t->headers = NULL;
+	EVP_MD_CTX_free(t->sha);
+	t->sha = NULL;
+}
+
+const char *jg_fetch_header(const struct jg_transfer *t, const char *name)
+{
+	struct curl_header *h;
+	if (!t->easy || curl_easy_header(t->easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+		return NULL;
+	return h->value;
+}
+
+int jg_fetch_sha256(struct jg_transfer *t, uint8_t out[32])
+{
+	unsigned len = 0;
+	return t->sha && EVP_DigestFinal_ex(t->sha, out, &len) && len == 32 ? 0 : -1;
 }
 
 const char *jg_fetch_redirect_url(const struct jg_transfer *t)

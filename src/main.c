@@ -6,7 +6,9 @@
 #include "juggle.h"
 
 #include "input.h"
+#include "merge.h"
 #include "report.h"
+#include "resume.h"
 #include "shard.h"
 
 #include <errno.h>
@@ -20,6 +22,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+/* Workers send top words of at most this many bytes. */
+enum { TOP_WORD_MAX = 1024 };
 
 enum exit_code { EXIT_ALL_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
@@ -38,12 +43,26 @@ struct cli {
 	unsigned jobs;
 	struct jg_shard shard;
 	uint64_t other_shards;     /* URLs left to the other shards */
+	const char *outdir;
+	int refresh;
+	struct entry *entries;     /* this shard's URL lines, in list order */
+	size_t n_entries, cap_entries;
+	uint64_t list_hash, list_urls; /* the whole list's fingerprint */
+	struct jg_resume resume;
 	struct jg_pool *pool;
 	int collected;
 	struct jg_session *session;
 	struct jg_report report;
 	uint64_t accepted, duplicates;
 	int interrupted;
+};
+
+/* A URL line of the list, read before anything is queued. */
+struct entry {
+	char *text;
+	const char *source;        /* "argument", "stdin" or the file's name */
+	unsigned long line;
+	uint64_t index;            /* position among the whole list's URLs */
 };
 
 static const char usage_text[] =
@@ -81,9 +100,15 @@ static const char usage_text[] =
 "      --cacert FILE        CA certificates to verify TLS peers with\n"
 "      --resolve H:P:ADDR   use ADDR for host H port P, as curl --resolve\n"
 "      --dns-servers LIST   DNS servers ADDR[:PORT],... instead of the system's\n"
-"Sharding (for array jobs of a scheduler):\n"
+"Sharding and resuming (for array jobs of a scheduler):\n"
 "      --shard K/N          only the URLs whose hash falls in shard K of N (0-based);\n"
 "                           auto/N: K from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX\n"
+"      --refresh            revalidate books saved by an earlier run with a\n"
+"                           conditional GET (a 304 keeps the file); without it\n"
+"                           they are kept as they are, with no request\n"
+"  A run records what it saved in DIR/.juggle/manifest; run again over the same\n"
+"  DIR, it fetches only what is missing or failed. 'juggle merge --help' tells\n"
+"  how to combine the shards' directories into one result.\n"
 "Engine (for comparisons; the default is the one to use):\n"
 "      --engine NAME        loop: every transfer on this one thread (default);\n"
 "                           threads: blocking transfers in a thread pool;\n"
@@ -158,7 +183,7 @@ enum long_only {
 	OPT_MIRROR = 256, OPT_JSON, OPT_PER_HOST, OPT_CONNECT_TIMEOUT, OPT_STALL_TIMEOUT,
 	OPT_MAX_SIZE, OPT_RETRIES, OPT_RETRY_DELAY, OPT_MAX_REDIRECTS, OPT_MAX_BUFFER,
 	OPT_CACERT, OPT_RESOLVE, OPT_DNS_SERVERS, OPT_SPLIT, OPT_KEEP_BOILERPLATE, OPT_TOP,
-	OPT_COUNTS, OPT_NO_COUNT, OPT_ENGINE, OPT_THREADS, OPT_SHARD,
+	OPT_COUNTS, OPT_NO_COUNT, OPT_ENGINE, OPT_THREADS, OPT_SHARD, OPT_REFRESH,
 };
 
 static const struct option long_options[] = {
@@ -188,6 +213,7 @@ static const struct option long_options[] = {
 	{"engine", required_argument, NULL, OPT_ENGINE},
 	{"threads", required_argument, NULL, OPT_THREADS},
 	{"shard", required_argument, NULL, OPT_SHARD},
+	{"refresh", no_argument, NULL, OPT_REFRESH},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -204,7 +230,10 @@ static void set_option(struct cli *c, int opt, const char *arg)
 {
 	struct jg_options *o = c->opts;
 	switch (opt) {
-	case 'o': check(jg_options_set_output_dir(o, arg), "--output", arg); break;
+	case 'o':
+		check(jg_options_set_output_dir(o, arg), "--output", arg);
+		c->outdir = arg;
+		break;
 	case 'j':
 		c->jobs = parse_count("--jobs", arg, 1, 100000);
 		check(jg_options_set_jobs(o, c->jobs), "--jobs", arg);
@@ -286,6 +315,7 @@ static void parse_args(struct cli *c, int argc, char **argv)
 				usage_error("--shard: %s", why);
 			break;
 		}
+		case OPT_REFRESH: c->refresh = 1; break;
 		case 'q': c->quiet = 1; break;
 		case OPT_JSON: c->json = optarg; break;
 		case 'h': fputs(usage_text, stdout); exit(EXIT_ALL_OK);
@@ -296,26 +326,70 @@ static void parse_args(struct cli *c, int argc, char **argv)
 	}
 }
 
+static void input_error(struct cli *c, const char *source, unsigned long line, const char *text,
+                        const char *why)
+{
+	jg_report_input_error(&c->report, source, line, text, why);
+	jg_resume_input_error(&c->resume, source, line, text, why);
+}
+
+/*
+ * The whole list is read before anything is queued: whether an earlier
+ * run's count snapshot still holds depends on the list as a whole.
+ */
 static void on_input_url(void *ctx, const char *source, unsigned long line, const char *text)
 {
 	struct cli *c = ctx;
-	if (c->shard.n && jg_shard_of(text, strlen(text), c->shard.n) != c->shard.k) {
+	size_t len = strlen(text);
+	/* Order-free, so shards and reruns agree however the list is cut. */
+	c->list_hash += jg_shard_hash(text, len);
+	uint64_t index = c->list_urls++;
+	if (c->shard.n && jg_shard_of(text, len, c->shard.n) != c->shard.k) {
 		c->other_shards++;
 		return;
 	}
-	int rc = jg_session_add_url(c->session, text, NULL);
-	if (rc == JG_OK)
-		c->accepted++;
-	else if (rc == JG_EDUPLICATE)
-		c->duplicates++; /* downloaded once, as asked */
-	else
-		jg_report_input_error(&c->report, source, line, text, jg_strerror(rc));
+	if (c->n_entries == c->cap_entries) {
+		size_t cap = c->cap_entries ? c->cap_entries * 2 : 1024;
+		struct entry *e = realloc(c->entries, cap * sizeof *e);
+		if (!e) {
+			input_error(c, source, line, text, "out of memory");
+			return;
+		}
+		c->entries = e;
+		c->cap_entries = cap;
+	}
+	struct entry *e = &c->entries[c->n_entries];
+	if (!(e->text = strdup(text))) {
+		input_error(c, source, line, text, "out of memory");
+		return;
+	}
+	e->source = source;
+	e->line = line;
+	e->index = index;
+	c->n_entries++;
 }
 
 static void on_input_error(void *ctx, const char *source, unsigned long line, const char *why)
 {
-	struct cli *c = ctx;
-	jg_report_input_error(&c->report, source, line, NULL, why);
+	input_error(ctx, source, line, NULL, why);
+}
+
+/* Queues this shard's URLs, each with what an earlier run left of it. */
+static void queue_entries(struct cli *c)
+{
+	for (size_t i = 0; i < c->n_entries; i++) {
+		struct entry *e = &c->entries[i];
+		struct jg_prior prior;
+		const struct jg_prior *p = jg_resume_prior(&c->resume, e->text, &prior);
+		int rc = p ? jg_session_add_prior(c->session, e->text, p, e)
+		           : jg_session_add_url(c->session, e->text, e);
+		if (rc == JG_OK)
+			c->accepted++;
+		else if (rc == JG_EDUPLICATE)
+			c->duplicates++; /* downloaded once, as asked */
+		else
+			input_error(c, e->source, e->line, e->text, jg_strerror(rc));
+	}
 }
 
 static void read_inputs(struct cli *c, int argc, char **argv)
@@ -350,7 +424,12 @@ static void read_inputs(struct cli *c, int argc, char **argv)
 static void on_book(struct jg_session *s, const struct jg_result *r, void *user)
 {
 	struct cli *c = user;
-	jg_report_book(&c->report, r);
+	const struct entry *e = r->user;
+	struct jg_result res = *r;
+	struct jg_word_count top[64];
+	char words[64 * (TOP_WORD_MAX + 1)];
+	jg_resume_book(&c->resume, e->text, e->index, &res, top, words, sizeof words);
+	jg_report_book(&c->report, &res);
 }
 
 static void on_idle(struct jg_session *s, void *user)
@@ -359,16 +438,22 @@ static void on_idle(struct jg_session *s, void *user)
 	ev_break(c->report.loop, EVBREAK_ONE);
 }
 
-static void on_counts(struct jg_pool *pool, const struct jg_counts *counts, void *user)
+static void on_counts(struct jg_pool *pool, const struct jg_counts *pool_counts, void *user)
 {
 	struct cli *c = user;
+	c->collected = 1;
+	ev_break(c->report.loop, EVBREAK_ONE);
+	/* The books kept from earlier runs are in the snapshot, not the pool. */
+	const struct jg_counts *counts = jg_resume_seal(&c->resume, pool_counts);
+	if (!counts) {
+		c->report.input_errors++;
+		return;
+	}
 	jg_report_counts(&c->report, counts, c->top);
 	if (c->counts_path && jg_counts_write_tsv(counts, c->counts_path) != JG_OK) {
 		fprintf(stderr, "juggle: %s: cannot write the counts: %s\n", c->counts_path, strerror(errno));
 		c->report.input_errors++;
 	}
-	c->collected = 1;
-	ev_break(c->report.loop, EVBREAK_ONE);
 }
 
 /* Every book is counted: gather the workers' tables and report them. */
@@ -448,6 +533,8 @@ static void raise_fd_limit(const struct cli *c)
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "merge") == 0)
+		return jg_merge_main(argc - 1, argv + 1);
 	struct cli c;
 	memset(&c, 0, sizeof c);
 	signal(SIGPIPE, SIG_IGN);
@@ -502,15 +589,34 @@ int main(int argc, char **argv)
 	}
 	jg_session_on_book(c.session, on_book, &c);
 	jg_session_on_idle(c.session, on_idle, &c);
+	if (jg_resume_open(&c.resume, c.outdir ? c.outdir : "texts", c.count_flags, c.refresh) < 0) {
+		jg_session_free(c.session);
+		jg_report_fini(&c.report);
+		jg_pool_free(c.pool);
+		free(c.lists);
+		return EXIT_USAGE;
+	}
 	read_inputs(&c, argc, argv);
+	jg_resume_plan(&c.resume, c.list_hash, c.list_urls, c.shard.k, c.shard.n);
+	queue_entries(&c);
+	jg_resume_start(&c.resume, c.accepted);
 	if (c.shard.n && !c.quiet)
 		fprintf(stderr, "juggle: shard %u/%u: %llu URLs here, %llu in other shards\n",
 		        c.shard.k, c.shard.n, (unsigned long long)c.accepted,
 		        (unsigned long long)c.other_shards);
 	jg_report_attach(&c.report, c.session, c.accepted);
 	int status = run(&c, loop);
+	if (!c.quiet && (c.resume.kept || c.resume.recounted || c.resume.revalidated))
+		fprintf(stderr, "juggle: resumed %s: %llu books kept, %llu counted again from their "
+		        "files, %llu not modified (304)\n", c.outdir ? c.outdir : "texts",
+		        (unsigned long long)c.resume.kept, (unsigned long long)c.resume.recounted,
+		        (unsigned long long)c.resume.revalidated);
 	jg_report_fini(&c.report);
+	jg_resume_close(&c.resume);
 	jg_pool_free(c.pool);
+	for (size_t i = 0; i < c.n_entries; i++)
+		free(c.entries[i].text);
+	free(c.entries);
 	free(c.lists);
 	ev_loop_destroy(loop);
 	jg_global_cleanup();

@@ -1,5 +1,6 @@
 #include "pool.h"
 
+#include "counts.h"
 #include "proto.h"
 #include "worker.h"
 
@@ -63,10 +64,6 @@ struct worker {
 	int flushing;
 	int write_broken;              /* EPIPE: wait for EOF on the read side */
 	unsigned generation;           /* bumped at each death */
-};
-
-struct jg_counts {
-	struct jg_wordcount wc;
 };
 
 struct jg_pool {
@@ -582,7 +579,7 @@ int jg_pool_submit(struct jg_pool *p, struct jg_pool_book *b)
 		return -1;
 	struct record *r = &p->rec[i];
 	memset(r, 0, sizeof *r);
-	r->type = JG_FRAME_BOOK;
+	r->type = b->body ? JG_FRAME_BOOK : JG_FRAME_RECOUNT;
 	r->dir = strdup(b->dir);
 	r->name = strdup(b->name);
 	if (!r->dir || !r->name || strlen(b->dir) > 4000) {
@@ -636,7 +633,8 @@ static int handle_result(struct worker *w, const struct jg_frame_header *h, cons
 	}
 	char why[JG_MSG_WORD_MAX + 1];
 	snprintf(why, sizeof why, "%.*s", (int)m.error_len, m.error);
-	struct jg_pool_result res = {m.err, why, m.words, m.distinct, m.n_top, top};
+	struct jg_pool_result res = {m.err, why, m.words, m.distinct, m.n_top, top,
+	                             m.err ? NULL : m.sha256};
 	/* Saved: the body is no longer needed; a recount reads the file. */
 	if (r->body)
 		p->held -= r->len;
@@ -884,54 +882,4 @@ size_t jg_pool_pids(const struct jg_pool *p, pid_t *out, size_t max)
 JG_EXPORT unsigned jg_pool_restarts(const struct jg_pool *p)
 {
 	return p->respawns;
-}
-
-/* ---- the merged table ---------------------------------------------------- */
-
-JG_EXPORT uint64_t jg_counts_total(const struct jg_counts *c)
-{
-	return c->wc.total;
-}
-
-JG_EXPORT uint64_t jg_counts_distinct(const struct jg_counts *c)
-{
-	return c->wc.distinct;
-}
-
-JG_EXPORT uint64_t jg_counts_get(const struct jg_counts *c, const char *word)
-{
-	return jg_wc_get(&c->wc, word, strlen(word));
-}
-
-JG_EXPORT size_t jg_counts_top(const struct jg_counts *c, size_t n, struct jg_word_count *out)
-{
-	const struct jg_word **top = malloc((n ? n : 1) * sizeof *top);
-	if (!top)
-		return 0;
-	size_t got = jg_wc_top(&c->wc, n, top);
-	for (size_t i = 0; i < got; i++) {
-		out[i].word = top[i]->word;
-		out[i].count = top[i]->count;
-	}
-	free(top);
-	return got;
-}
-
-JG_EXPORT int jg_counts_write_tsv(const struct jg_counts *c, const char *path)
-{
-	size_t n = strlen(path);
-	char *temp = malloc(n + 8);
-	if (!temp)
-		return JG_ENOMEM;
-	snprintf(temp, n + 8, "%s.part", path);
-	FILE *f = fopen(temp, "w");
-	int rc = f ? jg_wc_write_tsv(&c->wc, f) : -1;
-	if (f && fclose(f) != 0)
-		rc = -1;
-	if (rc == 0 && rename(temp, path) < 0)
-		rc = -1;
-	if (rc < 0)
-		unlink(temp);
-	free(temp);
-	return rc < 0 ? JG_EIO : JG_OK;
 }

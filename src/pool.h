@@ -26,12 +26,14 @@ struct jg_pool_result {
 	uint64_t words, distinct;
 	size_t n_top;
 	const struct jg_word_count *top;
+	const uint8_t *sha256;    /* 32 bytes: the saved file's; NULL on failure */
 };
 
 typedef void (*jg_pool_done_cb)(void *user, uint64_t cookie, const struct jg_pool_result *r);
 
 struct jg_pool_book {
-	char *body;               /* taken: the pool frees it */
+	char *body;               /* taken: the pool frees it; NULL: the book is
+	                             saved already, count its file */
 	size_t len;
 	const char *dir, *name;   /* copied */
 	uint32_t flags;           /* JG_BOOK_* from proto.h */

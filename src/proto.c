@@ -189,6 +189,9 @@ int jg_msg_result_decode(const uint8_t *payload, size_t len, struct jg_msg_resul
 	}
 	m->error_len = jg_get_u16(&c);
 	m->error = (const char *)jg_get_bytes(&c, m->error_len);
+	const uint8_t *digest = jg_get_bytes(&c, sizeof m->sha256);
+	if (digest)
+		memcpy(m->sha256, digest, sizeof m->sha256);
 	return c.bad || m->error_len > JG_MSG_WORD_MAX ? -1 : 0;
 }
 

@@ -12,7 +12,8 @@
 #include <stdint.h>
 
 #define JG_FRAME_MAGIC 0x4A47u
-#define JG_FRAME_VERSION 1
+/* 2: RESULT carries the saved file's SHA-256. */
+#define JG_FRAME_VERSION 2
 #define JG_FRAME_HEADER 16
 /* A body may be 256 MiB by default and up to what --max-size allows. */
 #define JG_FRAME_MAX (1u << 30)
@@ -82,6 +83,7 @@ struct jg_msg_result {
 	} top[JG_MSG_TOP_MAX];
 	const char *error;
 	size_t error_len;
+	uint8_t sha256[32];    /* of the saved file; zero on failure */
 };
 
 /* Each returns 0, or -1 when the payload is not well formed. */

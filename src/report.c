@@ -163,6 +163,12 @@ static void json_book(struct jg_report *r, const char *url, const char *file, in
 		fprintf(r->json, ",\"redirects\":%u,\"final_url\":", res->redirects);
 		json_string(r->json, res->final_url);
 	}
+	if (res && res->sha256) {
+		fputs(",\"sha256\":", r->json);
+		json_string(r->json, res->sha256);
+	}
+	if (res && res->reused)
+		fputs(",\"reused\":true", r->json);
 	json_counts(r->json, res);
 	fputc('}', r->json);
 }
@@ -219,8 +225,12 @@ static void print_summary(struct jg_report *r, double wall, const struct jg_stat
 	        r->failed + r->input_errors);
 	if (r->input_errors)
 		fprintf(stderr, " (%" PRIu64 " bad input lines)", r->input_errors);
-	fprintf(stderr, "; %s in %.2f s (%s/s); %" PRIu64 " retries; loop stall max %.1f ms, p99 %.1f ms\n",
-	        bytes, wall, speed, st->retries, st->stall_max * 1e3, st->stall_p99 * 1e3);
+	if (r->merged_shards)
+		fprintf(stderr, "; %s in %u shards\n", bytes, r->merged_shards);
+	else
+		fprintf(stderr, "; %s in %.2f s (%s/s); %" PRIu64 " retries; loop stall max %.1f ms, "
+		        "p99 %.1f ms\n", bytes, wall, speed, st->retries, st->stall_max * 1e3,
+		        st->stall_p99 * 1e3);
 	if (st->engine != JG_ENGINE_LOOP)
 		fprintf(stderr, "juggle: %s engine, %u threads started\n", jg_engine_name(st->engine),
 		        st->threads);
@@ -261,11 +271,18 @@ static int finish_json(struct jg_report *r, double wall, const struct jg_stats *
 		}
 		fputs("]},", f);
 	}
-	fprintf(f, "\"worker_restarts\":%u,", r->worker_restarts);
-	fprintf(f, "\"engine\":\"%s\",\"threads\":%u,", jg_engine_name(st->engine), st->threads);
-	json_process(f);
-	fprintf(f, "\"loop_stall\":{\"max_seconds\":%.6f,\"p99_seconds\":%.6f,\"iterations\":%" PRIu64
-	        "}}\n", st->stall_max, st->stall_p99, st->loop_iterations);
+	if (r->merged_shards) {
+		/* A merge ran nothing: only where its figures came from. */
+		fprintf(f, "\"merged_shards\":%u}\n", r->merged_shards);
+	} else {
+		fprintf(f, "\"worker_restarts\":%u,", r->worker_restarts);
+		fprintf(f, "\"engine\":\"%s\",\"threads\":%u,", jg_engine_name(st->engine),
+		        st->threads);
+		json_process(f);
+		fprintf(f, "\"loop_stall\":{\"max_seconds\":%.6f,\"p99_seconds\":%.6f,"
+		        "\"iterations\":%" PRIu64 "}}\n", st->stall_max, st->stall_p99,
+		        st->loop_iterations);
+	}
 	int bad = ferror(f);
 	bad |= fclose(f) != 0;
 	r->json = NULL;
@@ -301,7 +318,7 @@ void jg_report_counts(struct jg_report *r, const struct jg_counts *c, unsigned t
 
 int jg_report_finish(struct jg_report *r, const struct jg_stats *st)
 {
-	double wall = ev_time() - r->started;
+	double wall = r->merged_shards ? 0 : ev_time() - r->started;
 	if (r->show_progress) {
 		ev_ref(r->loop);
 		ev_timer_stop(r->loop, &r->progress);

@@ -24,6 +24,7 @@ struct jg_report {
 	struct jg_word_count top[64];
 	size_t n_top;
 	unsigned worker_restarts;
+	unsigned merged_shards;    /* `juggle merge`: shards combined; 0 for a run */
 	double started;            /* ev_time() at start */
 	uint64_t total;            /* URLs accepted */
 	uint64_t ok, failed, bytes;

@@ -8,10 +8,12 @@
 #include "url.h"
 
 #include <ares.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +37,10 @@ struct jg_job {
 	unsigned attempts, redirects;
 	ev_tstamp started;
 	long http_code;
+	int reused;                /* a 304: the earlier run's file stays */
+	char *etag, *last_modified; /* of the answer that is saved */
+	char *content_type;
+	char sha256[65];           /* hex, of a streamed body; "" if none */
 };
 
 /* Details of a failure, carried to the report. */
@@ -56,6 +62,21 @@ static const char *url_key(void *ctx, uint32_t idx)
 static const char *name_key(void *ctx, uint32_t idx)
 {
 	return book_at(ctx, idx)->name;
+}
+
+static void hex_digest(const uint8_t d[32], char out[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = digits[d[i] >> 4];
+		out[2 * i + 1] = digits[d[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static char *strdup_or_null(const char *p)
+{
+	return p ? strdup(p) : NULL;
 }
 
 static void kick(struct jg_session *s);
@@ -119,8 +140,8 @@ static int report_unfinished(struct jg_session *s, uint32_t idx, int err, unsign
 
 static void maybe_idle(struct jg_session *s)
 {
-	if (s->freeing || s->jobs || s->counting || (s->hosts.queued && !s->draining) ||
-	    s->idle_reported)
+	if (s->freeing || s->jobs || s->counting ||
+	    ((s->hosts.queued || s->next_reuse < s->n_reuse) && !s->draining) || s->idle_reported)
 		return;
 	s->idle_reported = 1;
 	if (!s->on_idle)
@@ -187,6 +208,9 @@ static void job_free(struct jg_job *job)
 	jg_store_abort(&s->store, &job->file);
 	jg_url_fini(&job->cur);
 	free(job->visited);
+	free(job->etag);
+	free(job->last_modified);
+	free(job->content_type);
 	free(job);
 }
 
@@ -206,6 +230,13 @@ static void job_finish(struct jg_job *job, const struct failure *fail, uint64_t 
 	r.attempts = job->attempts;
 	r.redirects = job->redirects;
 	r.elapsed = ev_now(s->loop) - job->started;
+	if (!fail) {
+		r.reused = job->reused;
+		r.etag = job->etag;
+		r.last_modified = job->last_modified;
+		r.sha256 = job->sha256[0] ? job->sha256 : NULL;
+		r.content_type = job->content_type;
+	}
 	int alive = notify(s, &r);
 	job_free(job);
 	if (alive)
@@ -270,7 +301,10 @@ static void job_fetch(struct jg_job *job, const char *addrs)
 		return;
 	}
 	job->state = JOB_FETCHING;
-	if (jg_fetch_start(&s->fetch, &job->xfer, job->cur.url, entry, job->file.fd) < 0)
+	const struct jg_book_prior *prior = book_at(s, job->book)->prior;
+	struct jg_fetch_cond cond = {prior ? prior->etag : NULL, prior ? prior->last_modified : NULL};
+	if (jg_fetch_start(&s->fetch, &job->xfer, job->cur.url, entry, job->file.fd,
+	                   prior ? &cond : NULL) < 0)
 		job_fail(job, JG_EINTERNAL, job->xfer.errbuf);
 }
 
@@ -359,7 +393,18 @@ struct counting {
 	long http_code;
 	ev_tstamp started;
 	char *final_url;
+	int reused;
+	char *etag, *last_modified, *content_type;
 };
+
+static void counting_free(struct counting *c)
+{
+	free(c->final_url);
+	free(c->etag);
+	free(c->last_modified);
+	free(c->content_type);
+	free(c);
+}
 
 static void on_counted(void *user, uint64_t cookie, const struct jg_pool_result *pr)
 {
@@ -382,10 +427,20 @@ static void on_counted(void *user, uint64_t cookie, const struct jg_pool_result 
 	r.distinct = pr->distinct;
 	r.n_top = pr->n_top;
 	r.top = pr->top;
+	char sha[65];
+	if (pr->err == JG_OK) {
+		r.reused = c->reused;
+		r.etag = c->etag;
+		r.last_modified = c->last_modified;
+		r.content_type = c->content_type;
+		if (pr->sha256) {
+			hex_digest(pr->sha256, sha);
+			r.sha256 = sha;
+		}
+	}
 	s->counting--;
 	int alive = notify(s, &r); /* r points into c until it returns */
-	free(c->final_url);
-	free(c);
+	counting_free(c);
 	if (alive)
 		kick(s);
 }
@@ -404,8 +459,25 @@ static uint32_t book_flags(const struct jg_session *s, const char *content_type)
 	return f;
 }
 
+/*
+ * Hands a book to the pool, which saves `body` (NULL: counts the file
+ * saved already) and counts it; `c` is taken. 0, or -1 out of memory.
+ */
+static int hand_over(struct jg_session *s, struct counting *c, char *body, size_t len)
+{
+	struct jg_pool_book pb = {body, body ? len : 0, s->store.dir, book_at(s, c->book)->name,
+	                          book_flags(s, c->content_type), on_counted, s, (uintptr_t)c};
+	if (jg_pool_submit(s->opt.pool, &pb) < 0) {
+		free(pb.body);
+		counting_free(c);
+		return -1;
+	}
+	s->counting++;
+	return 0;
+}
+
 /* The pool saves and counts; the job ends here and frees its slot. */
-static void job_hand_over(struct jg_job *job, char *body, size_t len, const char *content_type)
+static void job_hand_over(struct jg_job *job, char *body, size_t len)
 {
 	struct jg_session *s = job->s;
 	struct counting *c = calloc(1, sizeof *c);
@@ -415,19 +487,43 @@ static void job_hand_over(struct jg_job *job, char *body, size_t len, const char
 		return;
 	}
 	*c = (struct counting){s, job->book, len, job->attempts, job->redirects, job->http_code,
-	                       job->started, job->cur.url ? strdup(job->cur.url) : NULL};
-	struct jg_pool_book pb = {body, len, s->store.dir, book_at(s, job->book)->name,
-	                          book_flags(s, content_type), on_counted, s, (uintptr_t)c};
-	if (jg_pool_submit(s->opt.pool, &pb) < 0) {
-		free(pb.body);
-		free(c->final_url);
-		free(c);
+	                       job->started, strdup_or_null(job->cur.url), job->reused,
+	                       job->etag, job->last_modified, job->content_type};
+	job->etag = job->last_modified = job->content_type = NULL; /* c has them now */
+	if (hand_over(s, c, body, len) < 0) {
 		job_fail(job, JG_ENOMEM, "out of memory");
 		return;
 	}
-	s->counting++;
 	job_free(job);
 	kick(s);
+}
+
+static int counting_on(const struct jg_session *s)
+{
+	return s->opt.pool && !(s->opt.count_flags & JG_COUNT_OFF);
+}
+
+static void keep_validators(struct jg_job *job, const struct jg_book_prior *prior)
+{
+	/* A 304 need not repeat the headers: the prior's still hold. */
+	if (!job->etag)
+		job->etag = strdup_or_null(prior->etag);
+	if (!job->last_modified)
+		job->last_modified = strdup_or_null(prior->last_modified);
+	if (!job->content_type)
+		job->content_type = strdup_or_null(prior->content_type);
+}
+
+/* The saved file stays: count it again when counting, else report it. */
+static void job_keep(struct jg_job *job, const struct jg_book_prior *prior)
+{
+	struct jg_session *s = job->s;
+	keep_validators(job, prior);
+	if (counting_on(s)) {
+		job_hand_over(job, NULL, prior->bytes);
+		return;
+	}
+	job_finish(job, NULL, prior->bytes);
 }
 
 static void job_save(struct jg_job *job)
@@ -437,6 +533,9 @@ static void job_save(struct jg_job *job)
 	char why[512];
 	if (s->streaming) {
 		len = job->xfer.len;
+		uint8_t digest[32];
+		if (jg_fetch_sha256(&job->xfer, digest) == 0)
+			hex_digest(digest, job->sha256);
 		jg_fetch_release(&job->xfer);
 		if (jg_store_commit(&s->store, &job->file, book_at(s, job->book)->name, why,
 		                    sizeof why) < 0)
@@ -447,11 +546,8 @@ static void job_save(struct jg_job *job)
 	}
 	char *body = jg_fetch_take_body(&job->xfer, &len);
 	if (s->opt.pool) {
-		const char *ct = jg_fetch_content_type(&job->xfer);
-		char type[256];
-		snprintf(type, sizeof type, "%s", ct ? ct : "");
-		jg_fetch_release(&job->xfer);
-		job_hand_over(job, body, len, type);
+		jg_fetch_release(&job->xfer); /* job->content_type has its type */
+		job_hand_over(job, body, len);
 		return;
 	}
 	jg_fetch_release(&job->xfer);
@@ -468,7 +564,24 @@ static void on_transfer_done(struct jg_transfer *t)
 {
 	struct jg_job *job = container_of(t, struct jg_job, xfer);
 	struct jg_session *s = job->s;
+	const struct jg_book_prior *prior = book_at(s, job->book)->prior;
 	job->http_code = t->http_code;
+	if (t->code == CURLE_OK && (t->http_code == 304 || (t->http_code >= 200 && t->http_code <= 299))) {
+		free(job->etag);
+		free(job->last_modified);
+		free(job->content_type);
+		job->etag = strdup_or_null(jg_fetch_header(t, "ETag"));
+		job->last_modified = strdup_or_null(jg_fetch_header(t, "Last-Modified"));
+		job->content_type = strdup_or_null(jg_fetch_content_type(t));
+	}
+	if (t->code == CURLE_OK && t->http_code == 304 && prior) {
+		/* Not modified: the earlier run's file is the book. */
+		jg_fetch_release(t);
+		jg_store_abort(&s->store, &job->file);
+		job->reused = 1;
+		job_keep(job, prior);
+		return;
+	}
 	if (t->sink_errno) {
 		char why[512];
 		snprintf(why, sizeof why, "%s/%s: %s", s->store.dir, book_at(s, job->book)->name,
@@ -547,6 +660,53 @@ static void admit_one(struct jg_session *s, uint32_t book, uint32_t host)
 	job_attempt(job);
 }
 
+/* A book kept from an earlier run, reported without a transfer. */
+static int report_kept(struct jg_session *s, uint32_t idx)
+{
+	const struct jg_book_prior *prior = book_at(s, idx)->prior;
+	struct jg_result r;
+	char path[4096];
+	fill_result(s, idx, &r, path, sizeof path);
+	r.file = path;
+	r.bytes = prior->bytes;
+	r.reused = 1;
+	r.etag = prior->etag;
+	r.last_modified = prior->last_modified;
+	r.content_type = prior->content_type;
+	return notify(s, &r);
+}
+
+/* A book whose saved file is counted again, without a transfer. */
+static int recount_kept(struct jg_session *s, uint32_t idx)
+{
+	const struct jg_book_prior *prior = book_at(s, idx)->prior;
+	struct counting *c = calloc(1, sizeof *c);
+	if (c) {
+		*c = (struct counting){s, idx, prior->bytes, 0, 0, 0, ev_now(s->loop), NULL, 1,
+		                       strdup_or_null(prior->etag), strdup_or_null(prior->last_modified),
+		                       strdup_or_null(prior->content_type)};
+		if (hand_over(s, c, NULL, prior->bytes) == 0)
+			return 1;
+	}
+	return report_unfinished(s, idx, JG_ENOMEM, 0);
+}
+
+/* Books kept from an earlier run: cheap, but bounded per turn as well. */
+static void reuse_some(struct jg_session *s)
+{
+	uint64_t backlog_max = 4 * (uint64_t)s->opt.jobs + 64;
+	while (s->next_reuse < s->n_reuse && !s->draining && !s->freeing && !jg_slice_spent(s->loop)) {
+		uint32_t idx = s->reuse[s->next_reuse];
+		int recount = book_at(s, idx)->prior->use == JG_PRIOR_RECOUNT && counting_on(s);
+		if (recount && s->counting >= backlog_max)
+			return; /* the workers' answers kick admission again */
+		s->next_reuse++;
+		int alive = recount ? recount_kept(s, idx) : report_kept(s, idx);
+		if (!alive)
+			return;
+	}
+}
+
 /*
  * New transfers per loop iteration. Each costs curl some 100 us to start
  * (socket, connect, options) in its next timer action, which cannot be
@@ -559,6 +719,9 @@ static void on_admit(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct jg_session *s = w->data;
 	ev_prepare_stop(loop, w);
+	reuse_some(s);
+	if (s->freeing)
+		return;
 	uint32_t book;
 	uint32_t host;
 	unsigned admitted = 0;
@@ -569,7 +732,9 @@ static void on_admit(struct ev_loop *loop, ev_prepare *w, int revents)
 	}
 	if (s->freeing)
 		return;
-	if (may_admit(s) && s->hosts.queued && (admitted == ADMIT_PER_TURN || jg_slice_spent(loop))) {
+	int more_reuse = s->next_reuse < s->n_reuse && !s->draining && jg_slice_spent(loop);
+	if (more_reuse ||
+	    (may_admit(s) && s->hosts.queued && (admitted == ADMIT_PER_TURN || jg_slice_spent(loop)))) {
 		/* Out of time with more to admit: go on next turn, without
 		 * waiting for an event (an idle watcher keeps poll from blocking). */
 		ev_prepare_start(loop, w);
@@ -723,7 +888,59 @@ static const char *assign_name(struct jg_session *s, const struct jg_url *u)
 	return jg_arena_strdup(&s->strings, name);
 }
 
-static int add_parsed(struct jg_session *s, const struct jg_url *u, void *user)
+static const char *arena_copy(struct jg_session *s, const char *p, int *failed)
+{
+	if (!p)
+		return NULL;
+	const char *q = jg_arena_strdup(&s->strings, p);
+	if (!q)
+		*failed = 1;
+	return q;
+}
+
+/*
+ * A prior is believed only for the very file it names: the name this
+ * session gives the book, a regular file (no symlink followed) of the
+ * size recorded. Returns the checked copy, NULL to fetch as usual.
+ */
+static struct jg_book_prior *check_prior(struct jg_session *s, const struct jg_book *b,
+                                         const struct jg_prior *prior, int *failed)
+{
+	struct stat st;
+	if (!prior || (prior->file && strcmp(prior->file, b->name) != 0) ||
+	    prior->use < JG_PRIOR_KEEP || prior->use > JG_PRIOR_REVALIDATE ||
+	    fstatat(s->store.dirfd, b->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+	    (prior->file && (uint64_t)st.st_size != prior->bytes))
+		return NULL;
+	struct jg_book_prior *p = jg_arena_alloc(&s->strings, sizeof *p);
+	if (!p) {
+		*failed = 1;
+		return NULL;
+	}
+	p->use = prior->use;
+	p->bytes = (uint64_t)st.st_size;
+	p->etag = arena_copy(s, prior->etag, failed);
+	p->last_modified = arena_copy(s, prior->last_modified, failed);
+	p->content_type = arena_copy(s, prior->content_type, failed);
+	return p;
+}
+
+static int queue_reuse(struct jg_session *s, uint32_t idx)
+{
+	if (s->n_reuse == s->cap_reuse) {
+		size_t cap = s->cap_reuse ? s->cap_reuse * 2 : 64;
+		uint32_t *r = realloc(s->reuse, cap * sizeof *r);
+		if (!r)
+			return -1;
+		s->reuse = r;
+		s->cap_reuse = cap;
+	}
+	s->reuse[s->n_reuse++] = idx;
+	return 0;
+}
+
+static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct jg_prior *prior,
+                      void *user)
 {
 	if (jg_idxset_find(&s->urls, u->url, strlen(u->url)) != JG_NONE)
 		return JG_EDUPLICATE;
@@ -731,17 +948,21 @@ static int add_parsed(struct jg_session *s, const struct jg_url *u, void *user)
 	if (!b)
 		return JG_ENOMEM;
 	uint32_t idx = (uint32_t)s->n_books;
+	int failed = 0;
 	b->user = user;
 	b->done = 0;
 	b->url = jg_arena_strdup(&s->strings, u->url);
 	b->name = b->url ? assign_name(s, u) : NULL;
 	b->host = jg_hosts_intern(&s->hosts, u->host);
-	if (!b->name || b->host == JG_NONE)
+	b->prior = b->name ? check_prior(s, b, prior, &failed) : NULL;
+	if (!b->name || b->host == JG_NONE || failed)
 		return JG_ENOMEM;
+	/* Kept and recounted books need no transfer slot: a list of their own. */
+	int reuse = b->prior && b->prior->use != JG_PRIOR_REVALIDATE;
 	/* The book counts from here on; the sets index it by position. */
 	s->n_books++;
 	if (jg_idxset_insert(&s->urls, idx) < 0 || jg_idxset_insert(&s->names, idx) < 0 ||
-	    jg_hosts_push_book(&s->hosts, b->host, idx) < 0) {
+	    (reuse ? queue_reuse(s, idx) : jg_hosts_push_book(&s->hosts, b->host, idx)) < 0) {
 		s->n_books--; /* leaves no trace in a set that failed to grow */
 		return JG_ENOMEM;
 	}
@@ -750,7 +971,7 @@ static int add_parsed(struct jg_session *s, const struct jg_url *u, void *user)
 	return JG_OK;
 }
 
-JG_EXPORT int jg_session_add_url(struct jg_session *s, const char *url, void *user)
+static int add(struct jg_session *s, const char *url, const struct jg_prior *prior, void *user)
 {
 	if (!s || !url)
 		return JG_EINVAL;
@@ -763,9 +984,20 @@ JG_EXPORT int jg_session_add_url(struct jg_session *s, const char *url, void *us
 	int err = jg_url_parse(url, &u, NULL, 0);
 	if (err != JG_OK)
 		return err;
-	err = add_parsed(s, &u, user);
+	err = add_parsed(s, &u, prior, user);
 	jg_url_fini(&u);
 	return err;
+}
+
+JG_EXPORT int jg_session_add_url(struct jg_session *s, const char *url, void *user)
+{
+	return add(s, url, NULL, user);
+}
+
+JG_EXPORT int jg_session_add_prior(struct jg_session *s, const char *url,
+                                   const struct jg_prior *prior, void *user)
+{
+	return add(s, url, prior, user);
 }
 
 JG_EXPORT void jg_session_drain(struct jg_session *s)
@@ -782,7 +1014,7 @@ JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out
 {
 	memset(out, 0, sizeof *out);
 	out->added = s->n_books;
-	out->queued = s->hosts.queued;
+	out->queued = s->hosts.queued + (s->n_reuse - s->next_reuse);
 	out->active = s->active - s->waiting;
 	out->waiting = s->waiting;
 	out->counting = s->counting;
@@ -809,8 +1041,7 @@ static void cancel_counting(void *user, uint64_t cookie)
 	struct jg_session *s = user;
 	s->counting--;
 	report_unfinished(s, c->book, JG_ECANCELED, c->attempts);
-	free(c->final_url);
-	free(c);
+	counting_free(c);
 }
 
 static void destroy(struct jg_session *s)
@@ -818,6 +1049,9 @@ static void destroy(struct jg_session *s)
 	s->freeing = 1;
 	if (s->opt.pool && s->pages)
 		jg_pool_forget(s->opt.pool, s, cancel_counting);
+	while (s->next_reuse < s->n_reuse)
+		report_unfinished(s, s->reuse[s->next_reuse++], JG_ECANCELED, 0);
+	free(s->reuse);
 	while (s->jobs) {
 		struct jg_job *job = s->jobs;
 		job_stop(job);

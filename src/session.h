@@ -15,11 +15,20 @@
 #include "stall.h"
 #include "store.h"
 
-/* One added URL, kept for the whole session: 40 bytes a URL. */
+/* What an earlier run saved for a book (jg_session_add_prior), checked. */
+struct jg_book_prior {
+	enum jg_prior_use use;
+	uint64_t bytes;
+	const char *etag, *last_modified;  /* arena; NULL when none */
+	const char *content_type;          /* arena; NULL when none */
+};
+
+/* One added URL, kept for the whole session: 48 bytes a URL. */
 struct jg_book {
 	const char *url;   /* arena */
 	const char *name;  /* arena: the file name in the output directory */
 	void *user;
+	struct jg_book_prior *prior; /* arena; NULL: fetch as usual */
 	uint32_t host;
 	uint32_t done;
 };
@@ -42,6 +51,8 @@ struct jg_session {
 	struct jg_idxset urls;
 	struct jg_idxset names;
 	struct jg_job *jobs;        /* admitted, resolving, fetching or waiting */
+	uint32_t *reuse;            /* books kept or recounted without a transfer */
+	size_t n_reuse, cap_reuse, next_reuse;
 	ev_prepare admit;           /* runs admission before the loop next waits */
 	ev_idle admit_more;         /* keeps the loop from waiting: more to admit */
 	ev_prepare reap;            /* finishes a free requested from a callback */

@@ -11,7 +11,7 @@
  * taken from a library because the value must never change: it decides
  * which task downloads which book, across versions and machines.
  */
-uint32_t jg_shard_of(const char *text, size_t len, uint32_t n)
+uint64_t jg_shard_hash(const char *text, size_t len)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 	for (size_t i = 0; i < len; i++) {
@@ -23,7 +23,12 @@ uint32_t jg_shard_of(const char *text, size_t len, uint32_t n)
 	h ^= h >> 27;
 	h *= 0x94d049bb133111ebULL;
 	h ^= h >> 31;
-	return (uint32_t)(h % n);
+	return h;
+}
+
+uint32_t jg_shard_of(const char *text, size_t len, uint32_t n)
+{
+	return (uint32_t)(jg_shard_hash(text, len) % n);
 }
 
 static int parse_u32(const char *s, const char *end, uint32_t *out)

@@ -14,7 +14,9 @@ struct jg_shard {
 	uint32_t k, n;      /* n == 0: no sharding */
 };
 
-/* The shard (0..n-1) that `text` belongs to among `n`. */
+/* The stable 64-bit hash of `text` that shards are cut from. */
+uint64_t jg_shard_hash(const char *text, size_t len);
+/* The shard (0..n-1) that `text` belongs to among `n`: the hash % n. */
 uint32_t jg_shard_of(const char *text, size_t len, uint32_t n);
 
 /*

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 /* The largest TABLE frame: the table goes over in chunks of this size. */
 enum { TABLE_CHUNK = 1 << 20, WORKER_NICE = 10 };
 
@@ -99,7 +101,8 @@ static int send_table(struct worker *k)
 	return 0;
 }
 
-static int send_result(struct worker *k, uint32_t id, int err, const char *why, unsigned top_n)
+static int send_result(struct worker *k, uint32_t id, int err, const char *why, unsigned top_n,
+                       const uint8_t sha256[32])
 {
 	jg_writer_begin_frame(&k->w);
 	jg_put_u32(&k->w, (uint32_t)err);
@@ -117,6 +120,7 @@ static int send_result(struct worker *k, uint32_t id, int err, const char *why, 
 	size_t wl = strlen(why);
 	jg_put_u16(&k->w, (uint16_t)(wl > 1024 ? 1024 : wl));
 	jg_put_bytes(&k->w, why, wl > 1024 ? 1024 : wl);
+	jg_put_bytes(&k->w, sha256, 32);
 	return send_frame(k, JG_FRAME_RESULT, id, 0);
 }
 
@@ -208,8 +212,13 @@ static int handle_book(struct worker *k, const struct jg_frame_header *h, const 
 		err = JG_ENOMEM;
 		snprintf(why, sizeof why, "out of memory while counting");
 	}
+	/* The manifest records it, so a resumed run or a user can check the
+	 * file; hashing here keeps that work off the loop. */
+	uint8_t digest[32] = {0};
+	if (err == JG_OK && !EVP_Digest(body, len, digest, NULL, EVP_sha256(), NULL))
+		memset(digest, 0, sizeof digest);
 	free(file);
-	if (send_result(k, h->id, err, why, h->flags >> JG_BOOK_TOP_SHIFT) < 0)
+	if (send_result(k, h->id, err, why, h->flags >> JG_BOOK_TOP_SHIFT, digest) < 0)
 		return -1;
 	k->books_since++;
 	if (k->books_since >= JG_WORKER_FLUSH_BOOKS || k->bytes_since >= JG_WORKER_FLUSH_BYTES)

@@ -72,6 +72,11 @@ def make_server(tmp_path):
         s.stop()
 
 
+def book_files(d):
+    """The books in an output directory: the manifest's .juggle is not one."""
+    return sorted(f for f in os.listdir(d) if f != ".juggle")
+
+
 class Run:
     def __init__(self, proc, out_dir, json_path):
         self.rc = proc.returncode
@@ -88,7 +93,7 @@ class Run:
         return {b["url"]: b for b in self.report()["books"]}
 
     def files(self):
-        return sorted(os.listdir(self.out))
+        return book_files(self.out)
 
 
 @pytest.fixture

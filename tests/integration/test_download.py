@@ -3,7 +3,7 @@ import hashlib
 import os
 import time
 
-from conftest import max_overlap, request_intervals
+from conftest import book_files, max_overlap, request_intervals
 
 
 def test_ebook_numbers_download_byte_identical(server, juggle):
@@ -222,7 +222,7 @@ def test_headers_and_connection_reuse(server, juggle):
     r = juggle("-j", "2", "--per-host", "2", *urls)
     assert r.rc == 0
     starts = server.starts("/gen/r")
-    assert {e["ua"] for e in starts} == {"juggle/0.1.0"}
+    assert {e["ua"] for e in starts} == {"juggle/0.2.0"}
     assert len({e["conn"] for e in starts}) <= 4  # 20 requests, a couple of connections
 
 
@@ -288,7 +288,7 @@ def test_interrupt_cancels_cleanly(server, tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 130
-    assert sorted(os.listdir(out)) == ["quick.txt"]
+    assert book_files(out) == ["quick.txt"]
     assert "1 ok, 3 failed" in err
     for u in urls:
         assert f"FAILED {u}: cancelled" in err

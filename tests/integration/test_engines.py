@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import JUGGLE, max_overlap, request_intervals, thread_samples
+from conftest import JUGGLE, book_files, max_overlap, request_intervals, thread_samples
 
 ENGINES = ["loop", "threads", "serial"]
 
@@ -54,7 +54,7 @@ def test_threads_engine_bounds_threads_and_transfers(server, tmp_path):
     assert max(samples) == 4, samples
     overlap = max_overlap(request_intervals(server.log()))
     assert 2 <= overlap <= 3
-    assert len(os.listdir(tmp_path / "t")) == 12
+    assert len(book_files(tmp_path / "t")) == 12
 
 
 def test_serial_engine_runs_one_transfer_at_a_time(server, juggle):
@@ -118,7 +118,7 @@ def test_interrupt_cancels_threads_in_flight(server, tmp_path):
     # Threads blocked in curl notice within about a second.
     assert time.monotonic() - t0 < 3
     assert proc.returncode == 130
-    assert sorted(os.listdir(out)) == ["quick.txt"]
+    assert book_files(out) == ["quick.txt"]
     for u in urls:
         assert f"FAILED {u}: cancelled" in err
 
@@ -184,7 +184,7 @@ def test_download_only_write_error_names_the_file(server, tmp_path):
                               timeout=60)
         assert proc.returncode == 1, proc.stderr
         assert f"FAILED {big}: {out}/big.txt: File too large" in proc.stderr
-        assert sorted(os.listdir(out)) == ["small.txt"]
+        assert book_files(out) == ["small.txt"]
 
 
 def test_loop_holds_1500_transfers_at_once(server, juggle):

@@ -4,7 +4,7 @@ import os
 import subprocess
 import time
 
-from conftest import JUGGLE, thread_samples
+from conftest import JUGGLE, book_files, thread_samples
 
 
 def test_one_thread_while_several_names_resolve_and_download(server, dns, tmp_path):
@@ -26,7 +26,7 @@ def test_one_thread_while_several_names_resolve_and_download(server, dns, tmp_pa
     assert sum(1 for q in d.queries if q[1] == 1) == len(names)
     hosts = {e["host"].split(":")[0] for e in server.starts("/gen/")}
     assert hosts == set(names)
-    assert len(os.listdir(tmp_path / "t")) == 12
+    assert len(book_files(tmp_path / "t")) == 12
 
 
 def test_unknown_name_is_a_clear_dns_error(server, dns, juggle):

@@ -1,0 +1,660 @@
+#include "manifest.h"
+
+#include "juggle.h"
+#include "shard.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* ---- the in-memory manifest --------------------------------------------- */
+
+void jg_mf_init(struct jg_manifest *m)
+{
+	memset(m, 0, sizeof *m);
+}
+
+static void book_fini(struct jg_mf_book *b)
+{
+	free(b->text);
+	free(b->url);
+	free(b->file);
+	free(b->sha256);
+	free(b->etag);
+	free(b->last_modified);
+	free(b->content_type);
+	free(b->final_url);
+	free(b->error);
+	free(b->top);
+}
+
+void jg_mf_fini(struct jg_manifest *m)
+{
+	for (size_t i = 0; i < m->n_books; i++)
+		book_fini(&m->books[i]);
+	for (size_t i = 0; i < m->n_input_errors; i++) {
+		free(m->input_errors[i].source);
+		free(m->input_errors[i].text);
+		free(m->input_errors[i].error);
+	}
+	free(m->books);
+	free(m->slots);
+	free(m->input_errors);
+	free(m->juggle_version);
+	free(m->count_mode);
+	jg_mf_init(m);
+}
+
+static uint64_t url_hash(const char *url)
+{
+	return jg_shard_hash(url, strlen(url));
+}
+
+/* The slot of `text`: its entry, or the empty one it would take. */
+static size_t slot_of(const struct jg_manifest *m, const char *text)
+{
+	size_t i = (size_t)url_hash(text) & m->mask;
+	while (m->slots[i] && strcmp(m->books[m->slots[i] - 1].text, text) != 0)
+		i = (i + 1) & m->mask;
+	return i;
+}
+
+static int grow_slots(struct jg_manifest *m)
+{
+	size_t cap = m->slots ? (m->mask + 1) * 2 : 1024;
+	uint32_t *old = m->slots;
+	size_t old_cap = m->slots ? m->mask + 1 : 0;
+	if (!(m->slots = calloc(cap, sizeof *m->slots))) {
+		m->slots = old;
+		return -1;
+	}
+	m->mask = cap - 1;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i])
+			m->slots[slot_of(m, m->books[old[i] - 1].text)] = old[i];
+	free(old);
+	return 0;
+}
+
+struct jg_mf_book *jg_mf_find(const struct jg_manifest *m, const char *text)
+{
+	if (!m->slots)
+		return NULL;
+	uint32_t at = m->slots[slot_of(m, text)];
+	return at ? &m->books[at - 1] : NULL;
+}
+
+static char *dup_or_null(const char *s, int *failed)
+{
+	if (!s)
+		return NULL;
+	char *d = strdup(s);
+	if (!d)
+		*failed = 1;
+	return d;
+}
+
+static int copy_book(struct jg_mf_book *dst, const struct jg_mf_book *src)
+{
+	int failed = 0;
+	*dst = *src;
+	dst->text = dup_or_null(src->text, &failed);
+	dst->url = dup_or_null(src->url, &failed);
+	dst->file = dup_or_null(src->file, &failed);
+	dst->sha256 = dup_or_null(src->sha256, &failed);
+	dst->etag = dup_or_null(src->etag, &failed);
+	dst->last_modified = dup_or_null(src->last_modified, &failed);
+	dst->content_type = dup_or_null(src->content_type, &failed);
+	dst->final_url = dup_or_null(src->final_url, &failed);
+	dst->error = dup_or_null(src->error, &failed);
+	dst->top = dup_or_null(src->top, &failed);
+	if (failed) {
+		book_fini(dst);
+		return -1;
+	}
+	return 0;
+}
+
+int jg_mf_put(struct jg_manifest *m, const struct jg_mf_book *b)
+{
+	if (!b->text || !b->url)
+		return -1;
+	if ((m->n_books + 1) * 2 > (m->slots ? m->mask + 1 : 0) && grow_slots(m) < 0)
+		return -1;
+	size_t i = slot_of(m, b->text);
+	struct jg_mf_book copy;
+	if (copy_book(&copy, b) < 0)
+		return -1;
+	if (m->slots[i]) {
+		struct jg_mf_book *old = &m->books[m->slots[i] - 1];
+		/* The snapshot holds the counts of the version it sealed. */
+		if (old->sealed && !copy.sealed)
+			m->seal_broken = 1;
+		book_fini(old);
+		*old = copy;
+		return 0;
+	}
+	if (m->n_books == m->cap_books) {
+		size_t cap = m->cap_books ? m->cap_books * 2 : 256;
+		struct jg_mf_book *books = realloc(m->books, cap * sizeof *books);
+		if (!books) {
+			book_fini(&copy);
+			return -1;
+		}
+		m->books = books;
+		m->cap_books = cap;
+	}
+	m->books[m->n_books++] = copy;
+	m->slots[i] = (uint32_t)m->n_books;
+	return 0;
+}
+
+int jg_mf_put_input_error(struct jg_manifest *m, const struct jg_mf_input_error *e)
+{
+	if (m->n_input_errors == m->cap_input_errors) {
+		size_t cap = m->cap_input_errors ? m->cap_input_errors * 2 : 16;
+		struct jg_mf_input_error *v = realloc(m->input_errors, cap * sizeof *v);
+		if (!v)
+			return -1;
+		m->input_errors = v;
+		m->cap_input_errors = cap;
+	}
+	int failed = 0;
+	struct jg_mf_input_error *d = &m->input_errors[m->n_input_errors];
+	d->line = e->line;
+	d->source = dup_or_null(e->source, &failed);
+	d->text = dup_or_null(e->text, &failed);
+	d->error = dup_or_null(e->error, &failed);
+	if (failed) {
+		free(d->source);
+		free(d->text);
+		free(d->error);
+		return -1;
+	}
+	m->n_input_errors++;
+	return 0;
+}
+
+/* ---- lines: key=value fields, escaped, and a CRC ------------------------ */
+
+struct line {
+	char *buf;
+	size_t len, cap;
+	int failed;
+};
+
+static void put(struct line *l, const char *p, size_t n)
+{
+	if (l->failed)
+		return;
+	if (l->len + n + 1 > l->cap) {
+		size_t cap = l->cap ? l->cap : 512;
+		while (cap < l->len + n + 1)
+			cap *= 2;
+		char *b = realloc(l->buf, cap);
+		if (!b) {
+			l->failed = 1;
+			return;
+		}
+		l->buf = b;
+		l->cap = cap;
+	}
+	memcpy(l->buf + l->len, p, n);
+	l->len += n;
+}
+
+/* A value never holds a raw tab or line break: they are escaped. */
+static void put_field(struct line *l, const char *key, const char *value)
+{
+	if (!value)
+		return;
+	put(l, "\t", 1);
+	put(l, key, strlen(key));
+	put(l, "=", 1);
+	for (const char *p = value; *p; p++) {
+		const char *esc = NULL;
+		switch (*p) {
+		case '\\': esc = "\\\\"; break;
+		case '\t': esc = "\\t"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		default: break;
+		}
+		if (esc)
+			put(l, esc, 2);
+		else
+			put(l, p, 1);
+	}
+}
+
+static void put_u64(struct line *l, const char *key, uint64_t v)
+{
+	char num[24];
+	snprintf(num, sizeof num, "%" PRIu64, v);
+	put_field(l, key, num);
+}
+
+static void put_i64(struct line *l, const char *key, int64_t v)
+{
+	char num[24];
+	snprintf(num, sizeof num, "%" PRId64, v);
+	put_field(l, key, num);
+}
+
+/* Ends the line with "\t#" and the CRC-32 of all that precedes it. */
+static int line_write(struct jg_mf_writer *w, struct line *l)
+{
+	char tail[16];
+	uint32_t crc = (uint32_t)crc32(0L, (const Bytef *)l->buf, (uInt)l->len);
+	snprintf(tail, sizeof tail, "\t#%08x\n", crc);
+	put(l, tail, strlen(tail));
+	int rc = -1;
+	if (l->failed)
+		errno = ENOMEM;
+	else if (w->fd >= 0 && !w->failed) {
+		/* One write(2) per record, O_APPEND: a kill leaves at most the
+		 * last line cut short. */
+		ssize_t n = write(w->fd, l->buf, l->len);
+		if (n == (ssize_t)l->len)
+			rc = 0;
+		else if (n >= 0)
+			errno = ENOSPC;
+	} else {
+		errno = w->failed ? w->err : EBADF;
+	}
+	if (rc < 0 && !w->failed) {
+		w->failed = 1;
+		w->err = errno;
+	}
+	free(l->buf);
+	return rc;
+}
+
+static void unescape(char *s)
+{
+	char *out = s;
+	for (char *p = s; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+			*out++ = *p == 't' ? '\t' : *p == 'n' ? '\n' : *p == 'r' ? '\r' : *p;
+		} else {
+			*out++ = *p;
+		}
+	}
+	*out = '\0';
+}
+
+enum { MAX_FIELDS = 32 };
+
+struct fields {
+	char *type;
+	size_t n;
+	char *key[MAX_FIELDS], *value[MAX_FIELDS];
+};
+
+/*
+ * Checks and splits one line (without its '\n') in place. 0, or -1 when
+ * the CRC does not match or the line is not made of key=value fields.
+ */
+static int split_line(char *line, size_t len, struct fields *f)
+{
+	char *hash = len >= 10 ? line + len - 10 : NULL;
+	if (!hash || hash[0] != '\t' || hash[1] != '#')
+		return -1;
+	char *end;
+	unsigned long want = strtoul(hash + 2, &end, 16);
+	if (end != line + len)
+		return -1;
+	if ((uint32_t)crc32(0L, (const Bytef *)line, (uInt)(hash - line)) != (uint32_t)want)
+		return -1;
+	*hash = '\0';
+	f->n = 0;
+	f->type = line;
+	char *p = strchr(line, '\t');
+	while (p) {
+		*p++ = '\0';
+		char *next = strchr(p, '\t');
+		char *eq = strchr(p, '=');
+		if (!eq || (next && eq > next) || f->n == MAX_FIELDS)
+			return -1;
+		*eq = '\0';
+		f->key[f->n] = p;
+		f->value[f->n] = eq + 1;
+		f->n++;
+		p = next;
+	}
+	for (size_t i = 0; i < f->n; i++)
+		unescape(f->value[i]);
+	return 0;
+}
+
+static const char *field(const struct fields *f, const char *key)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->key[i], key) == 0)
+			return f->value[i];
+	return NULL;
+}
+
+static uint64_t field_u64(const struct fields *f, const char *key)
+{
+	const char *v = field(f, key);
+	return v ? strtoull(v, NULL, 10) : 0;
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+int jg_mf_write_header(struct jg_mf_writer *w, const struct jg_manifest *m)
+{
+	struct line l = {0};
+	char hash[24], shard[32];
+	put(&l, "H", 1);
+	put_u64(&l, "format", JG_MF_VERSION);
+	put_field(&l, "juggle", m->juggle_version);
+	snprintf(hash, sizeof hash, "%016" PRIx64, m->list_hash);
+	put_field(&l, "list", hash);
+	put_u64(&l, "list_urls", m->list_urls);
+	snprintf(shard, sizeof shard, "%u/%u", m->shard_k, m->shard_n);
+	put_field(&l, "shard", shard);
+	put_u64(&l, "accepted", m->accepted);
+	put_field(&l, "count", m->count_mode);
+	return line_write(w, &l);
+}
+
+int jg_mf_write_book(struct jg_mf_writer *w, const struct jg_mf_book *b)
+{
+	struct line l = {0};
+	put(&l, b->ok ? "B" : "F", 1);
+	put_u64(&l, "index", b->index);
+	put_field(&l, "text", b->text);
+	put_field(&l, "url", b->url);
+	if (b->ok) {
+		put_field(&l, "file", b->file);
+		put_u64(&l, "bytes", b->bytes);
+		put_i64(&l, "mtime_ns", b->mtime_ns);
+		put_field(&l, "sha256", b->sha256);
+		put_field(&l, "etag", b->etag);
+		put_field(&l, "last_modified", b->last_modified);
+		put_field(&l, "content_type", b->content_type);
+	} else {
+		put_u64(&l, "err", (uint64_t)(int64_t)b->err);
+		put_field(&l, "error", b->error);
+	}
+	put_u64(&l, "http", (uint64_t)b->http);
+	put_u64(&l, "attempts", b->attempts);
+	if (b->redirects) {
+		put_u64(&l, "redirects", b->redirects);
+		put_field(&l, "final_url", b->final_url);
+	}
+	if (b->counted) {
+		put_u64(&l, "words", b->words);
+		put_u64(&l, "distinct", b->distinct);
+		put_field(&l, "top", b->top ? b->top : "");
+	}
+	return line_write(w, &l);
+}
+
+int jg_mf_write_input_error(struct jg_mf_writer *w, const struct jg_mf_input_error *e)
+{
+	struct line l = {0};
+	put(&l, "E", 1);
+	put_field(&l, "source", e->source);
+	put_u64(&l, "line", e->line);
+	put_field(&l, "text", e->text);
+	put_field(&l, "error", e->error);
+	return line_write(w, &l);
+}
+
+int jg_mf_write_seal(struct jg_mf_writer *w, const struct jg_mf_seal *s)
+{
+	struct line l = {0};
+	char crc[12];
+	put(&l, "S", 1);
+	put_u64(&l, "gen", s->gen);
+	put_u64(&l, "books", s->books);
+	put_u64(&l, "words", s->words);
+	put_u64(&l, "distinct", s->distinct);
+	snprintf(crc, sizeof crc, "%08x", s->crc);
+	put_field(&l, "crc", crc);
+	return line_write(w, &l);
+}
+
+static int take_header(struct jg_manifest *m, const struct fields *f)
+{
+	const char *format = field(f, "format"), *list = field(f, "list"), *shard = field(f, "shard");
+	if (!format || strtoul(format, NULL, 10) != JG_MF_VERSION || !list || !shard)
+		return -1;
+	m->list_hash = strtoull(list, NULL, 16);
+	m->list_urls = field_u64(f, "list_urls");
+	m->accepted = field_u64(f, "accepted");
+	if (sscanf(shard, "%" SCNu32 "/%" SCNu32, &m->shard_k, &m->shard_n) != 2)
+		return -1;
+	int failed = 0;
+	m->juggle_version = dup_or_null(field(f, "juggle"), &failed);
+	m->count_mode = dup_or_null(field(f, "count"), &failed);
+	return failed ? -1 : 0;
+}
+
+static int take_book(struct jg_manifest *m, const struct fields *f, int ok)
+{
+	struct jg_mf_book b;
+	memset(&b, 0, sizeof b);
+	b.ok = ok;
+	b.index = field_u64(f, "index");
+	b.text = (char *)field(f, "text");
+	b.url = (char *)field(f, "url");
+	b.file = (char *)field(f, "file");
+	if (!b.text || !b.url || (ok && !b.file))
+		return -1;
+	b.bytes = field_u64(f, "bytes");
+	const char *mt = field(f, "mtime_ns");
+	b.mtime_ns = mt ? strtoll(mt, NULL, 10) : 0;
+	b.sha256 = (char *)field(f, "sha256");
+	b.etag = (char *)field(f, "etag");
+	b.last_modified = (char *)field(f, "last_modified");
+	b.content_type = (char *)field(f, "content_type");
+	b.final_url = (char *)field(f, "final_url");
+	b.error = (char *)field(f, "error");
+	b.err = (int)(int64_t)field_u64(f, "err");
+	b.http = (long)field_u64(f, "http");
+	b.attempts = (unsigned)field_u64(f, "attempts");
+	b.redirects = (unsigned)field_u64(f, "redirects");
+	b.top = (char *)field(f, "top");
+	b.counted = b.top != NULL;
+	b.words = field_u64(f, "words");
+	b.distinct = field_u64(f, "distinct");
+	return jg_mf_put(m, &b);
+}
+
+static int take_seal(struct jg_manifest *m, const struct fields *f)
+{
+	const char *crc = field(f, "crc");
+	if (!crc)
+		return -1;
+	m->has_seal = 1;
+	m->seal_broken = 0;
+	m->seal.gen = field_u64(f, "gen");
+	m->seal.books = field_u64(f, "books");
+	m->seal.words = field_u64(f, "words");
+	m->seal.distinct = field_u64(f, "distinct");
+	m->seal.crc = (uint32_t)strtoul(crc, NULL, 16);
+	/* Every book saved so far has its counts in that snapshot. */
+	for (size_t i = 0; i < m->n_books; i++)
+		m->books[i].sealed = m->books[i].ok;
+	return 0;
+}
+
+static int take_line(struct jg_manifest *m, char *line, size_t len, unsigned long no)
+{
+	struct fields f;
+	if (split_line(line, len, &f) < 0)
+		return -1;
+	if (no == 1)
+		return strcmp(f.type, "H") == 0 ? take_header(m, &f) : -1;
+	if (strcmp(f.type, "B") == 0 || strcmp(f.type, "F") == 0)
+		return take_book(m, &f, f.type[0] == 'B');
+	if (strcmp(f.type, "S") == 0)
+		return take_seal(m, &f);
+	if (strcmp(f.type, "E") == 0) {
+		struct jg_mf_input_error e = {(char *)field(&f, "source"), (char *)field(&f, "text"),
+		                              (char *)field(&f, "error"), (unsigned long)field_u64(&f, "line")};
+		return jg_mf_put_input_error(m, &e);
+	}
+	return -1;
+}
+
+int jg_mf_load(struct jg_manifest *m, const char *dir, char *why, size_t why_len)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s/manifest", dir, JG_MF_DIR);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(why, why_len, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	m->found = 1;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
+	unsigned long no = 0;
+	while ((got = getline(&line, &cap, f)) > 0) {
+		no++;
+		size_t len = (size_t)got;
+		int whole = line[len - 1] == '\n';
+		if (whole)
+			line[--len] = '\0';
+		if (take_line(m, line, len, no) == 0 && whole)
+			continue;
+		/* Cut short at the end: the record a kill interrupted. Wrong
+		 * anywhere else: the file is not what we wrote. */
+		int c = fgetc(f);
+		if (c == EOF)
+			m->torn_line = no;
+		else
+			m->bad_line = no;
+		break;
+	}
+	int err = ferror(f);
+	free(line);
+	fclose(f);
+	if (err) {
+		snprintf(why, why_len, "%s: read error", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- writing the journal ------------------------------------------------- */
+
+int jg_mf_begin(struct jg_mf_writer *w, const char *dir, char *why, size_t why_len)
+{
+	memset(w, 0, sizeof *w);
+	w->fd = -1;
+	size_t n = strlen(dir) + sizeof JG_MF_DIR + 2;
+	if (!(w->dir = malloc(n))) {
+		snprintf(why, why_len, "out of memory");
+		return -1;
+	}
+	snprintf(w->dir, n, "%s/%s", dir, JG_MF_DIR);
+	if (mkdir(w->dir, 0777) < 0 && errno != EEXIST) {
+		snprintf(why, why_len, "%s: %s", w->dir, strerror(errno));
+		return -1;
+	}
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s/manifest.part", w->dir);
+	w->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0666);
+	if (w->fd < 0) {
+		snprintf(why, why_len, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int jg_mf_commit(struct jg_mf_writer *w, char *why, size_t why_len)
+{
+	char tmp[4096], path[4096];
+	snprintf(tmp, sizeof tmp, "%s/manifest.part", w->dir);
+	snprintf(path, sizeof path, "%s/manifest", w->dir);
+	if (w->failed) {
+		snprintf(why, why_len, "%s: %s", tmp, strerror(w->err));
+		return -1;
+	}
+	/* The descriptor stays open on the renamed file: appends go on. */
+	if (rename(tmp, path) < 0) {
+		snprintf(why, why_len, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void jg_mf_close(struct jg_mf_writer *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w->dir);
+	w->fd = -1;
+	w->dir = NULL;
+}
+
+void jg_mf_snapshot_path(const char *dir, uint64_t gen, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s/counts.%" PRIu64 ".tsv", dir, JG_MF_DIR, gen);
+}
+
+int jg_mf_file_crc(const char *path, uint32_t *crc)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	static char buf[1 << 16];
+	uLong c = crc32(0L, Z_NULL, 0);
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		c = crc32(c, (const Bytef *)buf, (uInt)n);
+	int saved = errno;
+	close(fd);
+	if (n < 0) {
+		errno = saved;
+		return -1;
+	}
+	*crc = (uint32_t)c;
+	return 0;
+}
+
+size_t jg_mf_parse_top(const char *text, struct jg_word_count *top, size_t max, char *words,
+                       size_t words_len)
+{
+	size_t n = 0, used = 0;
+	for (const char *p = text ? text : ""; *p && n < max;) {
+		const char *end = strchr(p, ' ');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *colon = memrchr(p, ':', len);
+		if (!colon || used + (size_t)(colon - p) + 1 > words_len)
+			break;
+		size_t wl = (size_t)(colon - p);
+		memcpy(words + used, p, wl);
+		words[used + wl] = '\0';
+		top[n].word = words + used;
+		top[n++].count = strtoull(colon + 1, NULL, 10);
+		used += wl + 1;
+		p += len + (end ? 1 : 0);
+	}
+	return n;
+}
+
+const char *jg_mf_count_mode(unsigned flags, char *buf, size_t len)
+{
+	if (flags & JG_COUNT_OFF)
+		return "off";
+	snprintf(buf, len, "%s%s", (flags & JG_COUNT_WHITESPACE) ? "whitespace" : "words",
+	         (flags & JG_COUNT_KEEP_BOILERPLATE) ? "+boilerplate" : "");
+	return buf;
+}

@@ -1,0 +1,135 @@
+/*
+ * The manifest: what a run left in its output directory, so that a run
+ * started again over it (a scheduler's retry, or by hand after a kill -9)
+ * fetches only what is missing, and `juggle merge` can combine shards.
+ *
+ * It is a journal, DIR/.juggle/manifest: one record per line, appended
+ * with one write(2) each as books finish, each line ending in the CRC-32
+ * of the line. A line cut short by a kill is detected and dropped; a line
+ * that fails its check anywhere else means the file cannot be trusted, and
+ * the run rebuilds from the files themselves. Each run starts by writing
+ * a compacted copy (temporary file + rename), so the journal never grows
+ * beyond one record per book of the current list.
+ *
+ *   H  the header: format version, juggle version, the list's fingerprint
+ *      (order-free hash and size of every URL line), the shard K/N and the
+ *      counting mode; first line only
+ *   B  a saved book: URL, file, bytes, mtime, SHA-256, validators, its
+ *      per-book figures
+ *   F  a failed URL and why
+ *   E  an input line that was not a URL, and why
+ *   S  a seal: the counts of every B record before it are in the snapshot
+ *      DIR/.juggle/counts.GEN.tsv (whose CRC-32 and totals it records)
+ *
+ * Books are the CLI's business: the library knows nothing of this file.
+ */
+#ifndef JG_MANIFEST_H
+#define JG_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "juggle.h"
+
+#define JG_MF_VERSION 1
+#define JG_MF_DIR ".juggle"
+
+struct jg_mf_book {
+	int ok;                    /* B (saved) or F (failed) */
+	int sealed;                /* its counts are in the snapshot */
+	uint64_t index;            /* position in the whole list, 0-based */
+	char *text;                /* the list's line: the key */
+	char *url, *file, *sha256, *etag, *last_modified, *content_type, *final_url;
+	char *error;               /* F: why */
+	char *top;                 /* "word:count word:count ..." or NULL */
+	uint64_t bytes, words, distinct;
+	int64_t mtime_ns;
+	long http;
+	unsigned attempts, redirects;
+	int err;
+	int counted;
+};
+
+struct jg_mf_input_error {
+	char *source, *text, *error;
+	unsigned long line;
+};
+
+struct jg_mf_seal {
+	uint64_t gen, books, words, distinct;
+	uint32_t crc;              /* of the snapshot file's bytes */
+};
+
+struct jg_manifest {
+	int found;                 /* a manifest was there */
+	char *juggle_version;
+	uint64_t list_hash, list_urls;
+	uint32_t shard_k, shard_n; /* n == 0: not sharded */
+	char *count_mode;
+	uint64_t accepted;         /* URLs of the list this shard took */
+	struct jg_mf_book *books;
+	size_t n_books, cap_books;
+	uint32_t *slots;           /* URL -> book + 1; 0 empty */
+	size_t mask;
+	struct jg_mf_input_error *input_errors;
+	size_t n_input_errors, cap_input_errors;
+	int has_seal;
+	struct jg_mf_seal seal;
+	int seal_broken;           /* a sealed book was recorded again after */
+	unsigned long torn_line;   /* the last line, cut short and dropped */
+	unsigned long bad_line;    /* first line failing its check elsewhere */
+};
+
+void jg_mf_init(struct jg_manifest *m);
+void jg_mf_fini(struct jg_manifest *m);
+/*
+ * Reads DIR/.juggle/manifest. 0 (also when there is none: m->found = 0,
+ * and when damaged: torn_line / bad_line say where), or -1 with `why`
+ * when it cannot be read at all.
+ */
+int jg_mf_load(struct jg_manifest *m, const char *dir, char *why, size_t why_len);
+/* The book recorded last for the list line `text`, or NULL. */
+struct jg_mf_book *jg_mf_find(const struct jg_manifest *m, const char *text);
+/* Records (or replaces) a book; the manifest copies every string. 0 or -1. */
+int jg_mf_put(struct jg_manifest *m, const struct jg_mf_book *b);
+int jg_mf_put_input_error(struct jg_manifest *m, const struct jg_mf_input_error *e);
+
+/* Appends records to a manifest being written. */
+struct jg_mf_writer {
+	int fd;
+	char *dir;                 /* DIR/.juggle */
+	int failed;                /* a write failed: errno in `err` */
+	int err;
+};
+
+/*
+ * Starts a fresh manifest in DIR/.juggle (created if missing) under a
+ * temporary name; jg_mf_commit() renames it over the old one. 0, or -1
+ * with `why`.
+ */
+int jg_mf_begin(struct jg_mf_writer *w, const char *dir, char *why, size_t why_len);
+int jg_mf_commit(struct jg_mf_writer *w, char *why, size_t why_len);
+void jg_mf_close(struct jg_mf_writer *w);
+/* Each writes one record; -1 on a write error (also kept in w->failed). */
+int jg_mf_write_header(struct jg_mf_writer *w, const struct jg_manifest *m);
+int jg_mf_write_book(struct jg_mf_writer *w, const struct jg_mf_book *b);
+int jg_mf_write_input_error(struct jg_mf_writer *w, const struct jg_mf_input_error *e);
+int jg_mf_write_seal(struct jg_mf_writer *w, const struct jg_mf_seal *s);
+
+/* DIR/.juggle/counts.GEN.tsv into `out`. */
+void jg_mf_snapshot_path(const char *dir, uint64_t gen, char *out, size_t len);
+/* CRC-32 of a whole file. 0, or -1 with errno. */
+int jg_mf_file_crc(const char *path, uint32_t *crc);
+
+/*
+ * A book's top words as recorded ("word:count word:count"; words hold no
+ * white space) into `top` (at most `max`), words copied into `words`.
+ * Returns how many.
+ */
+size_t jg_mf_parse_top(const char *text, struct jg_word_count *top, size_t max, char *words,
+                       size_t words_len);
+
+/* The "off" / "words" / "whitespace[+boilerplate]" name of counting flags. */
+const char *jg_mf_count_mode(unsigned count_flags, char *buf, size_t len);
+
+#endif

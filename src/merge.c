@@ -1,0 +1,356 @@
+/*
+ * `juggle merge`: combines the output directories of the shards of one
+ * list into the result a single run over the whole list would have given:
+ * the same totals, per-book figures, failures and count table. Everything
+ * comes from each shard's manifest and sealed count snapshot; no book is
+ * read again.
+ */
+#include "merge.h"
+
+#include "manifest.h"
+#include "report.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MERGE_OK = 0, MERGE_INCOMPLETE = 1, MERGE_USAGE = 2 };
+
+static const char merge_usage[] =
+"Usage: juggle merge [OPTION]... SHARD_DIR...\n"
+"Combine the output directories of the shards of one list (runs with\n"
+"--shard K/N) into the result of a single run over the whole list.\n"
+"\n"
+"  --counts FILE   write the merged word table as word<TAB>count\n"
+"  --json FILE     write the merged JSON report (books in list order)\n"
+"  --top N         most frequent words shown [10]\n"
+"  -q, --quiet     print the summary only when something is wrong\n"
+"  -h, --help      show this help\n"
+"\n"
+"Shards of different lists, shard counts or counting modes are refused\n"
+"(exit 2). Missing shards, books without a record or counts that are\n"
+"not sealed (a shard still running, or killed) are named, the rest is\n"
+"merged, and the exit status is 1; it is 0 when every URL of every shard\n"
+"was saved.\n";
+
+struct shard {
+	const char *dir;
+	struct jg_manifest m;
+	struct jg_counts *counts;
+};
+
+static int by_index(const void *a, const void *b)
+{
+	const struct jg_mf_book *x = *(const struct jg_mf_book *const *)a;
+	const struct jg_mf_book *y = *(const struct jg_mf_book *const *)b;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Loads a shard; -1 when it cannot be used at all (said why). */
+static int load_shard(struct shard *sh)
+{
+	char why[600];
+	jg_mf_init(&sh->m);
+	if (jg_mf_load(&sh->m, sh->dir, why, sizeof why) < 0) {
+		fprintf(stderr, "juggle merge: %s\n", why);
+		return -1;
+	}
+	if (!sh->m.found) {
+		fprintf(stderr, "juggle merge: %s: no %s/manifest: not a juggle output directory, or "
+		        "its run never started\n", sh->dir, JG_MF_DIR);
+		return -1;
+	}
+	if (sh->m.bad_line) {
+		fprintf(stderr, "juggle merge: %s/%s/manifest:%lu: fails its checksum; run the shard "
+		        "again to rebuild it\n", sh->dir, JG_MF_DIR, sh->m.bad_line);
+		return -1;
+	}
+	return 0;
+}
+
+/* Two shards belong together: same list, same N, same counting. */
+static int compatible(const struct shard *a, const struct shard *b)
+{
+	if (a->m.list_hash != b->m.list_hash || a->m.list_urls != b->m.list_urls) {
+		fprintf(stderr, "juggle merge: %s was made from a different list (%" PRIu64 " URLs, "
+		        "fingerprint %016" PRIx64 ") than %s (%" PRIu64 " URLs, %016" PRIx64 ")\n",
+		        b->dir, b->m.list_urls, b->m.list_hash, a->dir, a->m.list_urls, a->m.list_hash);
+		return 0;
+	}
+	if (a->m.shard_n != b->m.shard_n) {
+		fprintf(stderr, "juggle merge: %s is shard %u/%u but %s is shard %u/%u: different "
+		        "shard counts\n", b->dir, b->m.shard_k, b->m.shard_n, a->dir, a->m.shard_k,
+		        a->m.shard_n);
+		return 0;
+	}
+	if (a->m.shard_k == b->m.shard_k) {
+		fprintf(stderr, "juggle merge: %s and %s are both shard %u/%u\n", a->dir, b->dir,
+		        a->m.shard_k, a->m.shard_n);
+		return 0;
+	}
+	if (!a->m.count_mode || !b->m.count_mode || strcmp(a->m.count_mode, b->m.count_mode) != 0) {
+		fprintf(stderr, "juggle merge: %s counted '%s' but %s counted '%s'\n", a->dir,
+		        a->m.count_mode ? a->m.count_mode : "?", b->dir,
+		        b->m.count_mode ? b->m.count_mode : "?");
+		return 0;
+	}
+	return 1;
+}
+
+/* The shard's sealed table, when every saved book is in it. 0 or -1. */
+static int load_counts(struct shard *sh)
+{
+	const struct jg_manifest *m = &sh->m;
+	uint64_t unsealed = 0;
+	for (size_t i = 0; i < m->n_books; i++)
+		if (m->books[i].ok && !m->books[i].sealed)
+			unsealed++;
+	if (!m->has_seal || unsealed || m->seal_broken) {
+		fprintf(stderr, "juggle merge: %s: %" PRIu64 " saved books have no sealed counts (is the "
+		        "shard still running, or was it killed? run it again)\n", sh->dir,
+		        unsealed ? unsealed : m->n_books);
+		return -1;
+	}
+	char path[4096], err[JG_ERRBUF_SIZE];
+	uint32_t crc;
+	jg_mf_snapshot_path(sh->dir, m->seal.gen, path, sizeof path);
+	if (jg_mf_file_crc(path, &crc) < 0 || crc != m->seal.crc) {
+		fprintf(stderr, "juggle merge: %s: missing or fails its checksum; run the shard again\n",
+		        path);
+		return -1;
+	}
+	if (!(sh->counts = jg_counts_new()) || jg_counts_read_tsv(sh->counts, path, err) != JG_OK) {
+		fprintf(stderr, "juggle merge: %s\n", sh->counts ? err : "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* A manifest record as the report takes it: the run's own result type. */
+static void report_record(struct jg_report *r, const struct shard *sh, const struct jg_mf_book *b)
+{
+	struct jg_result res;
+	struct jg_word_count top[64];
+	char path[4096], words[8192];
+	memset(&res, 0, sizeof res);
+	res.url = b->url;
+	res.final_url = b->final_url ? b->final_url : b->url;
+	res.index = b->index;
+	res.err = b->ok ? JG_OK : b->err;
+	res.error = b->ok ? "" : (b->error ? b->error : "");
+	res.http_code = b->http;
+	res.attempts = b->attempts;
+	res.redirects = b->redirects;
+	if (b->ok) {
+		snprintf(path, sizeof path, "%s/%s", sh->dir, b->file);
+		res.file = path;
+		res.bytes = b->bytes;
+		res.sha256 = b->sha256;
+	}
+	if (b->ok && b->counted) {
+		res.counted = 1;
+		res.words = b->words;
+		res.distinct = b->distinct;
+		res.top = top;
+		res.n_top = jg_mf_parse_top(b->top, top, 64, words, sizeof words);
+	}
+	jg_report_book(r, &res);
+}
+
+/* An input line is read by every shard: report each once. */
+static int seen_input_error(struct shard *shards, size_t upto, const struct jg_mf_input_error *e)
+{
+	for (size_t s = 0; s <= upto; s++) {
+		const struct jg_manifest *m = &shards[s].m;
+		size_t n = s == upto ? (size_t)(e - m->input_errors) : m->n_input_errors;
+		for (size_t i = 0; i < n; i++) {
+			const struct jg_mf_input_error *o = &m->input_errors[i];
+			if (o->line == e->line && strcmp(o->text ? o->text : "", e->text ? e->text : "") == 0 &&
+			    strcmp(o->error ? o->error : "", e->error ? e->error : "") == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+struct merge_args {
+	const char *counts_path, *json_path;
+	unsigned top;
+	int quiet;
+};
+
+static int parse_merge_args(int argc, char **argv, struct merge_args *a)
+{
+	static const struct option opts[] = {
+		{"counts", required_argument, NULL, 'c'},
+		{"json", required_argument, NULL, 'j'},
+		{"top", required_argument, NULL, 't'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int opt;
+	char *end;
+	a->top = 10;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': a->counts_path = optarg; break;
+		case 'j': a->json_path = optarg; break;
+		case 'q': a->quiet = 1; break;
+		case 't':
+			a->top = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || !*optarg || a->top > 64) {
+				fprintf(stderr, "juggle merge: --top: expected 0 to 64, got '%s'\n", optarg);
+				return -1;
+			}
+			break;
+		case 'h': fputs(merge_usage, stdout); exit(0);
+		default: fprintf(stderr, "Try 'juggle merge --help'.\n"); return -1;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "juggle merge: no shard directories given\nTry 'juggle merge --help'.\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Missing shards and books without a record: 0 when there are none. */
+static int check_complete(struct shard *shards, size_t n)
+{
+	int bad = 0;
+	uint32_t total = shards[0].m.shard_n;
+	if (total > 0) {
+		char *have = calloc(total, 1);
+		if (!have)
+			return -1;
+		for (size_t s = 0; s < n; s++)
+			have[shards[s].m.shard_k] = 1;
+		uint32_t missing = 0;
+		for (uint32_t k = 0; k < total; k++)
+			missing += !have[k];
+		if (missing) {
+			fprintf(stderr, "juggle merge: missing %u of %u shards:", missing, total);
+			for (uint32_t k = 0; k < total; k++)
+				if (!have[k])
+					fprintf(stderr, " %u", k);
+			fprintf(stderr, "; the result covers only the shards given\n");
+			bad = 1;
+		}
+		free(have);
+	}
+	for (size_t s = 0; s < n; s++) {
+		const struct jg_manifest *m = &shards[s].m;
+		if (m->n_books < m->accepted) {
+			fprintf(stderr, "juggle merge: %s: %" PRIu64 " of its %" PRIu64 " URLs have no "
+			        "record (is the shard still running, or was it killed? run it again)\n",
+			        shards[s].dir, m->accepted - m->n_books, m->accepted);
+			bad = 1;
+		}
+	}
+	return bad;
+}
+
+int jg_merge_main(int argc, char **argv)
+{
+	struct merge_args a = {0};
+	if (parse_merge_args(argc, argv, &a) < 0)
+		return MERGE_USAGE;
+	size_t n = (size_t)(argc - optind);
+	struct shard *shards = calloc(n, sizeof *shards);
+	if (!shards)
+		return MERGE_USAGE;
+	int status = MERGE_OK;
+	for (size_t s = 0; s < n; s++) {
+		shards[s].dir = argv[optind + (int)s];
+		if (load_shard(&shards[s]) < 0)
+			status = MERGE_USAGE;
+	}
+	for (size_t s = 1; s < n && status == MERGE_OK; s++)
+		for (size_t t = 0; t < s && status == MERGE_OK; t++)
+			if (!compatible(&shards[t], &shards[s]))
+				status = MERGE_USAGE;
+	if (status == MERGE_OK && shards[0].m.shard_n == 0 && n > 1) {
+		fprintf(stderr, "juggle merge: %s is not a shard (run without --shard)\n", shards[0].dir);
+		status = MERGE_USAGE;
+	}
+	if (status != MERGE_OK)
+		goto out;
+	int counting = strcmp(shards[0].m.count_mode, "off") != 0;
+	int incomplete = check_complete(shards, n) != 0;
+
+	struct jg_counts *all = counting ? jg_counts_new() : NULL;
+	for (size_t s = 0; s < n && counting && all; s++) {
+		if (load_counts(&shards[s]) < 0)
+			incomplete = 1;
+		else if (jg_counts_merge(all, shards[s].counts) != JG_OK)
+			incomplete = 1;
+	}
+
+	struct jg_report report;
+	if (jg_report_init(&report, NULL, a.quiet, a.json_path) < 0) {
+		status = MERGE_USAGE;
+		jg_counts_free(all);
+		goto out;
+	}
+	report.show_progress = 0;
+	report.merged_shards = (unsigned)n;
+	/* Books in list order, as one table over every shard. */
+	size_t total_books = 0;
+	for (size_t s = 0; s < n; s++) {
+		total_books += shards[s].m.n_books;
+		report.total += shards[s].m.accepted;
+	}
+	const struct jg_mf_book **order = malloc((total_books ? total_books : 1) * sizeof *order);
+	const struct shard **owner = malloc((total_books ? total_books : 1) * sizeof *owner);
+	if (order && owner) {
+		size_t k = 0;
+		for (size_t s = 0; s < n; s++)
+			for (size_t i = 0; i < shards[s].m.n_books; i++)
+				order[k++] = &shards[s].m.books[i];
+		qsort(order, total_books, sizeof *order, by_index);
+		/* qsort loses which shard a book came from: find it by address. */
+		for (size_t i = 0; i < total_books; i++)
+			for (size_t s = 0; s < n; s++)
+				if (order[i] >= shards[s].m.books &&
+				    order[i] < shards[s].m.books + shards[s].m.n_books)
+					owner[i] = &shards[s];
+		for (size_t i = 0; i < total_books; i++)
+			report_record(&report, owner[i], order[i]);
+	}
+	free(order);
+	free(owner);
+	for (size_t s = 0; s < n; s++)
+		for (size_t i = 0; i < shards[s].m.n_input_errors; i++) {
+			const struct jg_mf_input_error *e = &shards[s].m.input_errors[i];
+			if (!seen_input_error(shards, s, e))
+				jg_report_input_error(&report, e->source ? e->source : "?", e->line, e->text,
+				                      e->error ? e->error : "");
+		}
+	if (all) {
+		jg_report_counts(&report, all, a.top);
+		if (a.counts_path && jg_counts_write_tsv(all, a.counts_path) != JG_OK) {
+			fprintf(stderr, "juggle merge: %s: cannot write the counts\n", a.counts_path);
+			incomplete = 1;
+		}
+	}
+	struct jg_stats none;
+	memset(&none, 0, sizeof none);
+	if (jg_report_finish(&report, &none) < 0)
+		incomplete = 1;
+	if (report.failed || report.input_errors)
+		incomplete = 1;
+	jg_report_fini(&report);
+	jg_counts_free(all);
+	status = incomplete ? MERGE_INCOMPLETE : MERGE_OK;
+out:
+	for (size_t s = 0; s < n; s++) {
+		jg_mf_fini(&shards[s].m);
+		jg_counts_free(shards[s].counts);
+	}
+	free(shards);
+	return status;
+}

@@ -1,0 +1,355 @@
+#include "resume.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *manifest_path(const struct jg_resume *r, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s/manifest", r->dir, JG_MF_DIR);
+	return buf;
+}
+
+int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, int refresh)
+{
+	memset(r, 0, sizeof *r);
+	jg_mf_init(&r->old);
+	jg_mf_init(&r->now);
+	r->w.fd = -1;
+	r->refresh = refresh;
+	r->counting = !(count_flags & JG_COUNT_OFF);
+	jg_mf_count_mode(count_flags, r->count_mode, sizeof r->count_mode);
+	if (!(r->dir = strdup(dir))) {
+		fprintf(stderr, "juggle: out of memory\n");
+		return -1;
+	}
+	char why[512], path[4096];
+	if (jg_mf_load(&r->old, dir, why, sizeof why) < 0) {
+		fprintf(stderr, "juggle: %s; not resuming from it\n", why);
+		jg_mf_fini(&r->old);
+		r->old.found = 1; /* something is there: do not adopt files */
+		return 0;
+	}
+	manifest_path(r, path, sizeof path);
+	if (r->old.bad_line)
+		fprintf(stderr, "juggle: %s:%lu: fails its checksum; not trusted, rebuilding it "
+		        "from the files in %s\n", path, r->old.bad_line, dir);
+	else if (r->old.torn_line)
+		fprintf(stderr, "juggle: %s:%lu: cut short (an interrupted run), dropped\n", path,
+		        r->old.torn_line);
+	r->usable = r->old.found && !r->old.bad_line;
+	return 0;
+}
+
+/* Is the book's file still the one recorded? Size and mtime, no hashing:
+ * a complete directory of 10,000 books must resume in milliseconds. */
+static int file_intact(const struct jg_resume *r, const struct jg_mf_book *b)
+{
+	char path[4096];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/%s", r->dir, b->file);
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == b->bytes &&
+	       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == b->mtime_ns;
+}
+
+/* Loads the sealed snapshot when everything it covers still holds. */
+static int load_snapshot(struct jg_resume *r, char *why, size_t why_len)
+{
+	const struct jg_manifest *m = &r->old;
+	char path[4096], err[JG_ERRBUF_SIZE];
+	uint32_t crc;
+	jg_mf_snapshot_path(r->dir, m->seal.gen, path, sizeof path);
+	if (jg_mf_file_crc(path, &crc) < 0) {
+		snprintf(why, why_len, "%.500s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (crc != m->seal.crc) {
+		snprintf(why, why_len, "%.500s: fails its checksum", path);
+		return -1;
+	}
+	for (size_t i = 0; i < m->n_books; i++) {
+		const struct jg_mf_book *b = &m->books[i];
+		if (b->sealed && !file_intact(r, b)) {
+			snprintf(why, why_len, "%.250s/%.250s changed since it was counted", r->dir, b->file);
+			return -1;
+		}
+	}
+	if (!(r->prior_counts = jg_counts_new()) ||
+	    jg_counts_read_tsv(r->prior_counts, path, err) != JG_OK) {
+		snprintf(why, why_len, "%s", r->prior_counts ? err : "out of memory");
+		return -1;
+	}
+	if (jg_counts_total(r->prior_counts) != m->seal.words ||
+	    jg_counts_distinct(r->prior_counts) != m->seal.distinct) {
+		snprintf(why, why_len, "%.500s: its totals differ from the manifest's", path);
+		return -1;
+	}
+	return 0;
+}
+
+void jg_resume_plan(struct jg_resume *r, uint64_t list_hash, uint64_t list_urls,
+                    uint32_t shard_k, uint32_t shard_n)
+{
+	struct jg_manifest *now = &r->now, *old = &r->old;
+	now->list_hash = list_hash;
+	now->list_urls = list_urls;
+	now->shard_k = shard_k;
+	now->shard_n = shard_n;
+	now->juggle_version = strdup(jg_version());
+	now->count_mode = strdup(r->count_mode);
+	/* File names follow the list's order: the same list gives each book
+	 * the name it had, so a file under that name is that book. */
+	int same_list = r->usable && old->list_hash == list_hash && old->list_urls == list_urls &&
+	                old->shard_k == shard_k && old->shard_n == shard_n && old->juggle_version &&
+	                strcmp(old->juggle_version, jg_version()) == 0;
+	r->adopt = !r->refresh && (!old->found || old->bad_line || same_list);
+	r->next_gen = old->has_seal ? old->seal.gen + 1 : 1;
+	/* Another list over the same directory (books added to it, say) is
+	 * ordinary: each URL is still matched to its own record. */
+	if (!r->counting || r->refresh || !same_list || !old->has_seal || old->seal_broken ||
+	    !old->count_mode || strcmp(old->count_mode, r->count_mode) != 0)
+		return;
+	char why[600];
+	if (load_snapshot(r, why, sizeof why) < 0) {
+		fprintf(stderr, "juggle: %s; counting the saved books again\n", why);
+		jg_counts_free(r->prior_counts);
+		r->prior_counts = NULL;
+		return;
+	}
+	r->snapshot_ok = 1;
+}
+
+const struct jg_prior *jg_resume_prior(struct jg_resume *r, const char *text, struct jg_prior *out)
+{
+	const struct jg_mf_book *b = r->usable ? jg_mf_find(&r->old, text) : NULL;
+	memset(out, 0, sizeof *out);
+	if (b && b->ok) {
+		out->file = b->file;
+		out->bytes = b->bytes;
+		out->etag = b->etag;
+		out->last_modified = b->last_modified;
+		out->content_type = b->content_type;
+		if (r->refresh)
+			out->use = JG_PRIOR_REVALIDATE;
+		else if (!r->counting || (r->snapshot_ok && b->sealed && file_intact(r, b)))
+			out->use = JG_PRIOR_KEEP;
+		else
+			out->use = JG_PRIOR_RECOUNT;
+		return out;
+	}
+	/* A failure is tried again; a file nobody recorded is taken when the
+	 * list is the one that named it. */
+	if (b || !r->adopt)
+		return NULL;
+	out->use = JG_PRIOR_RECOUNT;
+	return out;
+}
+
+/* Removes snapshots no seal refers to: older generations, or cut short. */
+static void remove_stale_snapshots(const struct jg_resume *r, uint64_t keep_gen)
+{
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/%s", r->dir, JG_MF_DIR);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		uint64_t gen;
+		char rest[8];
+		if (sscanf(e->d_name, "counts.%" SCNu64 ".ts%1s", &gen, rest) == 2 && gen != keep_gen)
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+}
+
+int jg_resume_start(struct jg_resume *r, uint64_t accepted)
+{
+	char why[600];
+	const struct jg_manifest *old = &r->old;
+	r->now.accepted = accepted;
+	if (jg_mf_begin(&r->w, r->dir, why, sizeof why) < 0) {
+		fprintf(stderr, "juggle: %s: cannot keep a manifest, this run could not be resumed\n", why);
+		return -1;
+	}
+	jg_mf_write_header(&r->w, &r->now);
+	for (size_t i = 0; i < r->now.n_input_errors; i++)
+		jg_mf_write_input_error(&r->w, &r->now.input_errors[i]);
+	/* Sealed books first, then their seal: a seal covers what precedes. */
+	if (r->snapshot_ok) {
+		for (size_t i = 0; i < old->n_books; i++)
+			if (old->books[i].sealed && jg_mf_write_book(&r->w, &old->books[i]) == 0)
+				r->saved++;
+		jg_mf_write_seal(&r->w, &old->seal);
+	}
+	/* Saved books whose counts are not sealed are still saved books. */
+	if (r->usable)
+		for (size_t i = 0; i < old->n_books; i++)
+			if (old->books[i].ok && !(r->snapshot_ok && old->books[i].sealed) &&
+			    jg_mf_write_book(&r->w, &old->books[i]) == 0)
+				r->saved++;
+	if (jg_mf_commit(&r->w, why, sizeof why) < 0) {
+		fprintf(stderr, "juggle: %s: cannot keep a manifest, this run could not be resumed\n", why);
+		jg_mf_close(&r->w);
+		return -1;
+	}
+	remove_stale_snapshots(r, r->snapshot_ok ? old->seal.gen : 0);
+	r->writing = 1;
+	return 0;
+}
+
+static void warn_write_failed(struct jg_resume *r)
+{
+	char path[4096];
+	if (!r->writing || !r->w.failed)
+		return;
+	fprintf(stderr, "juggle: %s: %s; a rerun will fetch what this one could not record\n",
+	        manifest_path(r, path, sizeof path), strerror(r->w.err));
+	r->writing = 0;
+}
+
+/* "word:count word:count": words hold no white space. */
+static char *top_text(const struct jg_result *res)
+{
+	size_t n = 1;
+	for (size_t i = 0; i < res->n_top; i++)
+		n += strlen(res->top[i].word) + 22;
+	char *s = malloc(n), *p = s;
+	if (!s)
+		return NULL;
+	*p = '\0';
+	for (size_t i = 0; i < res->n_top; i++)
+		p += sprintf(p, "%s%s:%" PRIu64, i ? " " : "", res->top[i].word, res->top[i].count);
+	return s;
+}
+
+/* The recorded figures of a kept book, into the result. */
+static void restore_counts(const struct jg_mf_book *b, struct jg_result *res,
+                           struct jg_word_count *top, char *words, size_t words_len)
+{
+	res->counted = 1;
+	res->words = b->words;
+	res->distinct = b->distinct;
+	res->top = top;
+	res->n_top = jg_mf_parse_top(b->top, top, 64, words, words_len);
+}
+
+void jg_resume_book(struct jg_resume *r, const char *text, uint64_t index, struct jg_result *res,
+                    struct jg_word_count *top, char *words, size_t words_len)
+{
+	if (res->err == JG_ECANCELED)
+		return;
+	const struct jg_mf_book *rec = r->usable ? jg_mf_find(&r->old, text) : NULL;
+	if (res->err == JG_OK && res->reused && !res->sha256 && rec && rec->ok) {
+		/* Kept as it was: its record is in the manifest already. */
+		r->kept++;
+		if (r->counting && rec->counted)
+			restore_counts(rec, res, top, words, words_len);
+		res->sha256 = rec->sha256;
+		return;
+	}
+	if (res->err == JG_OK && res->reused) {
+		if (res->http_code == 304)
+			r->revalidated++;
+		else
+			r->recounted++;
+	}
+	if (!r->writing)
+		return;
+	struct jg_mf_book b;
+	memset(&b, 0, sizeof b);
+	b.ok = res->err == JG_OK;
+	b.index = index;
+	b.text = (char *)text;
+	b.url = (char *)res->url;
+	b.http = res->http_code;
+	b.attempts = res->attempts;
+	b.redirects = res->redirects;
+	b.final_url = (char *)res->final_url;
+	char *tops = NULL;
+	if (b.ok) {
+		struct stat st;
+		const char *slash = strrchr(res->file, '/');
+		b.file = (char *)(slash ? slash + 1 : res->file);
+		b.bytes = res->bytes;
+		if (stat(res->file, &st) == 0)
+			b.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		b.sha256 = (char *)res->sha256;
+		b.etag = (char *)res->etag;
+		b.last_modified = (char *)res->last_modified;
+		b.content_type = (char *)res->content_type;
+		if (res->counted) {
+			b.counted = 1;
+			b.words = res->words;
+			b.distinct = res->distinct;
+			b.top = tops = top_text(res);
+		}
+		if (!(rec && rec->ok))
+			r->saved++; /* else its earlier record was carried over */
+	} else {
+		b.err = res->err;
+		b.error = (char *)res->error;
+		if (rec && rec->ok && r->saved > 0)
+			r->saved--;
+	}
+	jg_mf_write_book(&r->w, &b);
+	free(tops);
+	warn_write_failed(r);
+}
+
+void jg_resume_input_error(struct jg_resume *r, const char *source, unsigned long line,
+                           const char *text, const char *why)
+{
+	struct jg_mf_input_error e = {(char *)source, (char *)text, (char *)why, line};
+	if (!r->writing) {
+		/* Found while reading the list: written with the header. */
+		jg_mf_put_input_error(&r->now, &e);
+		return;
+	}
+	jg_mf_write_input_error(&r->w, &e);
+	warn_write_failed(r);
+}
+
+const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_counts *pool_counts)
+{
+	struct jg_counts *all = jg_counts_new();
+	if (!all || (r->prior_counts && jg_counts_merge(all, r->prior_counts) != JG_OK) ||
+	    jg_counts_merge(all, pool_counts) != JG_OK) {
+		fprintf(stderr, "juggle: out of memory while merging the counts\n");
+		jg_counts_free(all);
+		return NULL;
+	}
+	jg_counts_free(r->prior_counts);
+	r->prior_counts = all;
+	if (!r->writing)
+		return all;
+	char path[4096];
+	struct jg_mf_seal seal = {r->next_gen, r->saved, jg_counts_total(all), jg_counts_distinct(all), 0};
+	jg_mf_snapshot_path(r->dir, seal.gen, path, sizeof path);
+	if (jg_counts_write_tsv(all, path) != JG_OK || jg_mf_file_crc(path, &seal.crc) < 0) {
+		fprintf(stderr, "juggle: %s: %s; a rerun will count the books again\n", path,
+		        strerror(errno));
+		return all;
+	}
+	/* The seal is the commit point; the older snapshot goes after it. */
+	if (jg_mf_write_seal(&r->w, &seal) == 0)
+		remove_stale_snapshots(r, seal.gen);
+	warn_write_failed(r);
+	return all;
+}
+
+void jg_resume_close(struct jg_resume *r)
+{
+	jg_mf_close(&r->w);
+	jg_mf_fini(&r->old);
+	jg_mf_fini(&r->now);
+	jg_counts_free(r->prior_counts);
+	free(r->dir);
+	r->dir = NULL;
+	r->prior_counts = NULL;
+}

@@ -1,0 +1,86 @@
+/*
+ * Resuming a run over an output directory that already holds some of its
+ * books, through the manifest (manifest.h). The CLI reads its whole list
+ * first, then asks, URL by URL, what an earlier run left:
+ *
+ *   a book saved and sealed in the count snapshot   kept: no request, its
+ *                                                   counts come from there
+ *   a book saved, counts not sealed (a kill)        counted again from its
+ *                                                   file: no request
+ *   a file under the book's name, no record         the same (a kill between
+ *                                                   the rename and the record)
+ *   failed, or nothing there                        fetched
+ *   with --refresh, every saved book                a conditional GET
+ *
+ * so that a run killed at any moment and started again ends with the
+ * files and counts of a run that was never interrupted.
+ */
+#ifndef JG_RESUME_H
+#define JG_RESUME_H
+
+#include <stdint.h>
+
+#include "juggle.h"
+#include "manifest.h"
+
+struct jg_resume {
+	char *dir;
+	struct jg_manifest old;       /* what earlier runs left */
+	struct jg_manifest now;       /* this run's header */
+	struct jg_mf_writer w;
+	int refresh, counting;
+	char count_mode[32];
+	int usable;                   /* `old` can be believed */
+	int adopt;                    /* files without a record are this list's */
+	int snapshot_ok;              /* its sealed books' counts are loaded */
+	struct jg_counts *prior_counts; /* the snapshot, when snapshot_ok */
+	uint64_t next_gen;
+	int writing;                  /* the manifest is being kept up to date */
+	uint64_t kept, recounted, revalidated;
+	uint64_t saved;               /* B records in the manifest now */
+};
+
+/*
+ * Loads DIR's manifest and says on stderr what it found (a damaged or cut
+ * short manifest, a different list). 0, or -1 after printing why.
+ */
+int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, int refresh);
+
+/*
+ * Called once the whole list is read (`list_hash`/`list_urls`: every URL
+ * line's jg_shard_hash summed, and their number): decides whether the
+ * count snapshot holds.
+ */
+void jg_resume_plan(struct jg_resume *r, uint64_t list_hash, uint64_t list_urls,
+                    uint32_t shard_k, uint32_t shard_n);
+
+/* The prior to add list line `text` with; NULL: fetch it as usual. */
+const struct jg_prior *jg_resume_prior(struct jg_resume *r, const char *text,
+                                       struct jg_prior *out);
+
+/*
+ * Once the URLs are added (`accepted` of them): writes the compacted
+ * manifest and keeps it open for the records of this run. 0, or -1 after
+ * printing why (the run goes on, without a manifest).
+ */
+int jg_resume_start(struct jg_resume *r, uint64_t accepted);
+
+/*
+ * A finished book: appends its record. A book kept from the earlier run
+ * gets its recorded figures back (top words into `top`, 64 entries).
+ */
+void jg_resume_book(struct jg_resume *r, const char *text, uint64_t index,
+                    struct jg_result *res, struct jg_word_count *top, char *words, size_t words_len);
+void jg_resume_input_error(struct jg_resume *r, const char *source, unsigned long line,
+                           const char *text, const char *why);
+
+/*
+ * Every book is counted: the run's table is the snapshot's plus the
+ * pool's. Writes it as the next snapshot and seals it. Returns the whole
+ * table (owned by `r`), or NULL after printing why.
+ */
+const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_counts *pool_counts);
+
+void jg_resume_close(struct jg_resume *r);
+
+#endif
