@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,6 +316,15 @@ void jg_resume_input_error(struct jg_resume *r, const char *source, unsigned lon
 	warn_write_failed(r);
 }
 
+static void sync_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		fdatasync(fd);
+		close(fd);
+	}
+}
+
 const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_counts *pool_counts)
 {
 	struct jg_counts *all = jg_counts_new();
@@ -336,9 +346,14 @@ const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_coun
 		        strerror(errno));
 		return all;
 	}
-	/* The seal is the commit point; the older snapshot goes after it. */
-	if (jg_mf_write_seal(&r->w, &seal) == 0)
+	/* The seal is the commit point; the older snapshot goes after it.
+	 * The run's work is done: syncing now costs the loop nothing, and a
+	 * power cut after it finds both files whole. */
+	sync_file(path);
+	if (jg_mf_write_seal(&r->w, &seal) == 0) {
+		fdatasync(r->w.fd);
 		remove_stale_snapshots(r, seal.gen);
+	}
 	warn_write_failed(r);
 	return all;
 }
