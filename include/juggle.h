@@ -384,6 +384,15 @@ JG_EXPORT int jg_session_add_prior(struct jg_session *s, const char *url,
  */
 JG_EXPORT void jg_session_drain(struct jg_session *s);
 
+/*
+ * Holds books back from the workers (hold != 0) or lets them go again.
+ * While held, downloads go on and each downloaded book waits in memory
+ * (within the max-buffer budget), so the pool runs dry: a
+ * jg_pool_collect() issued then reports a table of exactly the books
+ * reported so far. The CLI uses this to checkpoint its counts.
+ */
+JG_EXPORT void jg_session_hold_counting(struct jg_session *s, int hold);
+
 struct jg_stats {
 	uint64_t added;        /* URLs accepted by jg_session_add_url() */
 	uint64_t queued;       /* waiting for a transfer slot */

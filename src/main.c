@@ -49,6 +49,9 @@ struct cli {
 	size_t n_entries, cap_entries;
 	uint64_t list_hash, list_urls; /* the whole list's fingerprint */
 	struct jg_resume resume;
+	double checkpoint;         /* seconds between count seals; 0: at the end */
+	ev_timer checkpoint_timer;
+	int checkpointing;         /* counting is held until the pool is quiet */
 	struct jg_pool *pool;
 	int collected;
 	struct jg_session *session;
@@ -103,6 +106,8 @@ static const char usage_text[] =
 "Sharding and resuming (for array jobs of a scheduler):\n"
 "      --shard K/N          only the URLs whose hash falls in shard K of N (0-based);\n"
 "                           auto/N: K from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX\n"
+"      --checkpoint S       seal the counts so far every S seconds, so that a\n"
+"                           killed run need not count its books again [300]\n"
 "      --refresh            revalidate books saved by an earlier run with a\n"
 "                           conditional GET (a 304 keeps the file); without it\n"
 "                           they are kept as they are, with no request\n"
@@ -183,7 +188,7 @@ enum long_only {
 	OPT_MIRROR = 256, OPT_JSON, OPT_PER_HOST, OPT_CONNECT_TIMEOUT, OPT_STALL_TIMEOUT,
 	OPT_MAX_SIZE, OPT_RETRIES, OPT_RETRY_DELAY, OPT_MAX_REDIRECTS, OPT_MAX_BUFFER,
 	OPT_CACERT, OPT_RESOLVE, OPT_DNS_SERVERS, OPT_SPLIT, OPT_KEEP_BOILERPLATE, OPT_TOP,
-	OPT_COUNTS, OPT_NO_COUNT, OPT_ENGINE, OPT_THREADS, OPT_SHARD, OPT_REFRESH,
+	OPT_COUNTS, OPT_NO_COUNT, OPT_ENGINE, OPT_THREADS, OPT_SHARD, OPT_REFRESH, OPT_CHECKPOINT,
 };
 
 static const struct option long_options[] = {
@@ -214,6 +219,7 @@ static const struct option long_options[] = {
 	{"threads", required_argument, NULL, OPT_THREADS},
 	{"shard", required_argument, NULL, OPT_SHARD},
 	{"refresh", no_argument, NULL, OPT_REFRESH},
+	{"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -316,6 +322,7 @@ static void parse_args(struct cli *c, int argc, char **argv)
 			break;
 		}
 		case OPT_REFRESH: c->refresh = 1; break;
+		case OPT_CHECKPOINT: c->checkpoint = parse_number("--checkpoint", optarg, 0, 86400 * 7); break;
 		case 'q': c->quiet = 1; break;
 		case OPT_JSON: c->json = optarg; break;
 		case 'h': fputs(usage_text, stdout); exit(EXIT_ALL_OK);
@@ -457,9 +464,61 @@ static void on_counts(struct jg_pool *pool, const struct jg_counts *pool_counts,
 }
 
 /* Every book is counted: gather the workers' tables and report them. */
+/*
+ * A checkpoint: hold books back from the workers, and once the pool is
+ * quiet its table is exactly that of the books recorded so far: seal it,
+ * and let the books go again. A run killed later counts again only what
+ * it counted after this.
+ */
+static void on_checkpoint_counts(struct jg_pool *pool, const struct jg_counts *counts, void *user)
+{
+	struct cli *c = user;
+	jg_resume_seal(&c->resume, counts);
+	c->checkpointing = 0;
+	if (c->session)
+		jg_session_hold_counting(c->session, 0);
+}
+
+static void on_checkpoint(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct cli *c = w->data;
+	if (c->checkpointing || !c->resume.writing)
+		return;
+	c->checkpointing = 1;
+	jg_session_hold_counting(c->session, 1);
+	if (jg_pool_collect(c->pool, on_checkpoint_counts, c) != JG_OK) {
+		c->checkpointing = 0;
+		jg_session_hold_counting(c->session, 0);
+	}
+}
+
+static void start_checkpoints(struct cli *c, struct ev_loop *loop)
+{
+	if (c->checkpoint <= 0 || (c->count_flags & JG_COUNT_OFF) || !c->pool)
+		return;
+	ev_timer_init(&c->checkpoint_timer, on_checkpoint, c->checkpoint, c->checkpoint);
+	c->checkpoint_timer.data = c;
+	ev_timer_start(loop, &c->checkpoint_timer);
+	ev_unref(loop); /* checkpoints alone must not keep the run going */
+}
+
+static void stop_checkpoints(struct cli *c, struct ev_loop *loop)
+{
+	if (!ev_is_active(&c->checkpoint_timer))
+		return;
+	ev_ref(loop);
+	ev_timer_stop(loop, &c->checkpoint_timer);
+}
+
 static void collect_counts(struct cli *c, struct ev_loop *loop)
 {
+	stop_checkpoints(c, loop);
 	if (c->interrupted || (c->count_flags & JG_COUNT_OFF) || !c->pool)
+		return;
+	/* One collection at a time: a checkpoint's ends first. */
+	while (c->checkpointing && !c->interrupted)
+		ev_run(loop, EVRUN_ONCE);
+	if (c->interrupted)
 		return;
 	if (jg_pool_collect(c->pool, on_counts, c) != JG_OK)
 		return;
@@ -485,9 +544,11 @@ static int run(struct cli *c, struct ev_loop *loop)
 	ev_unref(loop);
 	ev_unref(loop);
 	if (c->accepted > 0) {
+		start_checkpoints(c, loop);
 		ev_run(loop, 0);
 		collect_counts(c, loop);
 	}
+	stop_checkpoints(c, loop);
 	struct jg_stats st;
 	jg_session_stats(c->session, &st);
 	/* Whatever did not finish is reported as cancelled. */
@@ -544,6 +605,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	c.top = 10;
+	c.checkpoint = 300;
 	parse_args(&c, argc, argv);
 	if (optind >= argc && c.n_lists == 0)
 		usage_error("%s", "no URLs given (as arguments or with -i FILE)");

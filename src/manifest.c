@@ -382,6 +382,8 @@ int jg_mf_write_book(struct jg_mf_writer *w, const struct jg_mf_book *b)
 		put_field(&l, "etag", b->etag);
 		put_field(&l, "last_modified", b->last_modified);
 		put_field(&l, "content_type", b->content_type);
+		if (b->pending)
+			put_field(&l, "pending", "1");
 	} else {
 		put_u64(&l, "err", (uint64_t)(int64_t)b->err);
 		put_field(&l, "error", b->error);
@@ -467,6 +469,7 @@ static int take_book(struct jg_manifest *m, const struct fields *f, int ok)
 	b.redirects = (unsigned)field_u64(f, "redirects");
 	b.top = (char *)field(f, "top");
 	b.counted = b.top != NULL;
+	b.pending = field(f, "pending") != NULL;
 	b.words = field_u64(f, "words");
 	b.distinct = field_u64(f, "distinct");
 	return jg_mf_put(m, &b);
@@ -484,9 +487,10 @@ static int take_seal(struct jg_manifest *m, const struct fields *f)
 	m->seal.words = field_u64(f, "words");
 	m->seal.distinct = field_u64(f, "distinct");
 	m->seal.crc = (uint32_t)strtoul(crc, NULL, 16);
-	/* Every book saved so far has its counts in that snapshot. */
+	/* Every book saved so far has its counts in that snapshot, but those
+	 * carried over as pending, whose counts are in none. */
 	for (size_t i = 0; i < m->n_books; i++)
-		m->books[i].sealed = m->books[i].ok;
+		m->books[i].sealed = m->books[i].ok && !m->books[i].pending;
 	return 0;
 }
 

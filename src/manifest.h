@@ -48,6 +48,8 @@ struct jg_mf_book {
 	unsigned attempts, redirects;
 	int err;
 	int counted;
+	int pending;               /* saved, but its counts are in no snapshot:
+	                              a seal after it does not cover it */
 };
 
 struct jg_mf_input_error {

@@ -188,12 +188,18 @@ int jg_resume_start(struct jg_resume *r, uint64_t accepted)
 				r->saved++;
 		jg_mf_write_seal(&r->w, &old->seal);
 	}
-	/* Saved books whose counts are not sealed are still saved books. */
+	/* Saved books whose counts are not sealed are still saved books, but
+	 * a seal written after them must not cover them: they are pending
+	 * until they are counted again and recorded anew. */
 	if (r->usable)
-		for (size_t i = 0; i < old->n_books; i++)
-			if (old->books[i].ok && !(r->snapshot_ok && old->books[i].sealed) &&
-			    jg_mf_write_book(&r->w, &old->books[i]) == 0)
+		for (size_t i = 0; i < old->n_books; i++) {
+			struct jg_mf_book b = old->books[i];
+			if (!b.ok || (r->snapshot_ok && b.sealed))
+				continue;
+			b.pending = 1;
+			if (jg_mf_write_book(&r->w, &b) == 0)
 				r->saved++;
+		}
 	if (jg_mf_commit(&r->w, why, sizeof why) < 0) {
 		fprintf(stderr, "juggle: %s: cannot keep a manifest, this run could not be resumed\n", why);
 		jg_mf_close(&r->w);
@@ -327,6 +333,8 @@ static void sync_file(const char *path)
 
 const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_counts *pool_counts)
 {
+	/* The pool's table holds every book counted by this run; the books
+	 * kept from earlier runs are in the snapshot loaded at the start. */
 	struct jg_counts *all = jg_counts_new();
 	if (!all || (r->prior_counts && jg_counts_merge(all, r->prior_counts) != JG_OK) ||
 	    jg_counts_merge(all, pool_counts) != JG_OK) {
@@ -334,8 +342,8 @@ const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_coun
 		jg_counts_free(all);
 		return NULL;
 	}
-	jg_counts_free(r->prior_counts);
-	r->prior_counts = all;
+	jg_counts_free(r->all);
+	r->all = all;
 	if (!r->writing)
 		return all;
 	char path[4096];
@@ -347,12 +355,14 @@ const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_coun
 		return all;
 	}
 	/* The seal is the commit point; the older snapshot goes after it.
-	 * The run's work is done: syncing now costs the loop nothing, and a
-	 * power cut after it finds both files whole. */
+	 * Synced: at the end the run's work is done, and at a checkpoint it
+	 * is what a rerun after a crash of the machine relies on. */
 	sync_file(path);
 	if (jg_mf_write_seal(&r->w, &seal) == 0) {
 		fdatasync(r->w.fd);
 		remove_stale_snapshots(r, seal.gen);
+		r->next_gen++;
+		r->seals++;
 	}
 	warn_write_failed(r);
 	return all;
@@ -364,7 +374,9 @@ void jg_resume_close(struct jg_resume *r)
 	jg_mf_fini(&r->old);
 	jg_mf_fini(&r->now);
 	jg_counts_free(r->prior_counts);
+	jg_counts_free(r->all);
 	free(r->dir);
 	r->dir = NULL;
 	r->prior_counts = NULL;
+	r->all = NULL;
 }

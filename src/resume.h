@@ -34,10 +34,12 @@ struct jg_resume {
 	int adopt;                    /* files without a record are this list's */
 	int snapshot_ok;              /* its sealed books' counts are loaded */
 	struct jg_counts *prior_counts; /* the snapshot, when snapshot_ok */
+	struct jg_counts *all;        /* the table of the last seal */
 	uint64_t next_gen;
 	int writing;                  /* the manifest is being kept up to date */
 	uint64_t kept, recounted, revalidated;
 	uint64_t saved;               /* B records in the manifest now */
+	unsigned seals;               /* seals written by this run */
 };
 
 /*
@@ -75,9 +77,11 @@ void jg_resume_input_error(struct jg_resume *r, const char *source, unsigned lon
                            const char *text, const char *why);
 
 /*
- * Every book is counted: the run's table is the snapshot's plus the
- * pool's. Writes it as the next snapshot and seals it. Returns the whole
- * table (owned by `r`), or NULL after printing why.
+ * The pool is quiet (every book handed to it is counted and recorded;
+ * at the end of the run, or at a checkpoint with counting held): the
+ * run's table is the snapshot's plus the pool's. Writes it as the next
+ * snapshot and seals it. Returns the whole table (owned by `r`, valid
+ * until the next call), or NULL after printing why.
  */
 const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_counts *pool_counts);
 

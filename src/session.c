@@ -395,10 +395,15 @@ struct counting {
 	char *final_url;
 	int reused;
 	char *etag, *last_modified, *content_type;
+	/* Parked while counting is held (jg_session_hold_counting): */
+	struct counting *next_parked;
+	char *body;
+	size_t len;
 };
 
 static void counting_free(struct counting *c)
 {
+	free(c->body);
 	free(c->final_url);
 	free(c->etag);
 	free(c->last_modified);
@@ -463,7 +468,7 @@ static uint32_t book_flags(const struct jg_session *s, const char *content_type)
  * Hands a book to the pool, which saves `body` (NULL: counts the file
  * saved already) and counts it; `c` is taken. 0, or -1 out of memory.
  */
-static int hand_over(struct jg_session *s, struct counting *c, char *body, size_t len)
+static int submit(struct jg_session *s, struct counting *c, char *body, size_t len)
 {
 	struct jg_pool_book pb = {body, body ? len : 0, s->store.dir, book_at(s, c->book)->name,
 	                          book_flags(s, c->content_type), on_counted, s, (uintptr_t)c};
@@ -472,6 +477,24 @@ static int hand_over(struct jg_session *s, struct counting *c, char *body, size_
 		counting_free(c);
 		return -1;
 	}
+	return 0;
+}
+
+static int hand_over(struct jg_session *s, struct counting *c, char *body, size_t len)
+{
+	if (s->hold_counting) {
+		/* Kept here, in the memory budget, until the hold ends. */
+		c->body = body;
+		c->len = len;
+		c->next_parked = NULL;
+		*s->parked_tail = c;
+		s->parked_tail = &c->next_parked;
+		s->parked_bytes += body ? len : 0;
+		s->counting++;
+		return 0;
+	}
+	if (submit(s, c, body, len) < 0)
+		return -1;
 	s->counting++;
 	return 0;
 }
@@ -488,7 +511,7 @@ static void job_hand_over(struct jg_job *job, char *body, size_t len)
 	}
 	*c = (struct counting){s, job->book, len, job->attempts, job->redirects, job->http_code,
 	                       job->started, strdup_or_null(job->cur.url), job->reused,
-	                       job->etag, job->last_modified, job->content_type};
+	                       job->etag, job->last_modified, job->content_type, NULL, NULL, 0};
 	job->etag = job->last_modified = job->content_type = NULL; /* c has them now */
 	if (hand_over(s, c, body, len) < 0) {
 		job_fail(job, JG_ENOMEM, "out of memory");
@@ -630,7 +653,8 @@ static void on_transfer_done(struct jg_transfer *t)
 
 static int may_admit(const struct jg_session *s)
 {
-	uint64_t held = s->fetch.buffered + (s->opt.pool ? jg_pool_held(s->opt.pool) : 0);
+	uint64_t held = s->fetch.buffered + s->parked_bytes +
+	                (s->opt.pool ? jg_pool_held(s->opt.pool) : 0);
 	/* Downloads can outrun the workers (small books, slow disks): past a
 	 * few books per slot waiting to be counted, a backlog only costs
 	 * memory, so wait for the workers. */
@@ -684,7 +708,7 @@ static int recount_kept(struct jg_session *s, uint32_t idx)
 	if (c) {
 		*c = (struct counting){s, idx, prior->bytes, 0, 0, 0, ev_now(s->loop), NULL, 1,
 		                       strdup_or_null(prior->etag), strdup_or_null(prior->last_modified),
-		                       strdup_or_null(prior->content_type)};
+		                       strdup_or_null(prior->content_type), NULL, NULL, 0};
 		if (hand_over(s, c, NULL, prior->bytes) == 0)
 			return 1;
 	}
@@ -817,6 +841,7 @@ JG_EXPORT int jg_session_new(struct jg_session **out, struct ev_loop *loop,
 	jg_arena_init(&s->strings);
 	jg_idxset_init(&s->urls, url_key, s);
 	jg_idxset_init(&s->names, name_key, s);
+	s->parked_tail = &s->parked;
 	ev_prepare_init(&s->admit, on_admit);
 	s->admit.data = s;
 	ev_idle_init(&s->admit_more, on_admit_more);
@@ -1010,6 +1035,30 @@ JG_EXPORT void jg_session_drain(struct jg_session *s)
 		kick(s); /* lets on_admit report idle from the loop */
 }
 
+JG_EXPORT void jg_session_hold_counting(struct jg_session *s, int hold)
+{
+	if (!s || s->freeing)
+		return;
+	s->hold_counting = hold != 0;
+	if (hold)
+		return;
+	struct counting *c = s->parked;
+	s->parked = NULL;
+	s->parked_tail = &s->parked;
+	s->parked_bytes = 0;
+	while (c) {
+		struct counting *next = c->next_parked;
+		char *body = c->body;
+		c->body = NULL;
+		if (submit(s, c, body, c->len) < 0) {
+			s->counting--;
+			report_unfinished(s, c->book, JG_ENOMEM, c->attempts);
+		}
+		c = next;
+	}
+	kick(s);
+}
+
 JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out)
 {
 	memset(out, 0, sizeof *out);
@@ -1047,6 +1096,13 @@ static void cancel_counting(void *user, uint64_t cookie)
 static void destroy(struct jg_session *s)
 {
 	s->freeing = 1;
+	while (s->parked) {
+		struct counting *c = s->parked;
+		s->parked = c->next_parked;
+		s->counting--;
+		report_unfinished(s, c->book, JG_ECANCELED, c->attempts);
+		counting_free(c);
+	}
 	if (s->opt.pool && s->pages)
 		jg_pool_forget(s->opt.pool, s, cancel_counting);
 	while (s->next_reuse < s->n_reuse)

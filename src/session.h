@@ -36,6 +36,7 @@ struct jg_book {
 enum { BOOK_PAGE_SHIFT = 12, BOOK_PAGE = 1 << BOOK_PAGE_SHIFT };
 
 struct jg_job;
+struct counting;
 
 struct jg_session {
 	struct ev_loop *loop;
@@ -64,6 +65,9 @@ struct jg_session {
 	uint64_t rng;
 	uint64_t active, waiting, ok, failed, retries;
 	uint64_t counting;          /* handed to the pool, not yet answered */
+	int hold_counting;          /* books wait in `parked` for the pool */
+	struct counting *parked, **parked_tail;
+	uint64_t parked_bytes;
 	int streaming;              /* bodies go straight to files (no counting) */
 	int draining;
 	int freeing;

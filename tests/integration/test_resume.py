@@ -30,6 +30,19 @@ def got(server, since=0):
             if e["ev"] == "end" and e["status"] == 200]
 
 
+def settle(out):
+    """A worker of a killed run finishes the book it holds (saved whole,
+    under its final name), then reads EOF and exits: wait until nothing is
+    being written in `out` and its listing holds still."""
+    last, deadline = None, time.time() + 10
+    while time.time() < deadline:
+        names = sorted(os.listdir(out)) if os.path.isdir(out) else []
+        if names == last and not [n for n in names if n.startswith(".jg-")]:
+            return
+        last = names
+        time.sleep(0.3)
+
+
 def write_list(tmp_path, server, n, query="size=20000"):
     lst = tmp_path / "urls.txt"
     lst.write_text("".join(server.url(f"/gen/b{i}.txt?{query}") + "\n" for i in range(n)))
@@ -66,6 +79,7 @@ def test_kill9_at_any_moment_then_rerun_equals_an_uninterrupted_run(make_server,
         time.sleep(delay)
         p.send_signal(signal.SIGKILL)
         p.wait()
+        settle(out)
         done = set(book_files(out))
         assert len(done) < 40, "the run ended before the kill; slow the server down"
         since = len(server.log())
@@ -186,3 +200,34 @@ def test_failures_are_tried_again_and_other_lists_share_the_directory(server, tm
     third, _, _ = run(["-i", str(other)], tmp_path / "out", tmp_path, "third")
     assert third.returncode == 0, third.stderr
     assert [t.split("?")[0] for t in got(server, since)] == ["/gen/new.txt"]
+
+
+def test_checkpoints_seal_counts_so_a_killed_run_counts_little_again(make_server, tmp_path):
+    server = make_server("--rate", "100000")
+    lst = write_list(tmp_path, server, 60, "size=20000")
+    ref, ref_counts, _ = run(["-i", str(lst), "-j", "6"], tmp_path / "ref", tmp_path, "ref")
+    assert ref.returncode == 0, ref.stderr
+    out = tmp_path / "out"
+    p = subprocess.Popen([JUGGLE, "-q", "-o", str(out), "-i", str(lst), "-j", "6",
+                          "--checkpoint", "0.2"], stderr=subprocess.PIPE, text=True)
+    manifest = out / ".juggle" / "manifest"
+    deadline = time.time() + 20
+    while time.time() < deadline:  # kill once two seals are on disk
+        if manifest.exists() and manifest.read_text().count("\nS\t") >= 2:
+            break
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    settle(out)
+    saved = len(book_files(out))
+    assert 0 < saved < 60, "kill too late or too early"
+    again = subprocess.run([JUGGLE, "-o", str(out), "-i", str(lst), "-j", "6", "--counts",
+                            str(tmp_path / "again.tsv")], capture_output=True, text=True,
+                           timeout=60)
+    assert again.returncode == 0, again.stderr
+    kept = int(again.stderr.split(" books kept")[0].rsplit(" ", 1)[-1])
+    recounted = int(again.stderr.split(" counted again")[0].rsplit(", ", 1)[-1])
+    assert kept > 0, again.stderr            # sealed by a checkpoint: not counted again
+    assert kept + recounted == saved, again.stderr
+    assert (tmp_path / "again.tsv").read_bytes() == ref_counts.read_bytes()
+    assert contents(out) == contents(tmp_path / "ref")
