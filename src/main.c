@@ -652,6 +652,7 @@ int main(int argc, char **argv)
 	jg_session_on_book(c.session, on_book, &c);
 	jg_session_on_idle(c.session, on_idle, &c);
 	if (jg_resume_open(&c.resume, c.outdir ? c.outdir : "texts", c.count_flags, c.refresh) < 0) {
+		jg_resume_close(&c.resume);
 		jg_session_free(c.session);
 		jg_report_fini(&c.report);
 		jg_pool_free(c.pool);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@ static const char *manifest_path(const struct jg_resume *r, char *buf, size_t le
 int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, int refresh)
 {
 	memset(r, 0, sizeof *r);
+	r->lock_fd = -1;
 	jg_mf_init(&r->old);
 	jg_mf_init(&r->now);
 	r->w.fd = -1;
@@ -30,6 +32,27 @@ int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, i
 		return -1;
 	}
 	char why[512], path[4096];
+	/* Two runs over one directory would each rewrite the manifest and
+	 * lose the other's records: the second is refused. The lock goes
+	 * with the process, kill -9 included. */
+	snprintf(path, sizeof path, "%s/%s", dir, JG_MF_DIR);
+	if (mkdir(path, 0777) < 0 && errno != EEXIST) {
+		fprintf(stderr, "juggle: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/%s/lock", dir, JG_MF_DIR);
+	r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (r->lock_fd < 0) {
+		fprintf(stderr, "juggle: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (flock(r->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			fprintf(stderr, "juggle: %s: another juggle run is using this directory\n", dir);
+		else
+			fprintf(stderr, "juggle: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
 	if (jg_mf_load(&r->old, dir, why, sizeof why) < 0) {
 		fprintf(stderr, "juggle: %s; not resuming from it\n", why);
 		jg_mf_fini(&r->old);
@@ -371,6 +394,9 @@ const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_coun
 void jg_resume_close(struct jg_resume *r)
 {
 	jg_mf_close(&r->w);
+	if (r->lock_fd >= 0)
+		close(r->lock_fd);
+	r->lock_fd = -1;
 	jg_mf_fini(&r->old);
 	jg_mf_fini(&r->now);
 	jg_counts_free(r->prior_counts);

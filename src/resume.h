@@ -25,6 +25,7 @@
 
 struct jg_resume {
 	char *dir;
+	int lock_fd;                  /* flock on DIR/.juggle/lock: one run a dir */
 	struct jg_manifest old;       /* what earlier runs left */
 	struct jg_manifest now;       /* this run's header */
 	struct jg_mf_writer w;

@@ -231,3 +231,20 @@ def test_checkpoints_seal_counts_so_a_killed_run_counts_little_again(make_server
     assert kept + recounted == saved, again.stderr
     assert (tmp_path / "again.tsv").read_bytes() == ref_counts.read_bytes()
     assert contents(out) == contents(tmp_path / "ref")
+
+
+def test_a_second_run_over_a_busy_directory_is_refused(make_server, tmp_path):
+    server = make_server("--delay", "3000")
+    out = tmp_path / "out"
+    first = subprocess.Popen([JUGGLE, "-q", "-o", str(out), server.url("/gen/slow.txt")],
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 10
+    while not server.starts() and time.time() < deadline:
+        time.sleep(0.02)
+    second = subprocess.run([JUGGLE, "-q", "-o", str(out), server.url("/gen/other.txt")],
+                            capture_output=True, text=True, timeout=30)
+    assert second.returncode == 2
+    assert f"{out}: another juggle run is using this directory" in second.stderr
+    _, err = first.communicate(timeout=30)
+    assert first.returncode == 0, err
+    assert book_files(out) == ["slow.txt"]
