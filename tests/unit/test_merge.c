@@ -20,11 +20,14 @@
 #include "merge.h"
 
 static char root[64];
+static char tsv[128], json[128];   /* where each merge writes */
 
 static int make_root(void **state)
 {
 	snprintf(root, sizeof root, "/tmp/jg-merge-XXXXXX");
 	assert_non_null(mkdtemp(root));
+	snprintf(tsv, sizeof tsv, "%s/m.tsv", root);
+	snprintf(json, sizeof json, "%s/m.json", root);
 	return 0;
 }
 
@@ -101,7 +104,7 @@ static void write_shard(const char *name, const struct shard_spec *sp)
 	jg_mf_close(&w);
 }
 
-static int merge(const char *out_tsv, const char *out_json, int n, ...)
+static int merge(int n, ...)
 {
 	char *argv[16];
 	char paths[8][256];
@@ -109,9 +112,9 @@ static int merge(const char *out_tsv, const char *out_json, int n, ...)
 	argv[argc++] = "merge";
 	argv[argc++] = "-q";
 	argv[argc++] = "--counts";
-	argv[argc++] = (char *)out_tsv;
+	argv[argc++] = tsv;
 	argv[argc++] = "--json";
-	argv[argc++] = (char *)out_json;
+	argv[argc++] = json;
 	va_list ap;
 	va_start(ap, n);
 	for (int i = 0; i < n; i++) {
@@ -140,10 +143,7 @@ static void test_tables_add_up_and_books_keep_list_order(void **state)
 	struct shard_spec b = {1, 2, 77, "the\t1\nzebra\t4\n", 1, 0};
 	write_shard("s0", &a);
 	write_shard("s1", &b);
-	char tsv[256], json[256];
-	snprintf(tsv, sizeof tsv, "%s/m.tsv", root);
-	snprintf(json, sizeof json, "%s/m.json", root);
-	assert_int_equal(merge(tsv, json, 2, "s1", "s0"), 0);
+	assert_int_equal(merge(2, "s1", "s0"), 0);
 	assert_string_equal(slurp(tsv), "the\t6\nzebra\t4\nof\t2\n");
 	const char *j = slurp(json);
 	const char *b0 = strstr(j, "/b0\""), *b1 = strstr(j, "/b1\""), *b2 = strstr(j, "/b2\""),
@@ -161,10 +161,7 @@ static void test_failures_make_the_status_one(void **state)
 	struct shard_spec b = {1, 2, 77, "y\t1\n", 1, 0};
 	write_shard("s0", &a);
 	write_shard("s1", &b);
-	char tsv[256], json[256];
-	snprintf(tsv, sizeof tsv, "%s/m.tsv", root);
-	snprintf(json, sizeof json, "%s/m.json", root);
-	assert_int_equal(merge(tsv, json, 2, "s0", "s1"), 1);
+	assert_int_equal(merge(2, "s0", "s1"), 1);
 	const char *j = slurp(json);
 	assert_non_null(strstr(j, "\"ok\":3,\"failed\":1"));
 	assert_non_null(strstr(j, "HTTP 404"));
@@ -178,12 +175,9 @@ static void test_mismatched_shards_are_refused(void **state)
 	write_shard("s0", &a);
 	write_shard("list", &other_list);
 	write_shard("n", &other_n);
-	char tsv[256], json[256];
-	snprintf(tsv, sizeof tsv, "%s/m.tsv", root);
-	snprintf(json, sizeof json, "%s/m.json", root);
-	assert_int_equal(merge(tsv, json, 2, "s0", "list"), 2);
-	assert_int_equal(merge(tsv, json, 2, "s0", "n"), 2);
-	assert_int_equal(merge(tsv, json, 2, "s0", "s0"), 2);
+	assert_int_equal(merge(2, "s0", "list"), 2);
+	assert_int_equal(merge(2, "s0", "n"), 2);
+	assert_int_equal(merge(2, "s0", "s0"), 2);
 	assert_int_equal(access(tsv, F_OK), -1); /* refused: nothing written */
 }
 
@@ -193,14 +187,11 @@ static void test_missing_and_unsealed_shards_are_named(void **state)
 	struct shard_spec unsealed = {2, 3, 77, "x\t1\n", 0, 0};
 	write_shard("s0", &a);
 	write_shard("s2", &unsealed);
-	char tsv[256], json[256];
-	snprintf(tsv, sizeof tsv, "%s/m.tsv", root);
-	snprintf(json, sizeof json, "%s/m.json", root);
 	/* Shard 1 is missing and shard 2's counts are not sealed: status 1,
 	 * and what is there is still merged. */
-	assert_int_equal(merge(tsv, json, 2, "s0", "s2"), 1);
+	assert_int_equal(merge(2, "s0", "s2"), 1);
 	assert_string_equal(slurp(tsv), "x\t1\n");
-	assert_int_equal(merge(tsv, json, 1, "s0"), 1);
+	assert_int_equal(merge(1, "s0"), 1);
 }
 
 int main(void)
