@@ -206,6 +206,8 @@ void jg_report_book(struct jg_report *r, const struct jg_result *res)
 	if (ok) {
 		r->ok++;
 		r->bytes += res->bytes;
+		if (res->reused)
+			r->reused_bytes += res->bytes;
 	} else {
 		r->failed++;
 		remember_failure(r, res->url, res->error);
@@ -218,9 +220,16 @@ void jg_report_book(struct jg_report *r, const struct jg_result *res)
 
 static void print_summary(struct jg_report *r, double wall, const struct jg_stats *st)
 {
-	char bytes[32], speed[32];
+	char bytes[32], speed[32], kept[48] = "";
+	/* The rate is of what this run saved: kept books cost no transfer. */
+	uint64_t moved = r->bytes - r->reused_bytes;
 	human_bytes((double)r->bytes, bytes, sizeof bytes);
-	human_bytes(wall > 0 ? r->bytes / wall : 0, speed, sizeof speed);
+	human_bytes(wall > 0 ? moved / wall : 0, speed, sizeof speed);
+	if (r->reused_bytes) {
+		char b[32];
+		human_bytes((double)r->reused_bytes, b, sizeof b);
+		snprintf(kept, sizeof kept, " (%s already on disk)", b);
+	}
 	fprintf(stderr, "juggle: %" PRIu64 " ok, %" PRIu64 " failed", r->ok,
 	        r->failed + r->input_errors);
 	if (r->input_errors)
@@ -228,8 +237,8 @@ static void print_summary(struct jg_report *r, double wall, const struct jg_stat
 	if (r->merged_shards)
 		fprintf(stderr, "; %s in %u shards\n", bytes, r->merged_shards);
 	else
-		fprintf(stderr, "; %s in %.2f s (%s/s); %" PRIu64 " retries; loop stall max %.1f ms, "
-		        "p99 %.1f ms\n", bytes, wall, speed, st->retries, st->stall_max * 1e3,
+		fprintf(stderr, "; %s%s in %.2f s (%s/s); %" PRIu64 " retries; loop stall max %.1f ms, "
+		        "p99 %.1f ms\n", bytes, kept, wall, speed, st->retries, st->stall_max * 1e3,
 		        st->stall_p99 * 1e3);
 	if (st->engine != JG_ENGINE_LOOP)
 		fprintf(stderr, "juggle: %s engine, %u threads started\n", jg_engine_name(st->engine),

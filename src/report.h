@@ -28,6 +28,7 @@ struct jg_report {
 	double started;            /* ev_time() at start */
 	uint64_t total;            /* URLs accepted */
 	uint64_t ok, failed, bytes;
+	uint64_t reused_bytes;     /* of `bytes`: books kept from an earlier run */
 	uint64_t input_errors;
 	FILE *json;
 	char *json_path;
