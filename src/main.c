@@ -48,6 +48,7 @@ struct cli {
 	struct entry *entries;     /* this shard's URL lines, in list order */
 	size_t n_entries, cap_entries;
 	uint64_t list_hash, list_urls; /* the whole list's fingerprint */
+	uint64_t list_order;       /* the same, but depending on the order */
 	struct jg_resume resume;
 	double checkpoint;         /* seconds between count seals; 0: at the end */
 	ev_timer checkpoint_timer;
@@ -349,7 +350,11 @@ static void on_input_url(void *ctx, const char *source, unsigned long line, cons
 	struct cli *c = ctx;
 	size_t len = strlen(text);
 	/* Order-free, so shards and reruns agree however the list is cut. */
-	c->list_hash += jg_shard_hash(text, len);
+	uint64_t h = jg_shard_hash(text, len);
+	c->list_hash += h;
+	/* File names follow the order URLs are added in (name clashes get
+	 * .1, .2 by position): resuming believes names only in this order. */
+	c->list_order = (c->list_order ^ h) * 0x100000001b3ULL;
 	uint64_t index = c->list_urls++;
 	if (c->shard.n && jg_shard_of(text, len, c->shard.n) != c->shard.k) {
 		c->other_shards++;
@@ -660,7 +665,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	read_inputs(&c, argc, argv);
-	jg_resume_plan(&c.resume, c.list_hash, c.list_urls, c.shard.k, c.shard.n);
+	jg_resume_plan(&c.resume, c.list_hash, c.list_order, c.list_urls, c.shard.k, c.shard.n);
 	queue_entries(&c);
 	jg_resume_start(&c.resume, c.accepted);
 	if (c.shard.n && !c.quiet)

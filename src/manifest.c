@@ -360,6 +360,8 @@ int jg_mf_write_header(struct jg_mf_writer *w, const struct jg_manifest *m)
 	snprintf(hash, sizeof hash, "%016" PRIx64, m->list_hash);
 	put_field(&l, "list", hash);
 	put_u64(&l, "list_urls", m->list_urls);
+	snprintf(hash, sizeof hash, "%016" PRIx64, m->list_order);
+	put_field(&l, "order", hash);
 	snprintf(shard, sizeof shard, "%u/%u", m->shard_k, m->shard_n);
 	put_field(&l, "shard", shard);
 	put_u64(&l, "accepted", m->accepted);
@@ -430,12 +432,18 @@ int jg_mf_write_seal(struct jg_mf_writer *w, const struct jg_mf_seal *s)
 static int take_header(struct jg_manifest *m, const struct fields *f)
 {
 	const char *format = field(f, "format"), *list = field(f, "list"), *shard = field(f, "shard");
-	if (!format || strtoul(format, NULL, 10) != JG_MF_VERSION || !list || !shard)
+	const char *order = field(f, "order"), *count = field(f, "count");
+	if (!format || strtoul(format, NULL, 10) != JG_MF_VERSION || !list || !shard || !order ||
+	    !count || !field(f, "juggle"))
 		return -1;
 	m->list_hash = strtoull(list, NULL, 16);
+	m->list_order = strtoull(order, NULL, 16);
 	m->list_urls = field_u64(f, "list_urls");
 	m->accepted = field_u64(f, "accepted");
-	if (sscanf(shard, "%" SCNu32 "/%" SCNu32, &m->shard_k, &m->shard_n) != 2)
+	/* Checked as input: a CRC tells damage, not a file made to mislead. */
+	if (sscanf(shard, "%" SCNu32 "/%" SCNu32, &m->shard_k, &m->shard_n) != 2 ||
+	    m->shard_n > JG_SHARDS_MAX || (m->shard_n && m->shard_k >= m->shard_n) ||
+	    (!m->shard_n && m->shard_k))
 		return -1;
 	int failed = 0;
 	m->juggle_version = dup_or_null(field(f, "juggle"), &failed);

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "juggle.h"
+#include "shard.h"
 
 #define JG_MF_VERSION 1
 #define JG_MF_DIR ".juggle"
@@ -50,6 +51,7 @@ struct jg_mf_book {
 	int counted;
 	int pending;               /* saved, but its counts are in no snapshot:
 	                              a seal after it does not cover it */
+	int listed;                /* in memory only: in the current list */
 };
 
 struct jg_mf_input_error {
@@ -66,6 +68,7 @@ struct jg_manifest {
 	int found;                 /* a manifest was there */
 	char *juggle_version;
 	uint64_t list_hash, list_urls;
+	uint64_t list_order;       /* the lines' hashes in order: file names */
 	uint32_t shard_k, shard_n; /* n == 0: not sharded */
 	char *count_mode;
 	uint64_t accepted;         /* URLs of the list this shard took */

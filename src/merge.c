@@ -133,7 +133,9 @@ static void report_record(struct jg_report *r, const struct shard *sh, const str
 {
 	struct jg_result res;
 	struct jg_word_count top[64];
-	char path[4096], words[8192];
+	/* As long as a run's: 64 words of up to 1024 bytes. */
+	static char words[64 * 1025];
+	char path[4096];
 	memset(&res, 0, sizeof res);
 	res.url = b->url;
 	res.final_url = b->final_url ? b->final_url : b->url;

@@ -220,7 +220,7 @@ void jg_report_book(struct jg_report *r, const struct jg_result *res)
 
 static void print_summary(struct jg_report *r, double wall, const struct jg_stats *st)
 {
-	char bytes[32], speed[32], kept[48] = "";
+	char bytes[32], speed[32], kept[64] = "";
 	/* The rate is of what this run saved: kept books cost no transfer. */
 	uint64_t moved = r->bytes - r->reused_bytes;
 	human_bytes((double)r->bytes, bytes, sizeof bytes);

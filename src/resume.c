@@ -116,19 +116,22 @@ static int load_snapshot(struct jg_resume *r, char *why, size_t why_len)
 	return 0;
 }
 
-void jg_resume_plan(struct jg_resume *r, uint64_t list_hash, uint64_t list_urls,
-                    uint32_t shard_k, uint32_t shard_n)
+void jg_resume_plan(struct jg_resume *r, uint64_t list_hash, uint64_t list_order,
+                    uint64_t list_urls, uint32_t shard_k, uint32_t shard_n)
 {
 	struct jg_manifest *now = &r->now, *old = &r->old;
 	now->list_hash = list_hash;
+	now->list_order = list_order;
 	now->list_urls = list_urls;
 	now->shard_k = shard_k;
 	now->shard_n = shard_n;
 	now->juggle_version = strdup(jg_version());
 	now->count_mode = strdup(r->count_mode);
-	/* File names follow the list's order: the same list gives each book
-	 * the name it had, so a file under that name is that book. */
+	/* File names follow the list's order: the same list in the same order
+	 * gives each book the name it had, so a file under that name is that
+	 * book, and the books the snapshot sealed are the ones kept. */
 	int same_list = r->usable && old->list_hash == list_hash && old->list_urls == list_urls &&
+	                old->list_order == list_order &&
 	                old->shard_k == shard_k && old->shard_n == shard_n && old->juggle_version &&
 	                strcmp(old->juggle_version, jg_version()) == 0;
 	r->adopt = !r->refresh && (!old->found || old->bad_line || same_list);
@@ -150,8 +153,14 @@ void jg_resume_plan(struct jg_resume *r, uint64_t list_hash, uint64_t list_urls,
 
 const struct jg_prior *jg_resume_prior(struct jg_resume *r, const char *text, struct jg_prior *out)
 {
-	const struct jg_mf_book *b = r->usable ? jg_mf_find(&r->old, text) : NULL;
+	struct jg_mf_book *b = r->usable ? jg_mf_find(&r->old, text) : NULL;
 	memset(out, 0, sizeof *out);
+	if (b)
+		b->listed = 1;
+	/* A file changed since it was recorded (by hand, or by a book of
+	 * another list that took its name) is not that book any more. */
+	if (b && b->ok && !file_intact(r, b))
+		return NULL;
 	if (b && b->ok) {
 		out->file = b->file;
 		out->bytes = b->bytes;
@@ -160,7 +169,7 @@ const struct jg_prior *jg_resume_prior(struct jg_resume *r, const char *text, st
 		out->content_type = b->content_type;
 		if (r->refresh)
 			out->use = JG_PRIOR_REVALIDATE;
-		else if (!r->counting || (r->snapshot_ok && b->sealed && file_intact(r, b)))
+		else if (!r->counting || (r->snapshot_ok && b->sealed))
 			out->use = JG_PRIOR_KEEP;
 		else
 			out->use = JG_PRIOR_RECOUNT;
@@ -217,7 +226,9 @@ int jg_resume_start(struct jg_resume *r, uint64_t accepted)
 	if (r->usable)
 		for (size_t i = 0; i < old->n_books; i++) {
 			struct jg_mf_book b = old->books[i];
-			if (!b.ok || (r->snapshot_ok && b.sealed))
+			/* Books of this list only: another list's would stay
+			 * pending for ever, and their files are not ours. */
+			if (!b.ok || !b.listed || (r->snapshot_ok && b.sealed))
 				continue;
 			b.pending = 1;
 			if (jg_mf_write_book(&r->w, &b) == 0)

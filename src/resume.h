@@ -51,11 +51,11 @@ int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, i
 
 /*
  * Called once the whole list is read (`list_hash`/`list_urls`: every URL
- * line's jg_shard_hash summed, and their number): decides whether the
- * count snapshot holds.
+ * line's jg_shard_hash summed, and their number; `list_order`: a hash of
+ * them in order): decides whether the count snapshot holds.
  */
-void jg_resume_plan(struct jg_resume *r, uint64_t list_hash, uint64_t list_urls,
-                    uint32_t shard_k, uint32_t shard_n);
+void jg_resume_plan(struct jg_resume *r, uint64_t list_hash, uint64_t list_order,
+                    uint64_t list_urls, uint32_t shard_k, uint32_t shard_n);
 
 /* The prior to add list line `text` with; NULL: fetch it as usual. */
 const struct jg_prior *jg_resume_prior(struct jg_resume *r, const char *text,

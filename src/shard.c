@@ -49,8 +49,10 @@ int jg_shard_parse(const char *arg, struct jg_shard *out, char *why, size_t why_
 {
 	const char *slash = strchr(arg, '/');
 	uint32_t n;
-	if (!slash || parse_u32(slash + 1, slash + strlen(slash), &n) < 0 || n == 0) {
-		snprintf(why, why_len, "expected K/N or auto/N with N >= 1, got '%s'", arg);
+	if (!slash || parse_u32(slash + 1, slash + strlen(slash), &n) < 0 || n == 0 ||
+	    n > JG_SHARDS_MAX) {
+		snprintf(why, why_len, "expected K/N or auto/N with 1 <= N <= %u, got '%s'",
+		         JG_SHARDS_MAX, arg);
 		return -1;
 	}
 	uint32_t k;

@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Far more than any scheduler runs as one array. */
+#define JG_SHARDS_MAX 1000000u
+
 struct jg_shard {
 	uint32_t k, n;      /* n == 0: no sharding */
 };

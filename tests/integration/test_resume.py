@@ -248,3 +248,46 @@ def test_a_second_run_over_a_busy_directory_is_refused(make_server, tmp_path):
     _, err = first.communicate(timeout=30)
     assert first.returncode == 0, err
     assert book_files(out) == ["slow.txt"]
+
+
+def test_a_reordered_list_neither_double_counts_nor_mixes_up_files(server, tmp_path):
+    # Two URLs share a file name: x.txt and x.txt.1 follow the list's order.
+    a, b = server.url("/a/x.txt?fill=a&size=3000"), server.url("/b/x.txt?fill=b&size=5000")
+    c = server.url("/gen/c.txt?size=4000")
+    first = tmp_path / "first.txt"
+    first.write_text(f"{a}\n{b}\n{c}\n")
+    swapped = tmp_path / "swapped.txt"
+    swapped.write_text(f"{b}\n{a}\n{c}\n")
+    one, _, _ = run(["-i", str(first)], tmp_path / "out", tmp_path, "one")
+    assert one.returncode == 0, one.stderr
+    since = len(server.log())
+    two, counts, _ = run(["-i", str(swapped)], tmp_path / "out", tmp_path, "two")
+    assert two.returncode == 0, two.stderr
+    # The two whose names moved are fetched again; c, whose name held, is not.
+    assert sorted(t.split("?")[0] for t in got(server, since)) == ["/a/x.txt", "/b/x.txt"]
+    fresh, fresh_counts, _ = run(["-i", str(swapped)], tmp_path / "fresh", tmp_path, "fresh")
+    assert counts.read_bytes() == fresh_counts.read_bytes()
+    assert contents(tmp_path / "out") == contents(tmp_path / "fresh")
+
+
+def test_a_book_of_another_list_under_the_same_name_is_not_taken(server, tmp_path):
+    a, b = server.url("/a/x.txt?fill=a&size=3000"), server.url("/b/x.txt?fill=b&size=3000")
+    m1, m2 = tmp_path / "m1.txt", tmp_path / "m2.txt"
+    m1.write_text(a + "\n")
+    m2.write_text(b + "\n")
+    out = tmp_path / "out"
+    for lst in (m1, m2):  # b's x.txt replaces a's
+        r, _, _ = run(["-i", str(lst)], out, tmp_path, "r")
+        assert r.returncode == 0, r.stderr
+    since = len(server.log())
+    third, counts, report = run(["-i", str(m1)], out, tmp_path, "third")
+    assert third.returncode == 0, third.stderr
+    assert [t.split("?")[0] for t in got(server, since)] == ["/a/x.txt"]
+    assert (out / "x.txt").read_bytes() == server.fetch("/a/x.txt?fill=a&size=3000")
+    fresh, fresh_counts, _ = run(["-i", str(m1)], tmp_path / "fresh", tmp_path, "fresh")
+    assert counts.read_bytes() == fresh_counts.read_bytes()
+    # Only this list's books are recorded: nothing stays pending, so the
+    # directory merges as complete.
+    m = subprocess.run([JUGGLE, "merge", "-q", str(out)], capture_output=True, text=True)
+    assert m.returncode == 0, m.stderr
+    assert open(out / ".juggle" / "manifest").read().count("\nB\t") == 1

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "juggle.h"
 #include "manifest.h"
@@ -224,6 +225,34 @@ static void test_damaged_line_is_detected(void **state)
 	jg_mf_fini(&m);
 }
 
+/* The CRC tells damage, not intent: a header must also make sense. */
+static void test_header_out_of_range_is_refused(void **state)
+{
+	const char *bad[] = {
+		"H\tformat=1\tjuggle=t\tlist=1\torder=2\tlist_urls=1\tshard=1000/2\taccepted=1\tcount=words",
+		"H\tformat=1\tjuggle=t\tlist=1\torder=2\tlist_urls=1\tshard=0/4000000\taccepted=1\tcount=words",
+		"H\tformat=1\tjuggle=t\tlist=1\torder=2\tlist_urls=1\tshard=0/2\taccepted=1",
+		"H\tformat=9\tjuggle=t\tlist=1\torder=2\tlist_urls=1\tshard=0/2\taccepted=1\tcount=words",
+	};
+	char path[256], dirpath[256], why[256];
+	snprintf(dirpath, sizeof dirpath, "%s/%s", dir, JG_MF_DIR);
+	assert_int_equal(mkdir(dirpath, 0777), 0);
+	path_of(path, sizeof path);
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		/* A valid CRC, as a hand-made file would have. */
+		FILE *f = fopen(path, "w");
+		fprintf(f, "%s\t#%08x\nB\tindex=0\ttext=a\turl=u\tfile=a\t#00000000\n", bad[i],
+		        (unsigned)crc32(0L, (const Bytef *)bad[i], (uInt)strlen(bad[i])));
+		fclose(f);
+		struct jg_manifest m;
+		jg_mf_init(&m);
+		assert_int_equal(jg_mf_load(&m, dir, why, sizeof why), 0);
+		assert_int_equal(m.bad_line, 1);
+		assert_int_equal(m.n_books, 0);
+		jg_mf_fini(&m);
+	}
+}
+
 static void test_missing_manifest_is_not_an_error(void **state)
 {
 	struct jg_manifest m;
@@ -306,6 +335,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_seal_covers_what_precedes_it, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_torn_last_line_is_dropped, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_damaged_line_is_detected, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_header_out_of_range_is_refused, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_missing_manifest_is_not_an_error, make_dir, remove_dir),
 		cmocka_unit_test(test_last_record_wins),
 		cmocka_unit_test_setup_teardown(test_counts_tsv_round_trip_and_errors, make_dir, remove_dir),
