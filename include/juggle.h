@@ -363,8 +363,11 @@ JG_EXPORT int jg_session_add_url(struct jg_session *s, const char *url, void *us
  *                      RECOUNT; any other answer is handled as usual, a 200
  *                      replacing the file atomically.
  *
- * Strings are copied. Returns what jg_session_add_url() returns.
+ * Strings are copied. Returns what jg_session_add_url() returns, but
+ * JG_PRIOR_REFUSED (positive: the URL was queued) when the prior did not
+ * hold and the URL will be fetched as by jg_session_add_url().
  */
+#define JG_PRIOR_REFUSED 1
 enum jg_prior_use { JG_PRIOR_KEEP = 1, JG_PRIOR_RECOUNT = 2, JG_PRIOR_REVALIDATE = 3 };
 struct jg_prior {
 	enum jg_prior_use use;

@@ -50,6 +50,7 @@ struct cli {
 	uint64_t list_hash, list_urls; /* the whole list's fingerprint */
 	uint64_t list_order;       /* the same, but depending on the order */
 	struct jg_resume resume;
+	int requeued;              /* queued a second time, without the snapshot */
 	double checkpoint;         /* seconds between count seals; 0: at the end */
 	ev_timer checkpoint_timer;
 	int checkpointing;         /* counting is held until the pool is quiet */
@@ -386,6 +387,9 @@ static void on_input_error(void *ctx, const char *source, unsigned long line, co
 	input_error(ctx, source, line, NULL, why);
 }
 
+static void on_book(struct jg_session *s, const struct jg_result *r, void *user);
+static void on_idle(struct jg_session *s, void *user);
+
 /* Queues this shard's URLs, each with what an earlier run left of it. */
 static void queue_entries(struct cli *c)
 {
@@ -395,13 +399,41 @@ static void queue_entries(struct cli *c)
 		const struct jg_prior *p = jg_resume_prior(&c->resume, e->text, &prior);
 		int rc = p ? jg_session_add_prior(c->session, e->text, p, e)
 		           : jg_session_add_url(c->session, e->text, e);
+		if (rc == JG_PRIOR_REFUSED) {
+			jg_resume_refused(&c->resume, e->text);
+			rc = JG_OK;
+		}
 		if (rc == JG_OK)
 			c->accepted++;
 		else if (rc == JG_EDUPLICATE)
 			c->duplicates++; /* downloaded once, as asked */
-		else
+		else if (!c->requeued)
 			input_error(c, e->source, e->line, e->text, jg_strerror(rc));
 	}
+}
+
+/*
+ * A book the snapshot sealed did not keep its file name (a URL added
+ * before it took the name): the snapshot holds counts of a book that
+ * will be fetched again. Nothing has run yet, so start over with a new
+ * session that counts every saved book from its file instead.
+ */
+static int requeue_without_snapshot(struct cli *c, struct ev_loop *loop)
+{
+	char why[JG_ERRBUF_SIZE];
+	jg_session_on_book(c->session, NULL, NULL); /* its cancellations are no news */
+	jg_session_free(c->session);
+	jg_resume_drop_snapshot(&c->resume);
+	if (jg_session_new(&c->session, loop, c->opts, why) != JG_OK) {
+		fprintf(stderr, "juggle: %s\n", why);
+		return -1;
+	}
+	jg_session_on_book(c->session, on_book, c);
+	jg_session_on_idle(c->session, on_idle, c);
+	c->accepted = c->duplicates = 0;
+	c->requeued = 1; /* bad lines were reported the first time */
+	queue_entries(c);
+	return 0;
 }
 
 static void read_inputs(struct cli *c, int argc, char **argv)
@@ -640,15 +672,16 @@ int main(int argc, char **argv)
 	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
 	char why[JG_ERRBUF_SIZE];
 	int rc = jg_session_new(&c.session, loop, c.opts, why);
-	jg_options_free(c.opts);
 	if (rc != JG_OK) {
 		fprintf(stderr, "juggle: %s\n", why);
+		jg_options_free(c.opts);
 		jg_pool_free(c.pool);
 		free(c.lists);
 		return EXIT_USAGE;
 	}
 	if (jg_report_init(&c.report, loop, c.quiet, c.json) < 0) {
 		jg_session_free(c.session);
+		jg_options_free(c.opts);
 		jg_report_fini(&c.report);
 		jg_pool_free(c.pool);
 		free(c.lists);
@@ -659,14 +692,26 @@ int main(int argc, char **argv)
 	if (jg_resume_open(&c.resume, c.outdir ? c.outdir : "texts", c.count_flags, c.refresh) < 0) {
 		jg_resume_close(&c.resume);
 		jg_session_free(c.session);
+		jg_options_free(c.opts);
 		jg_report_fini(&c.report);
 		jg_pool_free(c.pool);
 		free(c.lists);
 		return EXIT_USAGE;
 	}
 	read_inputs(&c, argc, argv);
+	for (size_t i = 0; i < c.n_entries; i++)
+		jg_resume_listed(&c.resume, c.entries[i].text);
 	jg_resume_plan(&c.resume, c.list_hash, c.list_order, c.list_urls, c.shard.k, c.shard.n);
 	queue_entries(&c);
+	if (c.resume.snapshot_refused && requeue_without_snapshot(&c, loop) < 0) {
+		jg_resume_close(&c.resume);
+		jg_options_free(c.opts);
+		jg_report_fini(&c.report);
+		jg_pool_free(c.pool);
+		free(c.lists);
+		return EXIT_USAGE;
+	}
+	jg_options_free(c.opts);
 	jg_resume_start(&c.resume, c.accepted);
 	if (c.shard.n && !c.quiet)
 		fprintf(stderr, "juggle: shard %u/%u: %llu URLs here, %llu in other shards\n",

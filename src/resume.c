@@ -98,7 +98,15 @@ static int load_snapshot(struct jg_resume *r, char *why, size_t why_len)
 	}
 	for (size_t i = 0; i < m->n_books; i++) {
 		const struct jg_mf_book *b = &m->books[i];
-		if (b->sealed && !file_intact(r, b)) {
+		if (!b->sealed)
+			continue;
+		/* Counts of a book no longer listed cannot be taken out: quietly
+		 * count the books again (a list that shrank is no damage). */
+		if (!b->listed) {
+			why[0] = '\0';
+			return -1;
+		}
+		if (!file_intact(r, b)) {
 			snprintf(why, why_len, "%.250s/%.250s changed since it was counted", r->dir, b->file);
 			return -1;
 		}
@@ -138,12 +146,18 @@ void jg_resume_plan(struct jg_resume *r, uint64_t list_hash, uint64_t list_order
 	r->next_gen = old->has_seal ? old->seal.gen + 1 : 1;
 	/* Another list over the same directory (books added to it, say) is
 	 * ordinary: each URL is still matched to its own record. */
-	if (!r->counting || r->refresh || !same_list || !old->has_seal || old->seal_broken ||
-	    !old->count_mode || strcmp(old->count_mode, r->count_mode) != 0)
+	/* The snapshot holds for another list too (books added, say) when
+	 * every book it sealed is still listed, unchanged; whether each keeps
+	 * its file name only the session can tell (jg_resume_refused). */
+	if (!r->counting || r->refresh || !r->usable || !old->has_seal || old->seal_broken ||
+	    !old->count_mode || strcmp(old->count_mode, r->count_mode) != 0 ||
+	    old->shard_k != shard_k || old->shard_n != shard_n || !old->juggle_version ||
+	    strcmp(old->juggle_version, jg_version()) != 0)
 		return;
 	char why[600];
 	if (load_snapshot(r, why, sizeof why) < 0) {
-		fprintf(stderr, "juggle: %s; counting the saved books again\n", why);
+		if (why[0])
+			fprintf(stderr, "juggle: %s; counting the saved books again\n", why);
 		jg_counts_free(r->prior_counts);
 		r->prior_counts = NULL;
 		return;
@@ -151,12 +165,32 @@ void jg_resume_plan(struct jg_resume *r, uint64_t list_hash, uint64_t list_order
 	r->snapshot_ok = 1;
 }
 
+void jg_resume_listed(struct jg_resume *r, const char *text)
+{
+	struct jg_mf_book *b = r->usable ? jg_mf_find(&r->old, text) : NULL;
+	if (b)
+		b->listed = 1;
+}
+
+void jg_resume_refused(struct jg_resume *r, const char *text)
+{
+	const struct jg_mf_book *b = r->usable ? jg_mf_find(&r->old, text) : NULL;
+	if (b && b->sealed && r->snapshot_ok)
+		r->snapshot_refused = 1;
+}
+
+void jg_resume_drop_snapshot(struct jg_resume *r)
+{
+	r->snapshot_ok = 0;
+	r->snapshot_refused = 0;
+	jg_counts_free(r->prior_counts);
+	r->prior_counts = NULL;
+}
+
 const struct jg_prior *jg_resume_prior(struct jg_resume *r, const char *text, struct jg_prior *out)
 {
 	struct jg_mf_book *b = r->usable ? jg_mf_find(&r->old, text) : NULL;
 	memset(out, 0, sizeof *out);
-	if (b)
-		b->listed = 1;
 	/* A file changed since it was recorded (by hand, or by a book of
 	 * another list that took its name) is not that book any more. */
 	if (b && b->ok && !file_intact(r, b))

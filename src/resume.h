@@ -34,6 +34,7 @@ struct jg_resume {
 	int usable;                   /* `old` can be believed */
 	int adopt;                    /* files without a record are this list's */
 	int snapshot_ok;              /* its sealed books' counts are loaded */
+	int snapshot_refused;         /* a sealed book did not keep its name */
 	struct jg_counts *prior_counts; /* the snapshot, when snapshot_ok */
 	struct jg_counts *all;        /* the table of the last seal */
 	uint64_t next_gen;
@@ -57,9 +58,21 @@ int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, i
 void jg_resume_plan(struct jg_resume *r, uint64_t list_hash, uint64_t list_order,
                     uint64_t list_urls, uint32_t shard_k, uint32_t shard_n);
 
+/* `text` is a line of this shard's list; called for each before the plan. */
+void jg_resume_listed(struct jg_resume *r, const char *text);
+
 /* The prior to add list line `text` with; NULL: fetch it as usual. */
 const struct jg_prior *jg_resume_prior(struct jg_resume *r, const char *text,
                                        struct jg_prior *out);
+
+/*
+ * The session refused the prior of `text` (jg_session_add_prior gave
+ * JG_PRIOR_REFUSED): it is fetched again. When its counts are in the
+ * snapshot, sets snapshot_refused: the URLs must be queued again with
+ * jg_resume_drop_snapshot() done first.
+ */
+void jg_resume_refused(struct jg_resume *r, const char *text);
+void jg_resume_drop_snapshot(struct jg_resume *r);
 
 /*
  * Once the URLs are added (`accepted` of them): writes the compacted

@@ -984,6 +984,7 @@ static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct
 		return JG_ENOMEM;
 	/* Kept and recounted books need no transfer slot: a list of their own. */
 	int reuse = b->prior && b->prior->use != JG_PRIOR_REVALIDATE;
+	int refused = prior && !b->prior;
 	/* The book counts from here on; the sets index it by position. */
 	s->n_books++;
 	if (jg_idxset_insert(&s->urls, idx) < 0 || jg_idxset_insert(&s->names, idx) < 0 ||
@@ -993,7 +994,7 @@ static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct
 	}
 	s->idle_reported = 0;
 	kick(s);
-	return JG_OK;
+	return refused ? JG_PRIOR_REFUSED : JG_OK;
 }
 
 static int add(struct jg_session *s, const char *url, const struct jg_prior *prior, void *user)

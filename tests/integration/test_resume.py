@@ -291,3 +291,40 @@ def test_a_book_of_another_list_under_the_same_name_is_not_taken(server, tmp_pat
     m = subprocess.run([JUGGLE, "merge", "-q", str(out)], capture_output=True, text=True)
     assert m.returncode == 0, m.stderr
     assert open(out / ".juggle" / "manifest").read().count("\nB\t") == 1
+
+
+def test_books_added_to_the_list_keep_the_sealed_ones(server, tmp_path):
+    lst = write_list(tmp_path, server, 10)
+    first, _, _ = run(["-i", str(lst)], tmp_path / "out", tmp_path, "first")
+    assert first.returncode == 0, first.stderr
+    grown = tmp_path / "grown.txt"
+    grown.write_text(lst.read_text() + "".join(
+        server.url(f"/gen/new{i}.txt?size=20000") + "\n" for i in range(3)))
+    since = len(server.log())
+    again = subprocess.run([JUGGLE, "-o", str(tmp_path / "out"), "-i", str(grown), "--counts",
+                            str(tmp_path / "again.tsv")], capture_output=True, text=True,
+                           timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert "10 books kept, 0 counted again" in again.stderr, again.stderr
+    assert sorted(t.split("?")[0] for t in got(server, since)) == \
+        [f"/gen/new{i}.txt" for i in range(3)]
+    fresh, fresh_counts, _ = run(["-i", str(grown)], tmp_path / "fresh", tmp_path, "fresh")
+    assert (tmp_path / "again.tsv").read_bytes() == fresh_counts.read_bytes()
+
+
+def test_a_new_book_that_takes_a_sealed_books_name_is_not_double_counted(server, tmp_path):
+    a, b = server.url("/a/x.txt?fill=a&size=3000"), server.url("/b/x.txt?fill=b&size=5000")
+    c = server.url("/gen/c.txt?size=4000")
+    first = tmp_path / "first.txt"
+    first.write_text(f"{a}\n{c}\n")
+    grown = tmp_path / "grown.txt"
+    grown.write_text(f"{b}\n{a}\n{c}\n")  # b now gets x.txt, a x.txt.1
+    one, _, _ = run(["-i", str(first)], tmp_path / "out", tmp_path, "one")
+    assert one.returncode == 0, one.stderr
+    since = len(server.log())
+    two, counts, _ = run(["-i", str(grown)], tmp_path / "out", tmp_path, "two")
+    assert two.returncode == 0, two.stderr
+    assert sorted(t.split("?")[0] for t in got(server, since)) == ["/a/x.txt", "/b/x.txt"]
+    fresh, fresh_counts, _ = run(["-i", str(grown)], tmp_path / "fresh", tmp_path, "fresh")
+    assert counts.read_bytes() == fresh_counts.read_bytes()
+    assert contents(tmp_path / "out") == contents(tmp_path / "fresh")
