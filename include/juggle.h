@@ -298,8 +298,11 @@ struct jg_result {
 	                          body was transferred (jg_session_add_prior) */
 	const char *etag;      /* the answer's validators, NULL when absent; */
 	const char *last_modified; /* for a kept file, those given in the prior */
-	const char *sha256;    /* the saved file's SHA-256 in hex; NULL when
-	                          not computed (a file kept and not counted) */
+	const char *sha256;    /* the saved file's SHA-256 in hex, taken by the
+	                          workers as they save or count it; NULL
+	                          without them (no pool, JG_COUNT_OFF: hashing
+	                          on the loop cost a quarter of its CPU) and
+	                          for a file kept as it was */
 	const char *content_type; /* of the answer (or the prior); NULL if none */
 };
 

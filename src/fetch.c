@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 /* Bodies of unknown length start here and double. */
 enum { FIRST_BUFFER = 16 * 1024, PREALLOC_MAX = 64 << 20 };
 
@@ -198,10 +196,6 @@ static size_t on_write(char *data, size_t size, size_t n, void *userp)
 			t->sink_errno = errno;
 			return 0;
 		}
-		if (t->sha && !EVP_DigestUpdate(t->sha, data, bytes)) {
-			t->sink_errno = ENOMEM;
-			return 0;
-		}
 		t->len += bytes;
 		return bytes;
 	}
@@ -343,8 +337,6 @@ int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url, c
 	if (cond && (add_header(&t->headers, "If-None-Match", cond->etag) < 0 ||
 	             add_header(&t->headers, "If-Modified-Since", cond->last_modified) < 0))
 		goto nomem;
-	if (sink >= 0 && (!(t->sha = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(t->sha, EVP_sha256(), NULL)))
-		goto nomem;
 	if (!(t->easy = take_easy(f)))
 		goto nomem;
 	configure(f, t, url);
@@ -410,8 +402,6 @@ void jg_fetch_release(struct jg_transfer *t)
 	t->resolve = NULL;
 	curl_slist_free_all(t->headers);
 	t->headers = NULL;
-	EVP_MD_CTX_free(t->sha);
-	t->sha = NULL;
 }
 
 const char *jg_fetch_header(const struct jg_transfer *t, const char *name)
@@ -420,12 +410,6 @@ const char *jg_fetch_header(const struct jg_transfer *t, const char *name)
 	if (!t->easy || curl_easy_header(t->easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
 		return NULL;
 	return h->value;
-}
-
-int jg_fetch_sha256(struct jg_transfer *t, uint8_t out[32])
-{
-	unsigned len = 0;
-	return t->sha && EVP_DigestFinal_ex(t->sha, out, &len) && len == 32 ? 0 : -1;
 }
 
 const char *jg_fetch_redirect_url(const struct jg_transfer *t)

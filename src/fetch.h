@@ -41,7 +41,6 @@ struct jg_transfer {
 	int sink_errno;           /* writing to `sink` failed with this */
 	struct jg_task *task;     /* threads engine: the thread's copy, in flight */
 	struct curl_slist *headers; /* request headers: the validators */
-	struct evp_md_ctx_st *sha; /* SHA-256 of what went to `sink` */
 	/* Filled when done: */
 	CURLcode code;
 	long http_code;
@@ -93,7 +92,7 @@ struct jg_fetch_cond {
  * Starts fetching `url`; `resolve` ("host:port:addrs", may be NULL) tells
  * curl where the host is, so curl never resolves on its own. A 2xx body
  * is written to `sink` as it arrives when sink >= 0 (t->len counts it),
- * else kept in memory, and its SHA-256 is taken on the way. With `cond`,
+ * else kept in memory. With `cond`,
  * the request carries If-None-Match / If-Modified-Since (a 304 then ends
  * the transfer with no body). 0, or -1 with t->errbuf filled. The caller owns `t`
  * until `done` fires or it cancels.
@@ -110,8 +109,6 @@ void jg_fetch_release(struct jg_transfer *t);
 const char *jg_fetch_content_type(const struct jg_transfer *t);
 /* The value of response header `name` of a finished transfer, or NULL. */
 const char *jg_fetch_header(const struct jg_transfer *t, const char *name);
-/* The SHA-256 of the body a finished transfer wrote to its sink. 0 or -1. */
-int jg_fetch_sha256(struct jg_transfer *t, uint8_t out[32]);
 /* The Location of a 3xx answer of a finished transfer, or NULL. */
 const char *jg_fetch_redirect_url(const struct jg_transfer *t);
 

@@ -23,8 +23,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-/* Workers send top words of at most this many bytes. */
-enum { TOP_WORD_MAX = 1024 };
 
 enum exit_code { EXIT_ALL_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
@@ -51,6 +49,7 @@ struct cli {
 	uint64_t list_order;       /* the same, but depending on the order */
 	struct jg_resume resume;
 	int requeued;              /* queued a second time, without the snapshot */
+	int resume_opened;
 	double checkpoint;         /* seconds between count seals; 0: at the end */
 	ev_timer checkpoint_timer;
 	int checkpointing;         /* counting is held until the pool is quiet */
@@ -470,8 +469,8 @@ static void on_book(struct jg_session *s, const struct jg_result *r, void *user)
 	struct cli *c = user;
 	const struct entry *e = r->user;
 	struct jg_result res = *r;
-	struct jg_word_count top[64];
-	char words[64 * (TOP_WORD_MAX + 1)];
+	struct jg_word_count top[JG_MF_TOP_MAX];
+	static char words[JG_MF_TOP_MAX * 1025]; /* workers send words of <= 1024 bytes */
 	jg_resume_book(&c->resume, e->text, e->index, &res, top, words, sizeof words);
 	jg_report_book(&c->report, &res);
 }
@@ -488,7 +487,7 @@ static void on_counts(struct jg_pool *pool, const struct jg_counts *pool_counts,
 	c->collected = 1;
 	ev_break(c->report.loop, EVBREAK_ONE);
 	/* The books kept from earlier runs are in the snapshot, not the pool. */
-	const struct jg_counts *counts = jg_resume_seal(&c->resume, pool_counts);
+	const struct jg_counts *counts = jg_resume_seal(&c->resume, pool_counts, 1);
 	if (!counts) {
 		c->report.input_errors++;
 		return;
@@ -510,7 +509,7 @@ static void on_counts(struct jg_pool *pool, const struct jg_counts *pool_counts,
 static void on_checkpoint_counts(struct jg_pool *pool, const struct jg_counts *counts, void *user)
 {
 	struct cli *c = user;
-	jg_resume_seal(&c->resume, counts);
+	jg_resume_seal(&c->resume, counts, 0);
 	c->checkpointing = 0;
 	if (c->session)
 		jg_session_hold_counting(c->session, 0);
@@ -671,61 +670,43 @@ int main(int argc, char **argv)
 	}
 	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
 	char why[JG_ERRBUF_SIZE];
-	int rc = jg_session_new(&c.session, loop, c.opts, why);
-	if (rc != JG_OK) {
+	int status = EXIT_USAGE;
+	if (jg_session_new(&c.session, loop, c.opts, why) != JG_OK) {
 		fprintf(stderr, "juggle: %s\n", why);
-		jg_options_free(c.opts);
-		jg_pool_free(c.pool);
-		free(c.lists);
-		return EXIT_USAGE;
+		goto out;
 	}
-	if (jg_report_init(&c.report, loop, c.quiet, c.json) < 0) {
-		jg_session_free(c.session);
-		jg_options_free(c.opts);
-		jg_report_fini(&c.report);
-		jg_pool_free(c.pool);
-		free(c.lists);
-		return EXIT_USAGE;
-	}
+	if (jg_report_init(&c.report, loop, c.quiet, c.json) < 0)
+		goto out;
 	jg_session_on_book(c.session, on_book, &c);
 	jg_session_on_idle(c.session, on_idle, &c);
-	if (jg_resume_open(&c.resume, c.outdir ? c.outdir : "texts", c.count_flags, c.refresh) < 0) {
-		jg_resume_close(&c.resume);
-		jg_session_free(c.session);
-		jg_options_free(c.opts);
-		jg_report_fini(&c.report);
-		jg_pool_free(c.pool);
-		free(c.lists);
-		return EXIT_USAGE;
-	}
+	c.resume_opened = 1;
+	if (jg_resume_open(&c.resume, c.outdir ? c.outdir : "texts", c.count_flags, c.refresh) < 0)
+		goto out;
 	read_inputs(&c, argc, argv);
 	for (size_t i = 0; i < c.n_entries; i++)
 		jg_resume_listed(&c.resume, c.entries[i].text);
 	jg_resume_plan(&c.resume, c.list_hash, c.list_order, c.list_urls, c.shard.k, c.shard.n);
 	queue_entries(&c);
-	if (c.resume.snapshot_refused && requeue_without_snapshot(&c, loop) < 0) {
-		jg_resume_close(&c.resume);
-		jg_options_free(c.opts);
-		jg_report_fini(&c.report);
-		jg_pool_free(c.pool);
-		free(c.lists);
-		return EXIT_USAGE;
-	}
-	jg_options_free(c.opts);
+	if (c.resume.snapshot_refused && requeue_without_snapshot(&c, loop) < 0)
+		goto out;
 	jg_resume_start(&c.resume, c.accepted);
 	if (c.shard.n && !c.quiet)
 		fprintf(stderr, "juggle: shard %u/%u: %llu URLs here, %llu in other shards\n",
 		        c.shard.k, c.shard.n, (unsigned long long)c.accepted,
 		        (unsigned long long)c.other_shards);
 	jg_report_attach(&c.report, c.session, c.accepted);
-	int status = run(&c, loop);
+	status = run(&c, loop);
 	if (!c.quiet && (c.resume.kept || c.resume.recounted || c.resume.revalidated))
 		fprintf(stderr, "juggle: resumed %s: %llu books kept, %llu counted again from their "
 		        "files, %llu not modified (304)\n", c.outdir ? c.outdir : "texts",
 		        (unsigned long long)c.resume.kept, (unsigned long long)c.resume.recounted,
 		        (unsigned long long)c.resume.revalidated);
+out:
+	jg_session_free(c.session); /* NULL after a run */
+	jg_options_free(c.opts);
 	jg_report_fini(&c.report);
-	jg_resume_close(&c.resume);
+	if (c.resume_opened)
+		jg_resume_close(&c.resume);
 	jg_pool_free(c.pool);
 	for (size_t i = 0; i < c.n_entries; i++)
 		free(c.entries[i].text);

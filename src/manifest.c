@@ -641,8 +641,10 @@ int jg_mf_file_crc(const char *path, uint32_t *crc)
 	return 0;
 }
 
-size_t jg_mf_parse_top(const char *text, struct jg_word_count *top, size_t max, char *words,
-                       size_t words_len)
+/* "word:count word:count": words hold no white space, and a word's count
+ * follows its last ':'. */
+static size_t parse_top(const char *text, struct jg_word_count *top, size_t max, char *words,
+                        size_t words_len)
 {
 	size_t n = 0, used = 0;
 	for (const char *p = text ? text : ""; *p && n < max;) {
@@ -660,6 +662,16 @@ size_t jg_mf_parse_top(const char *text, struct jg_word_count *top, size_t max, 
 		p += len + (end ? 1 : 0);
 	}
 	return n;
+}
+
+void jg_mf_book_counts(const struct jg_mf_book *b, struct jg_result *res,
+                       struct jg_word_count top[JG_MF_TOP_MAX], char *words, size_t words_len)
+{
+	res->counted = 1;
+	res->words = b->words;
+	res->distinct = b->distinct;
+	res->top = top;
+	res->n_top = parse_top(b->top, top, JG_MF_TOP_MAX, words, words_len);
 }
 
 const char *jg_mf_count_mode(unsigned flags, char *buf, size_t len)

@@ -127,12 +127,13 @@ void jg_mf_snapshot_path(const char *dir, uint64_t gen, char *out, size_t len);
 int jg_mf_file_crc(const char *path, uint32_t *crc);
 
 /*
- * A book's top words as recorded ("word:count word:count"; words hold no
- * white space) into `top` (at most `max`), words copied into `words`.
- * Returns how many.
+ * A recorded book's figures into a result, as a run reports them: words,
+ * distinct words and its top words (into `top`, their text copied into
+ * `words`; 64 words of up to 1024 bytes need 64 * 1025 bytes).
  */
-size_t jg_mf_parse_top(const char *text, struct jg_word_count *top, size_t max, char *words,
-                       size_t words_len);
+#define JG_MF_TOP_MAX 64
+void jg_mf_book_counts(const struct jg_mf_book *b, struct jg_result *res,
+                       struct jg_word_count top[JG_MF_TOP_MAX], char *words, size_t words_len);
 
 /* The "off" / "words" / "whitespace[+boilerplate]" name of counting flags. */
 const char *jg_mf_count_mode(unsigned count_flags, char *buf, size_t len);

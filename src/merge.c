@@ -41,10 +41,16 @@ struct shard {
 	struct jg_counts *counts;
 };
 
+/* A book and the shard it came from, to be sorted into list order. */
+struct placed {
+	const struct jg_mf_book *book;
+	const struct shard *shard;
+};
+
 static int by_index(const void *a, const void *b)
 {
-	const struct jg_mf_book *x = *(const struct jg_mf_book *const *)a;
-	const struct jg_mf_book *y = *(const struct jg_mf_book *const *)b;
+	const struct jg_mf_book *x = ((const struct placed *)a)->book;
+	const struct jg_mf_book *y = ((const struct placed *)b)->book;
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
@@ -132,9 +138,8 @@ static int load_counts(struct shard *sh)
 static void report_record(struct jg_report *r, const struct shard *sh, const struct jg_mf_book *b)
 {
 	struct jg_result res;
-	struct jg_word_count top[64];
-	/* As long as a run's: 64 words of up to 1024 bytes. */
-	static char words[64 * 1025];
+	struct jg_word_count top[JG_MF_TOP_MAX];
+	static char words[JG_MF_TOP_MAX * 1025]; /* as long as a run's */
 	char path[4096];
 	memset(&res, 0, sizeof res);
 	res.url = b->url;
@@ -151,13 +156,8 @@ static void report_record(struct jg_report *r, const struct shard *sh, const str
 		res.bytes = b->bytes;
 		res.sha256 = b->sha256;
 	}
-	if (b->ok && b->counted) {
-		res.counted = 1;
-		res.words = b->words;
-		res.distinct = b->distinct;
-		res.top = top;
-		res.n_top = jg_mf_parse_top(b->top, top, 64, words, sizeof words);
-	}
+	if (b->ok && b->counted)
+		jg_mf_book_counts(b, &res, top, words, sizeof words);
 	jg_report_book(r, &res);
 }
 
@@ -306,25 +306,20 @@ int jg_merge_main(int argc, char **argv)
 		total_books += shards[s].m.n_books;
 		report.total += shards[s].m.accepted;
 	}
-	const struct jg_mf_book **order = malloc((total_books ? total_books : 1) * sizeof *order);
-	const struct shard **owner = malloc((total_books ? total_books : 1) * sizeof *owner);
-	if (order && owner) {
+	struct placed *order = malloc((total_books ? total_books : 1) * sizeof *order);
+	if (order) {
 		size_t k = 0;
 		for (size_t s = 0; s < n; s++)
 			for (size_t i = 0; i < shards[s].m.n_books; i++)
-				order[k++] = &shards[s].m.books[i];
+				order[k++] = (struct placed){&shards[s].m.books[i], &shards[s]};
 		qsort(order, total_books, sizeof *order, by_index);
-		/* qsort loses which shard a book came from: find it by address. */
 		for (size_t i = 0; i < total_books; i++)
-			for (size_t s = 0; s < n; s++)
-				if (order[i] >= shards[s].m.books &&
-				    order[i] < shards[s].m.books + shards[s].m.n_books)
-					owner[i] = &shards[s];
-		for (size_t i = 0; i < total_books; i++)
-			report_record(&report, owner[i], order[i]);
+			report_record(&report, order[i].shard, order[i].book);
+	} else {
+		fprintf(stderr, "juggle merge: out of memory\n");
+		incomplete = 1;
 	}
 	free(order);
-	free(owner);
 	for (size_t s = 0; s < n; s++)
 		for (size_t i = 0; i < shards[s].m.n_input_errors; i++) {
 			const struct jg_mf_input_error *e = &shards[s].m.input_errors[i];

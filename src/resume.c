@@ -303,17 +303,6 @@ static char *top_text(const struct jg_result *res)
 	return s;
 }
 
-/* The recorded figures of a kept book, into the result. */
-static void restore_counts(const struct jg_mf_book *b, struct jg_result *res,
-                           struct jg_word_count *top, char *words, size_t words_len)
-{
-	res->counted = 1;
-	res->words = b->words;
-	res->distinct = b->distinct;
-	res->top = top;
-	res->n_top = jg_mf_parse_top(b->top, top, 64, words, words_len);
-}
-
 void jg_resume_book(struct jg_resume *r, const char *text, uint64_t index, struct jg_result *res,
                     struct jg_word_count *top, char *words, size_t words_len)
 {
@@ -324,7 +313,7 @@ void jg_resume_book(struct jg_resume *r, const char *text, uint64_t index, struc
 		/* Kept as it was: its record is in the manifest already. */
 		r->kept++;
 		if (r->counting && rec->counted)
-			restore_counts(rec, res, top, words, words_len);
+			jg_mf_book_counts(rec, res, top, words, words_len);
 		res->sha256 = rec->sha256;
 		return;
 	}
@@ -399,7 +388,8 @@ static void sync_file(const char *path)
 	}
 }
 
-const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_counts *pool_counts)
+const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_counts *pool_counts,
+                                       int final)
 {
 	/* The pool's table holds every book counted by this run; the books
 	 * kept from earlier runs are in the snapshot loaded at the start. */
@@ -423,11 +413,15 @@ const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_coun
 		return all;
 	}
 	/* The seal is the commit point; the older snapshot goes after it.
-	 * Synced: at the end the run's work is done, and at a checkpoint it
-	 * is what a rerun after a crash of the machine relies on. */
-	sync_file(path);
+	 * The final one is synced: the run's work is done, and a crash of
+	 * the machine after it finds both files whole. A checkpoint is not:
+	 * fsync would block the loop, and the rename already protects it
+	 * from a killed process. */
+	if (final)
+		sync_file(path);
 	if (jg_mf_write_seal(&r->w, &seal) == 0) {
-		fdatasync(r->w.fd);
+		if (final)
+			fdatasync(r->w.fd);
 		remove_stale_snapshots(r, seal.gen);
 		r->next_gen++;
 		r->seals++;

@@ -94,10 +94,12 @@ void jg_resume_input_error(struct jg_resume *r, const char *source, unsigned lon
  * The pool is quiet (every book handed to it is counted and recorded;
  * at the end of the run, or at a checkpoint with counting held): the
  * run's table is the snapshot's plus the pool's. Writes it as the next
- * snapshot and seals it. Returns the whole table (owned by `r`, valid
+ * snapshot and seals it (`final`: the run's last seal, synced to disk).
+ * Returns the whole table (owned by `r`, valid
  * until the next call), or NULL after printing why.
  */
-const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_counts *pool_counts);
+const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_counts *pool_counts,
+                                       int final);
 
 void jg_resume_close(struct jg_resume *r);
 

@@ -40,7 +40,6 @@ struct jg_job {
 	int reused;                /* a 304: the earlier run's file stays */
 	char *etag, *last_modified; /* of the answer that is saved */
 	char *content_type;
-	char sha256[65];           /* hex, of a streamed body; "" if none */
 };
 
 /* Details of a failure, carried to the report. */
@@ -234,7 +233,6 @@ static void job_finish(struct jg_job *job, const struct failure *fail, uint64_t 
 		r.reused = job->reused;
 		r.etag = job->etag;
 		r.last_modified = job->last_modified;
-		r.sha256 = job->sha256[0] ? job->sha256 : NULL;
 		r.content_type = job->content_type;
 	}
 	int alive = notify(s, &r);
@@ -556,9 +554,6 @@ static void job_save(struct jg_job *job)
 	char why[512];
 	if (s->streaming) {
 		len = job->xfer.len;
-		uint8_t digest[32];
-		if (jg_fetch_sha256(&job->xfer, digest) == 0)
-			hex_digest(digest, job->sha256);
 		jg_fetch_release(&job->xfer);
 		if (jg_store_commit(&s->store, &job->file, book_at(s, job->book)->name, why,
 		                    sizeof why) < 0)

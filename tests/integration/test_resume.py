@@ -250,24 +250,36 @@ def test_a_second_run_over_a_busy_directory_is_refused(make_server, tmp_path):
     assert book_files(out) == ["slow.txt"]
 
 
-def test_a_reordered_list_neither_double_counts_nor_mixes_up_files(server, tmp_path):
-    # Two URLs share a file name: x.txt and x.txt.1 follow the list's order.
-    a, b = server.url("/a/x.txt?fill=a&size=3000"), server.url("/b/x.txt?fill=b&size=5000")
-    c = server.url("/gen/c.txt?size=4000")
-    first = tmp_path / "first.txt"
-    first.write_text(f"{a}\n{b}\n{c}\n")
-    swapped = tmp_path / "swapped.txt"
-    swapped.write_text(f"{b}\n{a}\n{c}\n")
+def clashing(server):
+    """Two URLs whose file names clash (x.txt, x.txt.1 by position), and one more."""
+    return (server.url("/a/x.txt?fill=a&size=3000"), server.url("/b/x.txt?fill=b&size=5000"),
+            server.url("/gen/c.txt?size=4000"))
+
+
+def second_run_matches_a_fresh_one(server, tmp_path, first_urls, second_urls, refetched):
+    """Runs `first_urls`, then `second_urls` over the same directory: only
+    `refetched` (paths) are fetched again, and files and counts equal a
+    fresh run of `second_urls`."""
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text("".join(u + "\n" for u in first_urls))
+    second.write_text("".join(u + "\n" for u in second_urls))
     one, _, _ = run(["-i", str(first)], tmp_path / "out", tmp_path, "one")
     assert one.returncode == 0, one.stderr
     since = len(server.log())
-    two, counts, _ = run(["-i", str(swapped)], tmp_path / "out", tmp_path, "two")
+    two, counts, _ = run(["-i", str(second)], tmp_path / "out", tmp_path, "two")
     assert two.returncode == 0, two.stderr
-    # The two whose names moved are fetched again; c, whose name held, is not.
-    assert sorted(t.split("?")[0] for t in got(server, since)) == ["/a/x.txt", "/b/x.txt"]
-    fresh, fresh_counts, _ = run(["-i", str(swapped)], tmp_path / "fresh", tmp_path, "fresh")
+    assert sorted(t.split("?")[0] for t in got(server, since)) == refetched
+    fresh, fresh_counts, _ = run(["-i", str(second)], tmp_path / "fresh", tmp_path, "fresh")
     assert counts.read_bytes() == fresh_counts.read_bytes()
     assert contents(tmp_path / "out") == contents(tmp_path / "fresh")
+
+
+def test_a_reordered_list_neither_double_counts_nor_mixes_up_files(server, tmp_path):
+    # Two URLs share a file name: x.txt and x.txt.1 follow the list's order.
+    a, b, c = clashing(server)
+    # The two whose names moved are fetched again; c, whose name held, is not.
+    second_run_matches_a_fresh_one(server, tmp_path, [a, b, c], [b, a, c],
+                                   ["/a/x.txt", "/b/x.txt"])
 
 
 def test_a_book_of_another_list_under_the_same_name_is_not_taken(server, tmp_path):
@@ -313,18 +325,7 @@ def test_books_added_to_the_list_keep_the_sealed_ones(server, tmp_path):
 
 
 def test_a_new_book_that_takes_a_sealed_books_name_is_not_double_counted(server, tmp_path):
-    a, b = server.url("/a/x.txt?fill=a&size=3000"), server.url("/b/x.txt?fill=b&size=5000")
-    c = server.url("/gen/c.txt?size=4000")
-    first = tmp_path / "first.txt"
-    first.write_text(f"{a}\n{c}\n")
-    grown = tmp_path / "grown.txt"
-    grown.write_text(f"{b}\n{a}\n{c}\n")  # b now gets x.txt, a x.txt.1
-    one, _, _ = run(["-i", str(first)], tmp_path / "out", tmp_path, "one")
-    assert one.returncode == 0, one.stderr
-    since = len(server.log())
-    two, counts, _ = run(["-i", str(grown)], tmp_path / "out", tmp_path, "two")
-    assert two.returncode == 0, two.stderr
-    assert sorted(t.split("?")[0] for t in got(server, since)) == ["/a/x.txt", "/b/x.txt"]
-    fresh, fresh_counts, _ = run(["-i", str(grown)], tmp_path / "fresh", tmp_path, "fresh")
-    assert counts.read_bytes() == fresh_counts.read_bytes()
-    assert contents(tmp_path / "out") == contents(tmp_path / "fresh")
+    a, b, c = clashing(server)
+    # b now gets x.txt and a x.txt.1: a's sealed counts must not stay.
+    second_run_matches_a_fresh_one(server, tmp_path, [a, c], [b, a, c],
+                                   ["/a/x.txt", "/b/x.txt"])
