@@ -14,6 +14,8 @@
 
 #include "juggle.h"
 #include "pool.h"
+#include "boilerplate.h"
+#include "charset.h"
 #include "proto.h"
 #include "tokenize.h"
 
@@ -93,8 +95,9 @@ static double time_pool(struct jg_pool *pool, struct ev_loop *loop, const char *
 	for (unsigned i = 0; i < books; i++) {
 		char name[32];
 		snprintf(name, sizeof name, "b%u.txt", i);
-		struct jg_pool_book b = {bodies[i], len, dir, name, 10u << JG_BOOK_TOP_SHIFT,
-		                         on_done, &run, i};
+		struct jg_pool_book b = {.job = JG_POOL_SAVE, .body = bodies[i], .len = len,
+		                         .dir = dir, .name = name, .flags = 10u << JG_BOOK_TOP_SHIFT,
+		                         .done = on_done, .user = &run, .cookie = i};
 		if (jg_pool_submit(pool, &b) < 0)
 			abort();
 	}
@@ -146,9 +149,12 @@ int main(int argc, char **argv)
 			struct jg_wordcount wc, all;
 			jg_wc_init(&wc);
 			jg_wc_init(&all);
-			size_t s = 0, e = len;
-			jg_text_strip_boilerplate(text, len, &s, &e);
-			jg_tokenize(&t, text + s, e - s, JG_SPLIT_WORDS, &wc);
+			struct jg_text tx;
+			jg_text_decode(text, len, NULL, &tx);
+			size_t s = 0, e = tx.len;
+			jg_text_strip_boilerplate(tx.text, tx.len, &s, &e);
+			jg_tokenize(&t, tx.text + s, e - s, JG_SPLIT_WORDS, &wc);
+			jg_text_fini(&tx);
 			jg_wc_merge(&all, &wc);
 			jg_wc_fini(&wc);
 			jg_wc_fini(&all);

@@ -1,7 +1,9 @@
 /*
  * Tokenizer speed: the King James Bible ×10 (the "countwords" input),
  * counted into a full table by each split mode, against `wc -w` counting
- * the same file in the same run. Medians of RUNS runs.
+ * the same file in the same run; and the charset decision a worker makes
+ * first (with no HTTP charset: the book's line, then UTF-8 validity over
+ * every byte). Medians of RUNS runs.
  * Usage: tokenize_bench [FILE] [RUNS]   (FILE: kjvbible.txt; else generated)
  */
 #include <fcntl.h>
@@ -12,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "charset.h"
 #include "tokenize.h"
 
 static double now(void)
@@ -94,12 +97,18 @@ int main(int argc, char **argv)
 	if (fd < 0 || write(fd, text, len) != (ssize_t)len)
 		return 1;
 	close(fd);
-	double wc_t[64], ws_t[64], uni_t[64];
+	double wc_t[64], ws_t[64], uni_t[64], dec_t[64];
 	uint64_t words[2] = {0, 0};
 	struct jg_tokenizer t;
 	jg_tokenizer_init(&t);
 	for (int r = 0; r < runs && r < 64; r++) {
 		wc_t[r] = time_wc(tmp);
+		double d0 = now();
+		struct jg_text tx;
+		if (jg_text_decode(text, len, NULL, &tx) < 0)
+			return 1;
+		dec_t[r] = now() - d0;
+		jg_text_fini(&tx);
 		for (int mode = 0; mode < 2; mode++) {
 			struct jg_wordcount wc;
 			jg_wc_init(&wc);
@@ -112,6 +121,7 @@ int main(int argc, char **argv)
 	}
 	unlink(tmp);
 	double wc_m = median(wc_t, runs), ws_m = median(ws_t, runs), uni_m = median(uni_t, runs);
+	double dec_m = median(dec_t, runs);
 	double mb = len / 1e6;
 	printf("input: %s x10, %.1f MB; median of %d runs; one core\n", src ? src : "generated text", mb, runs);
 	printf("| what | seconds | MB/s | time / wc -w |\n|---|---|---|---|\n");
@@ -120,6 +130,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)words[1], ws_m, mb / ws_m, ws_m / wc_m);
 	printf("| juggle default (Unicode, %llu words) | %.3f | %.0f | %.2f |\n",
 	       (unsigned long long)words[0], uni_m, mb / uni_m, uni_m / wc_m);
+	printf("| charset decision (no HTTP charset: book line, UTF-8 check) | %.3f | %.0f | %.2f |\n",
+	       dec_m, mb / dec_m, dec_m / wc_m);
 	printf("Unicode mode speed / whitespace mode speed: %.2f\n", ws_m / uni_m);
 	jg_tokenizer_fini(&t);
 	free(text);

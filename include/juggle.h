@@ -51,7 +51,7 @@ extern "C" {
 #define JG_EXPORT
 #endif
 
-#define JG_VERSION "0.2.0"
+#define JG_VERSION "0.3.0"
 
 struct ev_loop;
 struct jg_session;
@@ -304,6 +304,18 @@ struct jg_result {
 	                          on the loop cost a quarter of its CPU) and
 	                          for a file kept as it was */
 	const char *content_type; /* of the answer (or the prior); NULL if none */
+	/* Added in 0.3: */
+	const char *charset;   /* what the book was read in ("utf-8",
+	                          "windows-1252", ...); NULL when not counted */
+	const char *charset_from; /* how that was decided: "http" (the
+	                          Content-Type), "book" (its own "Character set
+	                          encoding:" line) or "detected"; NULL likewise */
+	const char *charset_note; /* why a charset the server or the book named
+	                          was not used (iconv does not know it); NULL */
+	const char *foreign_file; /* the name this book would have had, taken
+	                          by a file that was in the output directory
+	                          before the session and is not the caller's
+	                          (jg_session_claim_file); NULL when none */
 };
 
 /*
@@ -322,7 +334,13 @@ typedef void (*jg_idle_cb)(struct jg_session *s, void *user);
 /*
  * Creates a session on `loop` (any loop; the default loop is never
  * assumed). Copies `opts` (NULL = defaults). Creates the output directory
- * and removes temporary files that killed runs left in it. On failure
+ * and removes temporary files that killed runs left in it.
+ *
+ * Files already in the output directory are never replaced unless they
+ * are the caller's: a book whose name is taken by one is saved under the
+ * next free name ("name.1", ...) and its result says so (foreign_file).
+ * A file is the caller's when a prior names it (jg_session_add_prior) or
+ * jg_session_claim_file() was called for it. On failure
  * returns a negative jg_err and, when `errbuf` is not NULL, writes a
  * message of at most JG_ERRBUF_SIZE bytes into it.
  */
@@ -382,6 +400,14 @@ struct jg_prior {
 };
 JG_EXPORT int jg_session_add_prior(struct jg_session *s, const char *url,
                                    const struct jg_prior *prior, void *user);
+
+/*
+ * Declares `name`, a file in the output directory, the caller's own (an
+ * earlier run of the caller's wrote it): a book may be saved over it.
+ * Call before adding the URLs whose names may meet it. JG_OK, JG_EINVAL
+ * or JG_ENOMEM.
+ */
+JG_EXPORT int jg_session_claim_file(struct jg_session *s, const char *name);
 
 /*
  * Admit nothing new; what is in flight finishes. Queued URLs stay queued.

@@ -23,6 +23,10 @@ static void take_line(char *buf, size_t len, int has_nul, const char *source, un
                       const struct jg_input_sink *sink)
 {
 	buf[len] = '\0';
+	/* A list saved by an editor that writes a byte order mark: the mark
+	 * is no part of the first URL. */
+	if (line == 1 && len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+		buf += 3;
 	char *text = jg_input_trim(buf);
 	if (*text == '\0' || *text == '#')
 		return;

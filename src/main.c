@@ -431,6 +431,7 @@ static int requeue_without_snapshot(struct cli *c, struct ev_loop *loop)
 	jg_session_on_idle(c->session, on_idle, c);
 	c->accepted = c->duplicates = 0;
 	c->requeued = 1; /* bad lines were reported the first time */
+	jg_resume_claim_files(&c->resume, c->session);
 	queue_entries(c);
 	return 0;
 }
@@ -686,6 +687,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < c.n_entries; i++)
 		jg_resume_listed(&c.resume, c.entries[i].text);
 	jg_resume_plan(&c.resume, c.list_hash, c.list_order, c.list_urls, c.shard.k, c.shard.n);
+	jg_resume_claim_files(&c.resume, c.session);
 	queue_entries(&c);
 	if (c.resume.snapshot_refused && requeue_without_snapshot(&c, loop) < 0)
 		goto out;

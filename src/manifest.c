@@ -32,6 +32,8 @@ static void book_fini(struct jg_mf_book *b)
 	free(b->final_url);
 	free(b->error);
 	free(b->top);
+	free(b->charset);
+	free(b->charset_from);
 }
 
 void jg_mf_fini(struct jg_manifest *m)
@@ -114,6 +116,8 @@ static int copy_book(struct jg_mf_book *dst, const struct jg_mf_book *src)
 	dst->final_url = dup_or_null(src->final_url, &failed);
 	dst->error = dup_or_null(src->error, &failed);
 	dst->top = dup_or_null(src->top, &failed);
+	dst->charset = dup_or_null(src->charset, &failed);
+	dst->charset_from = dup_or_null(src->charset_from, &failed);
 	if (failed) {
 		book_fini(dst);
 		return -1;
@@ -372,7 +376,7 @@ int jg_mf_write_header(struct jg_mf_writer *w, const struct jg_manifest *m)
 int jg_mf_write_book(struct jg_mf_writer *w, const struct jg_mf_book *b)
 {
 	struct line l = {0};
-	put(&l, b->ok ? "B" : "F", 1);
+	put(&l, b->other ? "O" : b->ok ? "B" : "F", 1);
 	put_u64(&l, "index", b->index);
 	put_field(&l, "text", b->text);
 	put_field(&l, "url", b->url);
@@ -384,6 +388,8 @@ int jg_mf_write_book(struct jg_mf_writer *w, const struct jg_mf_book *b)
 		put_field(&l, "etag", b->etag);
 		put_field(&l, "last_modified", b->last_modified);
 		put_field(&l, "content_type", b->content_type);
+		put_field(&l, "charset", b->charset);
+		put_field(&l, "charset_from", b->charset_from);
 		if (b->pending)
 			put_field(&l, "pending", "1");
 	} else {
@@ -451,11 +457,12 @@ static int take_header(struct jg_manifest *m, const struct fields *f)
 	return failed ? -1 : 0;
 }
 
-static int take_book(struct jg_manifest *m, const struct fields *f, int ok)
+static int take_book(struct jg_manifest *m, const struct fields *f, int ok, int other)
 {
 	struct jg_mf_book b;
 	memset(&b, 0, sizeof b);
 	b.ok = ok;
+	b.other = other;
 	b.index = field_u64(f, "index");
 	b.text = (char *)field(f, "text");
 	b.url = (char *)field(f, "url");
@@ -469,6 +476,8 @@ static int take_book(struct jg_manifest *m, const struct fields *f, int ok)
 	b.etag = (char *)field(f, "etag");
 	b.last_modified = (char *)field(f, "last_modified");
 	b.content_type = (char *)field(f, "content_type");
+	b.charset = (char *)field(f, "charset");
+	b.charset_from = (char *)field(f, "charset_from");
 	b.final_url = (char *)field(f, "final_url");
 	b.error = (char *)field(f, "error");
 	b.err = (int)(int64_t)field_u64(f, "err");
@@ -498,7 +507,7 @@ static int take_seal(struct jg_manifest *m, const struct fields *f)
 	/* Every book saved so far has its counts in that snapshot, but those
 	 * carried over as pending, whose counts are in none. */
 	for (size_t i = 0; i < m->n_books; i++)
-		m->books[i].sealed = m->books[i].ok && !m->books[i].pending;
+		m->books[i].sealed = m->books[i].ok && !m->books[i].pending && !m->books[i].other;
 	return 0;
 }
 
@@ -509,8 +518,8 @@ static int take_line(struct jg_manifest *m, char *line, size_t len, unsigned lon
 		return -1;
 	if (no == 1)
 		return strcmp(f.type, "H") == 0 ? take_header(m, &f) : -1;
-	if (strcmp(f.type, "B") == 0 || strcmp(f.type, "F") == 0)
-		return take_book(m, &f, f.type[0] == 'B');
+	if (strcmp(f.type, "B") == 0 || strcmp(f.type, "F") == 0 || strcmp(f.type, "O") == 0)
+		return take_book(m, &f, f.type[0] != 'F', f.type[0] == 'O');
 	if (strcmp(f.type, "S") == 0)
 		return take_seal(m, &f);
 	if (strcmp(f.type, "E") == 0) {
@@ -672,6 +681,8 @@ void jg_mf_book_counts(const struct jg_mf_book *b, struct jg_result *res,
 	res->distinct = b->distinct;
 	res->top = top;
 	res->n_top = parse_top(b->top, top, JG_MF_TOP_MAX, words, words_len);
+	res->charset = b->charset;
+	res->charset_from = b->charset_from;
 }
 
 const char *jg_mf_count_mode(unsigned flags, char *buf, size_t len)

@@ -14,8 +14,14 @@
  *   H  the header: format version, juggle version, the list's fingerprint
  *      (order-free hash and size of every URL line), the shard K/N and the
  *      counting mode; first line only
- *   B  a saved book: URL, file, bytes, mtime, SHA-256, validators, its
- *      per-book figures
+ *   B  a saved book: URL, file, bytes, mtime, SHA-256, validators, the
+ *      charset it was counted in and how that was decided, its per-book
+ *      figures
+ *   O  a book another list saved in this directory, whose file is still
+ *      there as it was saved: the same fields as B. Kept so that its file
+ *      is known to be juggle's (never "a file that was there before") and
+ *      so that a later run of that list finds it; no seal covers it, and
+ *      merge does not count it
  *   F  a failed URL and why
  *   E  an input line that was not a URL, and why
  *   S  a seal: the counts of every B record before it are in the snapshot
@@ -37,10 +43,12 @@
 
 struct jg_mf_book {
 	int ok;                    /* B (saved) or F (failed) */
+	int other;                 /* O: saved by a run of another list */
 	int sealed;                /* its counts are in the snapshot */
 	uint64_t index;            /* position in the whole list, 0-based */
 	char *text;                /* the list's line: the key */
 	char *url, *file, *sha256, *etag, *last_modified, *content_type, *final_url;
+	char *charset, *charset_from; /* what it was counted in, and why */
 	char *error;               /* F: why */
 	char *top;                 /* "word:count word:count ..." or NULL */
 	uint64_t bytes, words, distinct;
@@ -52,6 +60,8 @@ struct jg_mf_book {
 	int pending;               /* saved, but its counts are in no snapshot:
 	                              a seal after it does not cover it */
 	int listed;                /* in memory only: in the current list */
+	int carried;               /* in memory only: this run's manifest has
+	                              its record (compaction wrote it as B) */
 };
 
 struct jg_mf_input_error {
@@ -128,8 +138,9 @@ int jg_mf_file_crc(const char *path, uint32_t *crc);
 
 /*
  * A recorded book's figures into a result, as a run reports them: words,
- * distinct words and its top words (into `top`, their text copied into
- * `words`; 64 words of up to 1024 bytes need 64 * 1025 bytes).
+ * distinct words, its top words (into `top`, their text copied into
+ * `words`; 64 words of up to 1024 bytes need 64 * 1025 bytes), and the
+ * charset it was counted in (pointers into `b`).
  */
 #define JG_MF_TOP_MAX 64
 void jg_mf_book_counts(const struct jg_mf_book *b, struct jg_result *res,

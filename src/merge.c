@@ -111,7 +111,7 @@ static int load_counts(struct shard *sh)
 	const struct jg_manifest *m = &sh->m;
 	uint64_t unsealed = 0;
 	for (size_t i = 0; i < m->n_books; i++)
-		if (m->books[i].ok && !m->books[i].sealed)
+		if (m->books[i].ok && !m->books[i].sealed && !m->books[i].other)
 			unsealed++;
 	if (!m->has_seal || unsealed || m->seal_broken) {
 		fprintf(stderr, "juggle merge: %s: %" PRIu64 " saved books have no sealed counts (is the "
@@ -155,6 +155,7 @@ static void report_record(struct jg_report *r, const struct shard *sh, const str
 		res.file = path;
 		res.bytes = b->bytes;
 		res.sha256 = b->sha256;
+		res.content_type = b->content_type;
 	}
 	if (b->ok && b->counted)
 		jg_mf_book_counts(b, &res, top, words, sizeof words);
@@ -220,6 +221,15 @@ static int parse_merge_args(int argc, char **argv, struct merge_args *a)
 	return 0;
 }
 
+/* The records of the shard's own list: not another list's (O). */
+static uint64_t listed_books(const struct jg_manifest *m)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < m->n_books; i++)
+		n += !m->books[i].other;
+	return n;
+}
+
 /* Missing shards and books without a record: 0 when there are none. */
 static int check_complete(struct shard *shards, size_t n)
 {
@@ -246,10 +256,11 @@ static int check_complete(struct shard *shards, size_t n)
 	}
 	for (size_t s = 0; s < n; s++) {
 		const struct jg_manifest *m = &shards[s].m;
-		if (m->n_books < m->accepted) {
+		uint64_t own = listed_books(m);
+		if (own < m->accepted) {
 			fprintf(stderr, "juggle merge: %s: %" PRIu64 " of its %" PRIu64 " URLs have no "
 			        "record (is the shard still running, or was it killed? run it again)\n",
-			        shards[s].dir, m->accepted - m->n_books, m->accepted);
+			        shards[s].dir, m->accepted - own, m->accepted);
 			bad = 1;
 		}
 	}
@@ -311,7 +322,9 @@ int jg_merge_main(int argc, char **argv)
 		size_t k = 0;
 		for (size_t s = 0; s < n; s++)
 			for (size_t i = 0; i < shards[s].m.n_books; i++)
-				order[k++] = (struct placed){&shards[s].m.books[i], &shards[s]};
+				if (!shards[s].m.books[i].other)
+					order[k++] = (struct placed){&shards[s].m.books[i], &shards[s]};
+		total_books = k;
 		qsort(order, total_books, sizeof *order, by_index);
 		for (size_t i = 0; i < total_books; i++)
 			report_record(&report, order[i].shard, order[i].book);

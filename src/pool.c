@@ -1,5 +1,6 @@
 #include "pool.h"
 
+#include "charset.h"
 #include "counts.h"
 #include "proto.h"
 #include "worker.h"
@@ -32,6 +33,7 @@ struct record {
 	char *body;               /* held until answered: a resend needs it */
 	size_t len;
 	char *dir, *name;
+	char charset[JG_MSG_CHARSET_MAX + 1];
 	uint32_t flags;
 	jg_pool_done_cb done;     /* NULL once answered or forgotten */
 	void *user;
@@ -538,29 +540,23 @@ static void dispatch(struct jg_pool *p, uint32_t i)
 		fail_record(p, i, JG_EPOOL, "no worker process is running");
 		return;
 	}
-	size_t dl = strlen(r->dir), nl = strlen(r->name);
 	size_t body = r->type == JG_FRAME_BOOK ? r->len : 0;
-	size_t meta_len = JG_FRAME_HEADER + 4 + dl + nl;
-	if (dl > UINT16_MAX || nl > UINT16_MAX || body > JG_FRAME_MAX - (meta_len - JG_FRAME_HEADER)) {
-		fail_record(p, i, JG_ETOOLARGE, "too large for a worker frame");
+	struct jg_msg_book m = {r->dir, r->name, r->charset, NULL, strlen(r->dir), strlen(r->name),
+	                        strlen(r->charset), body};
+	size_t meta_len = jg_msg_book_meta_len(&m);
+	struct jg_frame_header h = {r->type, i, 0, r->flags};
+	uint8_t *meta = malloc(meta_len);
+	if (!meta || jg_msg_book_encode_meta(meta, &h, &m) < 0) {
+		free(meta);
+		fail_record(p, i, meta ? JG_ETOOLARGE : JG_ENOMEM,
+		            meta ? "too large for a worker frame" : "out of memory");
 		return;
 	}
-	uint8_t *meta = malloc(meta_len);
-	if (!meta || enqueue(w, meta, meta_len, r->type == JG_FRAME_BOOK ? r->body : NULL, body) < 0) {
+	if (enqueue(w, meta, meta_len, r->type == JG_FRAME_BOOK ? r->body : NULL, body) < 0) {
 		free(meta);
 		fail_record(p, i, JG_ENOMEM, "out of memory");
 		return;
 	}
-	struct jg_frame_header h = {r->type, i, (uint32_t)(meta_len - JG_FRAME_HEADER + body), r->flags};
-	jg_frame_encode_header(meta, &h);
-	uint8_t *q = meta + JG_FRAME_HEADER;
-	q[0] = (uint8_t)(dl >> 8);
-	q[1] = (uint8_t)dl;
-	memcpy(q + 2, r->dir, dl);
-	q += 2 + dl;
-	q[0] = (uint8_t)(nl >> 8);
-	q[1] = (uint8_t)nl;
-	memcpy(q + 2, r->name, nl);
 	r->state = REC_INFLIGHT;
 	r->next = NONE;
 	if (w->fly_tail == NONE)
@@ -579,9 +575,10 @@ int jg_pool_submit(struct jg_pool *p, struct jg_pool_book *b)
 		return -1;
 	struct record *r = &p->rec[i];
 	memset(r, 0, sizeof *r);
-	r->type = b->body ? JG_FRAME_BOOK : JG_FRAME_RECOUNT;
+	r->type = b->job == JG_POOL_SAVE ? JG_FRAME_BOOK : JG_FRAME_RECOUNT;
 	r->dir = strdup(b->dir);
 	r->name = strdup(b->name);
+	snprintf(r->charset, sizeof r->charset, "%s", b->charset ? b->charset : "");
 	if (!r->dir || !r->name || strlen(b->dir) > 4000) {
 		record_free(p, i);
 		return -1;
@@ -631,10 +628,15 @@ static int handle_result(struct worker *w, const struct jg_frame_header *h, cons
 		words[k][m.top[k].len] = '\0';
 		top[k] = (struct jg_word_count){words[k], m.top[k].count};
 	}
-	char why[JG_MSG_WORD_MAX + 1];
+	char why[JG_MSG_WORD_MAX + 1], note[JG_MSG_WORD_MAX + 1], cs[JG_MSG_CHARSET_MAX + 1];
 	snprintf(why, sizeof why, "%.*s", (int)m.error_len, m.error);
+	snprintf(note, sizeof note, "%.*s", (int)m.note_len, m.note);
+	snprintf(cs, sizeof cs, "%.*s", (int)m.charset_len, m.charset);
+	int counted = !m.err && m.charset_len && m.charset_from;
 	struct jg_pool_result res = {m.err, why, m.words, m.distinct, m.n_top, top,
-	                             m.err ? NULL : m.sha256};
+	                             m.err ? NULL : m.sha256, counted ? cs : NULL,
+	                             counted ? jg_charset_from_name((enum jg_charset_from)m.charset_from) : NULL,
+	                             note};
 	/* Saved: the body is no longer needed; a recount reads the file. */
 	if (r->body)
 		p->held -= r->len;

@@ -27,15 +27,25 @@ struct jg_pool_result {
 	size_t n_top;
 	const struct jg_word_count *top;
 	const uint8_t *sha256;    /* 32 bytes: the saved file's; NULL on failure */
+	const char *charset;      /* what it was read in; NULL when not counted */
+	const char *charset_from; /* "http", "book", "detected"; NULL likewise */
+	const char *charset_note; /* why a named charset was passed over; "" */
 };
 
 typedef void (*jg_pool_done_cb)(void *user, uint64_t cookie, const struct jg_pool_result *r);
 
+enum jg_pool_job {
+	JG_POOL_SAVE,             /* save `body` as the book, then count it */
+	JG_POOL_RECOUNT,          /* the book is saved already: count its file */
+};
+
 struct jg_pool_book {
-	char *body;               /* taken: the pool frees it; NULL: the book is
-	                             saved already, count its file */
+	enum jg_pool_job job;
+	char *body;               /* SAVE: taken, the pool frees it (NULL for an
+	                             empty body) */
 	size_t len;
 	const char *dir, *name;   /* copied */
+	const char *charset;      /* the answer's charset, NULL when none; copied */
 	uint32_t flags;           /* JG_BOOK_* from proto.h */
 	jg_pool_done_cb done;
 	void *user;

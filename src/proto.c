@@ -155,6 +155,54 @@ void jg_writer_seal(struct jg_writer *w, uint8_t type, uint32_t id, uint32_t fla
 	jg_frame_encode_header(w->buf, &h);
 }
 
+size_t jg_msg_book_meta_len(const struct jg_msg_book *m)
+{
+	return JG_FRAME_HEADER + 2 + m->dir_len + 2 + m->name_len + 1 + m->charset_len;
+}
+
+int jg_msg_book_encode_meta(uint8_t *out, struct jg_frame_header *h, const struct jg_msg_book *m)
+{
+	size_t meta = jg_msg_book_meta_len(m) - JG_FRAME_HEADER;
+	if (m->dir_len > UINT16_MAX || m->name_len > UINT16_MAX ||
+	    m->charset_len > JG_MSG_CHARSET_MAX || m->body_len > JG_FRAME_MAX - meta)
+		return -1;
+	h->length = (uint32_t)(meta + m->body_len);
+	jg_frame_encode_header(out, h);
+	uint8_t *q = out + JG_FRAME_HEADER;
+	be16(q, (uint16_t)m->dir_len);
+	memcpy(q + 2, m->dir, m->dir_len);
+	q += 2 + m->dir_len;
+	be16(q, (uint16_t)m->name_len);
+	memcpy(q + 2, m->name, m->name_len);
+	q += 2 + m->name_len;
+	q[0] = (uint8_t)m->charset_len;
+	if (m->charset_len)
+		memcpy(q + 1, m->charset, m->charset_len);
+	return 0;
+}
+
+void jg_msg_result_encode(struct jg_writer *w, const struct jg_msg_result *m)
+{
+	jg_put_u32(w, (uint32_t)m->err);
+	jg_put_u64(w, m->words);
+	jg_put_u64(w, m->distinct);
+	jg_put_u16(w, (uint16_t)m->n_top);
+	for (size_t i = 0; i < m->n_top; i++) {
+		jg_put_u16(w, (uint16_t)m->top[i].len);
+		jg_put_bytes(w, m->top[i].word, m->top[i].len);
+		jg_put_u64(w, m->top[i].count);
+	}
+	jg_put_u16(w, (uint16_t)m->error_len);
+	jg_put_bytes(w, m->error, m->error_len);
+	jg_put_bytes(w, m->sha256, sizeof m->sha256);
+	uint8_t cl = (uint8_t)m->charset_len;
+	jg_put_bytes(w, &cl, 1);
+	jg_put_bytes(w, m->charset, m->charset_len);
+	jg_put_bytes(w, &m->charset_from, 1);
+	jg_put_u16(w, (uint16_t)m->note_len);
+	jg_put_bytes(w, m->note, m->note_len);
+}
+
 int jg_msg_book_decode(const uint8_t *payload, size_t len, struct jg_msg_book *m)
 {
 	struct jg_cursor c;
@@ -163,7 +211,10 @@ int jg_msg_book_decode(const uint8_t *payload, size_t len, struct jg_msg_book *m
 	m->dir = (const char *)jg_get_bytes(&c, m->dir_len);
 	m->name_len = jg_get_u16(&c);
 	m->name = (const char *)jg_get_bytes(&c, m->name_len);
-	if (c.bad)
+	const uint8_t *cl = jg_get_bytes(&c, 1);
+	m->charset_len = cl ? *cl : 0;
+	m->charset = (const char *)jg_get_bytes(&c, m->charset_len);
+	if (c.bad || m->charset_len > JG_MSG_CHARSET_MAX)
 		return -1;
 	m->body = (const char *)c.p;
 	m->body_len = c.left;
@@ -192,7 +243,15 @@ int jg_msg_result_decode(const uint8_t *payload, size_t len, struct jg_msg_resul
 	const uint8_t *digest = jg_get_bytes(&c, sizeof m->sha256);
 	if (digest)
 		memcpy(m->sha256, digest, sizeof m->sha256);
-	return c.bad || m->error_len > JG_MSG_WORD_MAX ? -1 : 0;
+	const uint8_t *cl = jg_get_bytes(&c, 1);
+	m->charset_len = cl ? *cl : 0;
+	m->charset = (const char *)jg_get_bytes(&c, m->charset_len);
+	const uint8_t *from = jg_get_bytes(&c, 1);
+	m->charset_from = from ? *from : 0;
+	m->note_len = jg_get_u16(&c);
+	m->note = (const char *)jg_get_bytes(&c, m->note_len);
+	return c.bad || c.left || m->error_len > JG_MSG_WORD_MAX ||
+	       m->charset_len > JG_MSG_CHARSET_MAX || m->note_len > JG_MSG_WORD_MAX ? -1 : 0;
 }
 
 int jg_msg_table_decode(const uint8_t *payload, size_t len,

@@ -12,8 +12,9 @@
 #include <stdint.h>
 
 #define JG_FRAME_MAGIC 0x4A47u
-/* 2: RESULT carries the saved file's SHA-256. */
-#define JG_FRAME_VERSION 2
+/* 2: RESULT carries the saved file's SHA-256. 3: BOOK carries the HTTP
+ * charset, RESULT the charset decision. */
+#define JG_FRAME_VERSION 3
 #define JG_FRAME_HEADER 16
 /* A body may be 256 MiB by default and up to what --max-size allows. */
 #define JG_FRAME_MAX (1u << 30)
@@ -34,7 +35,7 @@ enum {
 	JG_BOOK_WHITESPACE = 1 << 0,     /* --split whitespace */
 	JG_BOOK_KEEP_BOILERPLATE = 1 << 1,
 	JG_BOOK_NO_COUNT = 1 << 2,       /* save only */
-	JG_BOOK_CP1252 = 1 << 3,         /* the body is Windows-1252 / Latin-1 */
+	JG_BOOK_HTML = 1 << 3,           /* text/html: no Gutenberg boilerplate */
 	JG_BOOK_TOP_SHIFT = 16,          /* top N in the high 16 bits */
 };
 
@@ -48,6 +49,8 @@ struct jg_frame_header {
 void jg_frame_encode_header(uint8_t out[JG_FRAME_HEADER], const struct jg_frame_header *h);
 /* 1: a valid header in `h`; 0: fewer than 16 bytes; -1: not a frame. */
 int jg_frame_decode_header(const uint8_t *buf, size_t len, struct jg_frame_header *h);
+
+struct jg_writer;
 
 /* A bounds-checked reader over a payload: reads past the end set `bad`. */
 struct jg_cursor {
@@ -65,9 +68,12 @@ const uint8_t *jg_get_bytes(struct jg_cursor *c, size_t n);
 
 /* Payloads, decoded in place (pointers into the payload, not terminated). */
 struct jg_msg_book {           /* BOOK and RECOUNT */
-	const char *dir, *name, *body;
-	size_t dir_len, name_len, body_len;
+	const char *dir, *name, *charset, *body;
+	size_t dir_len, name_len, charset_len, body_len;
 };
+
+/* The longest charset name a frame carries. */
+#define JG_MSG_CHARSET_MAX 40
 
 #define JG_MSG_TOP_MAX 64
 #define JG_MSG_WORD_MAX 1024
@@ -84,7 +90,22 @@ struct jg_msg_result {
 	const char *error;
 	size_t error_len;
 	uint8_t sha256[32];    /* of the saved file; zero on failure */
+	const char *charset;   /* the charset it was read in; empty when not */
+	size_t charset_len;
+	uint8_t charset_from;  /* enum jg_charset_from; 0 when not counted */
+	const char *note;      /* why a named charset was passed over */
+	size_t note_len;
 };
+
+/*
+ * A BOOK or RECOUNT frame's header and fields, all but the body that
+ * follows them: `out` holds jg_msg_book_meta_len() bytes; `h->length` is
+ * filled in. -1 when a field is too long for the frame.
+ */
+size_t jg_msg_book_meta_len(const struct jg_msg_book *m);
+int jg_msg_book_encode_meta(uint8_t *out, struct jg_frame_header *h, const struct jg_msg_book *m);
+/* A RESULT frame's payload, appended to `w`. */
+void jg_msg_result_encode(struct jg_writer *w, const struct jg_msg_result *m);
 
 /* Each returns 0, or -1 when the payload is not well formed. */
 int jg_msg_book_decode(const uint8_t *payload, size_t len, struct jg_msg_book *m);

@@ -2,19 +2,44 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-/* At most this many failures are listed in the summary. */
-enum { SUMMARY_FAILURES = 20 };
+/* At most this many failures, and this many notes, are listed in the
+ * summary. */
+enum { SUMMARY_FAILURES = 20, SUMMARY_NOTES = 20 };
 
-struct report_failure {
-	struct report_failure *next;
+struct report_line {
+	struct report_line *next;
 	char text[];
 };
 
+/* The length of the well-formed UTF-8 sequence at `p`, 0 when it is not
+ * one (the bounds of the Unicode standard's table 3-7). */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xBF;
+	size_t n;
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2;
+	else if (c >= 0xE0 && c <= 0xEF)
+		n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+	else if (c >= 0xF0 && c <= 0xF4)
+		n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++, lo = 0x80, hi = 0xBF)
+		if (p[i] < lo || p[i] > hi)
+			return 0; /* also stops at the terminating NUL */
+	return n;
+}
+
+/* A JSON string that strict parsers take: UTF-8 always (a byte that is
+ * not part of a well-formed sequence becomes U+FFFD), controls escaped. */
 static void json_string(FILE *f, const char *s)
 {
 	fputc('"', f);
@@ -26,13 +51,30 @@ static void json_string(FILE *f, const char *s)
 		case '\r': fputs("\\r", f); break;
 		case '\t': fputs("\\t", f); break;
 		default:
-			if (*p < 0x20)
+			if (*p < 0x20 || *p == 0x7f) {
 				fprintf(f, "\\u%04x", *p);
-			else
+			} else if (*p < 0x80) {
 				fputc(*p, f);
+			} else {
+				size_t n = utf8_len(p);
+				if (n) {
+					fwrite(p, 1, n, f);
+					p += n - 1;
+				} else {
+					fputs("\\ufffd", f);
+				}
+			}
 		}
 	}
 	fputc('"', f);
+}
+
+static void json_field(FILE *f, const char *key, const char *value)
+{
+	if (!value)
+		return;
+	fprintf(f, ",\"%s\":", key);
+	json_string(f, value);
 }
 
 static void human_bytes(double b, char *out, size_t len)
@@ -74,6 +116,7 @@ int jg_report_init(struct jg_report *r, struct ev_loop *loop, int quiet, const c
 	r->quiet = quiet;
 	r->started = ev_time();
 	r->failures_tail = &r->failures;
+	r->notes_tail = &r->notes;
 	r->show_progress = !quiet && isatty(STDERR_FILENO);
 	if (!json_path)
 		return 0;
@@ -108,19 +151,54 @@ void jg_report_attach(struct jg_report *r, struct jg_session *s, uint64_t total)
 	ev_unref(r->loop); /* progress alone must not keep the loop running */
 }
 
+/* Appends a line to a summary list, unless `limit` lines are there. */
+__attribute__((format(printf, 5, 6)))
+static void remember(struct report_line ***tail, uint64_t *count, uint64_t limit, size_t size,
+                     const char *fmt, ...)
+{
+	if (++*count > limit)
+		return;
+	struct report_line *l = malloc(sizeof *l + size);
+	if (!l)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(l->text, size, fmt, ap);
+	va_end(ap);
+	l->next = NULL;
+	**tail = l;
+	*tail = &l->next;
+}
+
 static void remember_failure(struct jg_report *r, const char *url, const char *why)
 {
-	r->n_failures++;
-	if (r->n_failures > SUMMARY_FAILURES)
-		return;
-	size_t n = strlen(url) + strlen(why) + 3;
-	struct report_failure *f = malloc(sizeof *f + n);
-	if (!f)
-		return;
-	snprintf(f->text, n, "%s: %s", url, why);
-	f->next = NULL;
-	*r->failures_tail = f;
-	r->failures_tail = &f->next;
+	remember(&r->failures_tail, &r->n_failures, SUMMARY_FAILURES, strlen(url) + strlen(why) + 3,
+	         "%s: %s", url, why);
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/* What the summary says of a saved book beyond "ok". */
+static void remember_notes(struct jg_report *r, const struct jg_result *res)
+{
+	size_t size = strlen(res->url) + strlen(res->file) + 512;
+	if (res->foreign_file)
+		remember(&r->notes_tail, &r->n_notes, SUMMARY_NOTES, size + strlen(res->foreign_file),
+		         "%.*s%s was there before and is not juggle's (no record of it in .juggle): "
+		         "left alone; %s is in %s", (int)(base_name(res->file) - res->file), res->file,
+		         res->foreign_file, res->url, base_name(res->file));
+	if (res->content_type && (strncasecmp(res->content_type, "text/html", 9) == 0 ||
+	                          strncasecmp(res->content_type, "application/xhtml", 17) == 0))
+		remember(&r->notes_tail, &r->n_notes, SUMMARY_NOTES, size,
+		         "%s: served as %.100s, not plain text: counted as text, markup and all",
+		         res->url, res->content_type);
+	if (res->charset_note)
+		remember(&r->notes_tail, &r->n_notes, SUMMARY_NOTES, size + strlen(res->charset_note),
+		         "%s: %s", res->url, res->charset_note);
 }
 
 static void json_counts(FILE *f, const struct jg_result *res)
@@ -163,9 +241,13 @@ static void json_book(struct jg_report *r, const char *url, const char *file, in
 		fprintf(r->json, ",\"redirects\":%u,\"final_url\":", res->redirects);
 		json_string(r->json, res->final_url);
 	}
-	if (res && res->sha256) {
-		fputs(",\"sha256\":", r->json);
-		json_string(r->json, res->sha256);
+	if (res) {
+		json_field(r->json, "sha256", res->sha256);
+		json_field(r->json, "content_type", res->content_type);
+		json_field(r->json, "charset", res->charset);
+		json_field(r->json, "charset_from", res->charset_from);
+		json_field(r->json, "charset_note", res->charset_note);
+		json_field(r->json, "foreign_file", res->foreign_file);
 	}
 	if (res && res->reused)
 		fputs(",\"reused\":true", r->json);
@@ -208,6 +290,7 @@ void jg_report_book(struct jg_report *r, const struct jg_result *res)
 		r->bytes += res->bytes;
 		if (res->reused)
 			r->reused_bytes += res->bytes;
+		remember_notes(r, res);
 	} else {
 		r->failed++;
 		remember_failure(r, res->url, res->error);
@@ -243,10 +326,15 @@ static void print_summary(struct jg_report *r, double wall, const struct jg_stat
 	if (st->engine != JG_ENGINE_LOOP)
 		fprintf(stderr, "juggle: %s engine, %u threads started\n", jg_engine_name(st->engine),
 		        st->threads);
-	for (struct report_failure *f = r->failures; f; f = f->next)
+	for (struct report_line *f = r->failures; f; f = f->next)
 		fprintf(stderr, "  FAILED %s\n", f->text);
 	if (r->n_failures > SUMMARY_FAILURES)
 		fprintf(stderr, "  ... and %" PRIu64 " more failures\n", r->n_failures - SUMMARY_FAILURES);
+	for (struct report_line *n = r->notes; n; n = n->next)
+		fprintf(stderr, "  note: %s\n", n->text);
+	if (r->n_notes > SUMMARY_NOTES)
+		fprintf(stderr, "  ... and %" PRIu64 " more notes (see --json)\n",
+		        r->n_notes - SUMMARY_NOTES);
 }
 
 /* This process's own figures; the workers are processes of their own. */
@@ -349,11 +437,13 @@ void jg_report_fini(struct jg_report *r)
 		fclose(r->json);
 		unlink(r->json_temp);
 	}
-	while (r->failures) {
-		struct report_failure *f = r->failures;
-		r->failures = f->next;
-		free(f);
-	}
+	struct report_line *lists[] = {r->failures, r->notes};
+	for (size_t i = 0; i < 2; i++)
+		while (lists[i]) {
+			struct report_line *l = lists[i];
+			lists[i] = l->next;
+			free(l);
+		}
 	free(r->json_path);
 	free(r->json_temp);
 	for (size_t i = 0; i < r->n_top; i++)

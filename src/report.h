@@ -34,8 +34,10 @@ struct jg_report {
 	char *json_path;
 	char *json_temp;
 	int json_first;
-	struct report_failure *failures, **failures_tail;
+	struct report_line *failures, **failures_tail;
 	uint64_t n_failures;
+	struct report_line *notes, **notes_tail; /* what is worth knowing of a book */
+	uint64_t n_notes;
 };
 
 /* `json_path` may be NULL. 0, or -1 after printing why. */

@@ -142,7 +142,12 @@ void jg_resume_plan(struct jg_resume *r, uint64_t list_hash, uint64_t list_order
 	                old->list_order == list_order &&
 	                old->shard_k == shard_k && old->shard_n == shard_n && old->juggle_version &&
 	                strcmp(old->juggle_version, jg_version()) == 0;
-	r->adopt = !r->refresh && (!old->found || old->bad_line || same_list);
+	/* A file with no record is taken only where a juggle run of this very
+	 * list was (a kill between its rename and its record), or where the
+	 * manifest is damaged and the run rebuilds from the files; never in a
+	 * directory juggle has not written: a note, a wget leftover, an error
+	 * page under a book's name is not that book. */
+	r->adopt = !r->refresh && old->found && (old->bad_line || same_list);
 	r->next_gen = old->has_seal ? old->seal.gen + 1 : 1;
 	/* Another list over the same directory (books added to it, say) is
 	 * ordinary: each URL is still matched to its own record. */
@@ -217,6 +222,15 @@ const struct jg_prior *jg_resume_prior(struct jg_resume *r, const char *text, st
 	return out;
 }
 
+void jg_resume_claim_files(struct jg_resume *r, struct jg_session *s)
+{
+	/* Every file a record names was written by juggle, whichever list's
+	 * book it was; records before a damaged line are still whole. */
+	for (size_t i = 0; i < r->old.n_books; i++)
+		if (r->old.books[i].ok && r->old.books[i].file)
+			jg_session_claim_file(s, r->old.books[i].file);
+}
+
 /* Removes snapshots no seal refers to: older generations, or cut short. */
 static void remove_stale_snapshots(const struct jg_resume *r, uint64_t keep_gen)
 {
@@ -238,7 +252,7 @@ static void remove_stale_snapshots(const struct jg_resume *r, uint64_t keep_gen)
 int jg_resume_start(struct jg_resume *r, uint64_t accepted)
 {
 	char why[600];
-	const struct jg_manifest *old = &r->old;
+	struct jg_manifest *old = &r->old;
 	r->now.accepted = accepted;
 	if (jg_mf_begin(&r->w, r->dir, why, sizeof why) < 0) {
 		fprintf(stderr, "juggle: %s: cannot keep a manifest, this run could not be resumed\n", why);
@@ -250,8 +264,10 @@ int jg_resume_start(struct jg_resume *r, uint64_t accepted)
 	/* Sealed books first, then their seal: a seal covers what precedes. */
 	if (r->snapshot_ok) {
 		for (size_t i = 0; i < old->n_books; i++)
-			if (old->books[i].sealed && jg_mf_write_book(&r->w, &old->books[i]) == 0)
+			if (old->books[i].sealed && jg_mf_write_book(&r->w, &old->books[i]) == 0) {
+				old->books[i].carried = 1;
 				r->saved++;
+			}
 		jg_mf_write_seal(&r->w, &old->seal);
 	}
 	/* Saved books whose counts are not sealed are still saved books, but
@@ -260,13 +276,28 @@ int jg_resume_start(struct jg_resume *r, uint64_t accepted)
 	if (r->usable)
 		for (size_t i = 0; i < old->n_books; i++) {
 			struct jg_mf_book b = old->books[i];
-			/* Books of this list only: another list's would stay
-			 * pending for ever, and their files are not ours. */
-			if (!b.ok || !b.listed || (r->snapshot_ok && b.sealed))
+			if (!b.ok || (r->snapshot_ok && b.sealed))
 				continue;
+			/* Another list's book: an O record, which no seal covers
+			 * (it would stay pending for ever), while its file is
+			 * still the one it saved. */
+			if (!b.listed) {
+				b.other = 1;
+				b.pending = 0;
+				if (file_intact(r, &b))
+					jg_mf_write_book(&r->w, &b);
+				continue;
+			}
+			/* A file changed since is fetched again: its old record
+			 * says nothing true any more. */
+			if (!file_intact(r, &b))
+				continue;
+			b.other = 0;
 			b.pending = 1;
-			if (jg_mf_write_book(&r->w, &b) == 0)
+			if (jg_mf_write_book(&r->w, &b) == 0) {
+				old->books[i].carried = 1;
 				r->saved++;
+			}
 		}
 	if (jg_mf_commit(&r->w, why, sizeof why) < 0) {
 		fprintf(stderr, "juggle: %s: cannot keep a manifest, this run could not be resumed\n", why);
@@ -309,7 +340,9 @@ void jg_resume_book(struct jg_resume *r, const char *text, uint64_t index, struc
 	if (res->err == JG_ECANCELED)
 		return;
 	const struct jg_mf_book *rec = r->usable ? jg_mf_find(&r->old, text) : NULL;
-	if (res->err == JG_OK && res->reused && !res->sha256 && rec && rec->ok) {
+	/* Whether this run's manifest holds its record already. */
+	int ours = rec && rec->carried;
+	if (res->err == JG_OK && res->reused && !res->sha256 && ours) {
 		/* Kept as it was: its record is in the manifest already. */
 		r->kept++;
 		if (r->counting && rec->counted)
@@ -347,18 +380,20 @@ void jg_resume_book(struct jg_resume *r, const char *text, uint64_t index, struc
 		b.etag = (char *)res->etag;
 		b.last_modified = (char *)res->last_modified;
 		b.content_type = (char *)res->content_type;
+		b.charset = (char *)res->charset;
+		b.charset_from = (char *)res->charset_from;
 		if (res->counted) {
 			b.counted = 1;
 			b.words = res->words;
 			b.distinct = res->distinct;
 			b.top = tops = top_text(res);
 		}
-		if (!(rec && rec->ok))
+		if (!ours)
 			r->saved++; /* else its earlier record was carried over */
 	} else {
 		b.err = res->err;
 		b.error = (char *)res->error;
-		if (rec && rec->ok && r->saved > 0)
+		if (ours && r->saved > 0)
 			r->saved--;
 	}
 	jg_mf_write_book(&r->w, &b);

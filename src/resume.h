@@ -61,6 +61,13 @@ void jg_resume_plan(struct jg_resume *r, uint64_t list_hash, uint64_t list_order
 /* `text` is a line of this shard's list; called for each before the plan. */
 void jg_resume_listed(struct jg_resume *r, const char *text);
 
+/*
+ * Tells the session which files in the directory juggle wrote (any list's
+ * books the manifest records), so that it may save books over them; it
+ * keeps its hands off every other file. Call before adding URLs.
+ */
+void jg_resume_claim_files(struct jg_resume *r, struct jg_session *s);
+
 /* The prior to add list line `text` with; NULL: fetch it as usual. */
 const struct jg_prior *jg_resume_prior(struct jg_resume *r, const char *text,
                                        struct jg_prior *out);

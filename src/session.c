@@ -1,13 +1,14 @@
 #include "session.h"
 
+#include "charset.h"
 #include "fetch_threads.h"
 #include "pool.h"
 #include "proto.h"
 #include "retry.h"
-#include "tokenize.h"
 #include "url.h"
 
 #include <ares.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -63,6 +64,26 @@ static const char *name_key(void *ctx, uint32_t idx)
 	return book_at(ctx, idx)->name;
 }
 
+static const char *existing_key(void *ctx, uint32_t idx)
+{
+	const struct jg_session *s = ctx;
+	return s->existing[idx];
+}
+
+/* The name a foreign file took from book `idx`, or NULL. */
+static const char *foreign_name(const struct jg_session *s, uint32_t idx)
+{
+	size_t lo = 0, hi = s->n_foreign;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->foreign[mid].book < idx)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->n_foreign && s->foreign[lo].book == idx ? s->foreign[lo].name : NULL;
+}
+
 static void hex_digest(const uint8_t d[32], char out[65])
 {
 	static const char digits[] = "0123456789abcdef";
@@ -94,6 +115,7 @@ static void fill_result(struct jg_session *s, uint32_t idx, struct jg_result *r,
 	r->user = b->user;
 	r->index = idx;
 	r->error = "";
+	r->foreign_file = s->n_foreign ? foreign_name(s, idx) : NULL;
 	snprintf(path, path_len, "%s/%s", s->store.dir, b->name);
 }
 
@@ -385,6 +407,7 @@ static void job_redirect(struct jg_job *job, const char *location)
 /* What a book handed to the pool still needs for its report. */
 struct counting {
 	struct jg_session *s;
+	enum jg_pool_job job;      /* save the body, or count the saved file */
 	uint32_t book;
 	uint64_t bytes;
 	unsigned attempts, redirects;
@@ -440,6 +463,9 @@ static void on_counted(void *user, uint64_t cookie, const struct jg_pool_result 
 			hex_digest(pr->sha256, sha);
 			r.sha256 = sha;
 		}
+		r.charset = pr->charset;
+		r.charset_from = pr->charset_from;
+		r.charset_note = pr->charset_note && *pr->charset_note ? pr->charset_note : NULL;
 	}
 	s->counting--;
 	int alive = notify(s, &r); /* r points into c until it returns */
@@ -457,19 +483,32 @@ static uint32_t book_flags(const struct jg_session *s, const char *content_type)
 		f |= JG_BOOK_KEEP_BOILERPLATE;
 	if (s->opt.count_flags & JG_COUNT_OFF)
 		f |= JG_BOOK_NO_COUNT;
-	if (jg_charset_of(content_type) == JG_CHARSET_CP1252)
-		f |= JG_BOOK_CP1252;
+	if (jg_content_type_is_html(content_type))
+		f |= JG_BOOK_HTML;
 	return f;
 }
 
 /*
- * Hands a book to the pool, which saves `body` (NULL: counts the file
- * saved already) and counts it; `c` is taken. 0, or -1 out of memory.
+ * Hands a book to the pool, which saves `body` (c->job SAVE) or reads the
+ * file saved already (RECOUNT), and counts it; `c` is taken. 0, or -1 out
+ * of memory.
  */
 static int submit(struct jg_session *s, struct counting *c, char *body, size_t len)
 {
-	struct jg_pool_book pb = {body, body ? len : 0, s->store.dir, book_at(s, c->book)->name,
-	                          book_flags(s, c->content_type), on_counted, s, (uintptr_t)c};
+	char charset[JG_CHARSET_NAME_MAX + 1];
+	jg_content_type_charset(c->content_type, charset);
+	struct jg_pool_book pb = {
+		.job = c->job,
+		.body = body,
+		.len = c->job == JG_POOL_SAVE ? len : 0,
+		.dir = s->store.dir,
+		.name = book_at(s, c->book)->name,
+		.charset = charset,
+		.flags = book_flags(s, c->content_type),
+		.done = on_counted,
+		.user = s,
+		.cookie = (uintptr_t)c,
+	};
 	if (jg_pool_submit(s->opt.pool, &pb) < 0) {
 		free(pb.body);
 		counting_free(c);
@@ -498,7 +537,7 @@ static int hand_over(struct jg_session *s, struct counting *c, char *body, size_
 }
 
 /* The pool saves and counts; the job ends here and frees its slot. */
-static void job_hand_over(struct jg_job *job, char *body, size_t len)
+static void job_hand_over(struct jg_job *job, enum jg_pool_job what, char *body, size_t len)
 {
 	struct jg_session *s = job->s;
 	struct counting *c = calloc(1, sizeof *c);
@@ -507,9 +546,21 @@ static void job_hand_over(struct jg_job *job, char *body, size_t len)
 		job_fail(job, JG_ENOMEM, "out of memory");
 		return;
 	}
-	*c = (struct counting){s, job->book, len, job->attempts, job->redirects, job->http_code,
-	                       job->started, strdup_or_null(job->cur.url), job->reused,
-	                       job->etag, job->last_modified, job->content_type, NULL, NULL, 0};
+	*c = (struct counting){
+		.s = s,
+		.job = what,
+		.book = job->book,
+		.bytes = len,
+		.attempts = job->attempts,
+		.redirects = job->redirects,
+		.http_code = job->http_code,
+		.started = job->started,
+		.final_url = strdup_or_null(job->cur.url),
+		.reused = job->reused,
+		.etag = job->etag,
+		.last_modified = job->last_modified,
+		.content_type = job->content_type,
+	};
 	job->etag = job->last_modified = job->content_type = NULL; /* c has them now */
 	if (hand_over(s, c, body, len) < 0) {
 		job_fail(job, JG_ENOMEM, "out of memory");
@@ -541,7 +592,7 @@ static void job_keep(struct jg_job *job, const struct jg_book_prior *prior)
 	struct jg_session *s = job->s;
 	keep_validators(job, prior);
 	if (counting_on(s)) {
-		job_hand_over(job, NULL, prior->bytes);
+		job_hand_over(job, JG_POOL_RECOUNT, NULL, prior->bytes);
 		return;
 	}
 	job_finish(job, NULL, prior->bytes);
@@ -565,7 +616,7 @@ static void job_save(struct jg_job *job)
 	char *body = jg_fetch_take_body(&job->xfer, &len);
 	if (s->opt.pool) {
 		jg_fetch_release(&job->xfer); /* job->content_type has its type */
-		job_hand_over(job, body, len);
+		job_hand_over(job, JG_POOL_SAVE, body, len);
 		return;
 	}
 	jg_fetch_release(&job->xfer);
@@ -701,9 +752,17 @@ static int recount_kept(struct jg_session *s, uint32_t idx)
 	const struct jg_book_prior *prior = book_at(s, idx)->prior;
 	struct counting *c = calloc(1, sizeof *c);
 	if (c) {
-		*c = (struct counting){s, idx, prior->bytes, 0, 0, 0, ev_now(s->loop), NULL, 1,
-		                       strdup_or_null(prior->etag), strdup_or_null(prior->last_modified),
-		                       strdup_or_null(prior->content_type), NULL, NULL, 0};
+		*c = (struct counting){
+			.s = s,
+			.job = JG_POOL_RECOUNT,
+			.book = idx,
+			.bytes = prior->bytes,
+			.started = ev_now(s->loop),
+			.reused = 1,
+			.etag = strdup_or_null(prior->etag),
+			.last_modified = strdup_or_null(prior->last_modified),
+			.content_type = strdup_or_null(prior->content_type),
+		};
 		if (hand_over(s, c, NULL, prior->bytes) == 0)
 			return 1;
 	}
@@ -784,12 +843,41 @@ static uint64_t seed(void)
 	return ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40);
 }
 
+/* jg_store_list()'s callback: one file that was there before us. */
+static int remember_existing(void *ctx, const char *name)
+{
+	struct jg_session *s = ctx;
+	if (s->n_existing == s->cap_existing) {
+		size_t cap = s->cap_existing ? s->cap_existing * 2 : 64;
+		const char **names = realloc(s->existing, cap * sizeof *names);
+		uint8_t *claimed = names ? realloc(s->claimed, cap) : NULL;
+		if (names)
+			s->existing = names;
+		if (!claimed)
+			return -1;
+		s->claimed = claimed;
+		s->cap_existing = cap;
+	}
+	if (s->n_existing >= UINT32_MAX - 1 ||
+	    !(s->existing[s->n_existing] = jg_arena_strdup(&s->strings, name)))
+		return -1;
+	s->claimed[s->n_existing] = 0;
+	if (jg_idxset_insert(&s->existing_set, (uint32_t)s->n_existing) < 0)
+		return -1;
+	s->n_existing++;
+	return 0;
+}
+
 static int setup(struct jg_session *s, char *why, size_t why_len)
 {
 	if (jg_store_open(&s->store, s->opt.output_dir, (uint32_t)jg_rng_next(&s->rng), why,
 	                  why_len) < 0)
 		return JG_EIO;
 	jg_store_sweep(&s->store);
+	if (jg_store_list(&s->store, remember_existing, s) != 0) {
+		snprintf(why, why_len, "%s: cannot list it: %s", s->opt.output_dir, strerror(errno));
+		return JG_EIO;
+	}
 	if (jg_resolver_init(&s->resolver, s->loop, s->opt.dns_servers, why, why_len) < 0)
 		return JG_EINVAL;
 	for (size_t i = 0; i < s->opt.n_resolve; i++)
@@ -836,6 +924,7 @@ JG_EXPORT int jg_session_new(struct jg_session **out, struct ev_loop *loop,
 	jg_arena_init(&s->strings);
 	jg_idxset_init(&s->urls, url_key, s);
 	jg_idxset_init(&s->names, name_key, s);
+	jg_idxset_init(&s->existing_set, existing_key, s);
 	s->parked_tail = &s->parked;
 	ev_prepare_init(&s->admit, on_admit);
 	s->admit.data = s;
@@ -891,20 +980,64 @@ static struct jg_book *book_append(struct jg_session *s)
 }
 
 /*
- * The file name of the book being added: its URL's last path segment,
- * made safe; on a clash with an earlier book, "name.1", "name.2", ... so
- * names depend on the order URLs were added, never on finish order.
+ * Whether `name` is held by a file that was in the output directory
+ * before the session and is not the caller's: neither claimed nor named by
+ * this book's prior (a NULL file there takes whatever holds the name).
  */
-static const char *assign_name(struct jg_session *s, const struct jg_url *u)
+static int held_by_foreign(const struct jg_session *s, const char *name,
+                           const struct jg_prior *prior)
+{
+	uint32_t at = s->n_existing ? jg_idxset_find(&s->existing_set, name, strlen(name)) : JG_NONE;
+	if (at == JG_NONE || s->claimed[at])
+		return 0;
+	if (prior && (!prior->file || strcmp(prior->file, name) == 0))
+		return 0;
+	struct stat st;
+	return fstatat(s->store.dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0; /* still there */
+}
+
+static int note_foreign(struct jg_session *s, uint32_t book, const char *name)
+{
+	if (s->n_foreign == s->cap_foreign) {
+		size_t cap = s->cap_foreign ? s->cap_foreign * 2 : 16;
+		struct jg_foreign *f = realloc(s->foreign, cap * sizeof *f);
+		if (!f)
+			return -1;
+		s->foreign = f;
+		s->cap_foreign = cap;
+	}
+	const char *copy = jg_arena_strdup(&s->strings, name);
+	if (!copy)
+		return -1;
+	s->foreign[s->n_foreign++] = (struct jg_foreign){book, copy};
+	return 0;
+}
+
+/*
+ * The file name of book `book` being added: its URL's last path segment,
+ * percent-decoded and made safe ("index.html" for a URL that ends in '/',
+ * as wget names it); on a clash with an earlier book, "name.1", "name.2",
+ * ... so names depend on the order URLs were added, never on finish
+ * order. A name held by a foreign file is passed over the same way.
+ */
+static const char *assign_name(struct jg_session *s, uint32_t book, const struct jg_url *u,
+                               const struct jg_prior *prior)
 {
 	char base[JG_NAME_MAX + 1];
 	char name[JG_NAME_MAX + 24];
-	if (!jg_store_sanitize(u->basename, strlen(u->basename), base) &&
-	    !jg_store_sanitize(u->host, strlen(u->host), base))
-		snprintf(base, sizeof base, "index");
+	if (!jg_store_sanitize(u->basename, strlen(u->basename), base))
+		snprintf(base, sizeof base, "index.html");
 	snprintf(name, sizeof name, "%s", base);
-	for (unsigned k = 1; jg_idxset_find(&s->names, name, strlen(name)) != JG_NONE; k++)
+	int foreign_seen = 0;
+	for (unsigned k = 1;; k++) {
+		if (jg_idxset_find(&s->names, name, strlen(name)) == JG_NONE) {
+			if (!held_by_foreign(s, name, prior))
+				break;
+			if (!foreign_seen++ && note_foreign(s, book, name) < 0)
+				return NULL;
+		}
 		snprintf(name, sizeof name, "%s.%u", base, k);
+	}
 	return jg_arena_strdup(&s->strings, name);
 }
 
@@ -959,6 +1092,14 @@ static int queue_reuse(struct jg_session *s, uint32_t idx)
 	return 0;
 }
 
+/* An add that failed leaves no foreign name behind for the next one. */
+static int forget_add(struct jg_session *s, uint32_t idx)
+{
+	if (s->n_foreign && s->foreign[s->n_foreign - 1].book == idx)
+		s->n_foreign--;
+	return JG_ENOMEM;
+}
+
 static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct jg_prior *prior,
                       void *user)
 {
@@ -972,11 +1113,11 @@ static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct
 	b->user = user;
 	b->done = 0;
 	b->url = jg_arena_strdup(&s->strings, u->url);
-	b->name = b->url ? assign_name(s, u) : NULL;
+	b->name = b->url ? assign_name(s, idx, u, prior) : NULL;
 	b->host = jg_hosts_intern(&s->hosts, u->host);
 	b->prior = b->name ? check_prior(s, b, prior, &failed) : NULL;
 	if (!b->name || b->host == JG_NONE || failed)
-		return JG_ENOMEM;
+		return forget_add(s, idx);
 	/* Kept and recounted books need no transfer slot: a list of their own. */
 	int reuse = b->prior && b->prior->use != JG_PRIOR_REVALIDATE;
 	int refused = prior && !b->prior;
@@ -985,7 +1126,7 @@ static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct
 	if (jg_idxset_insert(&s->urls, idx) < 0 || jg_idxset_insert(&s->names, idx) < 0 ||
 	    (reuse ? queue_reuse(s, idx) : jg_hosts_push_book(&s->hosts, b->host, idx)) < 0) {
 		s->n_books--; /* leaves no trace in a set that failed to grow */
-		return JG_ENOMEM;
+		return forget_add(s, idx);
 	}
 	s->idle_reported = 0;
 	kick(s);
@@ -1019,6 +1160,16 @@ JG_EXPORT int jg_session_add_prior(struct jg_session *s, const char *url,
                                    const struct jg_prior *prior, void *user)
 {
 	return add(s, url, prior, user);
+}
+
+JG_EXPORT int jg_session_claim_file(struct jg_session *s, const char *name)
+{
+	if (!s || !name)
+		return JG_EINVAL;
+	uint32_t at = s->n_existing ? jg_idxset_find(&s->existing_set, name, strlen(name)) : JG_NONE;
+	if (at != JG_NONE)
+		s->claimed[at] = 1;
+	return JG_OK;
 }
 
 JG_EXPORT void jg_session_drain(struct jg_session *s)
@@ -1123,6 +1274,10 @@ static void destroy(struct jg_session *s)
 	jg_hosts_fini(&s->hosts);
 	jg_idxset_fini(&s->urls);
 	jg_idxset_fini(&s->names);
+	jg_idxset_fini(&s->existing_set);
+	free(s->existing);
+	free(s->claimed);
+	free(s->foreign);
 	for (size_t i = 0; i < s->n_pages; i++)
 		free(s->pages[i]);
 	free(s->pages);

@@ -38,6 +38,13 @@ enum { BOOK_PAGE_SHIFT = 12, BOOK_PAGE = 1 << BOOK_PAGE_SHIFT };
 struct jg_job;
 struct counting;
 
+/* A book saved under another name than its own because a file that was
+ * there before the session held it. */
+struct jg_foreign {
+	uint32_t book;
+	const char *name;  /* arena: the name it would have had */
+};
+
 struct jg_session {
 	struct ev_loop *loop;
 	struct jg_options opt;
@@ -51,6 +58,14 @@ struct jg_session {
 	size_t n_books, n_pages;
 	struct jg_idxset urls;
 	struct jg_idxset names;
+	/* Files in the output directory when the session began: a book takes
+	 * none of their names unless the caller claims the file. */
+	const char **existing;      /* arena names */
+	uint8_t *claimed;
+	size_t n_existing, cap_existing;
+	struct jg_idxset existing_set;
+	struct jg_foreign *foreign; /* in book order */
+	size_t n_foreign, cap_foreign;
 	struct jg_job *jobs;        /* admitted, resolving, fetching or waiting */
 	uint32_t *reuse;            /* books kept or recounted without a transfer */
 	size_t n_reuse, cap_reuse, next_reuse;

@@ -112,16 +112,40 @@ static int process_alive(pid_t pid)
 	return kill(pid, 0) == 0 || errno == EPERM;
 }
 
-unsigned jg_store_sweep(struct jg_store *st)
+/* A fresh stream over the store's directory (the descriptor is kept). */
+static DIR *open_listing(struct jg_store *st)
 {
 	int fd = dup(st->dirfd);
 	if (fd < 0)
-		return 0;
+		return NULL;
 	DIR *d = fdopendir(fd);
 	if (!d) {
 		close(fd);
-		return 0;
+		return NULL;
 	}
+	rewinddir(d);
+	return d;
+}
+
+int jg_store_list(struct jg_store *st, int (*fn)(void *ctx, const char *name), void *ctx)
+{
+	DIR *d = open_listing(st);
+	if (!d)
+		return -1;
+	int rc = 0;
+	struct dirent *e;
+	while (rc == 0 && (e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			rc = fn(ctx, e->d_name);
+	closedir(d);
+	return rc;
+}
+
+unsigned jg_store_sweep(struct jg_store *st)
+{
+	DIR *d = open_listing(st);
+	if (!d)
+		return 0;
 	unsigned removed = 0;
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {

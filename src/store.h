@@ -36,6 +36,14 @@ void jg_store_close(struct jg_store *st);
  */
 unsigned jg_store_sweep(struct jg_store *st);
 
+/*
+ * Calls `fn` with the name of every entry of the directory that could be a
+ * book's (not ".", "..", nor any other name that starts with a dot: books
+ * never do, and juggle's own files all do). Stops at fn's first non-zero
+ * and returns it; -1 when the directory cannot be read.
+ */
+int jg_store_list(struct jg_store *st, int (*fn)(void *ctx, const char *name), void *ctx);
+
 /* A file being written under a temporary name in the store's directory. */
 struct jg_store_temp {
 	int fd;            /* -1: none */

@@ -1,22 +1,21 @@
 #include "tokenize.h"
 
-#include <errno.h>
-#include <iconv.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <utf8proc.h>
 
 void jg_tokenizer_init(struct jg_tokenizer *t)
 {
-	t->word = NULL;
-	t->cap = 0;
+	memset(t, 0, sizeof *t);
 }
 
 void jg_tokenizer_fini(struct jg_tokenizer *t)
 {
 	free(t->word);
+	free(t->cps);
+	for (size_t i = 0; i < sizeof t->nfc_pages / sizeof *t->nfc_pages; i++)
+		free(t->nfc_pages[i]);
 	jg_tokenizer_init(t);
 }
 
@@ -146,6 +145,7 @@ struct building {
 	uint64_t h;
 	uint64_t cur;    /* bytes since the last full 8-byte chunk */
 	int apostrophe;  /* one was seen after the last word character */
+	int nfc;         /* it holds a code point that NFC may change */
 };
 
 static inline void emit(struct jg_tokenizer *t, struct building *b, unsigned char c)
@@ -171,13 +171,70 @@ static int append(struct jg_tokenizer *t, struct building *b, const unsigned cha
 	return 0;
 }
 
-static int end_word(struct jg_tokenizer *t, struct building *b, struct jg_wordcount *wc)
+static int reserve_cps(struct jg_tokenizer *t, size_t need)
 {
-	int rc = b->n ? jg_wc_add(wc, t->word, b->n, jg_wc_finish(b->h, b->cur, b->n), 1) : 0;
+	if (need <= t->cps_cap)
+		return 0;
+	size_t cap = t->cps_cap ? t->cps_cap : 64;
+	while (cap < need)
+		cap *= 2;
+	int32_t *c = realloc(t->cps, cap * sizeof *c);
+	if (!c)
+		return -1;
+	t->cps = c;
+	t->cps_cap = cap;
+	return 0;
+}
+
+/*
+ * The word's NFC, in place. utf8proc_map() would allocate per word; this
+ * decomposes into the tokenizer's scratch, composes there and writes the
+ * result back. 0, or -1 on ENOMEM.
+ */
+static int normalize_word(struct jg_tokenizer *t, struct building *b)
+{
+	const utf8proc_option_t opts = UTF8PROC_COMPOSE | UTF8PROC_STABLE;
+	utf8proc_ssize_t n = utf8proc_decompose((const utf8proc_uint8_t *)t->word, (utf8proc_ssize_t)b->n,
+	                                        t->cps, (utf8proc_ssize_t)t->cps_cap, opts);
+	if (n > (utf8proc_ssize_t)t->cps_cap) {
+		if (reserve_cps(t, (size_t)n) < 0)
+			return -1;
+		n = utf8proc_decompose((const utf8proc_uint8_t *)t->word, (utf8proc_ssize_t)b->n, t->cps,
+		                       (utf8proc_ssize_t)t->cps_cap, opts);
+	}
+	if (n < 0)
+		return 0; /* not UTF-8 after all: leave the word as it is */
+	n = utf8proc_normalize_utf32(t->cps, n, opts);
+	if (n < 0 || reserve(t, (size_t)n * 4 + 16) < 0)
+		return n < 0 ? 0 : -1;
+	size_t len = 0;
+	for (utf8proc_ssize_t i = 0; i < n; i++)
+		len += (size_t)utf8proc_encode_char(t->cps[i], (utf8proc_uint8_t *)t->word + len);
+	b->n = len;
+	return 0;
+}
+
+/* Out of line: rare (a word with marks or a decomposable letter), and
+ * kept out of the ASCII loop's way. */
+__attribute__((noinline)) static int add_normalized(struct jg_tokenizer *t, struct building *b,
+                                                    struct jg_wordcount *wc)
+{
+	if (normalize_word(t, b) < 0)
+		return -1;
+	return jg_wc_add(wc, t->word, b->n, jg_wc_hash(t->word, b->n), 1);
+}
+
+static inline int end_word(struct jg_tokenizer *t, struct building *b, struct jg_wordcount *wc)
+{
+	int rc = 0;
+	if (b->n)
+		rc = b->nfc ? add_normalized(t, b, wc)
+		            : jg_wc_add(wc, t->word, b->n, jg_wc_finish(b->h, b->cur, b->n), 1);
 	b->n = 0;
 	b->h = JG_WC_SEED;
 	b->cur = 0;
 	b->apostrophe = 0;
+	b->nfc = 0;
 	return rc;
 }
 
@@ -219,12 +276,58 @@ static inline size_t take_chunk(struct jg_tokenizer *t, struct building *b, cons
 	return k;
 }
 
-/* A non-ASCII code point: a word character (folded into `out`), an
- * apostrophe, or a separator. Returns the bytes consumed. */
-enum kind { SEPARATOR, WORD, APOSTROPHE };
+/*
+ * Whether NFC may change a string holding `cp`, as first computed and then
+ * remembered. It cannot when `cp` is a starter (combining class 0) that
+ * nothing before it composes with and that NFC leaves as it is alone:
+ * then a word made only of such code points is in NFC already, and most
+ * accented letters (é, ß, ж) are such code points.
+ */
+static int compute_nfc_active(utf8proc_int32_t cp)
+{
+	const utf8proc_property_t *p = utf8proc_get_property(cp);
+	if (p->combining_class || (p->category >= UTF8PROC_CATEGORY_MN && p->category <= UTF8PROC_CATEGORY_ME))
+		return 1;
+	/* Hangul vowel and final jamo compose with the syllable before them. */
+	if ((cp >= 0x1161 && cp <= 0x1175) || (cp >= 0x11A8 && cp <= 0x11C2))
+		return 1;
+	if (p->decomp_seqindex == UINT16_MAX || p->decomp_type != 0)
+		return 0; /* no canonical decomposition */
+	utf8proc_int32_t d[8];
+	int last = 0;
+	utf8proc_ssize_t n = utf8proc_decompose_char(cp, d, 8, UTF8PROC_DECOMPOSE, &last);
+	if (n <= 0 || n > 8)
+		return 1;
+	n = utf8proc_normalize_utf32(d, n, UTF8PROC_COMPOSE | UTF8PROC_STABLE);
+	return !(n == 1 && d[0] == cp); /* a singleton or an exclusion */
+}
 
-static size_t classify(const unsigned char *p, const unsigned char *end, enum kind *kind,
-                       unsigned char *out, size_t *out_len)
+enum { NFC_PAGE_SHIFT = 12, NFC_UNKNOWN = 0, NFC_INERT = 1, NFC_ACTIVE = 2 };
+
+static int nfc_active(struct jg_tokenizer *t, utf8proc_int32_t cp)
+{
+	if (cp < 0 || cp > 0x10FFFF)
+		return 1;
+	uint8_t **page = &t->nfc_pages[cp >> NFC_PAGE_SHIFT];
+	if (!*page && !(*page = calloc(1u << NFC_PAGE_SHIFT, 1)))
+		return 1; /* out of memory: normalizing is always right */
+	uint8_t *e = &(*page)[cp & ((1 << NFC_PAGE_SHIFT) - 1)];
+	if (*e == NFC_UNKNOWN)
+		*e = compute_nfc_active(cp) ? NFC_ACTIVE : NFC_INERT;
+	return *e == NFC_ACTIVE;
+}
+
+/* A non-ASCII code point: a word character or a combining mark (folded
+ * into `out`), an apostrophe, or a separator. Returns the bytes consumed. */
+enum kind { SEPARATOR, WORD, MARK, APOSTROPHE };
+
+static int is_mark_category(utf8proc_category_t c)
+{
+	return c >= UTF8PROC_CATEGORY_MN && c <= UTF8PROC_CATEGORY_ME;
+}
+
+static size_t classify(struct jg_tokenizer *t, const unsigned char *p, const unsigned char *end,
+                       enum kind *kind, unsigned char *out, size_t *out_len, int *nfc)
 {
 	utf8proc_int32_t cp;
 	utf8proc_ssize_t r = utf8proc_iterate(p, end - p, &cp);
@@ -236,7 +339,12 @@ static size_t classify(const unsigned char *p, const unsigned char *end, enum ki
 		*kind = APOSTROPHE;
 		return (size_t)r;
 	}
-	if (!is_word_category(utf8proc_category(cp))) {
+	utf8proc_category_t cat = utf8proc_category(cp);
+	if (is_word_category(cat))
+		*kind = WORD;
+	else if (is_mark_category(cat))
+		*kind = MARK;
+	else {
 		*kind = SEPARATOR;
 		return (size_t)r;
 	}
@@ -248,17 +356,18 @@ static size_t classify(const unsigned char *p, const unsigned char *end, enum ki
 		m = 1;
 	}
 	size_t n = 0;
-	for (utf8proc_ssize_t i = 0; i < m; i++)
+	for (utf8proc_ssize_t i = 0; i < m; i++) {
 		n += (size_t)utf8proc_encode_char(folded[i], out + n);
+		*nfc |= nfc_active(t, folded[i]);
+	}
 	*out_len = n;
-	*kind = WORD;
 	return (size_t)r;
 }
 
 static int split_words(struct jg_tokenizer *t, const unsigned char *p, const unsigned char *end,
                        struct jg_wordcount *wc)
 {
-	struct building b = {0, JG_WC_SEED, 0, 0};
+	struct building b = {0, JG_WC_SEED, 0, 0, 0};
 	while (p < end) {
 		size_t took = take_chunk(t, &b, p, end);
 		if (took) {
@@ -284,10 +393,14 @@ static int split_words(struct jg_tokenizer *t, const unsigned char *p, const uns
 		enum kind kind;
 		unsigned char folded[32];
 		size_t flen = 0;
-		p += classify(p, end, &kind, folded, &flen);
-		if (kind == WORD) {
+		int nfc = 0;
+		p += classify(t, p, end, &kind, folded, &flen, &nfc);
+		/* A mark belongs to the word it follows; alone, or after an
+		 * apostrophe, it is no word of its own. */
+		if (kind == WORD || (kind == MARK && b.n && !b.apostrophe)) {
 			if (append(t, &b, folded, flen) < 0)
 				return -1;
+			b.nfc |= nfc;
 		} else if (kind == APOSTROPHE && b.n && !b.apostrophe) {
 			b.apostrophe = 1;
 		} else if (b.n && end_word(t, &b, wc) < 0) {
@@ -304,96 +417,4 @@ int jg_tokenize(struct jg_tokenizer *t, const char *text, size_t len, enum jg_sp
 	if (mode == JG_SPLIT_WHITESPACE)
 		return split_whitespace(t, p, p + len, wc);
 	return split_words(t, p, p + len, wc);
-}
-
-enum jg_charset jg_charset_of(const char *ct)
-{
-	const char *cs = ct ? strcasestr(ct, "charset=") : NULL;
-	if (!cs)
-		return JG_CHARSET_UTF8;
-	cs += 8;
-	if (*cs == '"')
-		cs++;
-	static const char *const latin[] = {"iso-8859-1", "iso8859-1", "latin1", "latin-1",
-	                                    "windows-1252", "cp1252", "iso-8859-15", "us-ascii"};
-	for (size_t i = 0; i < sizeof latin / sizeof *latin; i++)
-		if (strncasecmp(cs, latin[i], strlen(latin[i])) == 0)
-			return JG_CHARSET_CP1252;
-	return JG_CHARSET_UTF8;
-}
-
-/* Windows-1252 is a superset of Latin-1's printable range; iconv does the
- * work, and the five bytes it leaves undefined become spaces. */
-static int convert_cp1252(const char *in, size_t len, char **owned, size_t *out_len)
-{
-	iconv_t cd = iconv_open("UTF-8", "WINDOWS-1252");
-	if (cd == (iconv_t)-1)
-		return -1;
-	size_t cap = len * 3 + 1;
-	char *out = malloc(cap);
-	if (!out) {
-		iconv_close(cd);
-		return -1;
-	}
-	char *src = (char *)in, *dst = out;
-	size_t left = len, room = cap;
-	while (left > 0) {
-		if (iconv(cd, &src, &left, &dst, &room) != (size_t)-1)
-			break;
-		if (errno != EILSEQ && errno != EINVAL)
-			break;
-		src++;
-		left--;
-		*dst++ = ' ';
-		room--;
-	}
-	iconv_close(cd);
-	*owned = out;
-	*out_len = (size_t)(dst - out);
-	return 0;
-}
-
-int jg_text_utf8(const char *in, size_t len, enum jg_charset cs, const char **out,
-                 size_t *out_len, char **owned)
-{
-	*owned = NULL;
-	if (cs == JG_CHARSET_CP1252) {
-		if (convert_cp1252(in, len, owned, out_len) < 0)
-			return -1;
-		*out = *owned;
-		return 0;
-	}
-	if (len >= 3 && memcmp(in, "\xEF\xBB\xBF", 3) == 0) {
-		in += 3;
-		len -= 3;
-	}
-	*out = in;
-	*out_len = len;
-	return 0;
-}
-
-/* The offset of the first line of text[from..len) that starts with `marker`. */
-static const char *find_marker_line(const char *text, size_t from, size_t len, const char *marker)
-{
-	size_t ml = strlen(marker);
-	const char *p = text + from, *end = text + len;
-	while ((p = memmem(p, (size_t)(end - p), marker, ml)) != NULL) {
-		if (p == text || p[-1] == '\n')
-			return p;
-		p++;
-	}
-	return NULL;
-}
-
-void jg_text_strip_boilerplate(const char *text, size_t len, size_t *start, size_t *end)
-{
-	const char *s = find_marker_line(text, *start, *end, "*** START OF");
-	if (!s)
-		return;
-	const char *nl = memchr(s, '\n', (size_t)(text + *end - s));
-	size_t body = nl ? (size_t)(nl + 1 - text) : *end;
-	const char *e = find_marker_line(text, body, *end, "*** END OF");
-	*start = body;
-	if (e)
-		*end = (size_t)(e - text);
 }

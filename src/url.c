@@ -34,10 +34,35 @@ static int fail(int err, char *why, size_t why_len, const char *fmt, ...)
 	return err;
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The path's last segment, percent-decoded: a name, not a URL piece.
+ * Decoded after the split, so "%2F" stays inside the segment. */
 static char *last_segment(const char *path)
 {
 	const char *slash = strrchr(path, '/');
-	return strdup(slash ? slash + 1 : path);
+	const char *seg = slash ? slash + 1 : path;
+	char *out = malloc(strlen(seg) + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (const char *p = seg; *p; p++) {
+		int hi, lo;
+		if (p[0] == '%' && (hi = hex_digit(p[1])) >= 0 && (lo = hex_digit(p[2])) >= 0) {
+			char c = (char)(hi << 4 | lo);
+			*o++ = c ? c : '_'; /* a NUL would end the name early */
+			p += 2;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return out;
 }
 
 static int host_is_ip(const char *host)
@@ -73,7 +98,9 @@ static int fill_parts(CURLU *h, struct jg_url *out, char *why, size_t why_len)
 	out->port = strtol(port, NULL, 10);
 	if (curl_url_get(h, CURLUPART_PATH, &path, 0) != CURLUE_OK)
 		goto done;
-	if (curl_url_get(h, CURLUPART_URL, &out->url, CURLU_PUNYCODE) != CURLUE_OK)
+	/* A fragment is never sent: the same request is the same URL. */
+	if (curl_url_set(h, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK ||
+	    curl_url_get(h, CURLUPART_URL, &out->url, CURLU_PUNYCODE) != CURLUE_OK)
 		goto done;
 	out->basename = last_segment(path);
 	err = out->basename ? JG_OK : JG_ENOMEM;

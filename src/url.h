@@ -5,12 +5,13 @@
 #include <stddef.h>
 
 struct jg_url {
-	char *url;       /* normalized by libcurl's URL parser */
+	char *url;       /* normalized by libcurl's URL parser, no #fragment */
 	char *host;      /* lower case; an IPv6 literal keeps its brackets */
 	long port;       /* explicit or the scheme's default */
 	int is_ip;       /* host is an address literal: nothing to resolve */
 	int is_https;
-	char *basename;  /* last path segment, as written (may be empty) */
+	char *basename;  /* last path segment, percent-decoded (may be empty;
+	                    may hold any byte but NUL: made safe by the store) */
 };
 
 /*

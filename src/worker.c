@@ -1,5 +1,7 @@
 #include "worker.h"
 
+#include "boilerplate.h"
+#include "charset.h"
 #include "juggle.h"
 #include "proto.h"
 #include "store.h"
@@ -101,46 +103,77 @@ static int send_table(struct worker *k)
 	return 0;
 }
 
-static int send_result(struct worker *k, uint32_t id, int err, const char *why, unsigned top_n,
-                       const uint8_t sha256[32])
+/* The longest prefix of `s` (at most `max` bytes) that ends on a UTF-8
+ * character boundary: a word or message cut short stays valid UTF-8. */
+static size_t utf8_prefix(const char *s, size_t len, size_t max)
 {
-	jg_writer_begin_frame(&k->w);
-	jg_put_u32(&k->w, (uint32_t)err);
-	jg_put_u64(&k->w, k->book.total);
-	jg_put_u64(&k->w, k->book.distinct);
-	const struct jg_word *top[64];
-	size_t n = err ? 0 : jg_wc_top(&k->book, top_n > 64 ? 64 : top_n, top);
-	jg_put_u16(&k->w, (uint16_t)n);
-	for (size_t i = 0; i < n; i++) {
-		uint16_t len = top[i]->len > 1024 ? 1024 : (uint16_t)top[i]->len;
-		jg_put_u16(&k->w, len);
-		jg_put_bytes(&k->w, top[i]->word, len);
-		jg_put_u64(&k->w, top[i]->count);
+	if (len <= max)
+		return len;
+	size_t n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
+/* What a book's count says, beyond its table. */
+struct counted {
+	char charset[JG_CHARSET_NAME_MAX + 1];
+	enum jg_charset_from from;
+	char note[200];
+};
+
+static int send_result(struct worker *k, uint32_t id, int err, const char *why, unsigned top_n,
+                       const uint8_t sha256[32], const struct counted *ct)
+{
+	struct jg_msg_result m;
+	memset(&m, 0, sizeof m);
+	m.err = err;
+	m.words = k->book.total;
+	m.distinct = k->book.distinct;
+	const struct jg_word *top[JG_MSG_TOP_MAX];
+	m.n_top = err ? 0 : jg_wc_top(&k->book, top_n > JG_MSG_TOP_MAX ? JG_MSG_TOP_MAX : top_n, top);
+	for (size_t i = 0; i < m.n_top; i++) {
+		m.top[i].word = top[i]->word;
+		m.top[i].len = utf8_prefix(top[i]->word, top[i]->len, JG_MSG_WORD_MAX);
+		m.top[i].count = top[i]->count;
 	}
-	size_t wl = strlen(why);
-	jg_put_u16(&k->w, (uint16_t)(wl > 1024 ? 1024 : wl));
-	jg_put_bytes(&k->w, why, wl > 1024 ? 1024 : wl);
-	jg_put_bytes(&k->w, sha256, 32);
+	m.error = why;
+	m.error_len = utf8_prefix(why, strlen(why), JG_MSG_WORD_MAX);
+	memcpy(m.sha256, sha256, sizeof m.sha256);
+	if (ct && !err) {
+		m.charset = ct->charset;
+		m.charset_len = strlen(ct->charset);
+		m.charset_from = (uint8_t)ct->from;
+		m.note = ct->note;
+		m.note_len = strlen(ct->note);
+	}
+	jg_writer_begin_frame(&k->w);
+	jg_msg_result_encode(&k->w, &m);
 	return send_frame(k, JG_FRAME_RESULT, id, 0);
 }
 
-/* Counts `body` into the book table, then into the running one. */
-static int count_book(struct worker *k, const char *body, size_t len, uint32_t flags)
+/*
+ * Counts `body` into the book table, then into the running one: its
+ * charset decided (`http_charset` from the answer, "" when none), its
+ * text found (not in HTML: Gutenberg's markers are plain-text lines).
+ */
+static int count_book(struct worker *k, const char *body, size_t len, uint32_t flags,
+                      const char *http_charset, struct counted *ct)
 {
-	const char *text;
-	size_t tlen;
-	char *owned;
-	enum jg_charset cs = (flags & JG_BOOK_CP1252) ? JG_CHARSET_CP1252 : JG_CHARSET_UTF8;
-	if (jg_text_utf8(body, len, cs, &text, &tlen, &owned) < 0)
+	struct jg_text text;
+	if (jg_text_decode(body, len, http_charset, &text) < 0)
 		return -1;
-	size_t start = 0, end = tlen;
-	if (!(flags & JG_BOOK_KEEP_BOILERPLATE))
-		jg_text_strip_boilerplate(text, tlen, &start, &end);
+	snprintf(ct->charset, sizeof ct->charset, "%s", text.charset);
+	ct->from = text.from;
+	snprintf(ct->note, sizeof ct->note, "%s", text.note);
+	size_t start = 0, end = text.len;
+	if (!(flags & (JG_BOOK_KEEP_BOILERPLATE | JG_BOOK_HTML)))
+		jg_text_strip_boilerplate(text.text, text.len, &start, &end);
 	enum jg_split mode = (flags & JG_BOOK_WHITESPACE) ? JG_SPLIT_WHITESPACE : JG_SPLIT_WORDS;
-	int rc = jg_tokenize(&k->tok, text + start, end - start, mode, &k->book);
+	int rc = jg_tokenize(&k->tok, text.text + start, end - start, mode, &k->book);
 	if (rc == 0)
 		rc = jg_wc_merge(&k->running, &k->book);
-	free(owned);
+	jg_text_fini(&text);
 	k->bytes_since += len;
 	return rc;
 }
@@ -187,9 +220,12 @@ static int handle_book(struct worker *k, const struct jg_frame_header *h, const 
 	    memchr(m.name, '/', m.name_len) || memchr(m.name, '\0', m.name_len) ||
 	    memchr(m.dir, '\0', m.dir_len))
 		return -1;
-	char d[4096], n[JG_NAME_MAX + 32], why[512] = "";
+	char d[4096], n[JG_NAME_MAX + 32], why[512] = "", cs[JG_MSG_CHARSET_MAX + 1];
 	snprintf(d, sizeof d, "%.*s", (int)m.dir_len, m.dir);
 	snprintf(n, sizeof n, "%.*s", (int)m.name_len, m.name);
+	snprintf(cs, sizeof cs, "%.*s", (int)m.charset_len, m.charset);
+	struct counted ct;
+	memset(&ct, 0, sizeof ct);
 	const char *body = m.body;
 	size_t len = m.body_len;
 	char *file = NULL;
@@ -208,7 +244,8 @@ static int handle_book(struct worker *k, const struct jg_frame_header *h, const 
 	}
 	if (err == JG_OK && k->abort_on && memmem(body, len, k->abort_on, strlen(k->abort_on)))
 		abort();
-	if (err == JG_OK && !(h->flags & JG_BOOK_NO_COUNT) && count_book(k, body, len, h->flags) < 0) {
+	if (err == JG_OK && !(h->flags & JG_BOOK_NO_COUNT) &&
+	    count_book(k, body, len, h->flags, cs, &ct) < 0) {
 		err = JG_ENOMEM;
 		snprintf(why, sizeof why, "out of memory while counting");
 	}
@@ -218,7 +255,8 @@ static int handle_book(struct worker *k, const struct jg_frame_header *h, const 
 	if (err == JG_OK && !EVP_Digest(body, len, digest, NULL, EVP_sha256(), NULL))
 		memset(digest, 0, sizeof digest);
 	free(file);
-	if (send_result(k, h->id, err, why, h->flags >> JG_BOOK_TOP_SHIFT, digest) < 0)
+	if (send_result(k, h->id, err, why, h->flags >> JG_BOOK_TOP_SHIFT, digest,
+	                (h->flags & JG_BOOK_NO_COUNT) ? NULL : &ct) < 0)
 		return -1;
 	k->books_since++;
 	if (k->books_since >= JG_WORKER_FLUSH_BOOKS || k->bytes_since >= JG_WORKER_FLUSH_BYTES)

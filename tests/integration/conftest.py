@@ -17,7 +17,8 @@ import pytest
 BUILD = os.environ.get("JG_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
 JUGGLE = os.path.join(BUILD, "juggle")
 SERVER = os.path.join(BUILD, "tests/server/jg-testserver")
-CORPUS = os.path.join(os.path.dirname(__file__), "../../../shared/corpus")
+CORPUS = os.environ.get("JUGGLE_CORPUS") or os.path.join(os.path.dirname(__file__),
+                                                         "../../../shared/corpus")
 
 
 class TestServer:
@@ -220,8 +221,82 @@ def dns():
 @pytest.fixture
 def corpus():
     if not os.path.isdir(os.path.join(CORPUS, "cache")):
-        pytest.skip("the shared Gutenberg corpus (../shared/corpus) is not present")
+        pytest.skip(f"the shared Gutenberg corpus is not at {CORPUS} (set JUGGLE_CORPUS)")
     return os.path.abspath(CORPUS)
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Nginx:
+    """A stock nginx on 127.0.0.1, configured by the test: `servers` is the
+    text of its server blocks, with {port} standing for the port."""
+
+    def __init__(self, d, servers, port=None):
+        self.dir = d
+        self.port = port or free_port()
+        (d / "tmp").mkdir(parents=True, exist_ok=True)
+        (d / "nginx.conf").write_text(f"""
+daemon off;
+master_process off;
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+    log_format combined_proto '$server_protocol $connection $connection_requests $request_uri';
+    access_log {d}/access.log combined_proto;
+    client_body_temp_path {d}/tmp;
+    proxy_temp_path {d}/tmp;
+    fastcgi_temp_path {d}/tmp;
+    uwsgi_temp_path {d}/tmp;
+    scgi_temp_path {d}/tmp;
+{servers.replace("{port}", str(self.port))}
+}}
+""")
+        self.proc = subprocess.Popen([NGINX, "-p", str(d), "-e", str(d / "error.log"),
+                                      "-c", str(d / "nginx.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.proc.kill()
+        pytest.fail("nginx did not start: " + self.proc.stderr.read().decode())
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGQUIT)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture
+def make_nginx(tmp_path):
+    if not os.path.exists(NGINX):
+        pytest.skip("nginx is not installed")
+    made = []
+
+    def make(servers):
+        n = Nginx(tmp_path / f"nginx{len(made)}", servers)
+        made.append(n)
+        return n
+    yield make
+    for n in made:
+        n.stop()
 
 
 def have(tool):

@@ -13,7 +13,7 @@ def test_help_and_version():
         assert word in h.stdout
     v = subprocess.run([JUGGLE, "--version"], capture_output=True, text=True)
     assert v.returncode == 0
-    assert v.stdout.startswith("juggle 0.2.0\n")
+    assert v.stdout.startswith("juggle 0.3.0\n")
     for lib in ("libcurl", "libev", "c-ares"):
         assert lib in v.stdout
 

@@ -3,7 +3,6 @@ independent count, do not depend on the number of workers, and survive a
 worker killed mid-run."""
 import json
 import os
-import re
 import signal
 import subprocess
 import time
@@ -11,6 +10,7 @@ from collections import Counter
 
 import pytest
 
+import reference
 from conftest import JUGGLE
 
 BOOKS = ["/cache/epub/84/pg84.txt", "/cache/epub/844/pg844.txt", "/cache/epub/1342/pg1342.txt",
@@ -18,31 +18,11 @@ BOOKS = ["/cache/epub/84/pg84.txt", "/cache/epub/844/pg844.txt", "/cache/epub/13
          "/cache/epub/1513/pg1513.txt", "/files/972/972.txt"]
 
 
-def strip(text):
-    """The Gutenberg body: after the '*** START OF' line, before '*** END OF'."""
-    m = re.search(r"^\*\*\* START OF[^\n]*\n", text, re.M)
-    if not m:
-        return text
-    body = text[m.end():]
-    e = re.search(r"^\*\*\* END OF", body, re.M)
-    return body[:e.start()] if e else body
-
-
-def reference(paths, mode, encoding="utf-8"):
+def reference_table(paths, mode, http_charset=None):
+    """The independent count (reference.py) of these books, summed."""
     total = Counter()
     for p in paths:
-        raw = open(p, "rb").read()
-        if raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        text = strip(raw.decode(encoding, "replace").replace("\ufffd", " "))
-        if mode == "whitespace":
-            words = [w.encode().translate(bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-                                                          b"abcdefghijklmnopqrstuvwxyz")).decode()
-                     for w in re.split(r"[ \t\n\r\v\f]+", text) if w]
-        else:
-            text = text.replace("\u2019", "'")
-            words = [w.casefold() for w in re.findall(r"[^\W_]+(?:'[^\W_]+)*", text)]
-        total.update(words)
+        total.update(reference.count(open(p, "rb").read(), http_charset, mode)["table"])
     return total
 
 
@@ -67,7 +47,7 @@ def run_counts(srv, tmp, name, *args, env=None):
 def test_counts_match_an_independent_reference(make_server, corpus, tmp_path, mode):
     srv = make_server("--root", corpus)
     got = run_counts(srv, str(tmp_path), "a", "--split", mode, "-w", "2")
-    want = reference([corpus + b for b in BOOKS], mode)
+    want = reference_table([corpus + b for b in BOOKS], mode)
     assert sum(got.values()) == sum(want.values())
     assert got == dict(want)
 
@@ -147,7 +127,7 @@ def test_latin1_content_type_is_converted(make_server, corpus, juggle, tmp_path)
     tsv = tmp_path / "latin.tsv"
     r = juggle("--counts", str(tsv), latin)
     assert r.rc == 0, r.stderr
-    want = reference([corpus + path], "words", encoding="cp1252")
+    want = reference_table([corpus + path], "words", http_charset="ISO-8859-1")
     assert read_tsv(tsv) == dict(want)
     assert want["holländer"] > 0
     # The saved file keeps the bytes as served.

@@ -222,7 +222,7 @@ def test_headers_and_connection_reuse(server, juggle):
     r = juggle("-j", "2", "--per-host", "2", *urls)
     assert r.rc == 0
     starts = server.starts("/gen/r")
-    assert {e["ua"] for e in starts} == {"juggle/0.2.0"}
+    assert {e["ua"] for e in starts} == {"juggle/0.3.0"}
     assert len({e["conn"] for e in starts}) <= 4  # 20 requests, a couple of connections
 
 

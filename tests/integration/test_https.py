@@ -1,29 +1,13 @@
 """HTTPS against a production server: nginx with a certificate made now."""
 import os
-import shutil
-import signal
-import socket
 import subprocess
-import time
 
 import pytest
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 @pytest.fixture
-def nginx(tmp_path):
-    if not os.path.exists(NGINX):
-        pytest.skip("nginx is not installed")
-    d = tmp_path / "nginx"
+def nginx(tmp_path, make_nginx):
+    d = tmp_path / "tls"
     root = d / "root"
     (root / "books").mkdir(parents=True)
     for i in range(30):
@@ -32,56 +16,24 @@ def nginx(tmp_path):
                     "-subj", "/CN=books.test", "-addext", "subjectAltName=DNS:books.test",
                     "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
                    check=True, capture_output=True)
-    port = free_port()
-    (d / "nginx.conf").write_text(f"""
-daemon off;
-master_process off;
-pid {d}/nginx.pid;
-error_log {d}/error.log;
-events {{ worker_connections 1024; }}
-http {{
-    log_format combined_proto '$server_protocol $connection $connection_requests $request_uri';
-    access_log {d}/access.log combined_proto;
-    client_body_temp_path {d}/tmp;
-    proxy_temp_path {d}/tmp;
-    fastcgi_temp_path {d}/tmp;
-    uwsgi_temp_path {d}/tmp;
-    scgi_temp_path {d}/tmp;
+    n = make_nginx(f"""
     gzip on;
     gzip_types text/plain;
     server {{
-        listen 127.0.0.1:{port} ssl http2;
+        listen 127.0.0.1:{{port}} ssl http2;
         server_name books.test;
         ssl_certificate {d}/cert.pem;
         ssl_certificate_key {d}/key.pem;
         root {root};
     }}
-}}
 """)
-    (d / "tmp").mkdir()
-    proc = subprocess.Popen([NGINX, "-p", str(d), "-e", str(d / "error.log"), "-c", str(d / "nginx.conf")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("nginx did not start: " + proc.stderr.read().decode())
-    yield {"port": port, "dir": d, "root": root}
-    proc.send_signal(signal.SIGQUIT)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    return {"port": n.port, "dir": n.dir, "cert": d / "cert.pem", "root": root}
 
 
 def test_https_with_cacert_and_resolve_uses_http2(nginx, juggle):
     port = nginx["port"]
     urls = [f"https://books.test:{port}/books/b{i}.txt" for i in range(30)]
-    r = juggle("--cacert", str(nginx["dir"] / "cert.pem"),
+    r = juggle("--cacert", str(nginx["cert"]),
                "--resolve", f"books.test:{port}:127.0.0.1", "-j", "30", "--per-host", "30", *urls)
     assert r.rc == 0, r.stderr
     for i in range(30):

@@ -56,6 +56,21 @@ static void test_trims_and_skips(void **state)
 	assert_int_equal(s.n_errors, 0);
 }
 
+static void test_byte_order_mark_loses_no_line(void **state)
+{
+	static const char text[] = "\xEF\xBB\xBFhttp://a/x\n\xEF\xBB\xBFhttp://b/y\n";
+	struct seen s;
+	read_text(text, sizeof text - 1, &s);
+	assert_int_equal(s.n_urls, 2);
+	assert_string_equal(s.urls[0], "http://a/x");
+	/* Only the file's first bytes can be a byte order mark. */
+	assert_string_equal(s.urls[1], "\xEF\xBB\xBFhttp://b/y");
+	static const char comment[] = "\xEF\xBB\xBF# a list\nhttp://c/z\n";
+	read_text(comment, sizeof comment - 1, &s);
+	assert_int_equal(s.n_urls, 1);
+	assert_string_equal(s.urls[0], "http://c/z");
+}
+
 static void test_long_line_is_refused_and_rest_goes_on(void **state)
 {
 	size_t n = JG_URL_MAX + 100;
@@ -96,6 +111,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_trims_and_skips),
+		cmocka_unit_test(test_byte_order_mark_loses_no_line),
 		cmocka_unit_test(test_long_line_is_refused_and_rest_goes_on),
 		cmocka_unit_test(test_nul_byte_is_refused),
 		cmocka_unit_test(test_trim_in_place),

@@ -106,43 +106,44 @@ static void test_long_word_grows(void **state)
 	free(text);
 }
 
-static void test_bom_and_latin1(void **state)
+static void test_combining_marks_stay_inside_words(void **state)
 {
-	const char *out;
-	size_t len;
-	char *owned;
-	assert_int_equal(jg_text_utf8("\xEF\xBB\xBFword", 7, JG_CHARSET_UTF8, &out, &len, &owned), 0);
-	assert_null(owned);
-	assert_int_equal(len, 4);
-	assert_memory_equal(out, "word", 4);
-	/* "Café – naïve" in Windows-1252, with an undefined byte 0x81. */
-	const char cp[] = "Caf\xe9 \x96 na\xefve\x81!";
-	assert_int_equal(jg_text_utf8(cp, sizeof cp - 1, JG_CHARSET_CP1252, &out, &len, &owned), 0);
-	assert_non_null(owned);
-	assert_memory_equal(out, "Café – naïve !", len);
-	free(owned);
-	assert_int_equal(jg_charset_of("text/plain; charset=ISO-8859-1"), JG_CHARSET_CP1252);
-	assert_int_equal(jg_charset_of("text/plain; charset=\"windows-1252\""), JG_CHARSET_CP1252);
-	assert_int_equal(jg_charset_of("text/plain; charset=utf-8"), JG_CHARSET_UTF8);
-	assert_int_equal(jg_charset_of(NULL), JG_CHARSET_UTF8);
+	/* "com͠andé" with U+0360 (52834-0.txt), a decomposed "é" (e + U+0301),
+	 * a mark after a space and after an apostrophe, and Hebrew points. */
+	struct jg_wordcount wc = count("com\u0360and\u00e9 cafe\u0301 x \u0301y don'\u0301t "
+	                               "\u05e9\u05c1\u05b8\u05dc\u05d5\u05b9\u05dd", JG_SPLIT_WORDS);
+	HAS(wc, "com\u0360and\u00e9", 1);
+	HAS(wc, "caf\u00e9", 1);      /* NFC: the composed letter */
+	HAS(wc, "cafe\u0301", 0);
+	HAS(wc, "x", 1);
+	HAS(wc, "y", 1);               /* a mark alone makes no word */
+	HAS(wc, "don", 1);             /* nor one after an apostrophe */
+	HAS(wc, "t", 1);
+	/* NFC puts the points in canonical order: qamats (18) before the
+	 * shin dot (24); shin with its dot has no composed form in NFC. */
+	HAS(wc, "\u05e9\u05b8\u05c1\u05dc\u05d5\u05b9\u05dd", 1);
+	assert_int_equal(wc.total, 7);
+	jg_wc_fini(&wc);
 }
 
-static void test_gutenberg_boilerplate(void **state)
+static void test_nfc_after_case_folding(void **state)
 {
-	const char text[] = "The Project Gutenberg eBook of X\r\nLicence words\r\n"
-	                    "*** START OF THE PROJECT GUTENBERG EBOOK X ***\r\n"
-	                    "Call me Ishmael.\r\n"
-	                    "*** END OF THE PROJECT GUTENBERG EBOOK X ***\r\nMore licence\r\n";
-	size_t start = 0, end = sizeof text - 1;
-	jg_text_strip_boilerplate(text, end, &start, &end);
-	assert_int_equal(end - start, strlen("Call me Ishmael.\r\n"));
-	assert_memory_equal(text + start, "Call me Ishmael.\r\n", end - start);
-	const char plain[] = "no markers *** START OF here\n";
-	start = 0;
-	end = sizeof plain - 1;
-	jg_text_strip_boilerplate(plain, end, &start, &end);
-	assert_int_equal(start, 0); /* a marker must begin a line */
-	assert_int_equal(end, sizeof plain - 1);
+	/* Precomposed and decomposed, upper and lower case: one word. The
+	 * Angstrom sign is a singleton (NFC: U+00C5, folded: U+00E5); the
+	 * dotted capital I folds to i + U+0307, which stays so in NFC. */
+	struct jg_wordcount wc = count("\u00c9t\u00e9 E\u0301te\u0301 \u00e9t\u00e9 "
+	                               "\u212bngstr\u00f6m \u00e5ngstro\u0308m \u0130stanbul",
+	                               JG_SPLIT_WORDS);
+	HAS(wc, "\u00e9t\u00e9", 3);
+	HAS(wc, "\u00e5ngstr\u00f6m", 2);
+	HAS(wc, "i\u0307stanbul", 1);
+	assert_int_equal(wc.distinct, 3);
+	/* Hangul: a syllable and a trailing jamo compose; a lone one does not. */
+	jg_wc_fini(&wc);
+	wc = count("\u1100\u1161\u11a8 \uac01 \u1100", JG_SPLIT_WORDS);
+	HAS(wc, "\uac01", 2);
+	HAS(wc, "\u1100", 1);
+	jg_wc_fini(&wc);
 }
 
 int main(void)
@@ -155,8 +156,8 @@ int main(void)
 		cmocka_unit_test(test_whitespace_mode_is_countwords),
 		cmocka_unit_test(test_empty_input),
 		cmocka_unit_test(test_long_word_grows),
-		cmocka_unit_test(test_bom_and_latin1),
-		cmocka_unit_test(test_gutenberg_boilerplate),
+		cmocka_unit_test(test_combining_marks_stay_inside_words),
+		cmocka_unit_test(test_nfc_after_case_folding),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,6 +70,33 @@ static void test_ebook_numbers(void **state)
 	assert_false(jg_url_expand_ebook("12345678901", "m", out, sizeof out));
 }
 
+static void test_fragment_is_dropped(void **state)
+{
+	struct jg_url u;
+	assert_int_equal(jg_url_parse("http://h/pg84.txt#chapter-2", &u, NULL, 0), JG_OK);
+	assert_string_equal(u.url, "http://h/pg84.txt"); /* the key duplicates are found by */
+	assert_string_equal(u.basename, "pg84.txt");
+	jg_url_fini(&u);
+	assert_int_equal(jg_url_parse("http://h/a.txt?q=1#x", &u, NULL, 0), JG_OK);
+	assert_string_equal(u.url, "http://h/a.txt?q=1");
+	jg_url_fini(&u);
+}
+
+static void test_basename_is_percent_decoded(void **state)
+{
+	struct jg_url u;
+	assert_int_equal(jg_url_parse("http://h/dir%2Fx/%70g84.txt", &u, NULL, 0), JG_OK);
+	assert_string_equal(u.basename, "pg84.txt");
+	jg_url_fini(&u);
+	/* An encoded slash stays inside its segment; a NUL cannot end it. */
+	assert_int_equal(jg_url_parse("http://h/a%2Fb%00c%zz%4", &u, NULL, 0), JG_OK);
+	assert_string_equal(u.basename, "a/b_c%zz%4");
+	jg_url_fini(&u);
+	assert_int_equal(jg_url_parse("http://h/Holl%C3%A4nder.txt", &u, NULL, 0), JG_OK);
+	assert_string_equal(u.basename, "Holl\xc3\xa4nder.txt");
+	jg_url_fini(&u);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -78,6 +105,8 @@ int main(void)
 		cmocka_unit_test(test_refuses_other_schemes),
 		cmocka_unit_test(test_refuses_malformed),
 		cmocka_unit_test(test_ebook_numbers),
+		cmocka_unit_test(test_fragment_is_dropped),
+		cmocka_unit_test(test_basename_is_percent_decoded),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();
