@@ -111,3 +111,26 @@ def test_html_is_counted_as_text_flagged_and_not_stripped(server, juggle):
     raw = server.fetch("/gen/page.html")
     assert books[page]["words"] == reference.count(raw, "utf-8", html=True)["words"]
     assert books[page]["words"] > reference.count(raw, "utf-8")["words"]
+
+
+def test_whitespace_mode_never_writes_invalid_utf8(make_server, tmp_path):
+    """Bytes that are not UTF-8, in a book declared UTF-8, and a terminal
+    escape: the report and the table stay UTF-8 that strict parsers take."""
+    root = tmp_path / "root"
+    root.mkdir()
+    raw = b"K\xe4se caf\xc3\xa9 \x1b[31mred\xe2\x80 \xed\xa0\x80x \xff\n"
+    (root / "bad.txt").write_bytes(raw)
+    srv = make_server("--root", str(root))
+    url = srv.url("/bad.txt?ctype=text%2Fplain%3B+charset%3Dutf-8")
+    report, tsv = tmp_path / "r.json", tmp_path / "c.tsv"
+    p = subprocess.run([JUGGLE, "-q", "-o", str(tmp_path / "t"), "--split", "whitespace",
+                        "--json", str(report), "--counts", str(tsv), url],
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    book = json.loads(report.read_bytes().decode("utf-8"))["books"][0]
+    table = dict(line.rsplit("\t", 1) for line in tsv.read_bytes().decode("utf-8").splitlines())
+    want = reference.count(raw, "utf-8", "whitespace")
+    assert book["charset"] == "utf-8" and book["charset_from"] == "http"
+    assert book["words"] == want["words"] == 5
+    assert {w: int(n) for w, n in table.items()} == dict(want["table"])
+    assert "k\ufffdse" in table and "\x1b[31mred\ufffd" in table
