@@ -5,12 +5,17 @@
 #include "store.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Bodies of unknown length start here and double. */
-enum { FIRST_BUFFER = 16 * 1024, PREALLOC_MAX = 64 << 20 };
+/*
+ * Bodies of unknown length start at FIRST_BUFFER and double. Decoded
+ * bytes come out DECODE_STEP at a time, between which a transfer on the
+ * loop checks its slice.
+ */
+enum { FIRST_BUFFER = 16 * 1024, PREALLOC_MAX = 64 << 20, DECODE_STEP = 16 * 1024 };
 
 struct fetch_sock {
 	ev_io io;
@@ -18,6 +23,8 @@ struct fetch_sock {
 };
 
 static void check_done(struct jg_fetch *f);
+static void on_drain(struct ev_loop *loop, ev_prepare *w, int revents);
+static void on_drain_more(struct ev_loop *loop, ev_idle *w, int revents);
 
 static void socket_action(struct jg_fetch *f, curl_socket_t fd, int flags)
 {
@@ -108,6 +115,11 @@ int jg_fetch_init(struct jg_fetch *f, struct ev_loop *loop, const struct jg_fetc
 	}
 	ev_timer_init(&f->timer, on_timer, 0., 0.);
 	f->timer.data = f;
+	ev_prepare_init(&f->drain, on_drain);
+	f->drain.data = f;
+	ev_idle_init(&f->drain_more, on_drain_more);
+	f->budget.held = &f->in_memory;
+	f->budget.limit = cfg->max_buffer ? cfg->max_buffer : UINT64_MAX;
 	curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
 	curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
 	curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -128,41 +140,30 @@ void jg_fetch_fini(struct jg_fetch *f)
 	/* Closes cached connections; their CURL_POLL_REMOVE stops the watchers. */
 	curl_multi_cleanup(f->multi);
 	ev_timer_stop(f->loop, &f->timer);
+	ev_prepare_stop(f->loop, &f->drain);
+	ev_idle_stop(f->loop, &f->drain_more);
 	f->multi = NULL;
 }
 
 static void drop_body(struct jg_transfer *t)
 {
-	t->f->buffered -= t->cap;
+	t->f->in_memory -= t->cap;
 	free(t->body);
 	t->body = NULL;
 	t->len = t->cap = 0;
-}
-
-static int reserve(struct jg_transfer *t, size_t need)
-{
-	if (need <= t->cap)
-		return 0;
-	size_t cap = t->cap ? t->cap : FIRST_BUFFER;
-	curl_off_t cl = -1;
-	if (!t->cap && curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK &&
-	    cl > 0 && (uint64_t)cl <= t->f->cfg.max_size && cl < PREALLOC_MAX)
-		cap = (size_t)cl;
-	while (cap < need)
-		cap *= 2;
-	char *body = realloc(t->body, cap);
-	if (!body)
-		return -1;
-	t->f->buffered += cap - t->cap;
-	t->body = body;
-	t->cap = cap;
-	return 0;
 }
 
 static void touch(struct jg_transfer *t)
 {
 	/* An engine thread must not read the loop's cached time. */
 	t->last_activity = t->threaded ? ev_time() : ev_now(t->f->loop);
+}
+
+static size_t stop(struct jg_transfer *t, enum jg_abort why)
+{
+	if (!t->aborted)
+		t->aborted = why;
+	return 0; /* curl then ends the transfer with CURLE_WRITE_ERROR */
 }
 
 static int body_wanted(struct jg_transfer *t)
@@ -176,44 +177,241 @@ static int body_wanted(struct jg_transfer *t)
 	return t->keep_body;
 }
 
+/*
+ * Memory ran short: the body goes on in its temporary file, as a body
+ * that streams does. What was in memory is written first and freed.
+ */
+static int spill(struct jg_transfer *t)
+{
+	struct jg_fetch *f = t->f;
+	char why[256];
+	if (!f->cfg.store || jg_store_begin(f->cfg.store, &t->spill, why, sizeof why) < 0) {
+		snprintf(t->abort_why, sizeof t->abort_why, "%s",
+		         f->cfg.store ? why : "over the memory budget, with nowhere to spill");
+		t->sink_errno = f->cfg.store ? errno : ENOMEM;
+		return -1;
+	}
+	if (t->len && jg_write_all(t->spill.fd, t->body, t->len) < 0) {
+		t->sink_errno = errno;
+		return -1;
+	}
+	drop_body(t);
+	f->spills++;
+	return 0;
+}
+
+/* Room for `need` bytes of body in memory, within the budget; 1 when the
+ * body had to spill to its file instead, -1 on failure. */
+static int reserve(struct jg_transfer *t, size_t need)
+{
+	if (need <= t->cap)
+		return 0;
+	size_t cap = t->cap ? t->cap : FIRST_BUFFER;
+	curl_off_t cl = -1;
+	if (!t->cap && curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK &&
+	    cl > 0 && (uint64_t)cl <= t->f->cfg.max_size && cl < PREALLOC_MAX)
+		cap = (size_t)cl;
+	while (cap < need)
+		cap *= 2;
+	if (t->f->in_memory + (cap - t->cap) > t->f->budget.limit)
+		return spill(t) < 0 ? -1 : 1;
+	char *body = realloc(t->body, cap);
+	if (!body)
+		return spill(t) < 0 ? -1 : 1;
+	t->f->in_memory += cap - t->cap;
+	t->body = body;
+	t->cap = cap;
+	return 0;
+}
+
+/* Decoded bytes into the body: its file, or memory. 0, or -1 (aborted). */
+static int keep(struct jg_transfer *t, const void *data, size_t n)
+{
+	/* The cap counts decoded bytes, so a compression bomb stops too. */
+	if (t->len + n > t->f->cfg.max_size) {
+		stop(t, JG_ABORT_TOO_LARGE);
+		return -1;
+	}
+	int fd = t->spill.fd >= 0 ? t->spill.fd : t->sink;
+	if (fd < 0) {
+		int r = reserve(t, t->len + n);
+		if (r < 0) {
+			stop(t, JG_ABORT_SINK);
+			return -1;
+		}
+		if (r == 0) {
+			memcpy(t->body + t->len, data, n);
+			t->len += n;
+			return 0;
+		}
+		fd = t->spill.fd;
+	}
+	/* Download only, or spilled: straight to the file; nothing held. */
+	if (jg_write_all(fd, data, n) < 0) {
+		t->sink_errno = errno;
+		stop(t, JG_ABORT_SINK);
+		return -1;
+	}
+	t->len += n;
+	return 0;
+}
+
+static void add_todo(struct jg_transfer *t)
+{
+	struct jg_fetch *f = t->f;
+	if (!t->in_todo) {
+		t->in_todo = 1;
+		t->todo_next = f->todo;
+		f->todo = t;
+	}
+	if (!ev_is_active(&f->drain))
+		ev_prepare_start(f->loop, &f->drain);
+}
+
+static void remove_todo(struct jg_transfer *t)
+{
+	if (!t->in_todo)
+		return;
+	for (struct jg_transfer **p = &t->f->todo; *p; p = &(*p)->todo_next)
+		if (*p == t) {
+			*p = t->todo_next;
+			break;
+		}
+	t->in_todo = 0;
+}
+
+/*
+ * Decodes what `*in` holds into the body, a step at a time. A transfer on
+ * the loop stops once the iteration's slice is spent (after one step at
+ * least, so it always gets on); engine threads decode all. 0, or -1 once
+ * the transfer is aborted.
+ */
+static int decode(struct jg_transfer *t, const uint8_t **in, size_t *in_len)
+{
+	uint8_t out[DECODE_STEP];
+	do {
+		long n = jg_decoder_step(&t->dec, in, in_len, out, sizeof out, t->abort_why,
+		                         sizeof t->abort_why);
+		if (n < 0) {
+			stop(t, jg_decoder_over_budget(&t->dec) ? JG_ABORT_BUDGET : JG_ABORT_DECODE);
+			return -1;
+		}
+		if (n > 0 && keep(t, out, (size_t)n) < 0)
+			return -1;
+		touch(t);
+	} while (*in_len && (t->threaded || !jg_slice_spent(t->f->loop)));
+	return 0;
+}
+
+/* Keeps the bytes the slice left undecoded, for the next iteration. */
+static int keep_pending(struct jg_transfer *t, const uint8_t *in, size_t len)
+{
+	if (len > t->pending_cap) {
+		uint8_t *p = realloc(t->pending, len);
+		if (!p)
+			return -1;
+		t->f->in_memory += len - t->pending_cap;
+		t->pending = p;
+		t->pending_cap = len;
+	}
+	memmove(t->pending, in, len);
+	t->pending_len = len;
+	add_todo(t);
+	return 0;
+}
+
 static size_t on_write(char *data, size_t size, size_t n, void *userp)
 {
 	struct jg_transfer *t = userp;
 	size_t bytes = size * n;
-	touch(t);
 	t->received += bytes;
 	t->f->received += bytes;
-	if (!body_wanted(t))
-		return bytes; /* an error page or a redirect: not worth keeping */
-	/* The cap counts decoded bytes, so a compression bomb stops too. */
-	if (t->len + bytes > t->f->cfg.max_size) {
-		t->too_large = 1;
-		return 0;
+	if (!body_wanted(t)) {
+		/* An error page or a redirect: read a little, drop it, and take
+		 * the answer as complete; it is no sign of life either. */
+		t->discarded += bytes;
+		return t->discarded > JG_ERROR_BODY_MAX ? stop(t, JG_ABORT_ERROR_BODY) : bytes;
 	}
-	if (t->sink >= 0) {
-		/* Download only: straight to the file, as curl does; nothing held. */
-		if (jg_write_all(t->sink, data, bytes) < 0) {
-			t->sink_errno = errno;
-			return 0;
-		}
-		t->len += bytes;
-		return bytes;
+	if (t->pending_len) {
+		/* Still decoding the last read: curl keeps this one for us. */
+		t->paused = 1;
+		return CURL_WRITEFUNC_PAUSE;
 	}
-	if (reserve(t, t->len + bytes) < 0)
+	const uint8_t *in = (const uint8_t *)data;
+	size_t left = bytes;
+	if (decode(t, &in, &left) < 0)
 		return 0;
-	memcpy(t->body + t->len, data, bytes);
-	t->len += bytes;
+	if (left && keep_pending(t, in, left) < 0)
+		return stop(t, JG_ABORT_SINK);
 	return bytes;
+}
+
+/* The final head is complete: the body's fate is decided here. */
+static int head_ended(struct jg_transfer *t)
+{
+	long code = 0;
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+	if (code < 200 || code > 299)
+		return 0;
+	curl_off_t cl = -1;
+	if (curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK &&
+	    cl >= 0 && (uint64_t)cl > t->f->cfg.max_size) {
+		snprintf(t->abort_why, sizeof t->abort_why, "Content-Length %" PRId64, (int64_t)cl);
+		stop(t, JG_ABORT_ANNOUNCED_LARGE);
+		return -1;
+	}
+	if (t->head.bad_coding) {
+		snprintf(t->abort_why, sizeof t->abort_why, "%s", t->head.coding_name);
+		stop(t, JG_ABORT_CODING);
+		return -1;
+	}
+	int rc = jg_decoder_init(&t->dec, t->head.coding, &t->f->budget);
+	if (rc < 0) {
+		snprintf(t->abort_why, sizeof t->abort_why, "%s: %s", jg_coding_name(t->head.coding),
+		         rc == -2 ? "decoding needs more memory than the budget allows"
+		                  : "out of memory");
+		stop(t, rc == -2 ? JG_ABORT_BUDGET : JG_ABORT_DECODE);
+		return -1;
+	}
+	t->dec_ready = 1;
+	return 0;
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *userp)
 {
 	struct jg_transfer *t = userp;
-	touch(t);
+	size_t bytes = size * n;
+	int in_head = !t->head.ended;
+	switch (jg_head_line(&t->head, data, bytes)) {
+	case JG_HEAD_TOO_LONG:
+		return stop(t, JG_ABORT_HEAD_TOO_LONG);
+	case JG_HEAD_END:
+		if (head_ended(t) < 0)
+			return 0;
+		break;
+	case JG_HEAD_LINE:
+		break;
+	}
 	/* Each response of a redirect chain or retry is judged on its own. */
-	if (size * n > 5 && memcmp(data, "HTTP/", 5) == 0)
+	if (bytes > 5 && memcmp(data, "HTTP/", 5) == 0)
 		t->checked_status = 0;
-	return size * n;
+	if (in_head)
+		touch(t); /* trailers are no progress */
+	return bytes;
+}
+
+/* Every byte is in: the transfer is the caller's to judge. */
+static void complete(struct jg_transfer *t)
+{
+	remove_todo(t);
+	if (t->code == CURLE_OK && t->keep_body && t->dec_ready && !t->aborted &&
+	    t->dec.coding != JG_CODING_IDENTITY && !t->dec.done) {
+		snprintf(t->abort_why, sizeof t->abort_why, "%s: the coded body ends early",
+		         jg_coding_name(t->dec.coding));
+		t->aborted = JG_ABORT_DECODE;
+		t->code = CURLE_WRITE_ERROR;
+	}
+	t->f->done(t);
 }
 
 static void finish(struct jg_transfer *t, CURLcode code)
@@ -222,12 +420,79 @@ static void finish(struct jg_transfer *t, CURLcode code)
 	ev_timer_stop(f->loop, &t->stall);
 	curl_multi_remove_handle(f->multi, t->easy);
 	f->running--;
-	t->code = code;
+	/* An error body cut at its cap: the answer itself is complete. */
+	t->code = t->aborted == JG_ABORT_ERROR_BODY ? CURLE_OK : code;
+	t->finished = 1;
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->http_code);
 	curl_off_t ra = 0;
 	if (curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
 		t->retry_after = (double)ra;
-	f->done(t);
+	if (t->code == CURLE_OK && t->pending_len) {
+		add_todo(t); /* the last read is still being decoded */
+		return;
+	}
+	t->pending_len = 0;
+	complete(t);
+}
+
+/* One turn of decoding for a transfer with bytes left from an earlier read. */
+static void drain_one(struct jg_transfer *t)
+{
+	const uint8_t *in = t->pending;
+	size_t left = t->pending_len;
+	if (decode(t, &in, &left) < 0) {
+		t->pending_len = 0;
+		if (!t->finished)
+			finish(t, CURLE_WRITE_ERROR);
+		else
+			complete(t);
+		return;
+	}
+	memmove(t->pending, in, left);
+	t->pending_len = left;
+	if (left)
+		return;
+	remove_todo(t);
+	if (t->finished) {
+		complete(t);
+	} else if (t->paused) {
+		/* curl hands the read it kept back right away, into on_write. */
+		t->paused = 0;
+		curl_easy_pause(t->easy, CURLPAUSE_CONT);
+	}
+}
+
+/*
+ * Before the loop waits: decoding left over from earlier iterations, a
+ * transfer a turn, round robin, within the slice.
+ */
+static void on_drain(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct jg_fetch *f = w->data;
+	struct jg_transfer *t;
+	/* What a transfer's end sets off (the caller's admission, say) is
+	 * started from here, a prepare watcher, and would run only after the
+	 * loop next waits: one more turn without waiting lets it run now. */
+	ev_idle_start(loop, &f->drain_more);
+	while ((t = f->todo) != NULL && !jg_slice_spent(loop)) {
+		drain_one(t);
+		if (t == f->todo && t->todo_next) { /* still pending: to the back */
+			f->todo = t->todo_next;
+			struct jg_transfer *last = f->todo;
+			while (last->todo_next)
+				last = last->todo_next;
+			last->todo_next = t;
+			t->todo_next = NULL;
+		}
+	}
+	if (!f->todo)
+		ev_prepare_stop(loop, w);
+}
+
+static void on_drain_more(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	/* Only there to keep the loop from waiting while work is left. */
+	ev_idle_stop(loop, w);
 }
 
 static void on_stall(struct ev_loop *loop, ev_timer *w, int revents)
@@ -282,7 +547,8 @@ static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, f->cfg.user_agent);
-	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* all curl can decode */
+	/* Content codings are undone here (decode.h), not by curl. */
+	curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
 	/* curl reads a socket in buffer-sized steps with a poll() between
 	 * them: at the default 16 KiB, a 400 KB book from a fast server costs
 	 * 25 reads and 25 polls; 64 KiB cut juggle's CPU by a quarter (bench).
@@ -332,7 +598,11 @@ int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url, c
 	memset(t, 0, sizeof *t);
 	t->f = f;
 	t->sink = sink;
+	t->spill.fd = -1;
+	jg_head_init(&t->head);
 	if (resolve && !(t->resolve = curl_slist_append(NULL, resolve)))
+		goto nomem;
+	if (add_header(&t->headers, "Accept-Encoding", JG_ACCEPT_ENCODING) < 0)
 		goto nomem;
 	if (cond && (add_header(&t->headers, "If-None-Match", cond->etag) < 0 ||
 	             add_header(&t->headers, "If-Modified-Since", cond->last_modified) < 0))
@@ -374,26 +644,47 @@ void jg_fetch_cancel(struct jg_transfer *t)
 		f->running--;
 		return;
 	}
-	ev_timer_stop(f->loop, &t->stall);
-	curl_multi_remove_handle(f->multi, t->easy);
-	f->running--;
+	remove_todo(t);
+	if (!t->finished) {
+		ev_timer_stop(f->loop, &t->stall);
+		curl_multi_remove_handle(f->multi, t->easy);
+		f->running--;
+	}
 	jg_fetch_release(t);
 }
 
-char *jg_fetch_take_body(struct jg_transfer *t, size_t *len)
+char *jg_fetch_take_body(struct jg_transfer *t, size_t *len, uint64_t *held)
 {
 	char *body = t->body;
 	*len = t->len;
-	t->f->buffered -= t->cap;
+	*held = t->cap;
 	t->body = NULL;
 	t->len = t->cap = 0;
 	return body;
+}
+
+void jg_fetch_unhold(struct jg_fetch *f, uint64_t held)
+{
+	f->in_memory -= held;
 }
 
 void jg_fetch_release(struct jg_transfer *t)
 {
 	if (t->body)
 		drop_body(t);
+	remove_todo(t);
+	if (t->pending) {
+		t->f->in_memory -= t->pending_cap;
+		free(t->pending);
+		t->pending = NULL;
+		t->pending_len = t->pending_cap = 0;
+	}
+	if (t->dec_ready) {
+		jg_decoder_fini(&t->dec);
+		t->dec_ready = 0;
+	}
+	if (t->spill.fd >= 0 && t->f->cfg.store)
+		jg_store_abort(t->f->cfg.store, &t->spill);
 	if (t->easy) {
 		give_easy(t->f, t->easy);
 		t->easy = NULL;

@@ -4,8 +4,22 @@
  * wake it (CURLMOPT_TIMERFUNCTION); ev_io and one ev_timer call back into
  * curl_multi_socket_action. No thread, no polling.
  *
- * A transfer is one HTTP exchange of one URL into a memory buffer. What
- * it means (redirect, retry, save) is for the caller to decide.
+ * A transfer is one HTTP exchange of one URL into a memory buffer (or its
+ * file). What it means (redirect, retry, save) is for the caller to decide.
+ *
+ * What a server sends is bounded here, whatever it sends:
+ * - header and trailer bytes (JG_HEAD_BYTES_MAX, head.h);
+ * - the body of an answer that is not a 2xx: JG_ERROR_BODY_MAX bytes are
+ *   read and dropped, then the answer counts as complete; those bytes are
+ *   no sign of life for the stall timer;
+ * - a 2xx body: `max_size` decoded bytes, refused at once when the
+ *   Content-Length says more;
+ * - memory: every body byte and every decoder allocation held counts in
+ *   `max_buffer`; a body that would take it past goes to its temporary
+ *   file in the store instead (spilled), and decoders are refused past it;
+ * - time: content codings are undone here, step by step, and a transfer
+ *   whose decoding has used up the loop's slice is paused (its undecoded
+ *   bytes kept, at most one read) and goes on in the next iteration.
  */
 #ifndef JG_FETCH_H
 #define JG_FETCH_H
@@ -15,6 +29,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "decode.h"
+#include "head.h"
+#include "store.h"
+
+/* The body of an error or redirect answer is read this far at most. */
+#define JG_ERROR_BODY_MAX (64u * 1024)
+
 struct jg_fetch;
 struct jg_transfer;
 struct jg_task;
@@ -23,24 +44,50 @@ struct jg_threads;
 /* Called once per started transfer, outside any curl callback. */
 typedef void (*jg_fetch_done_cb)(struct jg_transfer *t);
 
+/* Why a transfer stopped itself (its callbacks returned an error). */
+enum jg_abort {
+	JG_ABORT_NONE = 0,
+	JG_ABORT_TOO_LARGE,       /* the decoded body passed max_size */
+	JG_ABORT_ANNOUNCED_LARGE, /* the Content-Length said so */
+	JG_ABORT_HEAD_TOO_LONG,   /* headers and trailers past JG_HEAD_BYTES_MAX */
+	JG_ABORT_ERROR_BODY,      /* an error body reached JG_ERROR_BODY_MAX: the
+	                             answer is taken as complete */
+	JG_ABORT_CODING,          /* a Content-Encoding juggle cannot undo */
+	JG_ABORT_DECODE,          /* the coded body is broken */
+	JG_ABORT_BUDGET,          /* a decoder needs more memory than the budget has */
+	JG_ABORT_SINK,            /* writing the body's file failed */
+};
+
 struct jg_transfer {
 	struct jg_fetch *f;
 	CURL *easy;
 	struct curl_slist *resolve;
 	char *body;
-	size_t len, cap;
-	uint64_t received;        /* decoded body bytes seen, kept or not */
+	size_t len, cap;          /* len: decoded bytes kept, in memory or file */
+	uint64_t received;        /* body bytes seen as they came, kept or not */
 	ev_timer stall;
 	ev_tstamp last_activity;
 	int stalled;
-	int too_large;
+	enum jg_abort aborted;
+	char abort_why[300];      /* its details */
 	int keep_body;            /* 2xx: the body is worth keeping */
 	int checked_status;
 	int threaded;             /* filled by an engine thread, not the loop */
 	int sink;                 /* fd the body streams to, or -1: kept in `body` */
-	int sink_errno;           /* writing to `sink` failed with this */
+	int sink_errno;           /* writing to `sink` or the spill failed */
+	struct jg_store_temp spill; /* the body's file once memory ran short */
+	struct jg_head head;
+	struct jg_decoder dec;
+	int dec_ready;
+	uint8_t *pending;         /* read, not yet decoded (the slice ran out) */
+	size_t pending_len, pending_cap;
+	int paused;               /* we told curl to hold on (WRITEFUNC_PAUSE) */
+	int finished;             /* curl is done; the pending bytes are not */
+	struct jg_transfer *todo_next; /* in the fetch's list of work left */
+	int in_todo;
+	uint64_t discarded;       /* bytes of an error body read and dropped */
 	struct jg_task *task;     /* threads engine: the thread's copy, in flight */
-	struct curl_slist *headers; /* request headers: the validators */
+	struct curl_slist *headers; /* request headers */
 	/* Filled when done: */
 	CURLcode code;
 	long http_code;
@@ -52,9 +99,11 @@ struct jg_fetch_config {
 	double connect_timeout;
 	double stall_timeout;
 	uint64_t max_size;
+	uint64_t max_buffer;      /* bytes of bodies and decoders in memory */
 	const char *cacert;
 	const char *user_agent;
 	unsigned threads;         /* 0: the loop engine; else at most this many threads */
+	struct jg_store *store;   /* where bodies spill; borrowed, may be NULL */
 };
 
 struct jg_fetch {
@@ -67,8 +116,14 @@ struct jg_fetch {
 	size_t n_spare, cap_spare;
 	struct jg_threads *threads; /* the threads engine, or NULL */
 	unsigned running;
+	struct jg_decode_budget budget;
+	struct jg_transfer *todo;   /* transfers with bytes to decode or to unpause */
+	ev_prepare drain;           /* works through `todo` before the loop waits */
+	ev_idle drain_more;         /* keeps the loop from waiting meanwhile */
+	uint64_t spills;            /* bodies sent to their file for want of memory */
 	/* Atomic: engine threads add to them while the loop reads them. */
-	_Atomic uint64_t buffered; /* bytes of bodies held by transfers */
+	_Atomic uint64_t in_memory; /* body and decoder bytes held, until the
+	                               caller releases a body it took */
 	_Atomic uint64_t received; /* body bytes received in all */
 };
 
@@ -101,8 +156,13 @@ int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url,
                    const char *resolve, int sink, const struct jg_fetch_cond *cond);
 /* Stops a transfer in flight without calling `done`; frees its body. */
 void jg_fetch_cancel(struct jg_transfer *t);
-/* Takes the body out of a finished transfer; the caller frees it. */
-char *jg_fetch_take_body(struct jg_transfer *t, size_t *len);
+/*
+ * Takes the body out of a finished transfer (NULL for an empty one); the
+ * caller frees it, and calls jg_fetch_unhold(f, *held) once it has, so the
+ * memory budget knows. A spilled body is not in memory: see t->spill.
+ */
+char *jg_fetch_take_body(struct jg_transfer *t, size_t *len, uint64_t *held);
+void jg_fetch_unhold(struct jg_fetch *f, uint64_t held);
 /* Releases what a finished transfer still holds (body, handle). */
 void jg_fetch_release(struct jg_transfer *t);
 /* The Content-Type of a finished transfer's answer, or NULL. */

@@ -1,11 +1,13 @@
 #include "retry.h"
 
+#include "fetch.h"
 #include "juggle.h"
 
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 uint64_t jg_rng_next(uint64_t *state)
 {
@@ -71,13 +73,45 @@ static int curl_kind(int code)
 	}
 }
 
+/* What we stopped ourselves, and why; JG_OK when nothing was. */
+static int aborted_kind(const struct jg_attempt *a, char *why, size_t why_len, int *transient)
+{
+	const char *detail = a->abort_why ? a->abort_why : "";
+	switch (a->aborted) {
+	case JG_ABORT_TOO_LARGE:
+		snprintf(why, why_len, "body larger than the size limit of %" PRIu64 " bytes",
+		         a->max_size);
+		return JG_ETOOLARGE;
+	case JG_ABORT_ANNOUNCED_LARGE:
+		snprintf(why, why_len, "%s is over the size limit of %" PRIu64 " bytes", detail,
+		         a->max_size);
+		return JG_ETOOLARGE;
+	case JG_ABORT_HEAD_TOO_LONG:
+		snprintf(why, why_len, "headers and trailers longer than %u KiB", JG_HEAD_BYTES_MAX / 1024);
+		return JG_ETRANSFER;
+	case JG_ABORT_CODING:
+		snprintf(why, why_len, "unsupported Content-Encoding '%.100s'", detail);
+		return JG_ETRANSFER;
+	case JG_ABORT_DECODE:
+		/* A body cut short may come whole next time; broken data will not. */
+		*transient = strstr(detail, "ends early") != NULL;
+		snprintf(why, why_len, "%s", detail);
+		return JG_ETRANSFER;
+	case JG_ABORT_BUDGET:
+		*transient = 1; /* memory comes free as books are counted */
+		snprintf(why, why_len, "%s", detail);
+		return JG_ETRANSFER;
+	default:
+		return JG_OK;
+	}
+}
+
 int jg_retry_classify(const struct jg_attempt *a, char *why, size_t why_len, int *transient)
 {
 	*transient = 0;
-	if (a->too_large) {
-		snprintf(why, why_len, "body larger than --max-size %" PRIu64 " bytes", a->max_size);
-		return JG_ETOOLARGE;
-	}
+	int kind = aborted_kind(a, why, why_len, transient);
+	if (kind != JG_OK)
+		return kind;
 	if (a->stalled) {
 		*transient = 1;
 		snprintf(why, why_len, "stalled: no data for %g s", a->stall_timeout);

@@ -14,7 +14,8 @@ struct jg_attempt {
 	int curl_code;        /* CURLcode */
 	long http_code;
 	int stalled;          /* our stall timer fired */
-	int too_large;        /* the size cap was hit */
+	int aborted;          /* enum jg_abort (fetch.h): why we stopped it */
+	const char *abort_why; /* its details, may be "" */
 	double stall_timeout;
 	uint64_t max_size;
 	const char *curl_error; /* curl's error buffer, may be "" */

@@ -416,14 +416,18 @@ struct counting {
 	char *final_url;
 	int reused;
 	char *etag, *last_modified, *content_type;
+	uint64_t held;             /* the body's bytes in the memory budget */
 	/* Parked while counting is held (jg_session_hold_counting): */
 	struct counting *next_parked;
 	char *body;
 	size_t len;
 };
 
+/* Frees `c`; its body is gone by now (or goes with it): out of the budget. */
 static void counting_free(struct counting *c)
 {
+	if (c->held)
+		jg_fetch_unhold(&c->s->fetch, c->held);
 	free(c->body);
 	free(c->final_url);
 	free(c->etag);
@@ -526,7 +530,6 @@ static int hand_over(struct jg_session *s, struct counting *c, char *body, size_
 		c->next_parked = NULL;
 		*s->parked_tail = c;
 		s->parked_tail = &c->next_parked;
-		s->parked_bytes += body ? len : 0;
 		s->counting++;
 		return 0;
 	}
@@ -537,12 +540,14 @@ static int hand_over(struct jg_session *s, struct counting *c, char *body, size_
 }
 
 /* The pool saves and counts; the job ends here and frees its slot. */
-static void job_hand_over(struct jg_job *job, enum jg_pool_job what, char *body, size_t len)
+static void job_hand_over(struct jg_job *job, enum jg_pool_job what, char *body, size_t len,
+                          uint64_t held)
 {
 	struct jg_session *s = job->s;
 	struct counting *c = calloc(1, sizeof *c);
 	if (!c) {
 		free(body);
+		jg_fetch_unhold(&s->fetch, held);
 		job_fail(job, JG_ENOMEM, "out of memory");
 		return;
 	}
@@ -560,6 +565,7 @@ static void job_hand_over(struct jg_job *job, enum jg_pool_job what, char *body,
 		.etag = job->etag,
 		.last_modified = job->last_modified,
 		.content_type = job->content_type,
+		.held = held,
 	};
 	job->etag = job->last_modified = job->content_type = NULL; /* c has them now */
 	if (hand_over(s, c, body, len) < 0) {
@@ -592,41 +598,39 @@ static void job_keep(struct jg_job *job, const struct jg_book_prior *prior)
 	struct jg_session *s = job->s;
 	keep_validators(job, prior);
 	if (counting_on(s)) {
-		job_hand_over(job, JG_POOL_RECOUNT, NULL, prior->bytes);
+		job_hand_over(job, JG_POOL_RECOUNT, NULL, prior->bytes, 0);
 		return;
 	}
 	job_finish(job, NULL, prior->bytes);
 }
 
+/*
+ * A body that came whole. Without counting it is in its file already;
+ * with counting it goes to the workers, which save it, or, when memory
+ * ran short and it spilled to its file, which count that file.
+ */
 static void job_save(struct jg_job *job)
 {
 	struct jg_session *s = job->s;
-	size_t len;
+	const char *name = book_at(s, job->book)->name;
+	size_t len = job->xfer.len;
 	char why[512];
-	if (s->streaming) {
-		len = job->xfer.len;
+	if (s->streaming || job->xfer.spill.fd >= 0) {
+		struct jg_store_temp *file = s->streaming ? &job->file : &job->xfer.spill;
+		int rc = jg_store_commit(&s->store, file, name, why, sizeof why);
 		jg_fetch_release(&job->xfer);
-		if (jg_store_commit(&s->store, &job->file, book_at(s, job->book)->name, why,
-		                    sizeof why) < 0)
+		if (rc < 0)
 			job_fail(job, JG_EIO, why);
-		else
+		else if (s->streaming)
 			job_finish(job, NULL, len);
+		else
+			job_hand_over(job, JG_POOL_RECOUNT, NULL, len, 0);
 		return;
 	}
-	char *body = jg_fetch_take_body(&job->xfer, &len);
-	if (s->opt.pool) {
-		jg_fetch_release(&job->xfer); /* job->content_type has its type */
-		job_hand_over(job, JG_POOL_SAVE, body, len);
-		return;
-	}
-	jg_fetch_release(&job->xfer);
-	int rc = jg_store_save(&s->store, book_at(s, job->book)->name, body ? body : "", len, why,
-	                       sizeof why);
-	free(body);
-	if (rc < 0)
-		job_fail(job, JG_EIO, why);
-	else
-		job_finish(job, NULL, len);
+	uint64_t held;
+	char *body = jg_fetch_take_body(&job->xfer, &len, &held);
+	jg_fetch_release(&job->xfer); /* job->content_type has its type */
+	job_hand_over(job, JG_POOL_SAVE, body, len, held);
 }
 
 static void on_transfer_done(struct jg_transfer *t)
@@ -675,7 +679,8 @@ static void on_transfer_done(struct jg_transfer *t)
 		.curl_code = t->code,
 		.http_code = t->http_code,
 		.stalled = t->stalled,
-		.too_large = t->too_large,
+		.aborted = t->aborted,
+		.abort_why = t->abort_why,
 		.stall_timeout = s->opt.stall_timeout,
 		.max_size = s->opt.max_size,
 		.curl_error = t->errbuf,
@@ -699,8 +704,9 @@ static void on_transfer_done(struct jg_transfer *t)
 
 static int may_admit(const struct jg_session *s)
 {
-	uint64_t held = s->fetch.buffered + s->parked_bytes +
-	                (s->opt.pool ? jg_pool_held(s->opt.pool) : 0);
+	/* Bodies in flight, parked, or with the pool, and decoders: all
+	 * counted from their first byte until freed. */
+	uint64_t held = s->fetch.in_memory;
 	/* Downloads can outrun the workers (small books, slow disks): past a
 	 * few books per slot waiting to be counted, a backlog only costs
 	 * memory, so wait for the workers. */
@@ -888,6 +894,8 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 		.connect_timeout = s->opt.connect_timeout,
 		.stall_timeout = s->opt.stall_timeout,
 		.max_size = s->opt.max_size,
+		.max_buffer = s->opt.max_buffer,
+		.store = &s->store,
 		.cacert = s->opt.cacert,
 		.user_agent = s->user_agent,
 		.threads = s->opt.engine == JG_ENGINE_LOOP ? 0 : s->opt.threads,
@@ -1192,14 +1200,16 @@ JG_EXPORT void jg_session_hold_counting(struct jg_session *s, int hold)
 	struct counting *c = s->parked;
 	s->parked = NULL;
 	s->parked_tail = &s->parked;
-	s->parked_bytes = 0;
 	while (c) {
 		struct counting *next = c->next_parked;
 		char *body = c->body;
+		/* submit() frees `c` when it fails: what the report needs first. */
+		uint32_t book = c->book;
+		unsigned attempts = c->attempts;
 		c->body = NULL;
 		if (submit(s, c, body, c->len) < 0) {
 			s->counting--;
-			report_unfinished(s, c->book, JG_ENOMEM, c->attempts);
+			report_unfinished(s, book, JG_ENOMEM, attempts);
 		}
 		c = next;
 	}
@@ -1217,7 +1227,7 @@ JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out
 	out->ok = s->ok;
 	out->failed = s->failed;
 	out->bytes = s->fetch.received;
-	out->buffered = s->fetch.buffered;
+	out->buffered = s->fetch.in_memory;
 	out->retries = s->retries;
 	out->loop_iterations = s->stall.iterations;
 	out->stall_max = s->stall.max;

@@ -82,7 +82,6 @@ struct jg_session {
 	uint64_t counting;          /* handed to the pool, not yet answered */
 	int hold_counting;          /* books wait in `parked` for the pool */
 	struct counting *parked, **parked_tail;
-	uint64_t parked_bytes;
 	int streaming;              /* bodies go straight to files (no counting) */
 	int draining;
 	int freeing;

@@ -72,7 +72,10 @@ def test_faults_end_the_same_way_on_every_engine(server, juggle, engine):
         "/gen/nf.txt?status=404": ("failed", "HTTP 404", 1),
         "/gen/reset.txt?reset=5000&size=100000": ("failed", "Recv failure", 1),
         "/gen/stall.txt?stall=1000&size=100000": ("failed", "stalled: no data for 1 s", 1),
-        "/gen/big.txt?size=300000": ("failed", "body larger than --max-size 200000 bytes", 1),
+        "/gen/big.txt?size=300000": ("failed", "Content-Length 300000 is over the size limit of "
+                                     "200000 bytes", 1),
+        "/gen/bigc.txt?size=300000&chunked=1": ("failed", "body larger than the size limit of "
+                                                "200000 bytes", 1),
         "/gen/chain.txt?redirect=2": ("ok", None, 1),
         "/gen/loop.txt?loop=1": ("failed", "redirect loop", 1),
     }

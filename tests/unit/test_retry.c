@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "juggle.h"
+#include "fetch.h"
 #include "retry.h"
 
 static int classify(int curl_code, long http, int *transient, char *why)
@@ -61,7 +62,7 @@ static void test_stall_and_size(void **state)
 	assert_true(t);
 	assert_non_null(strstr(why, "no data for 5 s"));
 	a.stalled = 0;
-	a.too_large = 1;
+	a.aborted = JG_ABORT_TOO_LARGE;
 	a.curl_code = CURLE_WRITE_ERROR;
 	assert_int_equal(jg_retry_classify(&a, why, sizeof why, &t), JG_ETOOLARGE);
 	assert_false(t);
