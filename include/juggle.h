@@ -120,7 +120,7 @@ JG_EXPORT void jg_options_free(struct jg_options *opts);
 JG_EXPORT int jg_options_set_output_dir(struct jg_options *opts, const char *dir);
 /* Concurrent transfers, 1..100000. Default 64. */
 JG_EXPORT int jg_options_set_jobs(struct jg_options *opts, unsigned jobs);
-/* Concurrent transfers to one host name, 1..100000. Default 8. */
+/* Concurrent transfers to one host (name and port), 1..100000. Default 8. */
 JG_EXPORT int jg_options_set_per_host(struct jg_options *opts, unsigned n);
 /* Seconds to establish a connection (0 = curl's default). Default 30. */
 JG_EXPORT int jg_options_set_connect_timeout(struct jg_options *opts, double seconds);

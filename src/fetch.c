@@ -424,6 +424,7 @@ static void finish(struct jg_transfer *t, CURLcode code)
 	t->code = t->aborted == JG_ABORT_ERROR_BODY ? CURLE_OK : code;
 	t->finished = 1;
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->http_code);
+	curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &t->os_errno);
 	curl_off_t ra = 0;
 	if (curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
 		t->retry_after = (double)ra;

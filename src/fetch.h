@@ -91,6 +91,7 @@ struct jg_transfer {
 	/* Filled when done: */
 	CURLcode code;
 	long http_code;
+	long os_errno;            /* the last system call's, as curl saw it */
 	double retry_after;       /* seconds; 0 = none */
 	char errbuf[CURL_ERROR_SIZE];
 };

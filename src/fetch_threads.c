@@ -93,6 +93,7 @@ static void perform(struct jg_task *task)
 	if (w->stalled)
 		w->code = CURLE_OPERATION_TIMEDOUT;
 	curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &w->http_code);
+	curl_easy_getinfo(w->easy, CURLINFO_OS_ERRNO, &w->os_errno);
 	curl_off_t ra = 0;
 	if (curl_easy_getinfo(w->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
 		w->retry_after = (double)ra;

@@ -146,16 +146,29 @@ void jg_hosts_release(struct jg_hosts *h, uint32_t id)
 	ring_maybe_append(h, id);
 }
 
+int jg_hosts_try_acquire(struct jg_hosts *h, uint32_t id)
+{
+	if (h->v[id].active >= h->per_host)
+		return 0;
+	h->v[id].active++;
+	return 1;
+}
+
+void jg_hosts_drain_host(struct jg_hosts *h, uint32_t id, void (*fn)(void *ctx, uint32_t book),
+                         void *ctx)
+{
+	struct jg_host *host = &h->v[id];
+	while (host->head != JG_NONE) {
+		uint32_t b = host->head;
+		host->head = h->next[b];
+		h->queued--;
+		fn(ctx, b);
+	}
+	host->tail = JG_NONE;
+}
+
 void jg_hosts_drain_books(struct jg_hosts *h, void (*fn)(void *ctx, uint32_t book), void *ctx)
 {
-	for (size_t i = 0; i < h->n; i++) {
-		struct jg_host *host = &h->v[i];
-		while (host->head != JG_NONE) {
-			uint32_t b = host->head;
-			host->head = h->next[b];
-			h->queued--;
-			fn(ctx, b);
-		}
-		host->tail = JG_NONE;
-	}
+	for (size_t i = 0; i < h->n; i++)
+		jg_hosts_drain_host(h, (uint32_t)i, fn, ctx);
 }

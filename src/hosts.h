@@ -17,6 +17,7 @@
 struct jg_host {
 	char *name;
 	unsigned active;            /* admitted and not yet released */
+	unsigned failures_in_row;   /* unreachable attempts since the last answer */
 	uint32_t head, tail;        /* queued book indices */
 	uint32_t ring_next;
 	int in_ring;
@@ -47,6 +48,12 @@ int jg_hosts_push_book(struct jg_hosts *h, uint32_t host, uint32_t book);
 uint32_t jg_hosts_pop(struct jg_hosts *h, uint32_t *book);
 /* One admitted book of `host` is finished with. */
 void jg_hosts_release(struct jg_hosts *h, uint32_t host);
+/* Takes a slot of `host` for a book admitted before (a retry): 1, or 0
+ * when the host has per-host transfers already. */
+int jg_hosts_try_acquire(struct jg_hosts *h, uint32_t host);
+/* Removes every queued book of `host`, calling `fn` for each. */
+void jg_hosts_drain_host(struct jg_hosts *h, uint32_t host,
+                         void (*fn)(void *ctx, uint32_t book), void *ctx);
 /* Removes every queued book, calling `fn` for each, in queue order. */
 void jg_hosts_drain_books(struct jg_hosts *h, void (*fn)(void *ctx, uint32_t book), void *ctx);
 

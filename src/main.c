@@ -93,7 +93,7 @@ static const char usage_text[] =
 "  -q, --quiet              no progress line; summary only when something failed\n"
 "Network:\n"
 "  -j, --jobs N             concurrent transfers [64]\n"
-"      --per-host N         concurrent transfers per host name [8]\n"
+"      --per-host N         concurrent transfers per host (name and port) [8]\n"
 "      --connect-timeout S  seconds to connect [30]\n"
 "      --stall-timeout S    abort when no byte arrived for S seconds [60]\n"
 "      --max-size BYTES     largest decoded body, at most 1020M; K, M, G [256M]\n"

@@ -20,7 +20,17 @@
 
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
-enum job_state { JOB_RESOLVING, JOB_FETCHING, JOB_WAITING };
+/*
+ * A job holds a transfer slot (of --jobs and of its host) while it
+ * resolves and fetches, not while it waits for a retry: a URL waiting
+ * seconds for its backoff must not keep others from going (a list of a
+ * million URLs to a dead host took days that way).
+ */
+enum job_state { JOB_RESOLVING, JOB_FETCHING, JOB_WAITING, JOB_READY };
+
+/* Unreachable attempts in a row (connect, DNS, timeout; no answer in
+ * between) after which a host's queued URLs fail at once. */
+enum { HOST_FAILURES_MAX = 5 };
 
 /* An admitted book, from admission until it is reported. */
 struct jg_job {
@@ -31,6 +41,8 @@ struct jg_job {
 	ev_timer backoff;
 	struct jg_store_temp file;  /* download only: the attempt's file */
 	enum job_state state;
+	int has_slot;              /* counted in s->active and its host's */
+	struct jg_job *ready_next; /* JOB_READY: in s->ready */
 	uint32_t book;
 	uint32_t host;             /* the politeness slot: the first URL's host */
 	struct jg_url cur;         /* where the current attempt goes */
@@ -159,6 +171,17 @@ static int report_unfinished(struct jg_session *s, uint32_t idx, int err, unsign
 	return notify(s, &r);
 }
 
+/* A queued book failed without an attempt of its own (its host tripped). */
+static int report_failed(struct jg_session *s, uint32_t idx, int err, const char *why)
+{
+	struct jg_result r;
+	char path[4096];
+	fill_result(s, idx, &r, path, sizeof path);
+	r.err = err;
+	r.error = why;
+	return notify(s, &r);
+}
+
 static void maybe_idle(struct jg_session *s)
 {
 	if (s->freeing || s->jobs || s->counting ||
@@ -212,7 +235,30 @@ static void job_stop(struct jg_job *job)
 		ev_timer_stop(s->loop, &job->backoff);
 		s->waiting--;
 		break;
+	case JOB_READY:
+		for (struct jg_job **p = &s->ready; *p; p = &(*p)->ready_next)
+			if (*p == job) {
+				*p = job->ready_next;
+				if (!*p)
+					s->ready_tail = p;
+				break;
+			}
+		s->waiting--;
+		break;
 	}
+}
+
+static void job_give_slot(struct jg_job *job)
+{
+	struct jg_session *s = job->s;
+	if (!job->has_slot)
+		return;
+	jg_hosts_release(&s->hosts, job->host);
+	s->active--;
+	job->has_slot = 0;
+	/* Descriptors ran out earlier: one more transfer may go now. */
+	if (s->jobs_cap && ++s->jobs_cap >= s->opt.jobs)
+		s->jobs_cap = 0;
 }
 
 static void job_free(struct jg_job *job)
@@ -224,8 +270,7 @@ static void job_free(struct jg_job *job)
 		s->jobs = job->next;
 	if (job->next)
 		job->next->prev = job->prev;
-	jg_hosts_release(&s->hosts, job->host);
-	s->active--;
+	job_give_slot(job);
 	jg_store_abort(&s->store, &job->file);
 	jg_url_fini(&job->cur);
 	free(job->visited);
@@ -271,11 +316,30 @@ static void job_fail(struct jg_job *job, int err, const char *why)
 	job_finish(job, &f, 0);
 }
 
+/* Its wait is over: the job queues for a slot, ahead of new books. */
 static void on_backoff(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct jg_job *job = w->data;
-	job->s->waiting--;
-	job_attempt(job);
+	struct jg_session *s = job->s;
+	job->state = JOB_READY;
+	job->ready_next = NULL;
+	*s->ready_tail = job;
+	s->ready_tail = &job->ready_next;
+	kick(s);
+}
+
+/* Waits `delay` seconds holding no slot, then queues for one. */
+static void job_wait(struct jg_job *job, double delay)
+{
+	struct jg_session *s = job->s;
+	jg_store_abort(&s->store, &job->file); /* no descriptor held while waiting */
+	job_give_slot(job);
+	job->state = JOB_WAITING;
+	s->waiting++;
+	ev_timer_init(&job->backoff, on_backoff, delay, 0.);
+	job->backoff.data = job;
+	ev_timer_start(s->loop, &job->backoff);
+	kick(s); /* its slot is free for another book meanwhile */
 }
 
 /* A transient failure: wait, or give up when attempts are spent. */
@@ -293,16 +357,98 @@ static void job_retry_or_fail(struct jg_job *job, int err, const char *why, doub
 		job_fail(job, err, text);
 		return;
 	}
-	jg_store_abort(&s->store, &job->file); /* no descriptor held while waiting */
-	double delay = jg_retry_backoff(job->attempts, s->opt.retry_delay, retry_after, &s->rng);
-	/* The job keeps its slots while it waits: a host that asked us to
-	 * back off gets fewer requests, not the same number from others. */
-	job->state = JOB_WAITING;
-	s->waiting++;
 	s->retries++;
-	ev_timer_init(&job->backoff, on_backoff, delay, 0.);
-	job->backoff.data = job;
-	ev_timer_start(s->loop, &job->backoff);
+	job_wait(job, jg_retry_backoff(job->attempts, s->opt.retry_delay, retry_after, &s->rng));
+}
+
+/*
+ * The process ran out of descriptors (EMFILE, ENFILE) for this attempt's
+ * socket or file: that is no fault of the book. The attempt does not
+ * count, the job tries again shortly, and fewer transfers run until
+ * descriptors come free (one more each time a job gives its slot back).
+ */
+static int out_of_descriptors(long err)
+{
+	return err == EMFILE || err == ENFILE;
+}
+
+enum { FD_PRESSURE_DELAY_MS = 100 };
+
+static void job_wait_for_descriptors(struct jg_job *job)
+{
+	struct jg_session *s = job->s;
+	job->attempts--;
+	job_give_slot(job);
+	s->jobs_cap = s->active > 0 ? (unsigned)s->active : 1;
+	job_wait(job, FD_PRESSURE_DELAY_MS / 1000.0);
+}
+
+struct tripped {
+	struct jg_session *s;
+	int err;
+	const char *why;
+};
+
+static int report_failed(struct jg_session *s, uint32_t idx, int err, const char *why);
+
+static void fail_queued(void *ctx, uint32_t book)
+{
+	struct tripped *t = ctx;
+	report_failed(t->s, book, t->err, t->why);
+}
+
+/*
+ * Host `host` did not answer HOST_FAILURES_MAX times in a row: its queued
+ * URLs, and those waiting for a retry, fail now, naming the host, rather
+ * than each waiting out its own retries. Those in flight go on; a later
+ * URL of the host gets a fresh chance.
+ */
+static void trip_host(struct jg_session *s, const struct jg_job *job, int err, const char *last)
+{
+	char why[600];
+	uint32_t host = job->host;
+	snprintf(why, sizeof why, "%s: unreachable, %u consecutive failures; last: %.400s",
+	         s->hosts.v[host].name, (unsigned)HOST_FAILURES_MAX, last);
+	s->hosts.v[host].failures_in_row = 0;
+	struct tripped t = {s, err, why};
+	jg_hosts_drain_host(&s->hosts, host, fail_queued, &t);
+	struct jg_job *next;
+	for (struct jg_job *j = s->jobs; j && !s->freeing; j = next) {
+		next = j->next;
+		if (j->host == host && (j->state == JOB_WAITING || j->state == JOB_READY)) {
+			job_stop(j);
+			job_fail(j, err, why);
+		}
+	}
+}
+
+/*
+ * What an attempt says of its host: an answer of any kind resets the
+ * count; a failure to reach it adds one. 1 when the host tripped (the
+ * job's own URL included), 0 otherwise.
+ */
+static int host_attempt(struct jg_job *job, int answered, int err, const char *why)
+{
+	struct jg_session *s = job->s;
+	struct jg_host *h = &s->hosts.v[job->host];
+	if (answered) {
+		h->failures_in_row = 0;
+		return 0;
+	}
+	if (err != JG_ECONNECT && err != JG_EDNS && err != JG_ETIMEOUT)
+		return 0;
+	if (++h->failures_in_row < HOST_FAILURES_MAX)
+		return 0;
+	char last[512];
+	snprintf(last, sizeof last, "%s", why);
+	trip_host(s, job, err, last);
+	if (!s->freeing) {
+		char text[700]; /* callbacks may have grown the hosts: no `h` now */
+		snprintf(text, sizeof text, "%s: unreachable, %u consecutive failures; last: %.400s",
+		         s->hosts.v[job->host].name, (unsigned)HOST_FAILURES_MAX, last);
+		job_fail((struct jg_job *)job, err, text);
+	}
+	return 1;
 }
 
 static void job_fetch(struct jg_job *job, const char *addrs)
@@ -317,7 +463,10 @@ static void job_fetch(struct jg_job *job, const char *addrs)
 	char why[512];
 	jg_store_abort(&s->store, &job->file); /* each attempt starts afresh */
 	if (s->streaming && jg_store_begin(&s->store, &job->file, why, sizeof why) < 0) {
-		job_fail(job, JG_EIO, why);
+		if (out_of_descriptors(errno))
+			job_wait_for_descriptors(job);
+		else
+			job_fail(job, JG_EIO, why);
 		return;
 	}
 	job->state = JOB_FETCHING;
@@ -334,6 +483,8 @@ static void on_resolved(struct jg_resolve_req *req, const char *addrs, const cha
 	struct jg_job *job = container_of(req, struct jg_job, dns);
 	if (addrs)
 		job_fetch(job, addrs);
+	else if (host_attempt(job, 0, JG_EDNS, why))
+		return;
 	else if (transient)
 		job_retry_or_fail(job, JG_EDNS, why, 0);
 	else
@@ -688,13 +839,20 @@ static void on_transfer_done(struct jg_transfer *t)
 	char why[300];
 	int transient;
 	int err = jg_retry_classify(&a, why, sizeof why, &transient);
+	int answered = t->http_code > 0;
 	if (err == JG_OK) {
+		host_attempt(job, answered, err, why);
 		job_save(job);
 		return;
 	}
 	double retry_after = t->retry_after;
+	long os_errno = t->os_errno;
 	jg_fetch_release(t);
-	if (transient)
+	if (err == JG_ECONNECT && out_of_descriptors(os_errno))
+		job_wait_for_descriptors(job); /* our limit, not the host's fault */
+	else if (host_attempt(job, answered, err, why))
+		return;
+	else if (transient)
 		job_retry_or_fail(job, err, why, retry_after);
 	else
 		job_fail(job, err, why);
@@ -711,7 +869,8 @@ static int may_admit(const struct jg_session *s)
 	 * few books per slot waiting to be counted, a backlog only costs
 	 * memory, so wait for the workers. */
 	uint64_t backlog_max = 4 * (uint64_t)s->opt.jobs + 64;
-	return !s->draining && !s->freeing && s->active < s->opt.jobs && held < s->opt.max_buffer &&
+	unsigned jobs = s->jobs_cap ? s->jobs_cap : s->opt.jobs;
+	return !s->draining && !s->freeing && s->active < jobs && held < s->opt.max_buffer &&
 	       s->counting < backlog_max;
 }
 
@@ -720,6 +879,8 @@ static void admit_one(struct jg_session *s, uint32_t book, uint32_t host)
 	struct jg_job *job = job_new(s, book, host);
 	s->active++;
 	s->idle_reported = 0;
+	if (job)
+		job->has_slot = 1; /* jg_hosts_pop counted it on its host */
 	if (!job) {
 		/* Report without a job: count the slot back first. */
 		s->active--;
@@ -734,6 +895,36 @@ static void admit_one(struct jg_session *s, uint32_t book, uint32_t host)
 	}
 	job->visited[0] = jg_hash_str(job->cur.url, strlen(job->cur.url));
 	job_attempt(job);
+}
+
+/*
+ * Jobs whose retry is due take the next slots, ahead of new books; one
+ * whose host is at its per-host limit waits for that host's next slot.
+ */
+static unsigned admit_ready(struct jg_session *s, unsigned budget)
+{
+	unsigned n = 0;
+	struct jg_job **p = &s->ready;
+	unsigned jobs = s->jobs_cap ? s->jobs_cap : s->opt.jobs;
+	/* Admitted before a drain: they go on through it, as in-flight ones. */
+	while (*p && n < budget && !s->freeing && s->active < jobs && !jg_slice_spent(s->loop)) {
+		struct jg_job *job = *p;
+		if (!jg_hosts_try_acquire(&s->hosts, job->host)) {
+			p = &job->ready_next;
+			continue;
+		}
+		*p = job->ready_next;
+		if (!*p)
+			s->ready_tail = p;
+		job->has_slot = 1;
+		s->active++;
+		s->waiting--;
+		n++;
+		job_attempt(job);
+		if (s->freeing)
+			break;
+	}
+	return n;
 }
 
 /* A book kept from an earlier run, reported without a transfer. */
@@ -808,7 +999,9 @@ static void on_admit(struct ev_loop *loop, ev_prepare *w, int revents)
 		return;
 	uint32_t book;
 	uint32_t host;
-	unsigned admitted = 0;
+	unsigned admitted = admit_ready(s, ADMIT_PER_TURN);
+	if (s->freeing)
+		return;
 	while (may_admit(s) && admitted < ADMIT_PER_TURN && !jg_slice_spent(loop) &&
 	       (host = jg_hosts_pop(&s->hosts, &book)) != JG_NONE) {
 		admit_one(s, book, host);
@@ -818,7 +1011,8 @@ static void on_admit(struct ev_loop *loop, ev_prepare *w, int revents)
 		return;
 	int more_reuse = s->next_reuse < s->n_reuse && !s->draining && jg_slice_spent(loop);
 	if (more_reuse ||
-	    (may_admit(s) && s->hosts.queued && (admitted == ADMIT_PER_TURN || jg_slice_spent(loop)))) {
+	    ((may_admit(s) || s->ready) && (s->hosts.queued || s->ready) &&
+	     (admitted == ADMIT_PER_TURN || jg_slice_spent(loop)))) {
 		/* Out of time with more to admit: go on next turn, without
 		 * waiting for an event (an idle watcher keeps poll from blocking). */
 		ev_prepare_start(loop, w);
@@ -934,6 +1128,7 @@ JG_EXPORT int jg_session_new(struct jg_session **out, struct ev_loop *loop,
 	jg_idxset_init(&s->names, name_key, s);
 	jg_idxset_init(&s->existing_set, existing_key, s);
 	s->parked_tail = &s->parked;
+	s->ready_tail = &s->ready;
 	ev_prepare_init(&s->admit, on_admit);
 	s->admit.data = s;
 	ev_idle_init(&s->admit_more, on_admit_more);
@@ -1122,7 +1317,11 @@ static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct
 	b->done = 0;
 	b->url = jg_arena_strdup(&s->strings, u->url);
 	b->name = b->url ? assign_name(s, idx, u, prior) : NULL;
-	b->host = jg_hosts_intern(&s->hosts, u->host);
+	/* A host is a name and port: what one server answers on, and what
+	 * fails together when it is down. */
+	char key[JG_URL_MAX + 16];
+	snprintf(key, sizeof key, "%s:%ld", u->host, u->port);
+	b->host = jg_hosts_intern(&s->hosts, key);
 	b->prior = b->name ? check_prior(s, b, prior, &failed) : NULL;
 	if (!b->name || b->host == JG_NONE || failed)
 		return forget_add(s, idx);
@@ -1221,7 +1420,7 @@ JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out
 	memset(out, 0, sizeof *out);
 	out->added = s->n_books;
 	out->queued = s->hosts.queued + (s->n_reuse - s->next_reuse);
-	out->active = s->active - s->waiting;
+	out->active = s->active;
 	out->waiting = s->waiting;
 	out->counting = s->counting;
 	out->ok = s->ok;

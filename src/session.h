@@ -67,6 +67,9 @@ struct jg_session {
 	struct jg_foreign *foreign; /* in book order */
 	size_t n_foreign, cap_foreign;
 	struct jg_job *jobs;        /* admitted, resolving, fetching or waiting */
+	struct jg_job *ready, **ready_tail; /* waited for their retry; want a slot */
+	unsigned jobs_cap;          /* fewer transfers than jobs while descriptors
+	                               ran out (0: jobs) */
 	uint32_t *reuse;            /* books kept or recounted without a transfer */
 	size_t n_reuse, cap_reuse, next_reuse;
 	ev_prepare admit;           /* runs admission before the loop next waits */

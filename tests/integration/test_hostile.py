@@ -1,0 +1,64 @@
+"""Hostile servers: what any server juggle is pointed at can do to it, with
+default options, must cost bounded memory and time, never stall the loop,
+and end each URL with a clear reason."""
+import json
+import os
+import socket
+import subprocess
+import time
+
+from conftest import JUGGLE
+
+
+def dead_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    return port
+
+
+def run(tmp_path, name, urls, *args, timeout=120):
+    lst = tmp_path / f"{name}.txt"
+    lst.write_text("".join(u + "\n" for u in urls))
+    report = tmp_path / f"{name}.json"
+    t0 = time.monotonic()
+    p = subprocess.run([JUGGLE, "-q", "-o", str(tmp_path / name), "--json", str(report),
+                        "-i", str(lst), *args], capture_output=True, text=True, timeout=timeout)
+    took = time.monotonic() - t0
+    return p, json.loads(report.read_text()), took
+
+
+def test_a_dead_host_fails_its_urls_at_once(tmp_path, server):
+    """20,000 URLs to a refused port, default retries: after a few
+    consecutive failures the host's queued URLs fail, naming it; a live
+    host in the same list is not held up."""
+    port = dead_port()
+    dead = [f"http://127.0.0.1:{port}/book{i}.txt" for i in range(20000)]
+    live = [server.url(f"/gen/l{i}.txt") for i in range(20)]
+    p, rep, took = run(tmp_path, "dead", dead + live)
+    assert p.returncode == 1
+    assert took < 15, took
+    books = {b["url"]: b for b in rep["books"]}
+    assert all(books[u]["status"] == "ok" for u in live)
+    reason = f"127.0.0.1:{port}: unreachable, 5 consecutive failures; last: "
+    tripped = [u for u in dead if books[u]["error"].startswith(reason)]
+    assert len(tripped) > 19000, books[dead[-1]]["error"]
+    assert all(books[u]["status"] == "failed" for u in dead)
+    # They stay in the manifest as failures: a rerun tries them again.
+    manifest = (tmp_path / "dead" / ".juggle" / "manifest").read_text()
+    assert manifest.count("\nF\t") == 20000
+
+
+def test_a_url_waiting_for_its_retry_holds_no_slot(server, juggle):
+    """With one transfer per host, a URL told to come back in 2 s must not
+    keep the host's other URLs waiting."""
+    flaky = server.url("/gen/flaky.txt?fail=1&retry_after=2&fail_key=slot")
+    others = [server.url(f"/gen/o{i}.txt") for i in range(5)]
+    r = juggle("--per-host", "1", flaky, *others)
+    assert r.rc == 0, r.stderr
+    starts = {e["target"]: e["t"] for e in server.log() if e["ev"] == "start"}
+    first_try = min(e["t"] for e in server.log() if e["ev"] == "start" and "flaky" in e["target"])
+    ends = [e["t"] for e in server.log() if e["ev"] == "end" and "/gen/o" in e["target"]]
+    assert max(ends) < first_try + 1.5, "the others waited for the retry"
+    assert len([t for t in starts if "/gen/o" in t]) == 5
