@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /*
  * Bodies of unknown length start at FIRST_BUFFER and double. Decoded
@@ -424,7 +425,6 @@ static void finish(struct jg_transfer *t, CURLcode code)
 	t->code = t->aborted == JG_ABORT_ERROR_BODY ? CURLE_OK : code;
 	t->finished = 1;
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->http_code);
-	curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &t->os_errno);
 	curl_off_t ra = 0;
 	if (curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
 		t->retry_after = (double)ra;
@@ -536,6 +536,20 @@ static void give_easy(struct jg_fetch *f, CURL *e)
 	f->spare[f->n_spare++] = e;
 }
 
+/*
+ * Our own socket(): curl reports a socket that could not be made as a
+ * connect failure, with no errno, and running out of descriptors is the
+ * process's limit, not the host's fault.
+ */
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct jg_transfer *t = clientp;
+	curl_socket_t fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (fd == CURL_SOCKET_BAD && (errno == EMFILE || errno == ENFILE))
+		t->out_of_fds = 1;
+	return fd;
+}
+
 static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url)
 {
 	CURL *e = t->easy;
@@ -545,6 +559,8 @@ static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, f->cfg.user_agent);

@@ -91,7 +91,7 @@ struct jg_transfer {
 	/* Filled when done: */
 	CURLcode code;
 	long http_code;
-	long os_errno;            /* the last system call's, as curl saw it */
+	int out_of_fds;           /* its socket could not be made: EMFILE, ENFILE */
 	double retry_after;       /* seconds; 0 = none */
 	char errbuf[CURL_ERROR_SIZE];
 };

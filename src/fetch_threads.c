@@ -93,7 +93,6 @@ static void perform(struct jg_task *task)
 	if (w->stalled)
 		w->code = CURLE_OPERATION_TIMEDOUT;
 	curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &w->http_code);
-	curl_easy_getinfo(w->easy, CURLINFO_OS_ERRNO, &w->os_errno);
 	curl_off_t ra = 0;
 	if (curl_easy_getinfo(w->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
 		w->retry_after = (double)ra;
@@ -245,6 +244,7 @@ int jg_threads_submit(struct jg_fetch *f, struct jg_transfer *t)
 	CURL *e = task->work.easy;
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &task->work);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, &task->work);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &task->work);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, task->work.errbuf);
 	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(e, CURLOPT_XFERINFODATA, task);

@@ -846,9 +846,9 @@ static void on_transfer_done(struct jg_transfer *t)
 		return;
 	}
 	double retry_after = t->retry_after;
-	long os_errno = t->os_errno;
+	int out_of_fds = t->out_of_fds;
 	jg_fetch_release(t);
-	if (err == JG_ECONNECT && out_of_descriptors(os_errno))
+	if (err == JG_ECONNECT && out_of_fds)
 		job_wait_for_descriptors(job); /* our limit, not the host's fault */
 	else if (host_attempt(job, answered, err, why))
 		return;

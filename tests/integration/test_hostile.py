@@ -62,3 +62,25 @@ def test_a_url_waiting_for_its_retry_holds_no_slot(server, juggle):
     ends = [e["t"] for e in server.log() if e["ev"] == "end" and "/gen/o" in e["target"]]
     assert max(ends) < first_try + 1.5, "the others waited for the retry"
     assert len([t for t in starts if "/gen/o" in t]) == 5
+
+
+def test_running_out_of_descriptors_is_back_pressure(server, tmp_path):
+    """With 64 descriptors and 200 transfers allowed, opening a socket or a
+    temporary file fails with EMFILE: juggle runs fewer at once instead of
+    failing books."""
+    import resource
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+    urls = [server.url(f"/gen/e{i}.txt?size=2000&delay=200") for i in range(300)]
+    for mode in (["--no-count"], []):
+        out = tmp_path / ("nc" if mode else "c")
+        report = tmp_path / (out.name + ".json")
+        p = subprocess.run([JUGGLE, "-q", "-j", "200", "--per-host", "200", "-w", "2", *mode,
+                            "-o", str(out), "--json", str(report), "-i", "-"],
+                           input="".join(u + "\n" for u in urls), capture_output=True,
+                           text=True, timeout=120, preexec_fn=low_limit)
+        assert p.returncode == 0, p.stderr[-1500:]
+        rep = json.loads(report.read_text())
+        assert rep["totals"]["ok"] == 300 and rep["totals"]["retries"] == 0, rep["totals"]
+        assert len([f for f in os.listdir(out) if not f.startswith(".")]) == 300
