@@ -1,4 +1,5 @@
 #include "input.h"
+#include "say.h"
 
 #include "juggle.h"
 

@@ -4,6 +4,7 @@
  * run the loop, report, exit.
  */
 #include "juggle.h"
+#include "say.h"
 
 #include "input.h"
 #include "merge.h"
@@ -136,11 +137,14 @@ __attribute__((format(printf, 1, 2), noreturn))
 static void usage_error(const char *fmt, ...)
 {
 	va_list ap;
+	char *text = NULL;
 	va_start(ap, fmt);
-	fprintf(stderr, "juggle: ");
-	vfprintf(stderr, fmt, ap);
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
 	va_end(ap);
-	fprintf(stderr, "\nTry 'juggle --help' for more information.\n");
+	jg_say(stderr, "juggle: %s\n", text ? text : "usage error");
+	fputs("Try 'juggle --help' for more information.\n", stderr);
+	free(text);
 	exit(EXIT_USAGE);
 }
 
@@ -288,7 +292,7 @@ static void parse_args(struct cli *c, int argc, char **argv)
 	int opt;
 	c->lists = calloc((size_t)argc, sizeof *c->lists);
 	if (!c->lists) {
-		fprintf(stderr, "juggle: out of memory\n");
+		jg_say(stderr, "juggle: out of memory\n");
 		exit(EXIT_USAGE);
 	}
 	while ((opt = getopt_long(argc, argv, "i:o:qj:w:hV", long_options, NULL)) != -1) {
@@ -328,7 +332,7 @@ static void parse_args(struct cli *c, int argc, char **argv)
 		case OPT_JSON: c->json = optarg; break;
 		case 'h': fputs(usage_text, stdout); exit(EXIT_ALL_OK);
 		case 'V': print_version(); exit(EXIT_ALL_OK);
-		case '?': fprintf(stderr, "Try 'juggle --help' for more information.\n"); exit(EXIT_USAGE);
+		case '?': jg_say(stderr, "Try 'juggle --help' for more information.\n"); exit(EXIT_USAGE);
 		default: set_option(c, opt, optarg); break;
 		}
 	}
@@ -424,7 +428,7 @@ static int requeue_without_snapshot(struct cli *c, struct ev_loop *loop)
 	jg_session_free(c->session);
 	jg_resume_drop_snapshot(&c->resume);
 	if (jg_session_new(&c->session, loop, c->opts, why) != JG_OK) {
-		fprintf(stderr, "juggle: %s\n", why);
+		jg_say(stderr, "juggle: %s\n", why);
 		return -1;
 	}
 	jg_session_on_book(c->session, on_book, c);
@@ -451,13 +455,13 @@ static void read_inputs(struct cli *c, int argc, char **argv)
 		if (!fp) {
 			char why[256];
 			snprintf(why, sizeof why, "cannot open URL list: %s", strerror(errno));
-			fprintf(stderr, "juggle: %s: %s\n", name, why);
+			jg_say(stderr, "juggle: %s: %s\n", name, why);
 			c->report.input_errors++;
 			continue;
 		}
 		jg_input_read(fp, is_stdin ? "stdin" : name, &sink);
 		if (ferror(fp)) {
-			fprintf(stderr, "juggle: %s: read error: %s\n", name, strerror(errno));
+			jg_say(stderr, "juggle: %s: read error: %s\n", name, strerror(errno));
 			c->report.input_errors++;
 		}
 		if (!is_stdin)
@@ -495,7 +499,7 @@ static void on_counts(struct jg_pool *pool, const struct jg_counts *pool_counts,
 	}
 	jg_report_counts(&c->report, counts, c->top);
 	if (c->counts_path && jg_counts_write_tsv(counts, c->counts_path) != JG_OK) {
-		fprintf(stderr, "juggle: %s: cannot write the counts: %s\n", c->counts_path, strerror(errno));
+		jg_say(stderr, "juggle: %s: cannot write the counts: %s\n", c->counts_path, strerror(errno));
 		c->report.input_errors++;
 	}
 }
@@ -624,7 +628,7 @@ static void raise_fd_limit(const struct cli *c)
 	rlim_t per = (c->count_flags & JG_COUNT_OFF) ? 2 : 1;
 	rlim_t need = per * (c->jobs ? c->jobs : 64) + 2 * (c->workers ? c->workers : 16) + 64;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
-		fprintf(stderr, "juggle: warning: -j %u needs about %llu file descriptors, "
+		jg_say(stderr, "juggle: warning: -j %u needs about %llu file descriptors, "
 		        "but ulimit -n allows %llu\n", c->jobs ? c->jobs : 64, (unsigned long long)need,
 		        (unsigned long long)rl.rlim_cur);
 }
@@ -638,7 +642,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	c.opts = jg_options_new();
 	if (!c.opts) {
-		fprintf(stderr, "juggle: out of memory\n");
+		jg_say(stderr, "juggle: out of memory\n");
 		return EXIT_USAGE;
 	}
 	c.top = 10;
@@ -660,20 +664,20 @@ int main(int argc, char **argv)
 	 * then writes each body to its file as it arrives. */
 	if (!(c.count_flags & JG_COUNT_OFF) &&
 	    jg_pool_new(&c.pool, c.workers ? c.workers : (unsigned)(cpus > 0 ? cpus : 1), perr) != JG_OK) {
-		fprintf(stderr, "juggle: %s\n", perr);
+		jg_say(stderr, "juggle: %s\n", perr);
 		return EXIT_USAGE;
 	}
 	jg_options_set_pool(c.opts, c.pool);
 	jg_options_set_counting(c.opts, c.count_flags, c.top);
 	if (jg_global_init() != JG_OK) {
-		fprintf(stderr, "juggle: cannot initialise libcurl or c-ares\n");
+		jg_say(stderr, "juggle: cannot initialise libcurl or c-ares\n");
 		return EXIT_USAGE;
 	}
 	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
 	char why[JG_ERRBUF_SIZE];
 	int status = EXIT_USAGE;
 	if (jg_session_new(&c.session, loop, c.opts, why) != JG_OK) {
-		fprintf(stderr, "juggle: %s\n", why);
+		jg_say(stderr, "juggle: %s\n", why);
 		goto out;
 	}
 	if (jg_report_init(&c.report, loop, c.quiet, c.json) < 0)
@@ -693,13 +697,13 @@ int main(int argc, char **argv)
 		goto out;
 	jg_resume_start(&c.resume, c.accepted);
 	if (c.shard.n && !c.quiet)
-		fprintf(stderr, "juggle: shard %u/%u: %llu URLs here, %llu in other shards\n",
+		jg_say(stderr, "juggle: shard %u/%u: %llu URLs here, %llu in other shards\n",
 		        c.shard.k, c.shard.n, (unsigned long long)c.accepted,
 		        (unsigned long long)c.other_shards);
 	jg_report_attach(&c.report, c.session, c.accepted);
 	status = run(&c, loop);
 	if (!c.quiet && (c.resume.kept || c.resume.recounted || c.resume.revalidated))
-		fprintf(stderr, "juggle: resumed %s: %llu books kept, %llu counted again from their "
+		jg_say(stderr, "juggle: resumed %s: %llu books kept, %llu counted again from their "
 		        "files, %llu not modified (304)\n", c.outdir ? c.outdir : "texts",
 		        (unsigned long long)c.resume.kept, (unsigned long long)c.resume.recounted,
 		        (unsigned long long)c.resume.revalidated);

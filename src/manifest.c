@@ -1,4 +1,5 @@
 #include "manifest.h"
+#include "say.h"
 
 #include "juggle.h"
 #include "shard.h"

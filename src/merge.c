@@ -6,6 +6,7 @@
  * read again.
  */
 #include "merge.h"
+#include "say.h"
 
 #include "manifest.h"
 #include "report.h"
@@ -60,16 +61,16 @@ static int load_shard(struct shard *sh)
 	char why[600];
 	jg_mf_init(&sh->m);
 	if (jg_mf_load(&sh->m, sh->dir, why, sizeof why) < 0) {
-		fprintf(stderr, "juggle merge: %s\n", why);
+		jg_say(stderr, "juggle merge: %s\n", why);
 		return -1;
 	}
 	if (!sh->m.found) {
-		fprintf(stderr, "juggle merge: %s: no %s/manifest: not a juggle output directory, or "
+		jg_say(stderr, "juggle merge: %s: no %s/manifest: not a juggle output directory, or "
 		        "its run never started\n", sh->dir, JG_MF_DIR);
 		return -1;
 	}
 	if (sh->m.bad_line) {
-		fprintf(stderr, "juggle merge: %s/%s/manifest:%lu: fails its checksum; run the shard "
+		jg_say(stderr, "juggle merge: %s/%s/manifest:%lu: fails its checksum; run the shard "
 		        "again to rebuild it\n", sh->dir, JG_MF_DIR, sh->m.bad_line);
 		return -1;
 	}
@@ -80,24 +81,24 @@ static int load_shard(struct shard *sh)
 static int compatible(const struct shard *a, const struct shard *b)
 {
 	if (a->m.list_hash != b->m.list_hash || a->m.list_urls != b->m.list_urls) {
-		fprintf(stderr, "juggle merge: %s was made from a different list (%" PRIu64 " URLs, "
+		jg_say(stderr, "juggle merge: %s was made from a different list (%" PRIu64 " URLs, "
 		        "fingerprint %016" PRIx64 ") than %s (%" PRIu64 " URLs, %016" PRIx64 ")\n",
 		        b->dir, b->m.list_urls, b->m.list_hash, a->dir, a->m.list_urls, a->m.list_hash);
 		return 0;
 	}
 	if (a->m.shard_n != b->m.shard_n) {
-		fprintf(stderr, "juggle merge: %s is shard %u/%u but %s is shard %u/%u: different "
+		jg_say(stderr, "juggle merge: %s is shard %u/%u but %s is shard %u/%u: different "
 		        "shard counts\n", b->dir, b->m.shard_k, b->m.shard_n, a->dir, a->m.shard_k,
 		        a->m.shard_n);
 		return 0;
 	}
 	if (a->m.shard_k == b->m.shard_k) {
-		fprintf(stderr, "juggle merge: %s and %s are both shard %u/%u\n", a->dir, b->dir,
+		jg_say(stderr, "juggle merge: %s and %s are both shard %u/%u\n", a->dir, b->dir,
 		        a->m.shard_k, a->m.shard_n);
 		return 0;
 	}
 	if (!a->m.count_mode || !b->m.count_mode || strcmp(a->m.count_mode, b->m.count_mode) != 0) {
-		fprintf(stderr, "juggle merge: %s counted '%s' but %s counted '%s'\n", a->dir,
+		jg_say(stderr, "juggle merge: %s counted '%s' but %s counted '%s'\n", a->dir,
 		        a->m.count_mode ? a->m.count_mode : "?", b->dir,
 		        b->m.count_mode ? b->m.count_mode : "?");
 		return 0;
@@ -114,7 +115,7 @@ static int load_counts(struct shard *sh)
 		if (m->books[i].ok && !m->books[i].sealed && !m->books[i].other)
 			unsealed++;
 	if (!m->has_seal || unsealed || m->seal_broken) {
-		fprintf(stderr, "juggle merge: %s: %" PRIu64 " saved books have no sealed counts (is the "
+		jg_say(stderr, "juggle merge: %s: %" PRIu64 " saved books have no sealed counts (is the "
 		        "shard still running, or was it killed? run it again)\n", sh->dir,
 		        unsealed ? unsealed : m->n_books);
 		return -1;
@@ -123,12 +124,12 @@ static int load_counts(struct shard *sh)
 	uint32_t crc;
 	jg_mf_snapshot_path(sh->dir, m->seal.gen, path, sizeof path);
 	if (jg_mf_file_crc(path, &crc) < 0 || crc != m->seal.crc) {
-		fprintf(stderr, "juggle merge: %s: missing or fails its checksum; run the shard again\n",
+		jg_say(stderr, "juggle merge: %s: missing or fails its checksum; run the shard again\n",
 		        path);
 		return -1;
 	}
 	if (!(sh->counts = jg_counts_new()) || jg_counts_read_tsv(sh->counts, path, err) != JG_OK) {
-		fprintf(stderr, "juggle merge: %s\n", sh->counts ? err : "out of memory");
+		jg_say(stderr, "juggle merge: %s\n", sh->counts ? err : "out of memory");
 		return -1;
 	}
 	return 0;
@@ -206,16 +207,16 @@ static int parse_merge_args(int argc, char **argv, struct merge_args *a)
 		case 't':
 			a->top = (unsigned)strtoul(optarg, &end, 10);
 			if (*end || !*optarg || a->top > 64) {
-				fprintf(stderr, "juggle merge: --top: expected 0 to 64, got '%s'\n", optarg);
+				jg_say(stderr, "juggle merge: --top: expected 0 to 64, got '%s'\n", optarg);
 				return -1;
 			}
 			break;
 		case 'h': fputs(merge_usage, stdout); exit(0);
-		default: fprintf(stderr, "Try 'juggle merge --help'.\n"); return -1;
+		default: jg_say(stderr, "Try 'juggle merge --help'.\n"); return -1;
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "juggle merge: no shard directories given\nTry 'juggle merge --help'.\n");
+		jg_say(stderr, "juggle merge: no shard directories given\nTry 'juggle merge --help'.\n");
 		return -1;
 	}
 	return 0;
@@ -245,11 +246,11 @@ static int check_complete(struct shard *shards, size_t n)
 		for (uint32_t k = 0; k < total; k++)
 			missing += !have[k];
 		if (missing) {
-			fprintf(stderr, "juggle merge: missing %u of %u shards:", missing, total);
+			jg_say(stderr, "juggle merge: missing %u of %u shards:", missing, total);
 			for (uint32_t k = 0; k < total; k++)
 				if (!have[k])
-					fprintf(stderr, " %u", k);
-			fprintf(stderr, "; the result covers only the shards given\n");
+					jg_say(stderr, " %u", k);
+			jg_say(stderr, "; the result covers only the shards given\n");
 			bad = 1;
 		}
 		free(have);
@@ -258,7 +259,7 @@ static int check_complete(struct shard *shards, size_t n)
 		const struct jg_manifest *m = &shards[s].m;
 		uint64_t own = listed_books(m);
 		if (own < m->accepted) {
-			fprintf(stderr, "juggle merge: %s: %" PRIu64 " of its %" PRIu64 " URLs have no "
+			jg_say(stderr, "juggle merge: %s: %" PRIu64 " of its %" PRIu64 " URLs have no "
 			        "record (is the shard still running, or was it killed? run it again)\n",
 			        shards[s].dir, m->accepted - own, m->accepted);
 			bad = 1;
@@ -287,7 +288,7 @@ int jg_merge_main(int argc, char **argv)
 			if (!compatible(&shards[t], &shards[s]))
 				status = MERGE_USAGE;
 	if (status == MERGE_OK && shards[0].m.shard_n == 0 && n > 1) {
-		fprintf(stderr, "juggle merge: %s is not a shard (run without --shard)\n", shards[0].dir);
+		jg_say(stderr, "juggle merge: %s is not a shard (run without --shard)\n", shards[0].dir);
 		status = MERGE_USAGE;
 	}
 	if (status != MERGE_OK)
@@ -329,7 +330,7 @@ int jg_merge_main(int argc, char **argv)
 		for (size_t i = 0; i < total_books; i++)
 			report_record(&report, order[i].shard, order[i].book);
 	} else {
-		fprintf(stderr, "juggle merge: out of memory\n");
+		jg_say(stderr, "juggle merge: out of memory\n");
 		incomplete = 1;
 	}
 	free(order);
@@ -343,7 +344,7 @@ int jg_merge_main(int argc, char **argv)
 	if (all) {
 		jg_report_counts(&report, all, a.top);
 		if (a.counts_path && jg_counts_write_tsv(all, a.counts_path) != JG_OK) {
-			fprintf(stderr, "juggle merge: %s: cannot write the counts\n", a.counts_path);
+			jg_say(stderr, "juggle merge: %s: cannot write the counts\n", a.counts_path);
 			incomplete = 1;
 		}
 	}

@@ -1,4 +1,5 @@
 #include "report.h"
+#include "say.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -88,6 +89,13 @@ static void human_bytes(double b, char *out, size_t len)
 	snprintf(out, len, i ? "%.1f %s" : "%.0f %s", b, unit[i]);
 }
 
+/* Erases the progress line, before a line of another kind. */
+static void clear_progress(const struct jg_report *r)
+{
+	if (r->show_progress)
+		fputs("\r\033[K", stderr);
+}
+
 static void on_progress(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct jg_report *r = w->data;
@@ -103,7 +111,8 @@ static void on_progress(struct ev_loop *loop, ev_timer *w, int revents)
 		double left = elapsed / (double)done * (double)(r->total - done);
 		snprintf(eta, sizeof eta, "%d:%02d", (int)(left / 60), (int)left % 60);
 	}
-	fprintf(stderr, "\r\033[K[%" PRIu64 "/%" PRIu64 "] %s  %s/s  ETA %s  %" PRIu64
+	fputs("\r\033[K", stderr); /* the one escape juggle writes itself */
+	jg_say(stderr, "[%" PRIu64 "/%" PRIu64 "] %s  %s/s  ETA %s  %" PRIu64
 	        " active%s%" PRIu64 " failed",
 	        done, r->total, bytes, speed, eta, st.active, ", ", st.failed);
 	fflush(stderr);
@@ -124,13 +133,13 @@ int jg_report_init(struct jg_report *r, struct ev_loop *loop, int quiet, const c
 	r->json_path = strdup(json_path);
 	r->json_temp = malloc(strlen(json_path) + 16);
 	if (!r->json_path || !r->json_temp) {
-		fprintf(stderr, "juggle: out of memory\n");
+		jg_say(stderr, "juggle: out of memory\n");
 		return -1;
 	}
 	sprintf(r->json_temp, "%s.part", json_path);
 	r->json = fopen(r->json_temp, "w");
 	if (!r->json) {
-		fprintf(stderr, "juggle: %s: %s\n", r->json_temp, strerror(errno));
+		jg_say(stderr, "juggle: %s: %s\n", r->json_temp, strerror(errno));
 		return -1;
 	}
 	fprintf(r->json, "{\"juggle\":\"%s\",\"books\":[", jg_version());
@@ -263,23 +272,39 @@ void jg_report_input_error(struct jg_report *r, const char *source, unsigned lon
 		snprintf(where, sizeof where, "%s:%lu: %.500s", source, line, text);
 	else
 		snprintf(where, sizeof where, "%s:%lu", source, line);
-	fprintf(stderr, "%sjuggle: %s: %s\n", r->show_progress ? "\r\033[K" : "", where, why);
+	clear_progress(r);
+	jg_say(stderr, "juggle: %s: %s\n", where, why);
 	r->input_errors++;
 	char error[700];
 	snprintf(error, sizeof error, "%s:%lu: %s", source, line, why);
 	json_book(r, text ? text : "", NULL, 0, 0, 0, 0, 0, error, NULL);
 }
 
+/* A word list as "w n w n": a book's, or the whole run's top words. */
+static void say_words(const char *head, const struct jg_word_count *w, size_t n)
+{
+	char *line = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&line, &len);
+	if (!f)
+		return;
+	fputs(head, f);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, " %s %" PRIu64, w[i].word, w[i].count);
+	fclose(f);
+	jg_say(stderr, "%s\n", line);
+	free(line);
+}
+
 /* One line per counted book, when the run is small enough to read. */
 static void print_book_counts(struct jg_report *r, const struct jg_result *res)
 {
 	const char *name = res->file ? strrchr(res->file, '/') : NULL;
-	fprintf(stderr, "%s%s: %" PRIu64 " words, %" PRIu64 " distinct;",
-	        r->show_progress ? "\r\033[K" : "", name ? name + 1 : res->url, res->words,
-	        res->distinct);
-	for (size_t i = 0; i < res->n_top; i++)
-		fprintf(stderr, " %s %" PRIu64, res->top[i].word, res->top[i].count);
-	fputc('\n', stderr);
+	char head[600];
+	snprintf(head, sizeof head, "%.400s: %" PRIu64 " words, %" PRIu64 " distinct;",
+	         name ? name + 1 : res->url, res->words, res->distinct);
+	clear_progress(r);
+	say_words(head, res->top, res->n_top);
 }
 
 void jg_report_book(struct jg_report *r, const struct jg_result *res)
@@ -313,27 +338,27 @@ static void print_summary(struct jg_report *r, double wall, const struct jg_stat
 		human_bytes((double)r->reused_bytes, b, sizeof b);
 		snprintf(kept, sizeof kept, " (%s already on disk)", b);
 	}
-	fprintf(stderr, "juggle: %" PRIu64 " ok, %" PRIu64 " failed", r->ok,
+	jg_say(stderr, "juggle: %" PRIu64 " ok, %" PRIu64 " failed", r->ok,
 	        r->failed + r->input_errors);
 	if (r->input_errors)
-		fprintf(stderr, " (%" PRIu64 " bad input lines)", r->input_errors);
+		jg_say(stderr, " (%" PRIu64 " bad input lines)", r->input_errors);
 	if (r->merged_shards)
-		fprintf(stderr, "; %s in %u shards\n", bytes, r->merged_shards);
+		jg_say(stderr, "; %s in %u shards\n", bytes, r->merged_shards);
 	else
-		fprintf(stderr, "; %s%s in %.2f s (%s/s); %" PRIu64 " retries; loop stall max %.1f ms, "
+		jg_say(stderr, "; %s%s in %.2f s (%s/s); %" PRIu64 " retries; loop stall max %.1f ms, "
 		        "p99 %.1f ms\n", bytes, kept, wall, speed, st->retries, st->stall_max * 1e3,
 		        st->stall_p99 * 1e3);
 	if (st->engine != JG_ENGINE_LOOP)
-		fprintf(stderr, "juggle: %s engine, %u threads started\n", jg_engine_name(st->engine),
+		jg_say(stderr, "juggle: %s engine, %u threads started\n", jg_engine_name(st->engine),
 		        st->threads);
 	for (struct report_line *f = r->failures; f; f = f->next)
-		fprintf(stderr, "  FAILED %s\n", f->text);
+		jg_say(stderr, "  FAILED %s\n", f->text);
 	if (r->n_failures > SUMMARY_FAILURES)
-		fprintf(stderr, "  ... and %" PRIu64 " more failures\n", r->n_failures - SUMMARY_FAILURES);
+		jg_say(stderr, "  ... and %" PRIu64 " more failures\n", r->n_failures - SUMMARY_FAILURES);
 	for (struct report_line *n = r->notes; n; n = n->next)
-		fprintf(stderr, "  note: %s\n", n->text);
+		jg_say(stderr, "  note: %s\n", n->text);
 	if (r->n_notes > SUMMARY_NOTES)
-		fprintf(stderr, "  ... and %" PRIu64 " more notes (see --json)\n",
+		jg_say(stderr, "  ... and %" PRIu64 " more notes (see --json)\n",
 		        r->n_notes - SUMMARY_NOTES);
 }
 
@@ -402,7 +427,7 @@ static int finish_json(struct jg_report *r, double wall, const struct jg_stats *
 	bad |= fclose(f) != 0;
 	r->json = NULL;
 	if (bad || rename(r->json_temp, r->json_path) < 0) {
-		fprintf(stderr, "juggle: %s: %s\n", r->json_path, strerror(errno));
+		jg_say(stderr, "juggle: %s: %s\n", r->json_path, strerror(errno));
 		unlink(r->json_temp);
 		return -1;
 	}
@@ -424,11 +449,11 @@ void jg_report_counts(struct jg_report *r, const struct jg_counts *c, unsigned t
 	}
 	if (r->quiet)
 		return;
-	fprintf(stderr, "juggle: %" PRIu64 " words, %" PRIu64 " distinct; top %zu:", r->count_words,
-	        r->count_distinct, r->n_top);
-	for (size_t i = 0; i < r->n_top; i++)
-		fprintf(stderr, " %s %" PRIu64, r->top[i].word, r->top[i].count);
-	fputc('\n', stderr);
+	char head[128];
+	snprintf(head, sizeof head, "juggle: %" PRIu64 " words, %" PRIu64 " distinct; top %zu:",
+	         r->count_words, r->count_distinct, r->n_top);
+	clear_progress(r);
+	say_words(head, r->top, r->n_top);
 }
 
 int jg_report_finish(struct jg_report *r, const struct jg_stats *st)

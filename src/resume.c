@@ -1,4 +1,5 @@
 #include "resume.h"
+#include "say.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -28,7 +29,7 @@ int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, i
 	r->counting = !(count_flags & JG_COUNT_OFF);
 	jg_mf_count_mode(count_flags, r->count_mode, sizeof r->count_mode);
 	if (!(r->dir = strdup(dir))) {
-		fprintf(stderr, "juggle: out of memory\n");
+		jg_say(stderr, "juggle: out of memory\n");
 		return -1;
 	}
 	char why[512], path[4096];
@@ -37,34 +38,34 @@ int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, i
 	 * with the process, kill -9 included. */
 	snprintf(path, sizeof path, "%s/%s", dir, JG_MF_DIR);
 	if (mkdir(path, 0777) < 0 && errno != EEXIST) {
-		fprintf(stderr, "juggle: %s: %s\n", path, strerror(errno));
+		jg_say(stderr, "juggle: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	snprintf(path, sizeof path, "%s/%s/lock", dir, JG_MF_DIR);
 	r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
 	if (r->lock_fd < 0) {
-		fprintf(stderr, "juggle: %s: %s\n", path, strerror(errno));
+		jg_say(stderr, "juggle: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	if (flock(r->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EWOULDBLOCK)
-			fprintf(stderr, "juggle: %s: another juggle run is using this directory\n", dir);
+			jg_say(stderr, "juggle: %s: another juggle run is using this directory\n", dir);
 		else
-			fprintf(stderr, "juggle: %s: %s\n", path, strerror(errno));
+			jg_say(stderr, "juggle: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	if (jg_mf_load(&r->old, dir, why, sizeof why) < 0) {
-		fprintf(stderr, "juggle: %s; not resuming from it\n", why);
+		jg_say(stderr, "juggle: %s; not resuming from it\n", why);
 		jg_mf_fini(&r->old);
 		r->old.found = 1; /* something is there: do not adopt files */
 		return 0;
 	}
 	manifest_path(r, path, sizeof path);
 	if (r->old.bad_line)
-		fprintf(stderr, "juggle: %s:%lu: fails its checksum; not trusted, rebuilding it "
+		jg_say(stderr, "juggle: %s:%lu: fails its checksum; not trusted, rebuilding it "
 		        "from the files in %s\n", path, r->old.bad_line, dir);
 	else if (r->old.torn_line)
-		fprintf(stderr, "juggle: %s:%lu: cut short (an interrupted run), dropped\n", path,
+		jg_say(stderr, "juggle: %s:%lu: cut short (an interrupted run), dropped\n", path,
 		        r->old.torn_line);
 	r->usable = r->old.found && !r->old.bad_line;
 	return 0;
@@ -162,7 +163,7 @@ void jg_resume_plan(struct jg_resume *r, uint64_t list_hash, uint64_t list_order
 	char why[600];
 	if (load_snapshot(r, why, sizeof why) < 0) {
 		if (why[0])
-			fprintf(stderr, "juggle: %s; counting the saved books again\n", why);
+			jg_say(stderr, "juggle: %s; counting the saved books again\n", why);
 		jg_counts_free(r->prior_counts);
 		r->prior_counts = NULL;
 		return;
@@ -255,7 +256,7 @@ int jg_resume_start(struct jg_resume *r, uint64_t accepted)
 	struct jg_manifest *old = &r->old;
 	r->now.accepted = accepted;
 	if (jg_mf_begin(&r->w, r->dir, why, sizeof why) < 0) {
-		fprintf(stderr, "juggle: %s: cannot keep a manifest, this run could not be resumed\n", why);
+		jg_say(stderr, "juggle: %s: cannot keep a manifest, this run could not be resumed\n", why);
 		return -1;
 	}
 	jg_mf_write_header(&r->w, &r->now);
@@ -300,7 +301,7 @@ int jg_resume_start(struct jg_resume *r, uint64_t accepted)
 			}
 		}
 	if (jg_mf_commit(&r->w, why, sizeof why) < 0) {
-		fprintf(stderr, "juggle: %s: cannot keep a manifest, this run could not be resumed\n", why);
+		jg_say(stderr, "juggle: %s: cannot keep a manifest, this run could not be resumed\n", why);
 		jg_mf_close(&r->w);
 		return -1;
 	}
@@ -314,7 +315,7 @@ static void warn_write_failed(struct jg_resume *r)
 	char path[4096];
 	if (!r->writing || !r->w.failed)
 		return;
-	fprintf(stderr, "juggle: %s: %s; a rerun will fetch what this one could not record\n",
+	jg_say(stderr, "juggle: %s: %s; a rerun will fetch what this one could not record\n",
 	        manifest_path(r, path, sizeof path), strerror(r->w.err));
 	r->writing = 0;
 }
@@ -431,7 +432,7 @@ const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_coun
 	struct jg_counts *all = jg_counts_new();
 	if (!all || (r->prior_counts && jg_counts_merge(all, r->prior_counts) != JG_OK) ||
 	    jg_counts_merge(all, pool_counts) != JG_OK) {
-		fprintf(stderr, "juggle: out of memory while merging the counts\n");
+		jg_say(stderr, "juggle: out of memory while merging the counts\n");
 		jg_counts_free(all);
 		return NULL;
 	}
@@ -443,7 +444,7 @@ const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_coun
 	struct jg_mf_seal seal = {r->next_gen, r->saved, jg_counts_total(all), jg_counts_distinct(all), 0};
 	jg_mf_snapshot_path(r->dir, seal.gen, path, sizeof path);
 	if (jg_counts_write_tsv(all, path) != JG_OK || jg_mf_file_crc(path, &seal.crc) < 0) {
-		fprintf(stderr, "juggle: %s: %s; a rerun will count the books again\n", path,
+		jg_say(stderr, "juggle: %s: %s; a rerun will count the books again\n", path,
 		        strerror(errno));
 		return all;
 	}

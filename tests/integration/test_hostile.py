@@ -84,3 +84,39 @@ def test_running_out_of_descriptors_is_back_pressure(server, tmp_path):
         rep = json.loads(report.read_text())
         assert rep["totals"]["ok"] == 300 and rep["totals"]["retries"] == 0, rep["totals"]
         assert len([f for f in os.listdir(out) if not f.startswith(".")]) == 300
+
+
+def test_control_bytes_never_reach_the_terminal_raw(make_server, tmp_path):
+    """A book's words, printed per book and in the top words, carry an escape
+    sequence and a line break: both arrive escaped, and no line is forged."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "esc.txt").write_bytes(b"\x1b[31mred \x1b]0;title\x07 \xc2\x9b2J plain\n" * 3)
+    srv = make_server("--root", str(root))
+    p = subprocess.run([JUGGLE, "--split", "whitespace", "-o", str(tmp_path / "t"),
+                        srv.url("/esc.txt?ctype=text%2Fplain%3B+charset%3Dutf-8")],
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    err = p.stderr
+    assert b"\x1b" not in err and b"\x07" not in err and b"\xc2\x9b" not in err
+    assert b"\\x1b[31mred 3" in err and b"\\u009b2j 3" in err
+
+
+def test_a_forged_manifest_record_forges_no_line(tmp_path):
+    """merge prints a shard's failures: an error field holding an escape and
+    a line break (the journal unescapes \\n) stays on its own line."""
+    import zlib
+    d = tmp_path / "s" / ".juggle"
+    d.mkdir(parents=True)
+
+    def line(text):
+        return f"{text}\t#{zlib.crc32(text.encode()):08x}\n"
+    body = (line("H\tformat=1\tjuggle=0.3.0\tlist=0000000000000001\tlist_urls=1\t"
+                 "order=0000000000000001\tshard=0/0\taccepted=1\tcount=words") +
+            line("F\tindex=0\ttext=http://h/x\turl=http://h/x\terr=-10\t"
+                 "error=HTTP 404\x1b[0m\\n  FAILED http://fake/forged: HTTP 200\thttp=404"))
+    (d / "manifest").write_text(body)
+    p = subprocess.run([JUGGLE, "merge", str(tmp_path / "s")], capture_output=True, timeout=30)
+    lines = [l for l in p.stderr.split(b"\n") if b"FAILED" in l]
+    assert len(lines) == 1, p.stderr
+    assert b"\x1b" not in p.stderr and b"\\x1b[0m\\n  FAILED http://fake" in lines[0]

@@ -1,0 +1,22 @@
+/*
+ * What the command line prints: every message goes through jg_say(), which
+ * makes it safe for a terminal. Much of what juggle reports comes from
+ * outside (URLs, a server's Location, a book's words, a manifest's
+ * fields): a control byte in it could move the cursor, retitle the
+ * window or forge a line of its own. So every control character but the
+ * message's own last newline is escaped (\n, \t, \x1b, \u009b), and so is
+ * every byte that is not part of well-formed UTF-8 (\xff).
+ */
+#ifndef JG_SAY_H
+#define JG_SAY_H
+
+#include <stdio.h>
+
+/* printf to `f`, escaped as above. */
+__attribute__((format(printf, 2, 3)))
+void jg_say(FILE *f, const char *fmt, ...);
+
+/* `s` escaped into `out` (`len` bytes, cut short if need be); returns out. */
+const char *jg_escape(const char *s, char *out, size_t len);
+
+#endif
