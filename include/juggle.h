@@ -82,6 +82,7 @@ enum jg_err {
 	JG_EINTERNAL = -18,  /* libcurl or c-ares refused a call it should accept */
 	JG_EWORKER = -19,    /* a worker process died on this book, twice */
 	JG_EPOOL = -20,      /* no worker process could be started */
+	JG_EBUSY = -21,      /* another session holds the output directory */
 };
 
 /* The longest URL the session accepts, in bytes. */
@@ -255,8 +256,14 @@ struct jg_word_count {
 };
 /* The `n` most frequent words (count descending, then word ascending). */
 JG_EXPORT size_t jg_counts_top(const struct jg_counts *c, size_t n, struct jg_word_count *out);
-/* Writes "word<TAB>count" lines in that order to `path`, atomically. */
+/*
+ * Writes "word<TAB>count" lines in that order to `path`, atomically: a
+ * temporary file created beside it (never through a symlink), renamed
+ * over it when complete. JG_OK, JG_ENOMEM or JG_EIO (errno says why).
+ * jg_counts_write_tsv_at() does the same for `name` in directory `dirfd`.
+ */
 JG_EXPORT int jg_counts_write_tsv(const struct jg_counts *c, const char *path);
+JG_EXPORT int jg_counts_write_tsv_at(const struct jg_counts *c, int dirfd, const char *name);
 
 /*
  * Tables of one's own, e.g. to combine the tables of several runs (as
@@ -264,15 +271,20 @@ JG_EXPORT int jg_counts_write_tsv(const struct jg_counts *c, const char *path);
  */
 JG_EXPORT struct jg_counts *jg_counts_new(void);
 JG_EXPORT void jg_counts_free(struct jg_counts *c);
-/* Adds every count of `src` to `dst`: JG_OK or JG_ENOMEM. */
+/* Adds every count of `src` to `dst`: JG_OK, JG_ENOMEM, or JG_EINVAL when
+ * the sum would pass 2^64 (nothing was added then). */
 JG_EXPORT int jg_counts_merge(struct jg_counts *dst, const struct jg_counts *src);
 /*
  * Adds the counts of a file jg_counts_write_tsv() wrote. JG_OK, JG_ENOMEM,
  * or JG_EIO with the file, line and reason in `errbuf` (JG_ERRBUF_SIZE
  * bytes, may be NULL) when it cannot be read or a line is malformed; what
- * was read before the bad line stays added.
+ * was read before the bad line stays added. Counts that add up past 2^64
+ * are a malformed file too.
  */
 JG_EXPORT int jg_counts_read_tsv(struct jg_counts *c, const char *path, char *errbuf);
+/* The same for `name` in directory `dirfd`; a symlink there is refused. */
+JG_EXPORT int jg_counts_read_tsv_at(struct jg_counts *c, int dirfd, const char *name,
+                                    char *errbuf);
 
 /* What happened to one URL; borrowed, valid only during the callback. */
 struct jg_result {
@@ -333,8 +345,11 @@ typedef void (*jg_idle_cb)(struct jg_session *s, void *user);
 
 /*
  * Creates a session on `loop` (any loop; the default loop is never
- * assumed). Copies `opts` (NULL = defaults). Creates the output directory
- * and removes temporary files that killed runs left in it.
+ * assumed). Copies `opts` (NULL = defaults). Creates the output directory,
+ * takes its lock (DIR/.jg-lock, an exclusive flock(), held until the
+ * session is freed: JG_EBUSY when another session, of this process or
+ * another, holds it), and then removes the temporary files that runs
+ * which are over left in it.
  *
  * Files already in the output directory are never replaced unless they
  * are the caller's: a book whose name is taken by one is saved under the

@@ -1,10 +1,12 @@
 #include "counts.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 JG_EXPORT struct jg_counts *jg_counts_new(void)
@@ -40,6 +42,9 @@ JG_EXPORT uint64_t jg_counts_get(const struct jg_counts *c, const char *word)
 
 JG_EXPORT int jg_counts_merge(struct jg_counts *dst, const struct jg_counts *src)
 {
+	/* No word's count exceeds the total: a sum that fits fits for all. */
+	if (dst->wc.total + src->wc.total < dst->wc.total)
+		return JG_EINVAL;
 	return jg_wc_merge(&dst->wc, &src->wc) < 0 ? JG_ENOMEM : JG_OK;
 }
 
@@ -57,23 +62,69 @@ JG_EXPORT size_t jg_counts_top(const struct jg_counts *c, size_t n, struct jg_wo
 	return got;
 }
 
+/*
+ * A temporary file beside `name` in `dirfd`, created here and now: a
+ * name nobody could have planted (a symlink there is never followed).
+ */
+static int open_temp(int dirfd, const char *name, char *temp, size_t temp_len)
+{
+	static _Atomic unsigned serial;
+	for (int tries = 0; tries < 100; tries++) {
+		snprintf(temp, temp_len, ".%.200s.jg-%ld-%u.part", name, (long)getpid(), serial++);
+		int fd = openat(dirfd, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	return -1;
+}
+
+JG_EXPORT int jg_counts_write_tsv_at(const struct jg_counts *c, int dirfd, const char *name)
+{
+	char temp[300];
+	int fd = open_temp(dirfd, name, temp, sizeof temp);
+	if (fd < 0)
+		return JG_EIO;
+	FILE *f = fdopen(fd, "w");
+	int rc = f ? jg_wc_write_tsv(&c->wc, f) : -1;
+	if (!f)
+		close(fd);
+	else if (fclose(f) != 0)
+		rc = -1;
+	int saved = errno;
+	if (rc == 0 && renameat(dirfd, temp, dirfd, name) < 0)
+		rc = -1;
+	if (rc < 0) {
+		saved = errno;
+		unlinkat(dirfd, temp, 0);
+	}
+	errno = saved;
+	return rc < 0 ? JG_EIO : JG_OK;
+}
+
+/* The directory part of `path` opened, its last part in *base. */
+static int open_parent(const char *path, const char **base)
+{
+	const char *slash = strrchr(path, '/');
+	*base = slash ? slash + 1 : path;
+	if (!slash)
+		return open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char *dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+	int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	free(dir);
+	return fd;
+}
+
 JG_EXPORT int jg_counts_write_tsv(const struct jg_counts *c, const char *path)
 {
-	size_t n = strlen(path);
-	char *temp = malloc(n + 8);
-	if (!temp)
-		return JG_ENOMEM;
-	snprintf(temp, n + 8, "%s.part", path);
-	FILE *f = fopen(temp, "w");
-	int rc = f ? jg_wc_write_tsv(&c->wc, f) : -1;
-	if (f && fclose(f) != 0)
-		rc = -1;
-	if (rc == 0 && rename(temp, path) < 0)
-		rc = -1;
-	if (rc < 0)
-		unlink(temp);
-	free(temp);
-	return rc < 0 ? JG_EIO : JG_OK;
+	const char *base;
+	int dirfd = open_parent(path, &base);
+	if (dirfd < 0)
+		return JG_EIO;
+	int rc = jg_counts_write_tsv_at(c, dirfd, base);
+	int saved = errno;
+	close(dirfd);
+	errno = saved;
+	return rc;
 }
 
 /*
@@ -97,14 +148,41 @@ static int parse_line(char *line, size_t len, const char **word, size_t *wlen, u
 	return 0;
 }
 
+static int read_tsv(struct jg_counts *c, FILE *f, const char *path, char *errbuf);
+
 JG_EXPORT int jg_counts_read_tsv(struct jg_counts *c, const char *path, char *errbuf)
 {
-	FILE *f = fopen(path, "r");
+	FILE *f = fopen(path, "re");
 	if (!f) {
 		if (errbuf)
 			snprintf(errbuf, JG_ERRBUF_SIZE, "%s: %s", path, strerror(errno));
 		return JG_EIO;
 	}
+	return read_tsv(c, f, path, errbuf);
+}
+
+JG_EXPORT int jg_counts_read_tsv_at(struct jg_counts *c, int dirfd, const char *name,
+                                    char *errbuf)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	FILE *f = NULL;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		f = fdopen(fd, "r");
+	if (!f) {
+		if (errbuf)
+			snprintf(errbuf, JG_ERRBUF_SIZE, "%.200s: %s", name,
+			         fd < 0 ? strerror(errno) : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		return JG_EIO;
+	}
+	return read_tsv(c, f, name, errbuf);
+}
+
+/* Reads and closes `f`. */
+static int read_tsv(struct jg_counts *c, FILE *f, const char *path, char *errbuf)
+{
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t got;
@@ -126,6 +204,13 @@ JG_EXPORT int jg_counts_read_tsv(struct jg_counts *c, const char *path, char *er
 			rc = JG_EIO;
 			if (errbuf)
 				snprintf(errbuf, JG_ERRBUF_SIZE, "%.180s:%lu: not a word<TAB>count line", path, no);
+			break;
+		}
+		if (c->wc.total + count < c->wc.total) {
+			rc = JG_EIO;
+			if (errbuf)
+				snprintf(errbuf, JG_ERRBUF_SIZE, "%.180s:%lu: the counts add up past 2^64", path,
+				         no);
 			break;
 		}
 		if (jg_wc_add(&c->wc, word, wlen, jg_wc_hash(word, wlen), count) < 0) {

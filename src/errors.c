@@ -24,6 +24,7 @@ JG_EXPORT const char *jg_strerror(int err)
 	case JG_EINTERNAL: return "internal library error";
 	case JG_EWORKER: return "worker process died";
 	case JG_EPOOL: return "no worker process";
+	case JG_EBUSY: return "the output directory is in use";
 	}
 	return "unknown error";
 }

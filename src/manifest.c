@@ -301,6 +301,7 @@ struct fields {
 	char *type;
 	size_t n;
 	char *key[MAX_FIELDS], *value[MAX_FIELDS];
+	int bad;       /* a value is not what juggle writes (set by field_u64) */
 };
 
 /*
@@ -320,6 +321,7 @@ static int split_line(char *line, size_t len, struct fields *f)
 		return -1;
 	*hash = '\0';
 	f->n = 0;
+	f->bad = 0;
 	f->type = line;
 	char *p = strchr(line, '\t');
 	while (p) {
@@ -347,11 +349,46 @@ static const char *field(const struct fields *f, const char *key)
 	return NULL;
 }
 
-static uint64_t field_u64(const struct fields *f, const char *key)
+/*
+ * A number as juggle writes them: decimal digits only, within 64 bits, at
+ * most `max`. Anything else marks the record bad: the CRC tells damage
+ * from a whole line, not a line written to mislead.
+ */
+static uint64_t field_u64(struct fields *f, const char *key, uint64_t max)
 {
 	const char *v = field(f, key);
-	return v ? strtoull(v, NULL, 10) : 0;
+	if (!v)
+		return 0;
+	uint64_t n = 0;
+	if (!*v)
+		f->bad = 1;
+	for (; *v; v++) {
+		unsigned d = (unsigned)(*v - '0');
+		if (d > 9 || n > (UINT64_MAX - d) / 10) {
+			f->bad = 1;
+			return 0;
+		}
+		n = n * 10 + d;
+	}
+	if (n > max)
+		f->bad = 1;
+	return n;
 }
+
+/* A name as the session gives books: one path segment, no leading dot. */
+static int book_name_safe(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	if (n == 0 || n > JG_NAME_LIMIT || name[0] == '.' || strchr(name, '/'))
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Bounds of the figures a record may hold (far past any real one). */
+#define COUNT_MAX (1ULL << 48)
 
 /* ---- records ------------------------------------------------------------- */
 
@@ -436,7 +473,7 @@ int jg_mf_write_seal(struct jg_mf_writer *w, const struct jg_mf_seal *s)
 	return line_write(w, &l);
 }
 
-static int take_header(struct jg_manifest *m, const struct fields *f)
+static int take_header(struct jg_manifest *m, struct fields *f)
 {
 	const char *format = field(f, "format"), *list = field(f, "list"), *shard = field(f, "shard");
 	const char *order = field(f, "order"), *count = field(f, "count");
@@ -445,8 +482,10 @@ static int take_header(struct jg_manifest *m, const struct fields *f)
 		return -1;
 	m->list_hash = strtoull(list, NULL, 16);
 	m->list_order = strtoull(order, NULL, 16);
-	m->list_urls = field_u64(f, "list_urls");
-	m->accepted = field_u64(f, "accepted");
+	m->list_urls = field_u64(f, "list_urls", COUNT_MAX);
+	m->accepted = field_u64(f, "accepted", m->list_urls);
+	if (f->bad)
+		return -1;
 	/* Checked as input: a CRC tells damage, not a file made to mislead. */
 	if (sscanf(shard, "%" SCNu32 "/%" SCNu32, &m->shard_k, &m->shard_n) != 2 ||
 	    m->shard_n > JG_SHARDS_MAX || (m->shard_n && m->shard_k >= m->shard_n) ||
@@ -458,21 +497,43 @@ static int take_header(struct jg_manifest *m, const struct fields *f)
 	return failed ? -1 : 0;
 }
 
-static int take_book(struct jg_manifest *m, const struct fields *f, int ok, int other)
+/* A signed number as juggle writes them (put_i64). */
+static int64_t field_i64(struct fields *f, const char *key)
+{
+	const char *v = field(f, key);
+	if (!v)
+		return 0;
+	int neg = *v == '-';
+	uint64_t n = 0;
+	if (!v[neg])
+		f->bad = 1;
+	for (const char *p = v + neg; *p; p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (d > 9 || n > ((uint64_t)INT64_MAX + neg - d) / 10) {
+			f->bad = 1;
+			return 0;
+		}
+		n = n * 10 + d;
+	}
+	return neg ? (int64_t)(0 - n) : (int64_t)n;
+}
+
+static int take_book(struct jg_manifest *m, struct fields *f, int ok, int other)
 {
 	struct jg_mf_book b;
 	memset(&b, 0, sizeof b);
 	b.ok = ok;
 	b.other = other;
-	b.index = field_u64(f, "index");
+	b.index = field_u64(f, "index", COUNT_MAX);
 	b.text = (char *)field(f, "text");
 	b.url = (char *)field(f, "url");
 	b.file = (char *)field(f, "file");
-	if (!b.text || !b.url || (ok && !b.file))
+	/* A saved book's file is one name in DIR, as the session names books:
+	 * never "../x" nor an absolute path, whoever wrote this line. */
+	if (!b.text || !b.url || (ok && !book_name_safe(b.file)))
 		return -1;
-	b.bytes = field_u64(f, "bytes");
-	const char *mt = field(f, "mtime_ns");
-	b.mtime_ns = mt ? strtoll(mt, NULL, 10) : 0;
+	b.bytes = field_u64(f, "bytes", JG_MAX_SIZE_LIMIT);
+	b.mtime_ns = field_i64(f, "mtime_ns");
 	b.sha256 = (char *)field(f, "sha256");
 	b.etag = (char *)field(f, "etag");
 	b.last_modified = (char *)field(f, "last_modified");
@@ -481,30 +542,39 @@ static int take_book(struct jg_manifest *m, const struct fields *f, int ok, int 
 	b.charset_from = (char *)field(f, "charset_from");
 	b.final_url = (char *)field(f, "final_url");
 	b.error = (char *)field(f, "error");
-	b.err = (int)(int64_t)field_u64(f, "err");
-	b.http = (long)field_u64(f, "http");
-	b.attempts = (unsigned)field_u64(f, "attempts");
-	b.redirects = (unsigned)field_u64(f, "redirects");
+	/* A failure names its kind: a negative jg_err. */
+	const char *err = field(f, "err");
+	b.err = (int)(int64_t)field_u64(f, "err", UINT64_MAX);
+	if (!ok && (!err || b.err >= 0 || b.err < -1000))
+		return -1;
+	b.http = (long)field_u64(f, "http", 999);
+	b.attempts = (unsigned)field_u64(f, "attempts", 1000);
+	b.redirects = (unsigned)field_u64(f, "redirects", 1000);
 	b.top = (char *)field(f, "top");
 	b.counted = b.top != NULL;
 	b.pending = field(f, "pending") != NULL;
-	b.words = field_u64(f, "words");
-	b.distinct = field_u64(f, "distinct");
+	/* A word takes a byte at least; a distinct word is a word. */
+	b.words = field_u64(f, "words", b.bytes);
+	b.distinct = field_u64(f, "distinct", b.words);
+	if (f->bad)
+		return -1;
 	return jg_mf_put(m, &b);
 }
 
-static int take_seal(struct jg_manifest *m, const struct fields *f)
+static int take_seal(struct jg_manifest *m, struct fields *f)
 {
 	const char *crc = field(f, "crc");
 	if (!crc)
 		return -1;
 	m->has_seal = 1;
 	m->seal_broken = 0;
-	m->seal.gen = field_u64(f, "gen");
-	m->seal.books = field_u64(f, "books");
-	m->seal.words = field_u64(f, "words");
-	m->seal.distinct = field_u64(f, "distinct");
+	m->seal.gen = field_u64(f, "gen", COUNT_MAX);
+	m->seal.books = field_u64(f, "books", COUNT_MAX);
+	m->seal.words = field_u64(f, "words", UINT64_MAX);
+	m->seal.distinct = field_u64(f, "distinct", m->seal.words);
 	m->seal.crc = (uint32_t)strtoul(crc, NULL, 16);
+	if (f->bad)
+		return -1;
 	/* Every book saved so far has its counts in that snapshot, but those
 	 * carried over as pending, whose counts are in none. */
 	for (size_t i = 0; i < m->n_books; i++)
@@ -525,21 +595,70 @@ static int take_line(struct jg_manifest *m, char *line, size_t len, unsigned lon
 		return take_seal(m, &f);
 	if (strcmp(f.type, "E") == 0) {
 		struct jg_mf_input_error e = {(char *)field(&f, "source"), (char *)field(&f, "text"),
-		                              (char *)field(&f, "error"), (unsigned long)field_u64(&f, "line")};
-		return jg_mf_put_input_error(m, &e);
+		                              (char *)field(&f, "error"),
+		                              (unsigned long)field_u64(&f, "line", COUNT_MAX)};
+		return f.bad ? -1 : jg_mf_put_input_error(m, &e);
 	}
 	return -1;
 }
 
-int jg_mf_load(struct jg_manifest *m, const char *dir, char *why, size_t why_len)
+int jg_mf_open_dir(const char *dir, int create, char *why, size_t why_len)
 {
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s/manifest", dir, JG_MF_DIR);
-	FILE *f = fopen(path, "r");
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		snprintf(why, why_len, "%.300s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (create && mkdirat(dfd, JG_MF_DIR, 0777) < 0 && errno != EEXIST) {
+		snprintf(why, why_len, "%.300s/%s: %s", dir, JG_MF_DIR, strerror(errno));
+		close(dfd);
+		return -1;
+	}
+	/* Opened as itself, never through a symlink: whoever can write DIR
+	 * must not make juggle write into another directory. */
+	int jfd = openat(dfd, JG_MF_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int err = errno;
+	close(dfd);
+	if (jfd < 0) {
+		if (err == ENOTDIR || err == ELOOP)
+			snprintf(why, why_len, "%.300s/%s is not a directory (a symlink or a file): "
+			         "refusing to use it", dir, JG_MF_DIR);
+		else
+			snprintf(why, why_len, "%.300s/%s: %s", dir, JG_MF_DIR, strerror(err));
+		errno = err;
+		return -1;
+	}
+	return jfd;
+}
+
+/* `name` in `dirfd` for reading: a regular file, no symlink followed. */
+static FILE *open_regular(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return NULL;
+	}
+	FILE *f = fdopen(fd, "r");
+	if (!f)
+		close(fd);
+	return f;
+}
+
+int jg_mf_load(struct jg_manifest *m, int jfd, const char *dir, char *why, size_t why_len)
+{
+	FILE *f = open_regular(jfd, "manifest");
 	if (!f) {
 		if (errno == ENOENT)
 			return 0;
-		snprintf(why, why_len, "%s: %s", path, strerror(errno));
+		snprintf(why, why_len, "%.300s/%s/manifest: %s", dir, JG_MF_DIR,
+		         errno == ELOOP ? "a symlink: not juggle's" : errno == EINVAL
+		                                                    ? "not a regular file"
+		                                                    : strerror(errno));
 		return -1;
 	}
 	m->found = 1;
@@ -553,22 +672,23 @@ int jg_mf_load(struct jg_manifest *m, const char *dir, char *why, size_t why_len
 		int whole = line[len - 1] == '\n';
 		if (whole)
 			line[--len] = '\0';
-		if (take_line(m, line, len, no) == 0 && whole)
+		/* A NUL would hide the fields after it from the parse, not the CRC. */
+		if (!memchr(line, '\0', len) && take_line(m, line, len, no) == 0 && whole)
 			continue;
-		/* Cut short at the end: the record a kill interrupted. Wrong
-		 * anywhere else: the file is not what we wrote. */
-		int c = fgetc(f);
-		if (c == EOF)
-			m->torn_line = no;
-		else
+		/* Cut short (no newline: a record ends with one, written by one
+		 * write(2)): the record a kill interrupted. A whole line that is
+		 * wrong is not what we wrote, wherever it is. */
+		if (whole)
 			m->bad_line = no;
+		else
+			m->torn_line = no;
 		break;
 	}
 	int err = ferror(f);
 	free(line);
 	fclose(f);
 	if (err) {
-		snprintf(why, why_len, "%s: read error", path);
+		snprintf(why, why_len, "%.300s/%s/manifest: read error", dir, JG_MF_DIR);
 		return -1;
 	}
 	return 0;
@@ -576,25 +696,27 @@ int jg_mf_load(struct jg_manifest *m, const char *dir, char *why, size_t why_len
 
 /* ---- writing the journal ------------------------------------------------- */
 
-int jg_mf_begin(struct jg_mf_writer *w, const char *dir, char *why, size_t why_len)
+int jg_mf_begin(struct jg_mf_writer *w, int jfd, const char *dir, char *why, size_t why_len)
 {
 	memset(w, 0, sizeof *w);
 	w->fd = -1;
+	w->jfd = jfd;
 	size_t n = strlen(dir) + sizeof JG_MF_DIR + 2;
 	if (!(w->dir = malloc(n))) {
 		snprintf(why, why_len, "out of memory");
 		return -1;
 	}
 	snprintf(w->dir, n, "%s/%s", dir, JG_MF_DIR);
-	if (mkdir(w->dir, 0777) < 0 && errno != EEXIST) {
-		snprintf(why, why_len, "%s: %s", w->dir, strerror(errno));
+	/* A new file of our own: whatever sat under the name (a planted
+	 * symlink among others) is removed, not written through. */
+	if (unlinkat(jfd, "manifest.part", 0) < 0 && errno != ENOENT) {
+		snprintf(why, why_len, "%.300s/manifest.part: %s", w->dir, strerror(errno));
 		return -1;
 	}
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s/manifest.part", w->dir);
-	w->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0666);
+	w->fd = openat(jfd, "manifest.part",
+	               O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0666);
 	if (w->fd < 0) {
-		snprintf(why, why_len, "%s: %s", tmp, strerror(errno));
+		snprintf(why, why_len, "%.300s/manifest.part: %s", w->dir, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -602,16 +724,13 @@ int jg_mf_begin(struct jg_mf_writer *w, const char *dir, char *why, size_t why_l
 
 int jg_mf_commit(struct jg_mf_writer *w, char *why, size_t why_len)
 {
-	char tmp[4096], path[4096];
-	snprintf(tmp, sizeof tmp, "%s/manifest.part", w->dir);
-	snprintf(path, sizeof path, "%s/manifest", w->dir);
 	if (w->failed) {
-		snprintf(why, why_len, "%s: %s", tmp, strerror(w->err));
+		snprintf(why, why_len, "%.300s/manifest.part: %s", w->dir, strerror(w->err));
 		return -1;
 	}
 	/* The descriptor stays open on the renamed file: appends go on. */
-	if (rename(tmp, path) < 0) {
-		snprintf(why, why_len, "%s: %s", path, strerror(errno));
+	if (renameat(w->jfd, "manifest.part", w->jfd, "manifest") < 0) {
+		snprintf(why, why_len, "%.300s/manifest: %s", w->dir, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -626,25 +745,36 @@ void jg_mf_close(struct jg_mf_writer *w)
 	w->dir = NULL;
 }
 
-void jg_mf_snapshot_path(const char *dir, uint64_t gen, char *out, size_t len)
+int jg_mf_seal_consistent(const struct jg_manifest *m)
 {
-	snprintf(out, len, "%s/%s/counts.%" PRIu64 ".tsv", dir, JG_MF_DIR, gen);
+	uint64_t words = 0;
+	for (size_t i = 0; i < m->n_books; i++) {
+		const struct jg_mf_book *b = &m->books[i];
+		if (b->sealed && __builtin_add_overflow(words, b->words, &words))
+			return 0;
+	}
+	return m->has_seal && words == m->seal.words;
 }
 
-int jg_mf_file_crc(const char *path, uint32_t *crc)
+void jg_mf_snapshot_name(uint64_t gen, char *out, size_t len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	snprintf(out, len, "counts.%" PRIu64 ".tsv", gen);
+}
+
+int jg_mf_file_crc(int jfd, const char *name, uint32_t *crc)
+{
+	FILE *f = open_regular(jfd, name);
+	if (!f)
 		return -1;
-	static char buf[1 << 16];
+	char buf[1 << 16];
 	uLong c = crc32(0L, Z_NULL, 0);
-	ssize_t n;
-	while ((n = read(fd, buf, sizeof buf)) > 0)
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
 		c = crc32(c, (const Bytef *)buf, (uInt)n);
-	int saved = errno;
-	close(fd);
-	if (n < 0) {
-		errno = saved;
+	int bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		errno = EIO;
 		return -1;
 	}
 	*crc = (uint32_t)c;

@@ -40,6 +40,9 @@
 
 #define JG_MF_VERSION 1
 #define JG_MF_DIR ".juggle"
+/* The longest book name the session gives (store.h's JG_NAME_MAX and a
+ * ".NNN" suffix): longer "file=" values are not juggle's. */
+#define JG_NAME_LIMIT (240 + 24)
 
 struct jg_mf_book {
 	int ok;                    /* B (saved) or F (failed) */
@@ -98,11 +101,19 @@ struct jg_manifest {
 void jg_mf_init(struct jg_manifest *m);
 void jg_mf_fini(struct jg_manifest *m);
 /*
- * Reads DIR/.juggle/manifest. 0 (also when there is none: m->found = 0,
- * and when damaged: torn_line / bad_line say where), or -1 with `why`
- * when it cannot be read at all.
+ * Opens DIR/.juggle (made first when `create`) as a directory in its own
+ * right, never through a symlink: every file of the journal is then
+ * reached through it. A descriptor, or -1 with `why` (errno ENOENT when it
+ * does not exist).
  */
-int jg_mf_load(struct jg_manifest *m, const char *dir, char *why, size_t why_len);
+int jg_mf_open_dir(const char *dir, int create, char *why, size_t why_len);
+
+/*
+ * Reads `jfd`'s manifest (`dir` names DIR in messages). 0 (also when
+ * there is none: m->found = 0, and when damaged: torn_line / bad_line say
+ * where), or -1 with `why` when it cannot be read at all.
+ */
+int jg_mf_load(struct jg_manifest *m, int jfd, const char *dir, char *why, size_t why_len);
 /* The book recorded last for the list line `text`, or NULL. */
 struct jg_mf_book *jg_mf_find(const struct jg_manifest *m, const char *text);
 /* Records (or replaces) a book; the manifest copies every string. 0 or -1. */
@@ -112,17 +123,17 @@ int jg_mf_put_input_error(struct jg_manifest *m, const struct jg_mf_input_error 
 /* Appends records to a manifest being written. */
 struct jg_mf_writer {
 	int fd;
-	char *dir;                 /* DIR/.juggle */
+	int jfd;                   /* DIR/.juggle, borrowed */
+	char *dir;                 /* DIR/.juggle, for messages */
 	int failed;                /* a write failed: errno in `err` */
 	int err;
 };
 
 /*
- * Starts a fresh manifest in DIR/.juggle (created if missing) under a
- * temporary name; jg_mf_commit() renames it over the old one. 0, or -1
- * with `why`.
+ * Starts a fresh manifest in `jfd` (DIR/.juggle) under a temporary name;
+ * jg_mf_commit() renames it over the old one. 0, or -1 with `why`.
  */
-int jg_mf_begin(struct jg_mf_writer *w, const char *dir, char *why, size_t why_len);
+int jg_mf_begin(struct jg_mf_writer *w, int jfd, const char *dir, char *why, size_t why_len);
 int jg_mf_commit(struct jg_mf_writer *w, char *why, size_t why_len);
 void jg_mf_close(struct jg_mf_writer *w);
 /* Each writes one record; -1 on a write error (also kept in w->failed). */
@@ -131,10 +142,17 @@ int jg_mf_write_book(struct jg_mf_writer *w, const struct jg_mf_book *b);
 int jg_mf_write_input_error(struct jg_mf_writer *w, const struct jg_mf_input_error *e);
 int jg_mf_write_seal(struct jg_mf_writer *w, const struct jg_mf_seal *s);
 
-/* DIR/.juggle/counts.GEN.tsv into `out`. */
-void jg_mf_snapshot_path(const char *dir, uint64_t gen, char *out, size_t len);
-/* CRC-32 of a whole file. 0, or -1 with errno. */
-int jg_mf_file_crc(const char *path, uint32_t *crc);
+/*
+ * Whether the seal agrees with the books it covers: their recorded words
+ * add up to the snapshot's total (a check of sense, not of intent: a CRC
+ * and a sum can both be forged).
+ */
+int jg_mf_seal_consistent(const struct jg_manifest *m);
+
+/* "counts.GEN.tsv", the snapshot's name in DIR/.juggle, into `out`. */
+void jg_mf_snapshot_name(uint64_t gen, char *out, size_t len);
+/* CRC-32 of regular file `name` in `jfd`. 0, or -1 with errno. */
+int jg_mf_file_crc(int jfd, const char *name, uint32_t *crc);
 
 /*
  * A recorded book's figures into a result, as a run reports them: words,

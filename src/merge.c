@@ -11,11 +11,14 @@
 #include "manifest.h"
 #include "report.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { MERGE_OK = 0, MERGE_INCOMPLETE = 1, MERGE_USAGE = 2 };
 
@@ -40,6 +43,7 @@ struct shard {
 	const char *dir;
 	struct jg_manifest m;
 	struct jg_counts *counts;
+	int jfd;                  /* its DIR/.juggle */
 };
 
 /* A book and the shard it came from, to be sorted into list order. */
@@ -60,7 +64,12 @@ static int load_shard(struct shard *sh)
 {
 	char why[600];
 	jg_mf_init(&sh->m);
-	if (jg_mf_load(&sh->m, sh->dir, why, sizeof why) < 0) {
+	sh->jfd = jg_mf_open_dir(sh->dir, 0, why, sizeof why);
+	if (sh->jfd < 0 && errno != ENOENT) {
+		jg_say(stderr, "juggle merge: %s\n", why);
+		return -1;
+	}
+	if (sh->jfd >= 0 && jg_mf_load(&sh->m, sh->jfd, sh->dir, why, sizeof why) < 0) {
 		jg_say(stderr, "juggle merge: %s\n", why);
 		return -1;
 	}
@@ -70,8 +79,16 @@ static int load_shard(struct shard *sh)
 		return -1;
 	}
 	if (sh->m.bad_line) {
-		jg_say(stderr, "juggle merge: %s/%s/manifest:%lu: fails its checksum; run the shard "
-		        "again to rebuild it\n", sh->dir, JG_MF_DIR, sh->m.bad_line);
+		jg_say(stderr, "juggle merge: %s/%s/manifest:%lu: fails its checksum or is not a record "
+		        "juggle writes; run the shard again to rebuild it\n", sh->dir, JG_MF_DIR,
+		        sh->m.bad_line);
+		return -1;
+	}
+	/* Empty, or its header cut short: what a crash after the rename can
+	 * leave, or an interrupted copy of the shard. */
+	if (!sh->m.juggle_version || !sh->m.count_mode) {
+		jg_say(stderr, "juggle merge: %s/%s/manifest: no header (empty, or cut short); run "
+		        "the shard again\n", sh->dir, JG_MF_DIR);
 		return -1;
 	}
 	return 0;
@@ -120,16 +137,24 @@ static int load_counts(struct shard *sh)
 		        unsealed ? unsealed : m->n_books);
 		return -1;
 	}
-	char path[4096], err[JG_ERRBUF_SIZE];
+	char name[64], err[JG_ERRBUF_SIZE];
 	uint32_t crc;
-	jg_mf_snapshot_path(sh->dir, m->seal.gen, path, sizeof path);
-	if (jg_mf_file_crc(path, &crc) < 0 || crc != m->seal.crc) {
-		jg_say(stderr, "juggle merge: %s: missing or fails its checksum; run the shard again\n",
-		        path);
+	jg_mf_snapshot_name(m->seal.gen, name, sizeof name);
+	if (jg_mf_file_crc(sh->jfd, name, &crc) < 0 || crc != m->seal.crc) {
+		jg_say(stderr, "juggle merge: %s/%s/%s: missing or fails its checksum; run the shard "
+		        "again\n", sh->dir, JG_MF_DIR, name);
 		return -1;
 	}
-	if (!(sh->counts = jg_counts_new()) || jg_counts_read_tsv(sh->counts, path, err) != JG_OK) {
-		jg_say(stderr, "juggle merge: %s\n", sh->counts ? err : "out of memory");
+	if (!(sh->counts = jg_counts_new()) ||
+	    jg_counts_read_tsv_at(sh->counts, sh->jfd, name, err) != JG_OK) {
+		jg_say(stderr, "juggle merge: %s/%s/%s\n", sh->dir, JG_MF_DIR,
+		        sh->counts ? err : "out of memory");
+		return -1;
+	}
+	if (jg_counts_total(sh->counts) != m->seal.words ||
+	    jg_counts_distinct(sh->counts) != m->seal.distinct || !jg_mf_seal_consistent(m)) {
+		jg_say(stderr, "juggle merge: %s/%s/%s: its totals differ from the manifest's; run "
+		        "the shard again\n", sh->dir, JG_MF_DIR, name);
 		return -1;
 	}
 	return 0;
@@ -141,7 +166,7 @@ static void report_record(struct jg_report *r, const struct shard *sh, const str
 	struct jg_result res;
 	struct jg_word_count top[JG_MF_TOP_MAX];
 	static char words[JG_MF_TOP_MAX * 1025]; /* as long as a run's */
-	char path[4096];
+	char path[PATH_MAX + 300];
 	memset(&res, 0, sizeof res);
 	res.url = b->url;
 	res.final_url = b->final_url ? b->final_url : b->url;
@@ -163,20 +188,40 @@ static void report_record(struct jg_report *r, const struct shard *sh, const str
 	jg_report_book(r, &res);
 }
 
-/* An input line is read by every shard: report each once. */
-static int seen_input_error(struct shard *shards, size_t upto, const struct jg_mf_input_error *e)
+/* An input line is read by every shard: report each once. Sorting them
+ * all keeps that n log n (two shards of 180,000 took 11 s pairwise). */
+static int by_input_error(const void *a, const void *b)
 {
-	for (size_t s = 0; s <= upto; s++) {
-		const struct jg_manifest *m = &shards[s].m;
-		size_t n = s == upto ? (size_t)(e - m->input_errors) : m->n_input_errors;
-		for (size_t i = 0; i < n; i++) {
-			const struct jg_mf_input_error *o = &m->input_errors[i];
-			if (o->line == e->line && strcmp(o->text ? o->text : "", e->text ? e->text : "") == 0 &&
-			    strcmp(o->error ? o->error : "", e->error ? e->error : "") == 0)
-				return 1;
-		}
+	const struct jg_mf_input_error *x = *(const struct jg_mf_input_error *const *)a;
+	const struct jg_mf_input_error *y = *(const struct jg_mf_input_error *const *)b;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	int c = strcmp(x->text ? x->text : "", y->text ? y->text : "");
+	return c ? c : strcmp(x->error ? x->error : "", y->error ? y->error : "");
+}
+
+static void report_input_errors(struct jg_report *report, struct shard *shards, size_t n)
+{
+	size_t total = 0, k = 0;
+	for (size_t s = 0; s < n; s++)
+		total += shards[s].m.n_input_errors;
+	const struct jg_mf_input_error **all = malloc((total ? total : 1) * sizeof *all);
+	if (!all) {
+		jg_say(stderr, "juggle merge: out of memory\n");
+		return;
 	}
-	return 0;
+	for (size_t s = 0; s < n; s++)
+		for (size_t i = 0; i < shards[s].m.n_input_errors; i++)
+			all[k++] = &shards[s].m.input_errors[i];
+	qsort(all, total, sizeof *all, by_input_error);
+	for (size_t i = 0; i < total; i++) {
+		const struct jg_mf_input_error *e = all[i];
+		if (i && by_input_error(&all[i - 1], &all[i]) == 0)
+			continue;
+		jg_report_input_error(report, e->source ? e->source : "?", e->line, e->text,
+		                      e->error ? e->error : "");
+	}
+	free(all);
 }
 
 struct merge_args {
@@ -278,6 +323,8 @@ int jg_merge_main(int argc, char **argv)
 	if (!shards)
 		return MERGE_USAGE;
 	int status = MERGE_OK;
+	for (size_t s = 0; s < n; s++)
+		shards[s].jfd = -1;
 	for (size_t s = 0; s < n; s++) {
 		shards[s].dir = argv[optind + (int)s];
 		if (load_shard(&shards[s]) < 0)
@@ -334,13 +381,7 @@ int jg_merge_main(int argc, char **argv)
 		incomplete = 1;
 	}
 	free(order);
-	for (size_t s = 0; s < n; s++)
-		for (size_t i = 0; i < shards[s].m.n_input_errors; i++) {
-			const struct jg_mf_input_error *e = &shards[s].m.input_errors[i];
-			if (!seen_input_error(shards, s, e))
-				jg_report_input_error(&report, e->source ? e->source : "?", e->line, e->text,
-				                      e->error ? e->error : "");
-		}
+	report_input_errors(&report, shards, n);
 	if (all) {
 		jg_report_counts(&report, all, a.top);
 		if (a.counts_path && jg_counts_write_tsv(all, a.counts_path) != JG_OK) {
@@ -361,6 +402,8 @@ out:
 	for (size_t s = 0; s < n; s++) {
 		jg_mf_fini(&shards[s].m);
 		jg_counts_free(shards[s].counts);
+		if (shards[s].jfd >= 0)
+			close(shards[s].jfd);
 	}
 	free(shards);
 	return status;

@@ -34,6 +34,7 @@ struct record {
 	size_t len;
 	char *dir, *name;
 	char charset[JG_MSG_CHARSET_MAX + 1];
+	uint64_t expect_size, expect_ino;
 	uint32_t flags;
 	jg_pool_done_cb done;     /* NULL once answered or forgotten */
 	void *user;
@@ -541,8 +542,13 @@ static void dispatch(struct jg_pool *p, uint32_t i)
 		return;
 	}
 	size_t body = r->type == JG_FRAME_BOOK ? r->len : 0;
-	struct jg_msg_book m = {r->dir, r->name, r->charset, NULL, strlen(r->dir), strlen(r->name),
-	                        strlen(r->charset), body};
+	struct jg_msg_book m = {
+		.dir = r->dir, .dir_len = strlen(r->dir),
+		.name = r->name, .name_len = strlen(r->name),
+		.charset = r->charset, .charset_len = strlen(r->charset),
+		.expect_size = r->expect_size, .expect_ino = r->expect_ino,
+		.body_len = body,
+	};
 	size_t meta_len = jg_msg_book_meta_len(&m);
 	struct jg_frame_header h = {r->type, i, 0, r->flags};
 	uint8_t *meta = malloc(meta_len);
@@ -579,7 +585,9 @@ int jg_pool_submit(struct jg_pool *p, struct jg_pool_book *b)
 	r->dir = strdup(b->dir);
 	r->name = strdup(b->name);
 	snprintf(r->charset, sizeof r->charset, "%s", b->charset ? b->charset : "");
-	if (!r->dir || !r->name || strlen(b->dir) > 4000) {
+	r->expect_size = b->expect_size;
+	r->expect_ino = b->expect_ino;
+	if (!r->dir || !r->name) {
 		record_free(p, i);
 		return -1;
 	}

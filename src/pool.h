@@ -46,6 +46,8 @@ struct jg_pool_book {
 	size_t len;
 	const char *dir, *name;   /* copied */
 	const char *charset;      /* the answer's charset, NULL when none; copied */
+	uint64_t expect_size;     /* RECOUNT: the file's size and inode as the */
+	uint64_t expect_ino;      /* caller checked them (inode 0: any) */
 	uint32_t flags;           /* JG_BOOK_* from proto.h */
 	jg_pool_done_cb done;
 	void *user;

@@ -157,7 +157,7 @@ void jg_writer_seal(struct jg_writer *w, uint8_t type, uint32_t id, uint32_t fla
 
 size_t jg_msg_book_meta_len(const struct jg_msg_book *m)
 {
-	return JG_FRAME_HEADER + 2 + m->dir_len + 2 + m->name_len + 1 + m->charset_len;
+	return JG_FRAME_HEADER + 2 + m->dir_len + 2 + m->name_len + 1 + m->charset_len + 16;
 }
 
 int jg_msg_book_encode_meta(uint8_t *out, struct jg_frame_header *h, const struct jg_msg_book *m)
@@ -178,6 +178,11 @@ int jg_msg_book_encode_meta(uint8_t *out, struct jg_frame_header *h, const struc
 	q[0] = (uint8_t)m->charset_len;
 	if (m->charset_len)
 		memcpy(q + 1, m->charset, m->charset_len);
+	q += 1 + m->charset_len;
+	for (int i = 0; i < 8; i++) {
+		q[i] = (uint8_t)(m->expect_size >> (56 - 8 * i));
+		q[8 + i] = (uint8_t)(m->expect_ino >> (56 - 8 * i));
+	}
 	return 0;
 }
 
@@ -214,6 +219,8 @@ int jg_msg_book_decode(const uint8_t *payload, size_t len, struct jg_msg_book *m
 	const uint8_t *cl = jg_get_bytes(&c, 1);
 	m->charset_len = cl ? *cl : 0;
 	m->charset = (const char *)jg_get_bytes(&c, m->charset_len);
+	m->expect_size = jg_get_u64(&c);
+	m->expect_ino = jg_get_u64(&c);
 	if (c.bad || m->charset_len > JG_MSG_CHARSET_MAX)
 		return -1;
 	m->body = (const char *)c.p;

@@ -70,6 +70,7 @@ const uint8_t *jg_get_bytes(struct jg_cursor *c, size_t n);
 struct jg_msg_book {           /* BOOK and RECOUNT */
 	const char *dir, *name, *charset, *body;
 	size_t dir_len, name_len, charset_len, body_len;
+	uint64_t expect_size, expect_ino; /* RECOUNT: the file that was checked */
 };
 
 /* The longest charset name a frame carries. */

@@ -2,6 +2,7 @@
 #include "say.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <strings.h>
@@ -118,6 +119,31 @@ static void on_progress(struct ev_loop *loop, ev_timer *w, int revents)
 	fflush(stderr);
 }
 
+/*
+ * A new file beside `path` to write it in, renamed over it once whole:
+ * "DIR/.NAME.jg-PID-N.part", made here and now with O_EXCL, so nothing a
+ * writer of DIR planted there (a symlink) is followed.
+ */
+static FILE *open_temp_beside(const char *path, char *temp, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	int dir_len = slash ? (int)(slash - path + 1) : 0;
+	const char *base = slash ? slash + 1 : path;
+	for (unsigned n = 0; n < 100; n++) {
+		snprintf(temp, len, "%.*s.%s.jg-%ld-%u.part", dir_len, path, base, (long)getpid(), n);
+		int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			FILE *f = fdopen(fd, "w");
+			if (!f)
+				close(fd);
+			return f;
+		}
+		if (errno != EEXIST)
+			return NULL;
+	}
+	return NULL;
+}
+
 int jg_report_init(struct jg_report *r, struct ev_loop *loop, int quiet, const char *json_path)
 {
 	memset(r, 0, sizeof *r);
@@ -131,13 +157,12 @@ int jg_report_init(struct jg_report *r, struct ev_loop *loop, int quiet, const c
 		return 0;
 	/* Written beside its final name, renamed when complete. */
 	r->json_path = strdup(json_path);
-	r->json_temp = malloc(strlen(json_path) + 16);
+	r->json_temp = malloc(strlen(json_path) + 64);
 	if (!r->json_path || !r->json_temp) {
 		jg_say(stderr, "juggle: out of memory\n");
 		return -1;
 	}
-	sprintf(r->json_temp, "%s.part", json_path);
-	r->json = fopen(r->json_temp, "w");
+	r->json = open_temp_beside(json_path, r->json_temp, strlen(json_path) + 64);
 	if (!r->json) {
 		jg_say(stderr, "juggle: %s: %s\n", r->json_temp, strerror(errno));
 		return -1;

@@ -5,10 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,7 +21,7 @@ static const char *manifest_path(const struct jg_resume *r, char *buf, size_t le
 int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, int refresh)
 {
 	memset(r, 0, sizeof *r);
-	r->lock_fd = -1;
+	r->dirfd = r->jfd = -1;
 	jg_mf_init(&r->old);
 	jg_mf_init(&r->now);
 	r->w.fd = -1;
@@ -32,29 +32,16 @@ int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, i
 		jg_say(stderr, "juggle: out of memory\n");
 		return -1;
 	}
-	char why[512], path[4096];
-	/* Two runs over one directory would each rewrite the manifest and
-	 * lose the other's records: the second is refused. The lock goes
-	 * with the process, kill -9 included. */
-	snprintf(path, sizeof path, "%s/%s", dir, JG_MF_DIR);
-	if (mkdir(path, 0777) < 0 && errno != EEXIST) {
-		jg_say(stderr, "juggle: %s: %s\n", path, strerror(errno));
+	char why[600], path[PATH_MAX + 64];
+	/* The session holds the directory's lock: no other run writes here.
+	 * Every file is reached through these two descriptors, never through
+	 * a symlink a writer of DIR planted. */
+	r->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r->dirfd < 0 || (r->jfd = jg_mf_open_dir(dir, 1, why, sizeof why)) < 0) {
+		jg_say(stderr, "juggle: %s\n", r->dirfd < 0 ? strerror(errno) : why);
 		return -1;
 	}
-	snprintf(path, sizeof path, "%s/%s/lock", dir, JG_MF_DIR);
-	r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-	if (r->lock_fd < 0) {
-		jg_say(stderr, "juggle: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	if (flock(r->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK)
-			jg_say(stderr, "juggle: %s: another juggle run is using this directory\n", dir);
-		else
-			jg_say(stderr, "juggle: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	if (jg_mf_load(&r->old, dir, why, sizeof why) < 0) {
+	if (jg_mf_load(&r->old, r->jfd, dir, why, sizeof why) < 0) {
 		jg_say(stderr, "juggle: %s; not resuming from it\n", why);
 		jg_mf_fini(&r->old);
 		r->old.found = 1; /* something is there: do not adopt files */
@@ -71,30 +58,40 @@ int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, i
 	return 0;
 }
 
+/* A file's mtime in nanoseconds; saturated past the year 2262, where the
+ * product no longer fits (a file dated 2300 is still compared exactly
+ * with its own record, which saturates the same way). */
+static int64_t mtime_ns(const struct stat *st)
+{
+	int64_t ns;
+	if (__builtin_mul_overflow((int64_t)st->st_mtim.tv_sec, (int64_t)1000000000, &ns) ||
+	    __builtin_add_overflow(ns, (int64_t)st->st_mtim.tv_nsec, &ns))
+		return st->st_mtim.tv_sec < 0 ? INT64_MIN : INT64_MAX;
+	return ns;
+}
+
 /* Is the book's file still the one recorded? Size and mtime, no hashing:
  * a complete directory of 10,000 books must resume in milliseconds. */
 static int file_intact(const struct jg_resume *r, const struct jg_mf_book *b)
 {
-	char path[4096];
 	struct stat st;
-	snprintf(path, sizeof path, "%s/%s", r->dir, b->file);
-	return lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == b->bytes &&
-	       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == b->mtime_ns;
+	return fstatat(r->dirfd, b->file, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	       (uint64_t)st.st_size == b->bytes && mtime_ns(&st) == b->mtime_ns;
 }
 
 /* Loads the sealed snapshot when everything it covers still holds. */
 static int load_snapshot(struct jg_resume *r, char *why, size_t why_len)
 {
 	const struct jg_manifest *m = &r->old;
-	char path[4096], err[JG_ERRBUF_SIZE];
+	char name[64], err[JG_ERRBUF_SIZE];
 	uint32_t crc;
-	jg_mf_snapshot_path(r->dir, m->seal.gen, path, sizeof path);
-	if (jg_mf_file_crc(path, &crc) < 0) {
-		snprintf(why, why_len, "%.500s: %s", path, strerror(errno));
+	jg_mf_snapshot_name(m->seal.gen, name, sizeof name);
+	if (jg_mf_file_crc(r->jfd, name, &crc) < 0) {
+		snprintf(why, why_len, "%.400s/%s/%s: %s", r->dir, JG_MF_DIR, name, strerror(errno));
 		return -1;
 	}
 	if (crc != m->seal.crc) {
-		snprintf(why, why_len, "%.500s: fails its checksum", path);
+		snprintf(why, why_len, "%.400s/%s/%s: fails its checksum", r->dir, JG_MF_DIR, name);
 		return -1;
 	}
 	for (size_t i = 0; i < m->n_books; i++) {
@@ -113,13 +110,14 @@ static int load_snapshot(struct jg_resume *r, char *why, size_t why_len)
 		}
 	}
 	if (!(r->prior_counts = jg_counts_new()) ||
-	    jg_counts_read_tsv(r->prior_counts, path, err) != JG_OK) {
+	    jg_counts_read_tsv_at(r->prior_counts, r->jfd, name, err) != JG_OK) {
 		snprintf(why, why_len, "%s", r->prior_counts ? err : "out of memory");
 		return -1;
 	}
 	if (jg_counts_total(r->prior_counts) != m->seal.words ||
-	    jg_counts_distinct(r->prior_counts) != m->seal.distinct) {
-		snprintf(why, why_len, "%.500s: its totals differ from the manifest's", path);
+	    jg_counts_distinct(r->prior_counts) != m->seal.distinct || !jg_mf_seal_consistent(m)) {
+		snprintf(why, why_len, "%.400s/%s/%s: its totals differ from the manifest's", r->dir,
+		         JG_MF_DIR, name);
 		return -1;
 	}
 	return 0;
@@ -235,17 +233,20 @@ void jg_resume_claim_files(struct jg_resume *r, struct jg_session *s)
 /* Removes snapshots no seal refers to: older generations, or cut short. */
 static void remove_stale_snapshots(const struct jg_resume *r, uint64_t keep_gen)
 {
-	char dir[4096];
-	snprintf(dir, sizeof dir, "%s/%s", r->dir, JG_MF_DIR);
-	DIR *d = opendir(dir);
-	if (!d)
+	int fd = dup(r->jfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
+	rewinddir(d);
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
 		uint64_t gen;
 		char rest[8];
 		if (sscanf(e->d_name, "counts.%" SCNu64 ".ts%1s", &gen, rest) == 2 && gen != keep_gen)
-			unlinkat(dirfd(d), e->d_name, 0);
+			unlinkat(r->jfd, e->d_name, 0);
 	}
 	closedir(d);
 }
@@ -255,7 +256,7 @@ int jg_resume_start(struct jg_resume *r, uint64_t accepted)
 	char why[600];
 	struct jg_manifest *old = &r->old;
 	r->now.accepted = accepted;
-	if (jg_mf_begin(&r->w, r->dir, why, sizeof why) < 0) {
+	if (jg_mf_begin(&r->w, r->jfd, r->dir, why, sizeof why) < 0) {
 		jg_say(stderr, "juggle: %s: cannot keep a manifest, this run could not be resumed\n", why);
 		return -1;
 	}
@@ -375,8 +376,8 @@ void jg_resume_book(struct jg_resume *r, const char *text, uint64_t index, struc
 		const char *slash = strrchr(res->file, '/');
 		b.file = (char *)(slash ? slash + 1 : res->file);
 		b.bytes = res->bytes;
-		if (stat(res->file, &st) == 0)
-			b.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		if (fstatat(r->dirfd, b.file, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			b.mtime_ns = mtime_ns(&st);
 		b.sha256 = (char *)res->sha256;
 		b.etag = (char *)res->etag;
 		b.last_modified = (char *)res->last_modified;
@@ -415,9 +416,9 @@ void jg_resume_input_error(struct jg_resume *r, const char *source, unsigned lon
 	warn_write_failed(r);
 }
 
-static void sync_file(const char *path)
+static void sync_file(int dirfd, const char *name)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
 		fdatasync(fd);
 		close(fd);
@@ -440,12 +441,13 @@ const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_coun
 	r->all = all;
 	if (!r->writing)
 		return all;
-	char path[4096];
+	char name[64];
 	struct jg_mf_seal seal = {r->next_gen, r->saved, jg_counts_total(all), jg_counts_distinct(all), 0};
-	jg_mf_snapshot_path(r->dir, seal.gen, path, sizeof path);
-	if (jg_counts_write_tsv(all, path) != JG_OK || jg_mf_file_crc(path, &seal.crc) < 0) {
-		jg_say(stderr, "juggle: %s: %s; a rerun will count the books again\n", path,
-		        strerror(errno));
+	jg_mf_snapshot_name(seal.gen, name, sizeof name);
+	if (jg_counts_write_tsv_at(all, r->jfd, name) != JG_OK ||
+	    jg_mf_file_crc(r->jfd, name, &seal.crc) < 0) {
+		jg_say(stderr, "juggle: %s/%s/%s: %s; a rerun will count the books again\n", r->dir,
+		       JG_MF_DIR, name, strerror(errno));
 		return all;
 	}
 	/* The seal is the commit point; the older snapshot goes after it.
@@ -454,7 +456,7 @@ const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_coun
 	 * fsync would block the loop, and the rename already protects it
 	 * from a killed process. */
 	if (final)
-		sync_file(path);
+		sync_file(r->jfd, name);
 	if (jg_mf_write_seal(&r->w, &seal) == 0) {
 		if (final)
 			fdatasync(r->w.fd);
@@ -469,9 +471,11 @@ const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_coun
 void jg_resume_close(struct jg_resume *r)
 {
 	jg_mf_close(&r->w);
-	if (r->lock_fd >= 0)
-		close(r->lock_fd);
-	r->lock_fd = -1;
+	if (r->jfd >= 0)
+		close(r->jfd);
+	if (r->dirfd >= 0)
+		close(r->dirfd);
+	r->jfd = r->dirfd = -1;
 	jg_mf_fini(&r->old);
 	jg_mf_fini(&r->now);
 	jg_counts_free(r->prior_counts);

@@ -25,7 +25,8 @@
 
 struct jg_resume {
 	char *dir;
-	int lock_fd;                  /* flock on DIR/.juggle/lock: one run a dir */
+	int dirfd;                    /* DIR, and DIR/.juggle: files are opened */
+	int jfd;                      /* through them (the session holds the lock) */
 	struct jg_manifest old;       /* what earlier runs left */
 	struct jg_manifest now;       /* this run's header */
 	struct jg_mf_writer w;

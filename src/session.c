@@ -10,6 +10,7 @@
 #include <ares.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,9 @@ enum job_state { JOB_RESOLVING, JOB_FETCHING, JOB_WAITING, JOB_READY };
 /* Unreachable attempts in a row (connect, DNS, timeout; no answer in
  * between) after which a host's queued URLs fail at once. */
 enum { HOST_FAILURES_MAX = 5 };
+
+/* A result's "DIR/name": the directory may take PATH_MAX - 1 bytes. */
+#define JG_RESULT_PATH (PATH_MAX + JG_NAME_MAX + 32)
 
 /* An admitted book, from admission until it is reported. */
 struct jg_job {
@@ -163,7 +167,7 @@ static int notify(struct jg_session *s, const struct jg_result *r)
 static int report_unfinished(struct jg_session *s, uint32_t idx, int err, unsigned attempts)
 {
 	struct jg_result r;
-	char path[4096];
+	char path[JG_RESULT_PATH];
 	fill_result(s, idx, &r, path, sizeof path);
 	r.err = err;
 	r.error = jg_strerror(err);
@@ -175,7 +179,7 @@ static int report_unfinished(struct jg_session *s, uint32_t idx, int err, unsign
 static int report_failed(struct jg_session *s, uint32_t idx, int err, const char *why)
 {
 	struct jg_result r;
-	char path[4096];
+	char path[JG_RESULT_PATH];
 	fill_result(s, idx, &r, path, sizeof path);
 	r.err = err;
 	r.error = why;
@@ -285,7 +289,7 @@ static void job_finish(struct jg_job *job, const struct failure *fail, uint64_t 
 {
 	struct jg_session *s = job->s;
 	struct jg_result r;
-	char path[4096];
+	char path[JG_RESULT_PATH];
 	fill_result(s, job->book, &r, path, sizeof path);
 	r.final_url = job->cur.url ? job->cur.url : r.url;
 	r.err = fail ? fail->err : JG_OK;
@@ -568,6 +572,7 @@ struct counting {
 	int reused;
 	char *etag, *last_modified, *content_type;
 	uint64_t held;             /* the body's bytes in the memory budget */
+	uint64_t ino;              /* RECOUNT: the inode of the file to read */
 	/* Parked while counting is held (jg_session_hold_counting): */
 	struct counting *next_parked;
 	char *body;
@@ -592,7 +597,7 @@ static void on_counted(void *user, uint64_t cookie, const struct jg_pool_result 
 	struct counting *c = (struct counting *)(uintptr_t)cookie;
 	struct jg_session *s = user;
 	struct jg_result r;
-	char path[4096];
+	char path[JG_RESULT_PATH];
 	fill_result(s, c->book, &r, path, sizeof path);
 	r.final_url = c->final_url ? c->final_url : r.url;
 	r.err = pr->err;
@@ -659,6 +664,8 @@ static int submit(struct jg_session *s, struct counting *c, char *body, size_t l
 		.dir = s->store.dir,
 		.name = book_at(s, c->book)->name,
 		.charset = charset,
+		.expect_size = c->bytes,
+		.expect_ino = c->ino,
 		.flags = book_flags(s, c->content_type),
 		.done = on_counted,
 		.user = s,
@@ -692,7 +699,7 @@ static int hand_over(struct jg_session *s, struct counting *c, char *body, size_
 
 /* The pool saves and counts; the job ends here and frees its slot. */
 static void job_hand_over(struct jg_job *job, enum jg_pool_job what, char *body, size_t len,
-                          uint64_t held)
+                          uint64_t held, uint64_t ino)
 {
 	struct jg_session *s = job->s;
 	struct counting *c = calloc(1, sizeof *c);
@@ -717,6 +724,7 @@ static void job_hand_over(struct jg_job *job, enum jg_pool_job what, char *body,
 		.last_modified = job->last_modified,
 		.content_type = job->content_type,
 		.held = held,
+		.ino = ino,
 	};
 	job->etag = job->last_modified = job->content_type = NULL; /* c has them now */
 	if (hand_over(s, c, body, len) < 0) {
@@ -749,7 +757,7 @@ static void job_keep(struct jg_job *job, const struct jg_book_prior *prior)
 	struct jg_session *s = job->s;
 	keep_validators(job, prior);
 	if (counting_on(s)) {
-		job_hand_over(job, JG_POOL_RECOUNT, NULL, prior->bytes, 0);
+		job_hand_over(job, JG_POOL_RECOUNT, NULL, prior->bytes, 0, prior->ino);
 		return;
 	}
 	job_finish(job, NULL, prior->bytes);
@@ -768,6 +776,8 @@ static void job_save(struct jg_job *job)
 	char why[512];
 	if (s->streaming || job->xfer.spill.fd >= 0) {
 		struct jg_store_temp *file = s->streaming ? &job->file : &job->xfer.spill;
+		struct stat st;
+		uint64_t ino = fstat(file->fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
 		int rc = jg_store_commit(&s->store, file, name, why, sizeof why);
 		jg_fetch_release(&job->xfer);
 		if (rc < 0)
@@ -775,13 +785,13 @@ static void job_save(struct jg_job *job)
 		else if (s->streaming)
 			job_finish(job, NULL, len);
 		else
-			job_hand_over(job, JG_POOL_RECOUNT, NULL, len, 0);
+			job_hand_over(job, JG_POOL_RECOUNT, NULL, len, 0, ino);
 		return;
 	}
 	uint64_t held;
 	char *body = jg_fetch_take_body(&job->xfer, &len, &held);
 	jg_fetch_release(&job->xfer); /* job->content_type has its type */
-	job_hand_over(job, JG_POOL_SAVE, body, len, held);
+	job_hand_over(job, JG_POOL_SAVE, body, len, held, 0);
 }
 
 static void on_transfer_done(struct jg_transfer *t)
@@ -932,7 +942,7 @@ static int report_kept(struct jg_session *s, uint32_t idx)
 {
 	const struct jg_book_prior *prior = book_at(s, idx)->prior;
 	struct jg_result r;
-	char path[4096];
+	char path[JG_RESULT_PATH];
 	fill_result(s, idx, &r, path, sizeof path);
 	r.file = path;
 	r.bytes = prior->bytes;
@@ -959,6 +969,7 @@ static int recount_kept(struct jg_session *s, uint32_t idx)
 			.etag = strdup_or_null(prior->etag),
 			.last_modified = strdup_or_null(prior->last_modified),
 			.content_type = strdup_or_null(prior->content_type),
+			.ino = prior->ino,
 		};
 		if (hand_over(s, c, NULL, prior->bytes) == 0)
 			return 1;
@@ -1072,8 +1083,11 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 {
 	if (jg_store_open(&s->store, s->opt.output_dir, (uint32_t)jg_rng_next(&s->rng), why,
 	                  why_len) < 0)
-		return JG_EIO;
-	jg_store_sweep(&s->store);
+		return errno == ENAMETOOLONG ? JG_EINVAL : JG_EIO;
+	int locked = jg_store_lock(&s->store, why, why_len);
+	if (locked != 0)
+		return locked > 0 ? JG_EBUSY : JG_EIO;
+	jg_store_sweep(&s->store); /* only now: the lock says no one else writes here */
 	if (jg_store_list(&s->store, remember_existing, s) != 0) {
 		snprintf(why, why_len, "%s: cannot list it: %s", s->opt.output_dir, strerror(errno));
 		return JG_EIO;
@@ -1275,6 +1289,7 @@ static struct jg_book_prior *check_prior(struct jg_session *s, const struct jg_b
 	}
 	p->use = prior->use;
 	p->bytes = (uint64_t)st.st_size;
+	p->ino = (uint64_t)st.st_ino;
 	p->etag = arena_copy(s, prior->etag, failed);
 	p->last_modified = arena_copy(s, prior->last_modified, failed);
 	p->content_type = arena_copy(s, prior->content_type, failed);

@@ -19,6 +19,7 @@
 struct jg_book_prior {
 	enum jg_prior_use use;
 	uint64_t bytes;
+	uint64_t ino;                      /* the file checked: a recount reads it only */
 	const char *etag, *last_modified;  /* arena; NULL when none */
 	const char *content_type;          /* arena; NULL when none */
 };

@@ -4,10 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,7 +67,14 @@ int jg_store_open(struct jg_store *st, const char *dir, uint32_t token, char *wh
 {
 	memset(st, 0, sizeof *st);
 	st->dirfd = -1;
+	st->lock_fd = -1;
 	st->token = token;
+	if (strlen(dir) >= PATH_MAX) {
+		snprintf(why, why_len, "%.60s...: the directory's path is longer than %d bytes", dir,
+		         PATH_MAX - 1);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	if (mkdir_parents(dir) < 0) {
 		snprintf(why, why_len, "%s: cannot create directory: %s", dir, strerror(errno));
 		return -1;
@@ -89,13 +97,52 @@ void jg_store_close(struct jg_store *st)
 {
 	if (st->dirfd >= 0)
 		close(st->dirfd);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd); /* the lock goes with it */
 	free(st->dir);
-	st->dirfd = -1;
+	st->dirfd = st->lock_fd = -1;
 	st->dir = NULL;
 }
 
-/* The PID in a temporary name, or 0 when `name` is not one of ours. */
-static pid_t temp_owner(const char *name)
+int jg_store_lock(struct jg_store *st, char *why, size_t why_len)
+{
+	if (mkdirat(st->dirfd, JG_STORE_STATE, 0777) < 0 && errno != EEXIST) {
+		snprintf(why, why_len, "%s/%s: %s", st->dir, JG_STORE_STATE, strerror(errno));
+		return -1;
+	}
+	int state = openat(st->dirfd, JG_STORE_STATE, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (state < 0) {
+		snprintf(why, why_len, "%s/%s: %s", st->dir, JG_STORE_STATE,
+		         errno == ENOTDIR || errno == ELOOP
+		                 ? "not a directory (a symlink or a file): refusing to use it"
+		                 : strerror(errno));
+		return -1;
+	}
+	int fd = openat(state, JG_STORE_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	int err = errno;
+	close(state);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		snprintf(why, why_len, "%s/%s/%s: %s", st->dir, JG_STORE_STATE, JG_STORE_LOCK,
+		         fd < 0 && err == ELOOP ? "a symlink: not juggle's lock"
+		                                : fd < 0 ? strerror(err) : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int busy = errno == EWOULDBLOCK;
+		snprintf(why, why_len, "%s: %s", st->dir,
+		         busy ? "another juggle run is using this directory" : strerror(errno));
+		close(fd);
+		return busy ? 1 : -1;
+	}
+	st->lock_fd = fd;
+	return 0;
+}
+
+/* Whether `name` is one of our temporary names. */
+static int is_temp(const char *name)
 {
 	size_t n = strlen(name);
 	size_t sl = sizeof temp_suffix - 1;
@@ -104,12 +151,7 @@ static pid_t temp_owner(const char *name)
 		return 0;
 	char *end;
 	long pid = strtol(name + sizeof temp_prefix - 1, &end, 10);
-	return (*end == '-' && pid > 0) ? (pid_t)pid : 0;
-}
-
-static int process_alive(pid_t pid)
-{
-	return kill(pid, 0) == 0 || errno == EPERM;
+	return *end == '-' && pid > 0;
 }
 
 /* A fresh stream over the store's directory (the descriptor is kept). */
@@ -148,17 +190,35 @@ unsigned jg_store_sweep(struct jg_store *st)
 		return 0;
 	unsigned removed = 0;
 	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		pid_t pid = temp_owner(e->d_name);
-		/* Our own PID may be a recycled one, but may also be a sibling
-		 * session's live work: keep those rather than risk it. */
-		if (pid == 0 || pid == getpid() || process_alive(pid))
-			continue;
-		if (unlinkat(st->dirfd, e->d_name, 0) == 0)
+	/* No PID test: a PID from another namespace or host says nothing
+	 * here. Holding the lock is what proves no live run writes these. */
+	while (st->lock_fd >= 0 && (e = readdir(d)) != NULL)
+		if (is_temp(e->d_name) && unlinkat(st->dirfd, e->d_name, 0) == 0)
 			removed++;
-	}
 	closedir(d);
 	return removed;
+}
+
+int jg_store_open_book(struct jg_store *st, const char *name, uint64_t size, uint64_t ino,
+                       char *why, size_t why_len)
+{
+	int fd = openat(st->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat sb;
+	const char *bad = NULL;
+	if (fd < 0)
+		bad = errno == ELOOP ? "a symlink, not the book juggle saved" : strerror(errno);
+	else if (fstat(fd, &sb) < 0)
+		bad = strerror(errno);
+	else if (!S_ISREG(sb.st_mode))
+		bad = "not a regular file";
+	else if ((uint64_t)sb.st_size != size || (ino && (uint64_t)sb.st_ino != ino))
+		bad = "changed since it was checked: not the book juggle saved";
+	if (!bad)
+		return fd;
+	snprintf(why, why_len, "%.300s/%.250s: %s", st->dir, name, bad);
+	if (fd >= 0)
+		close(fd);
+	return -1;
 }
 
 int jg_write_all(int fd, const void *buf, size_t len)

@@ -21,20 +21,47 @@ size_t jg_store_sanitize(const char *seg, size_t len, char *out);
 
 struct jg_store {
 	int dirfd;
+	int lock_fd;       /* DIR/.jg-lock, flock()ed: -1 until jg_store_lock */
 	char *dir;
-	uint64_t serial;   /* makes temporary names unique within the process */
+	_Atomic uint64_t serial; /* makes temporary names unique in the process
+	                            (engine threads name spilled bodies too) */
 	uint32_t token;    /* tells this store's temporary files from others' */
 };
+
+/* juggle's own state in an output directory (a book's name never starts
+ * with a dot), and the lock file in it. */
+#define JG_STORE_STATE ".juggle"
+#define JG_STORE_LOCK "lock"
 
 /* Creates `dir` if missing and opens it. 0, or -1 with `why` filled. */
 int jg_store_open(struct jg_store *st, const char *dir, uint32_t token, char *why, size_t why_len);
 void jg_store_close(struct jg_store *st);
 
 /*
- * Removes the temporary files that processes which are no longer running
- * left in the directory (after a kill -9). Returns how many it removed.
+ * Takes the directory's lock: an exclusive flock() on DIR/.juggle/lock
+ * (neither through a symlink), held until jg_store_close(). It is what tells a live
+ * run from a dead one, whatever PID namespace or host it runs in (flock
+ * works across NFSv4 clients), so a second session over the directory is
+ * refused rather than let loose on the first one's files. 0; 1 when
+ * another holds it; -1 with `why`.
+ */
+int jg_store_lock(struct jg_store *st, char *why, size_t why_len);
+
+/*
+ * With the lock held: removes every temporary file in the directory, all
+ * left by runs that are over (killed, or their orphaned workers'). Returns
+ * how many it removed.
  */
 unsigned jg_store_sweep(struct jg_store *st);
+
+/*
+ * Opens saved book `name` to read it again: never through a symlink,
+ * never blocking on a FIFO, and only a regular file of `size` bytes with
+ * inode `ino` (0: any), the one that was checked. A descriptor, or -1
+ * with `why`.
+ */
+int jg_store_open_book(struct jg_store *st, const char *name, uint64_t size, uint64_t ino,
+                       char *why, size_t why_len);
 
 /*
  * Calls `fn` with the name of every entry of the directory that could be a

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -191,22 +192,26 @@ static int open_store(struct worker *k, const char *dir, char *why, size_t why_l
 	return 0;
 }
 
-static char *read_file(const char *path, size_t *len)
+/*
+ * A saved book read again, by its descriptor: only the regular file the
+ * session checked (size, inode), never through a symlink or from a FIFO,
+ * however the name was swapped meanwhile.
+ */
+static char *read_book(struct worker *k, const char *name, const struct jg_msg_book *m,
+                       size_t *len, char *why, size_t why_len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		if (fd >= 0)
-			close(fd);
+	int fd = jg_store_open_book(&k->store, name, m->expect_size, m->expect_ino, why, why_len);
+	if (fd < 0)
 		return NULL;
-	}
-	char *buf = malloc((size_t)st.st_size + 1);
-	if (buf && read_full(fd, buf, (size_t)st.st_size) < 0 && st.st_size > 0) {
+	char *buf = malloc(m->expect_size + 1);
+	if (!buf || (m->expect_size && read_full(fd, buf, m->expect_size) < 0)) {
+		snprintf(why, why_len, "%.250s/%.200s: %s", k->store.dir, name,
+		         buf ? "cut short while it was read" : "out of memory");
 		free(buf);
 		buf = NULL;
 	}
 	close(fd);
-	*len = (size_t)st.st_size;
+	*len = m->expect_size;
 	return buf;
 }
 
@@ -216,11 +221,11 @@ static int handle_book(struct worker *k, const struct jg_frame_header *h, const 
 	struct jg_msg_book m;
 	/* A name is one path segment: a torn frame must not write elsewhere. */
 	if (jg_msg_book_decode(payload, h->length, &m) < 0 || m.name_len == 0 ||
-	    m.name_len > JG_NAME_MAX + 24 || m.dir_len >= 4096 || m.name[0] == '.' ||
+	    m.name_len > JG_NAME_MAX + 24 || m.dir_len >= PATH_MAX || m.name[0] == '.' ||
 	    memchr(m.name, '/', m.name_len) || memchr(m.name, '\0', m.name_len) ||
 	    memchr(m.dir, '\0', m.dir_len))
 		return -1;
-	char d[4096], n[JG_NAME_MAX + 32], why[512] = "", cs[JG_MSG_CHARSET_MAX + 1];
+	char d[PATH_MAX], n[JG_NAME_MAX + 32], why[512] = "", cs[JG_MSG_CHARSET_MAX + 1];
 	snprintf(d, sizeof d, "%.*s", (int)m.dir_len, m.dir);
 	snprintf(n, sizeof n, "%.*s", (int)m.name_len, m.name);
 	snprintf(cs, sizeof cs, "%.*s", (int)m.charset_len, m.charset);
@@ -231,17 +236,13 @@ static int handle_book(struct worker *k, const struct jg_frame_header *h, const 
 	char *file = NULL;
 	int err = JG_OK;
 	jg_wc_clear(&k->book);
-	if (h->type == JG_FRAME_RECOUNT) {
-		char path[sizeof d + sizeof n + 1];
-		snprintf(path, sizeof path, "%s/%s", d, n);
-		if (!(body = file = read_file(path, &len))) {
-			err = JG_EIO;
-			snprintf(why, sizeof why, "%.400s: %s", path, strerror(errno));
-		}
-	} else if (open_store(k, d, why, sizeof why) < 0 ||
-	           jg_store_save(&k->store, n, body, len, why, sizeof why) < 0) {
+	if (open_store(k, d, why, sizeof why) < 0)
 		err = JG_EIO;
-	}
+	else if (h->type == JG_FRAME_RECOUNT && !(body = file = read_book(k, n, &m, &len, why,
+	                                                                   sizeof why)))
+		err = JG_EIO;
+	else if (h->type == JG_FRAME_BOOK && jg_store_save(&k->store, n, body, len, why, sizeof why) < 0)
+		err = JG_EIO;
 	if (err == JG_OK && k->abort_on && memmem(body, len, k->abort_on, strlen(k->abort_on)))
 		abort();
 	if (err == JG_OK && !(h->flags & JG_BOOK_NO_COUNT) &&

@@ -83,7 +83,9 @@ static int count_files(const char *dir)
 	int n = 0;
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+		/* .juggle holds the session's lock: not a book */
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+		    strcmp(e->d_name, ".juggle") != 0)
 			n++;
 	closedir(d);
 	return n;

@@ -69,6 +69,28 @@ static void write_header(struct jg_mf_writer *w)
 	assert_int_equal(jg_mf_write_header(w, &h), 0);
 }
 
+/* DIR/.juggle, made if missing: where the journal lives. */
+static int jfd_of(void)
+{
+	char why[256];
+	int fd = jg_mf_open_dir(dir, 1, why, sizeof why);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static int begin(struct jg_mf_writer *w, char *why, size_t len)
+{
+	return jg_mf_begin(w, jfd_of(), dir, why, len); /* the test leaks the fd */
+}
+
+static int load(struct jg_manifest *m, char *why, size_t len)
+{
+	int fd = jfd_of();
+	int rc = jg_mf_load(m, fd, dir, why, len);
+	close(fd);
+	return rc;
+}
+
 static void path_of(char *out, size_t len)
 {
 	snprintf(out, len, "%s/%s/manifest", dir, JG_MF_DIR);
@@ -78,7 +100,7 @@ static void test_round_trip_keeps_every_byte(void **state)
 {
 	struct jg_mf_writer w;
 	char why[256];
-	assert_int_equal(jg_mf_begin(&w, dir, why, sizeof why), 0);
+	assert_int_equal(begin(&w, why, sizeof why), 0);
 	write_header(&w);
 	struct jg_mf_book b = book("a", 1);
 	b.etag = "\"tab\there\\ and\nnewline\"";
@@ -98,7 +120,7 @@ static void test_round_trip_keeps_every_byte(void **state)
 
 	struct jg_manifest m;
 	jg_mf_init(&m);
-	assert_int_equal(jg_mf_load(&m, dir, why, sizeof why), 0);
+	assert_int_equal(load(&m, why, sizeof why), 0);
 	assert_true(m.found);
 	assert_int_equal(m.bad_line, 0);
 	assert_int_equal(m.torn_line, 0);
@@ -145,7 +167,7 @@ static void write_five(void)
 {
 	struct jg_mf_writer w;
 	char why[256];
-	assert_int_equal(jg_mf_begin(&w, dir, why, sizeof why), 0);
+	assert_int_equal(begin(&w, why, sizeof why), 0);
 	write_header(&w);
 	const char *names[] = {"a", "b", "c", "d", "e"};
 	for (int i = 0; i < 5; i++) {
@@ -166,7 +188,7 @@ static void test_seal_covers_what_precedes_it(void **state)
 	struct jg_manifest m;
 	char why[256];
 	jg_mf_init(&m);
-	assert_int_equal(jg_mf_load(&m, dir, why, sizeof why), 0);
+	assert_int_equal(load(&m, why, sizeof why), 0);
 	assert_true(m.has_seal);
 	assert_int_equal(m.seal.gen, 1);
 	assert_int_equal(m.seal.crc, 0xdeadbeef);
@@ -198,7 +220,7 @@ static void test_torn_last_line_is_dropped(void **state)
 	assert_int_equal(truncate(path, file_size(path) - 7), 0);
 	struct jg_manifest m;
 	jg_mf_init(&m);
-	assert_int_equal(jg_mf_load(&m, dir, why, sizeof why), 0);
+	assert_int_equal(load(&m, why, sizeof why), 0);
 	assert_int_equal(m.torn_line, 7);
 	assert_int_equal(m.bad_line, 0);
 	assert_non_null(jg_mf_find(&m, "d"));
@@ -224,7 +246,7 @@ static void test_damaged_line_is_detected(void **state)
 	fclose(f);
 	struct jg_manifest m;
 	jg_mf_init(&m);
-	assert_int_equal(jg_mf_load(&m, dir, why, sizeof why), 0);
+	assert_int_equal(load(&m, why, sizeof why), 0);
 	assert_int_equal(m.bad_line, 3);
 	jg_mf_fini(&m);
 }
@@ -250,7 +272,7 @@ static void test_header_out_of_range_is_refused(void **state)
 		fclose(f);
 		struct jg_manifest m;
 		jg_mf_init(&m);
-		assert_int_equal(jg_mf_load(&m, dir, why, sizeof why), 0);
+		assert_int_equal(load(&m, why, sizeof why), 0);
 		assert_int_equal(m.bad_line, 1);
 		assert_int_equal(m.n_books, 0);
 		jg_mf_fini(&m);
@@ -262,7 +284,7 @@ static void test_missing_manifest_is_not_an_error(void **state)
 	struct jg_manifest m;
 	char why[256];
 	jg_mf_init(&m);
-	assert_int_equal(jg_mf_load(&m, dir, why, sizeof why), 0);
+	assert_int_equal(load(&m, why, sizeof why), 0);
 	assert_false(m.found);
 	jg_mf_fini(&m);
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,14 +48,26 @@ struct shard_spec {
 	int failed_book;           /* add one F record */
 };
 
-/* Writes ROOT/NAME as shard K of N with books at list positions k, k+n. */
+/* Writes ROOT/NAME as shard K of N with books at list positions k, k+n;
+ * the books' words add up to the table's, as a run's do. */
 static void write_shard(const char *name, const struct shard_spec *sp)
 {
-	char dir[256], path[512], why[256];
+	char dir[256], why[256];
 	snprintf(dir, sizeof dir, "%s/%s", root, name);
 	assert_int_equal(mkdir(dir, 0777), 0);
+	int jfd = jg_mf_open_dir(dir, 1, why, sizeof why);
+	assert_true(jfd >= 0);
+	struct jg_counts *c = jg_counts_new();
+	char snap[64];
+	jg_mf_snapshot_name(1, snap, sizeof snap);
+	int tfd = openat(jfd, snap, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(tfd >= 0);
+	assert_int_equal(write(tfd, sp->table, strlen(sp->table)), (ssize_t)strlen(sp->table));
+	close(tfd);
+	assert_int_equal(jg_counts_read_tsv_at(c, jfd, snap, why), JG_OK);
+	uint64_t total = jg_counts_total(c);
 	struct jg_mf_writer w;
-	assert_int_equal(jg_mf_begin(&w, dir, why, sizeof why), 0);
+	assert_int_equal(jg_mf_begin(&w, jfd, dir, why, sizeof why), 0);
 	struct jg_manifest h;
 	jg_mf_init(&h);
 	h.juggle_version = "test";
@@ -83,25 +96,23 @@ static void write_shard(const char *name, const struct shard_spec *sp)
 		b.err = b.ok ? 0 : JG_EHTTP;
 		b.error = b.ok ? NULL : "HTTP 404";
 		b.counted = b.ok;
-		b.words = 3;
-		b.distinct = 2;
+		/* The first book has half the words, the second the rest. */
+		b.words = i == 0 && !sp->failed_book ? total / 2 : total - (sp->failed_book ? 0 : total / 2);
+		b.distinct = b.words ? 1 : 0;
 		b.top = "a:2 b:1";
 		assert_int_equal(jg_mf_write_book(&w, &b), 0);
 	}
 	if (sp->seal) {
-		jg_mf_snapshot_path(dir, 1, path, sizeof path);
-		FILE *f = fopen(path, "w");
-		fputs(sp->table, f);
-		fclose(f);
-		struct jg_counts *c = jg_counts_new();
-		assert_int_equal(jg_counts_read_tsv(c, path, why), JG_OK);
 		struct jg_mf_seal s = {1, 2, jg_counts_total(c), jg_counts_distinct(c), 0};
-		assert_int_equal(jg_mf_file_crc(path, &s.crc), 0);
+		assert_int_equal(jg_mf_file_crc(jfd, snap, &s.crc), 0);
 		assert_int_equal(jg_mf_write_seal(&w, &s), 0);
-		jg_counts_free(c);
+	} else {
+		unlinkat(jfd, snap, 0);
 	}
+	jg_counts_free(c);
 	assert_int_equal(jg_mf_commit(&w, why, sizeof why), 0);
 	jg_mf_close(&w);
+	close(jfd);
 }
 
 static int merge(int n, ...)

@@ -90,25 +90,48 @@ static void test_save_is_atomic_and_exact(void **state)
 	free(dir);
 }
 
-static void test_sweep_removes_only_dead_processes_leftovers(void **state)
+static void test_the_lock_is_the_liveness_test(void **state)
 {
 	char *dir = make_dir();
-	pid_t child = fork();
-	if (child == 0)
-		_exit(0);
-	waitpid(child, NULL, 0); /* a PID that no longer runs */
 	char path[400];
-	snprintf(path, sizeof path, "%s/.jg-%ld-0000abcd-1.part", dir, (long)child);
+	/* Temporary files of any PID, in any namespace: the lock tells. */
+	snprintf(path, sizeof path, "%s/.jg-%ld-0000abcd-1.part", dir, (long)getpid());
 	close(open(path, O_CREAT | O_WRONLY, 0644));
-	snprintf(path, sizeof path, "%s/.jg-%ld-0000abcd-2.part", dir, (long)getppid());
-	close(open(path, O_CREAT | O_WRONLY, 0644)); /* a live process's work */
+	snprintf(path, sizeof path, "%s/.jg-11-0000abcd-2.part", dir);
+	close(open(path, O_CREAT | O_WRONLY, 0644));
 	snprintf(path, sizeof path, "%s/.jg-notes.txt", dir);
 	close(open(path, O_CREAT | O_WRONLY, 0644)); /* not ours */
+	struct jg_store st, second;
+	char why[256];
+	assert_int_equal(jg_store_open(&st, dir, 1, why, sizeof why), 0);
+	assert_int_equal(jg_store_sweep(&st), 0); /* not without the lock */
+	assert_int_equal(jg_store_lock(&st, why, sizeof why), 0);
+	/* Another session over the directory, even in this process, waits. */
+	assert_int_equal(jg_store_open(&second, dir, 2, why, sizeof why), 0);
+	assert_int_equal(jg_store_lock(&second, why, sizeof why), 1);
+	assert_non_null(strstr(why, "another juggle run is using this directory"));
+	jg_store_close(&second);
+	assert_int_equal(jg_store_sweep(&st), 2);
+	assert_int_equal(count_entries(dir), 2); /* the notes and .juggle */
+	jg_store_close(&st);
+	free(dir);
+}
+
+static void test_a_planted_lock_symlink_is_refused(void **state)
+{
+	char *dir = make_dir();
+	char path[400], target[400];
+	snprintf(target, sizeof target, "%s/victim", dir);
+	snprintf(path, sizeof path, "%s/%s", dir, JG_STORE_STATE);
+	assert_int_equal(mkdir(path, 0777), 0);
+	snprintf(path, sizeof path, "%s/%s/%s", dir, JG_STORE_STATE, JG_STORE_LOCK);
+	assert_int_equal(symlink(target, path), 0);
 	struct jg_store st;
 	char why[256];
 	assert_int_equal(jg_store_open(&st, dir, 1, why, sizeof why), 0);
-	assert_int_equal(jg_store_sweep(&st), 1);
-	assert_int_equal(count_entries(dir), 2);
+	assert_int_equal(jg_store_lock(&st, why, sizeof why), -1);
+	assert_non_null(strstr(why, "a symlink"));
+	assert_int_equal(access(target, F_OK), -1); /* nothing made through it */
 	jg_store_close(&st);
 	free(dir);
 }
@@ -119,7 +142,8 @@ int main(void)
 		cmocka_unit_test(test_sanitize),
 		cmocka_unit_test(test_sanitize_caps_length_on_utf8_boundary),
 		cmocka_unit_test(test_save_is_atomic_and_exact),
-		cmocka_unit_test(test_sweep_removes_only_dead_processes_leftovers),
+		cmocka_unit_test(test_the_lock_is_the_liveness_test),
+		cmocka_unit_test(test_a_planted_lock_symlink_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
