@@ -131,7 +131,9 @@ static const struct spec *find_spec(const char *key)
     return NULL;
 }
 
-static bool store(const struct spec *sp, const char *val, struct jg_query *q)
+/* val holds n decoded bytes (and a NUL after them). */
+static bool store(const struct spec *sp, const char *val, size_t n,
+                  struct jg_query *q)
 {
     char *field = (char *)q + sp->off;
 
@@ -144,12 +146,18 @@ static bool store(const struct spec *sp, const char *val, struct jg_query *q)
     case K_BOOL:
         *(bool *)(void *)field = parse_bool(val);
         return true;
-    case K_CHAR:
-        if (strlen(val) > 1)
+    case K_CHAR: {
+        /* An empty value leaves it unset (book text); %00 is the byte 0. */
+        struct jg_byte *b = (struct jg_byte *)(void *)field;
+        if (n > 1)
             return false;
-        *field = val[0];
+        b->c = val[0];
+        b->set = n == 1;
         return true;
+    }
     case K_STR:
+        if (memchr(val, 0, n))
+            return false;
         *(const char **)(void *)field = val;
         return true;
     }
@@ -179,7 +187,7 @@ bool jg_query_parse(struct jg_slice q, char *scratch, struct jg_query *out)
         dst[n] = 0;
         if (sp->kind == K_STR)
             used += n + 1;
-        if (!store(sp, dst, out)) {
+        if (!store(sp, dst, n, out)) {
             out->bad = sp->name;
             return false;
         }

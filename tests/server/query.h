@@ -13,13 +13,21 @@ struct jg_opt {
     bool set;
 };
 
+/* A single byte, which may be NUL. */
+struct jg_byte {
+    char c;
+    bool set;
+};
+
 struct jg_query {
     struct jg_opt size, status, delay, rate, reset, shortn, stall;
     struct jg_opt redirect, loop, fail, retry_after;
     bool gzip;
     bool chunked;
-    char fill;              /* 0: book text */
-    const char *location;   /* decoded, NUL terminated, in scratch */
+    struct jg_byte fill;    /* unset: book text */
+    /* Strings are decoded, NUL terminated, in scratch; one holding a NUL
+     * byte is malformed, since no header could carry it. */
+    const char *location;
     const char *ctype;
     const char *bad;        /* name of the first malformed parameter */
 };

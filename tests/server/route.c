@@ -288,8 +288,8 @@ static void serve_generated(const struct jg_config *cfg,
 {
     uint64_t size = q->size.set ? q->size.v : cfg->book_size;
 
-    if (q->fill) {
-        jg_body_fill(&p->body, q->fill, size);
+    if (q->fill.set) {
+        jg_body_fill(&p->body, q->fill.c, size);
         snprintf(p->etag, sizeof p->etag, "\"fill-%" PRIu64 "\"", size);
     } else {
         jg_body_book(&p->body, book, size);
@@ -315,7 +315,7 @@ static void answer_content(const struct jg_config *cfg,
     else if (req->path.n > strlen(GEN_PREFIX) &&
              memcmp(req->path.p, GEN_PREFIX, strlen(GEN_PREFIX)) == 0)
         serve_generated(cfg, q, fnv1a(req->path.p, req->path.n), p);
-    else if (q->fill)
+    else if (q->fill.set)
         serve_generated(cfg, q, 0, p);
     else
         set_text(p, 404, "not found\n");
