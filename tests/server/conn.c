@@ -263,8 +263,7 @@ static void apply_cut(struct jg_conn *c)
     ev_io_stop(loop_of(c), &c->ww);
     ev_timer_stop(loop_of(c), &c->tick);
     ev_io_start(loop_of(c), &c->rw);
-    jg_gz_free(c->stream.gz);
-    c->stream.gz = NULL;
+    jg_stream_drop_encoder(&c->stream);
     free(c->ob);
     c->ob = NULL;
     c->ob_cap = c->ob_off = c->ob_len = c->ob_payload = 0;

@@ -34,6 +34,7 @@ static const struct spec specs[] = {
     SPEC("fill", K_CHAR, fill),
     SPEC("location", K_STR, location),
     SPEC("ctype", K_STR, ctype),
+    SPEC("enc", K_STR, enc),
 };
 
 static int hexval(char c)

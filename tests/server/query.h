@@ -29,6 +29,7 @@ struct jg_query {
      * byte is malformed, since no header could carry it. */
     const char *location;
     const char *ctype;
+    const char *enc;
     const char *bad;        /* name of the first malformed parameter */
 };
 

@@ -75,9 +75,9 @@ static void framing_fields(const struct jg_plan *p, struct out *o)
     else if (p->framing == JG_FRAME_CHUNKED)
         advance(o, snprintf(o->p + o->len, o->cap - o->len,
                             "Transfer-Encoding: chunked\r\n"));
-    if (p->gzip)
+    if (p->enc != JG_ENC_NONE)
         advance(o, snprintf(o->p + o->len, o->cap - o->len,
-                            "Content-Encoding: gzip\r\n"));
+                            "Content-Encoding: %s\r\n", jg_enc_name(p->enc)));
 }
 
 static void optional_fields(const struct jg_plan *p, struct out *o)

@@ -60,6 +60,18 @@ static bool bad_param(struct jg_plan *p, const char *name)
     return false;
 }
 
+/* enc= and its alias gzip=1.  The plan is only touched on success, so a
+ * 400 goes out unencoded. */
+static bool parse_coding(const struct jg_query *q, struct jg_plan *p)
+{
+    enum jg_coding enc = q->gzip ? JG_ENC_GZIP : JG_ENC_NONE;
+
+    if (q->enc && !jg_enc_parse(q->enc, &enc))
+        return bad_param(p, "enc");
+    p->enc = enc;
+    return true;
+}
+
 static bool parse_query(const struct http_req *req, struct jg_plan *p,
                         struct jg_query *q)
 {
@@ -76,7 +88,7 @@ static bool parse_query(const struct http_req *req, struct jg_plan *p,
         return bad_param(p, "ctype");
     if (q->status.set && (q->status.v < 200 || q->status.v > 599))
         return bad_param(p, "status");
-    return true;
+    return parse_coding(q, p);
 }
 
 /* With several cut parameters the earliest one wins; on a tie the harsher
@@ -98,7 +110,6 @@ static void apply_shaping(const struct jg_query *q, struct jg_plan *p)
         p->rate = q->rate.v;
     if (q->ctype)
         p->ctype = q->ctype;
-    p->gzip = q->gzip;
     p->chunked = q->chunked;
     consider_cut(p, &q->reset, JG_CUT_RESET);
     consider_cut(p, &q->shortn, JG_CUT_SHORT);
@@ -386,10 +397,12 @@ bool jg_status_has_body(int status)
 
 static void finish(const struct http_req *req, bool head, struct jg_plan *p)
 {
-    if (!jg_status_has_body(p->status))
-        p->gzip = p->chunked = false;
+    if (!jg_status_has_body(p->status)) {
+        p->enc = JG_ENC_NONE;
+        p->chunked = false;
+    }
     p->no_body = head || !jg_status_has_body(p->status);
-    if (p->gzip || p->chunked)
+    if (p->enc != JG_ENC_NONE || p->chunked)
         p->framing = req->minor >= 1 ? JG_FRAME_CHUNKED : JG_FRAME_CLOSE;
     else
         p->framing = JG_FRAME_LENGTH;

@@ -11,6 +11,7 @@
 
 #include "body.h"
 #include "config.h"
+#include "enc.h"
 #include "failtab.h"
 #include "http_req.h"
 
@@ -31,8 +32,8 @@ struct jg_plan {
     int status;
     struct jg_body body;
     bool no_body;          /* HEAD, 204, 205, 304 */
-    bool gzip;
-    bool chunked;          /* chunked=1 asked for, even without gzip */
+    enum jg_coding enc;
+    bool chunked;          /* chunked=1 asked for, even without enc */
     enum jg_framing framing;
     bool close;            /* connection cannot be reused afterwards */
     const char *ctype;

@@ -12,11 +12,6 @@
 /* Chunk-size line (at most 16 hex digits + CRLF), CRLF after the data, and
  * room for the last-chunk so it can ride in the same batch. */
 #define CHUNK_OVERHEAD (18 + 2 + LAST_CHUNK_LEN)
-/* Level 1 keeps up with benchmark traffic on text.  Runs of one byte (the
- * gzip-bomb case) only reach deflate's ~1000:1 ceiling from level 4 on,
- * where lazy matching kicks in; on such input it is still fast. */
-#define TEXT_LEVEL 1
-#define FILL_LEVEL 6
 
 int jg_stream_init(struct jg_stream *s, const struct jg_plan *plan,
                    char *head, size_t head_len)
@@ -27,28 +22,33 @@ int jg_stream_init(struct jg_stream *s, const struct jg_plan *plan,
     s->head_len = head_len;
     s->limit = plan->cut_how != JG_CUT_NONE ? plan->cut : UINT64_MAX;
     s->terminated = plan->no_body || plan->framing != JG_FRAME_CHUNKED;
-    s->eof = plan->no_body || (!plan->gzip && plan->body.size == 0);
-    if (!plan->no_body && plan->gzip) {
-        s->gz = jg_gz_new(plan->body.kind == JG_BODY_FILL ? FILL_LEVEL
-                                                          : TEXT_LEVEL);
-        if (!s->gz)
+    s->eof = plan->no_body ||
+             (plan->enc == JG_ENC_NONE && plan->body.size == 0);
+    if (!plan->no_body && plan->enc != JG_ENC_NONE) {
+        s->enc = jg_enc_new(plan->enc, &plan->body);
+        if (!s->enc)
             return -1;
     }
     return 0;
 }
 
+void jg_stream_drop_encoder(struct jg_stream *s)
+{
+    jg_enc_free(s->enc);
+    s->enc = NULL;
+}
+
 void jg_stream_release(struct jg_stream *s)
 {
-    jg_gz_free(s->gz);
+    jg_stream_drop_encoder(s);
     free(s->head);
-    s->gz = NULL;
     s->head = NULL;
 }
 
 size_t jg_stream_batch_cap(const struct jg_stream *s)
 {
     uint64_t body = s->plan->no_body ? 0 : s->plan->body.size;
-    /* gzip output exceeds its input by at most a few bytes per 16 KB
+    /* Encoded output exceeds its input by at most a few bytes per 16 KB
      * block plus the header and trailer. */
     uint64_t want = body + body / 1000 + 64 + CHUNK_OVERHEAD;
 
@@ -69,8 +69,8 @@ static ssize_t next_bytes(struct jg_stream *s, char *dst, size_t want)
     const struct jg_body *body = &s->plan->body;
     ssize_t n;
 
-    if (s->gz)
-        return jg_gz_produce(s->gz, body, dst, want, &s->eof);
+    if (s->enc)
+        return jg_enc_produce(s->enc, dst, want, &s->eof);
     n = jg_body_read(body, s->produced, dst, want);
     if (n == 0)
         return -1; /* the size said there was more */

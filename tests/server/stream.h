@@ -1,4 +1,4 @@
-/* Serialises one response: head, then payload (optionally gzip-encoded)
+/* Serialises one response: head, then payload (optionally content-coded)
  * with its framing, honouring a per-batch byte budget (for throttling) and
  * the plan's cut point.  No I/O here: the connection hands in buffers and
  * writes them out, so the byte accounting stays testable and in one place. */
@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gz.h"
+#include "enc.h"
 #include "route.h"
 
 struct jg_stream {
@@ -17,7 +17,7 @@ struct jg_stream {
     char *head;
     size_t head_len;
     bool head_done;
-    struct jg_gz *gz;
+    struct jg_enc *enc;
     uint64_t produced;    /* payload (content-coded) bytes emitted */
     uint64_t limit;       /* payload bytes allowed before the cut */
     bool eof;             /* no payload left */
@@ -29,6 +29,8 @@ struct jg_stream {
 int jg_stream_init(struct jg_stream *s, const struct jg_plan *plan,
                    char *head, size_t head_len);
 void jg_stream_release(struct jg_stream *s);
+/* Frees the encoder once nothing more will be produced (a stall). */
+void jg_stream_drop_encoder(struct jg_stream *s);
 
 /* Buffer size worth allocating for this response's batches. */
 size_t jg_stream_batch_cap(const struct jg_stream *s);

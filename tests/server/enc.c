@@ -1,0 +1,71 @@
+#include "enc.h"
+#include "enc_impl.h"
+
+#include <string.h>
+
+/* Level 1 keeps up with benchmark traffic on text.  Runs of one byte (the
+ * gzip-bomb case) only reach deflate's ~1000:1 ceiling from level 4 on,
+ * where lazy matching kicks in; on such input it is still fast. */
+#define TEXT_LEVEL 1
+#define FILL_LEVEL 6
+
+static const char *const names[] = {
+    [JG_ENC_GZIP] = "gzip",
+    [JG_ENC_DEFLATE] = "deflate",
+};
+
+bool jg_enc_parse(const char *name, enum jg_coding *out)
+{
+    for (size_t i = 1; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            *out = (enum jg_coding)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *jg_enc_name(enum jg_coding c)
+{
+    return c == JG_ENC_NONE ? NULL : names[c];
+}
+
+struct jg_enc *jg_enc_new(enum jg_coding c, const struct jg_body *src)
+{
+    int level = src->kind == JG_BODY_FILL ? FILL_LEVEL : TEXT_LEVEL;
+
+    switch (c) {
+    case JG_ENC_NONE:
+        return NULL;
+    case JG_ENC_GZIP:
+    case JG_ENC_DEFLATE:
+        return jg_enc_zlib_new(src, c == JG_ENC_GZIP, level);
+    }
+    return NULL;
+}
+
+void jg_enc_free(struct jg_enc *e)
+{
+    if (e)
+        e->ops->free(e);
+}
+
+ssize_t jg_enc_produce(struct jg_enc *e, char *dst, size_t n, bool *eof)
+{
+    return e->ops->produce(e, dst, n, eof);
+}
+
+bool jg_feed_refill(struct jg_feed *f, const struct jg_body *src)
+{
+    ssize_t r;
+
+    if (f->avail || f->off >= src->size)
+        return true;
+    r = jg_body_read(src, f->off, (char *)f->buf, sizeof f->buf);
+    if (r <= 0)
+        return false; /* the size said there was more */
+    f->next = f->buf;
+    f->avail = (size_t)r;
+    f->off += (uint64_t)r;
+    return true;
+}

@@ -1,0 +1,50 @@
+/* What the implementations of enc.h share: the object header that
+ * dispatches to them, their constructors, and input feeding for the
+ * library encoders.  Not for use outside the enc*.c files. */
+#ifndef JG_ENC_IMPL_H
+#define JG_ENC_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "body.h"
+#include "enc.h"
+
+struct jg_enc_ops {
+    ssize_t (*produce)(struct jg_enc *e, char *dst, size_t n, bool *eof);
+    void (*free)(struct jg_enc *e);
+};
+
+/* First member of every implementation's state. */
+struct jg_enc {
+    const struct jg_enc_ops *ops;
+    const struct jg_body *src;
+};
+
+/* level as for deflateInit2(). */
+struct jg_enc *jg_enc_zlib_new(const struct jg_body *src, bool gzip,
+                               int level);
+
+/* Input staging for the library encoders. */
+#define JG_FEED_CAP (16 * 1024)
+/* Bounds the time one produce call may spend: 4 MiB of input at most. */
+#define JG_FEED_PER_CALL (4u * 1024 * 1024)
+
+struct jg_feed {
+    uint64_t off;          /* body bytes read so far */
+    const unsigned char *next;
+    size_t avail;          /* unconsumed bytes at next */
+    unsigned char buf[JG_FEED_CAP];
+};
+
+/* Reads the next piece of src into f once f is empty.  False if the
+ * source failed. */
+bool jg_feed_refill(struct jg_feed *f, const struct jg_body *src);
+
+static inline bool jg_feed_at_end(const struct jg_feed *f,
+                                  const struct jg_body *src)
+{
+    return f->avail == 0 && f->off >= src->size;
+}
+
+#endif
