@@ -3,12 +3,6 @@
 
 #include <string.h>
 
-/* Level 1 keeps up with benchmark traffic on text.  Runs of one byte (the
- * gzip-bomb case) only reach deflate's ~1000:1 ceiling from level 4 on,
- * where lazy matching kicks in; on such input it is still fast. */
-#define TEXT_LEVEL 1
-#define FILL_LEVEL 6
-
 static const char *const names[] = {
     [JG_ENC_GZIP] = "gzip",
     [JG_ENC_DEFLATE] = "deflate",
@@ -30,16 +24,20 @@ const char *jg_enc_name(enum jg_coding c)
     return c == JG_ENC_NONE ? NULL : names[c];
 }
 
+/* A run of one byte never goes through a library: even zlib's fastest
+ * level that reaches deflate's ratio ceiling spends ~2 s of CPU per GiB
+ * of zeros, and a bomb must be cheap to serve. */
 struct jg_enc *jg_enc_new(enum jg_coding c, const struct jg_body *src)
 {
-    int level = src->kind == JG_BODY_FILL ? FILL_LEVEL : TEXT_LEVEL;
+    bool run = src->kind == JG_BODY_FILL;
 
     switch (c) {
     case JG_ENC_NONE:
         return NULL;
     case JG_ENC_GZIP:
     case JG_ENC_DEFLATE:
-        return jg_enc_zlib_new(src, c == JG_ENC_GZIP, level);
+        return run ? jg_craft_deflate_new(src, c == JG_ENC_GZIP)
+                   : jg_enc_zlib_new(src, c == JG_ENC_GZIP);
     }
     return NULL;
 }

@@ -1,6 +1,6 @@
 /* What the implementations of enc.h share: the object header that
  * dispatches to them, their constructors, and input feeding for the
- * library encoders.  Not for use outside the enc*.c files. */
+ * library encoders.  Not for use outside the enc*.c and craft_*.c files. */
 #ifndef JG_ENC_IMPL_H
 #define JG_ENC_IMPL_H
 
@@ -21,9 +21,12 @@ struct jg_enc {
     const struct jg_body *src;
 };
 
-/* level as for deflateInit2(). */
-struct jg_enc *jg_enc_zlib_new(const struct jg_body *src, bool gzip,
-                               int level);
+/* Library encoders, for bodies that are real content. */
+struct jg_enc *jg_enc_zlib_new(const struct jg_body *src, bool gzip);
+
+/* Hand-made streams: a run of one byte (JG_BODY_FILL) costs next to no
+ * CPU whatever its length. */
+struct jg_enc *jg_craft_deflate_new(const struct jg_body *run, bool gzip);
 
 /* Input staging for the library encoders. */
 #define JG_FEED_CAP (16 * 1024)
