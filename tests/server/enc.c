@@ -3,9 +3,15 @@
 
 #include <string.h>
 
+/* Hand-made zstd frames declare this window unless told otherwise: the
+ * smallest whose blocks reach the format's 128 KiB maximum (4 bytes per
+ * RLE block). */
+#define ZSTD_CRAFT_WINDOW 17
+
 static const char *const names[] = {
     [JG_ENC_GZIP] = "gzip",
     [JG_ENC_DEFLATE] = "deflate",
+    [JG_ENC_ZSTD] = "zstd",
 };
 
 bool jg_enc_parse(const char *name, enum jg_coding *out)
@@ -25,9 +31,12 @@ const char *jg_enc_name(enum jg_coding c)
 }
 
 /* A run of one byte never goes through a library: even zlib's fastest
- * level that reaches deflate's ratio ceiling spends ~2 s of CPU per GiB
- * of zeros, and a bomb must be cheap to serve. */
-struct jg_enc *jg_enc_new(enum jg_coding c, const struct jg_body *src)
+ * useful level spends ~2 s of CPU per GiB of zeros, and a bomb must be
+ * cheap to serve.  A declared window other than the library's own is
+ * also hand-made, since asking the library for a 128 MiB window would
+ * make the server allocate it. */
+struct jg_enc *jg_enc_new(enum jg_coding c, unsigned window,
+                          const struct jg_body *src)
 {
     bool run = src->kind == JG_BODY_FILL;
 
@@ -38,6 +47,10 @@ struct jg_enc *jg_enc_new(enum jg_coding c, const struct jg_body *src)
     case JG_ENC_DEFLATE:
         return run ? jg_craft_deflate_new(src, c == JG_ENC_GZIP)
                    : jg_enc_zlib_new(src, c == JG_ENC_GZIP);
+    case JG_ENC_ZSTD:
+        return run || window
+                   ? jg_craft_zstd_new(src, window ? window : ZSTD_CRAFT_WINDOW)
+                   : jg_enc_zstd_new(src);
     }
     return NULL;
 }

@@ -29,6 +29,7 @@ static const struct spec specs[] = {
     SPEC("loop", K_U64, loop),
     SPEC("fail", K_U64, fail),
     SPEC("retry_after", K_U64, retry_after),
+    SPEC("zwindow", K_U64, zwindow),
     SPEC("gzip", K_BOOL, gzip),
     SPEC("chunked", K_BOOL, chunked),
     SPEC("fill", K_CHAR, fill),

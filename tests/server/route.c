@@ -60,15 +60,25 @@ static bool bad_param(struct jg_plan *p, const char *name)
     return false;
 }
 
-/* enc= and its alias gzip=1.  The plan is only touched on success, so a
- * 400 goes out unencoded. */
+/* enc=, its alias gzip=1, and the window parameter, which implies its
+ * coding and contradicts any other.  The plan is only touched on success,
+ * so a 400 goes out unencoded. */
 static bool parse_coding(const struct jg_query *q, struct jg_plan *p)
 {
     enum jg_coding enc = q->gzip ? JG_ENC_GZIP : JG_ENC_NONE;
+    unsigned window = 0;
 
     if (q->enc && !jg_enc_parse(q->enc, &enc))
         return bad_param(p, "enc");
+    if (q->zwindow.set) {
+        if (q->zwindow.v < 10 || q->zwindow.v > 41 ||
+            (q->enc && enc != JG_ENC_ZSTD))
+            return bad_param(p, "zwindow");
+        enc = JG_ENC_ZSTD;
+        window = (unsigned)q->zwindow.v;
+    }
     p->enc = enc;
+    p->enc_window = window;
     return true;
 }
 

@@ -33,6 +33,7 @@ struct jg_plan {
     struct jg_body body;
     bool no_body;          /* HEAD, 204, 205, 304 */
     enum jg_coding enc;
+    unsigned enc_window;   /* log2 of the window to declare, 0: default */
     bool chunked;          /* chunked=1 asked for, even without enc */
     enum jg_framing framing;
     bool close;            /* connection cannot be reused afterwards */

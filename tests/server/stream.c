@@ -25,7 +25,7 @@ int jg_stream_init(struct jg_stream *s, const struct jg_plan *plan,
     s->eof = plan->no_body ||
              (plan->enc == JG_ENC_NONE && plan->body.size == 0);
     if (!plan->no_body && plan->enc != JG_ENC_NONE) {
-        s->enc = jg_enc_new(plan->enc, &plan->body);
+        s->enc = jg_enc_new(plan->enc, plan->enc_window, &plan->body);
         if (!s->enc)
             return -1;
     }
