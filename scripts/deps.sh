@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(
   build-essential meson ninja-build pkg-config
   libcurl4-openssl-dev libev-dev libc-ares-dev libutf8proc-dev zlib1g-dev libssl-dev libcmocka-dev
-  libzstd-dev
+  libzstd-dev libbrotli-dev
   python3 python3-pytest nginx-light openssl curl
   clang libclang-rt-14-dev
   slurmctld slurmd slurm-client munge

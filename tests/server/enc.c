@@ -3,14 +3,16 @@
 
 #include <string.h>
 
-/* Hand-made zstd frames declare this window unless told otherwise: the
- * smallest whose blocks reach the format's 128 KiB maximum (4 bytes per
- * RLE block). */
+/* Hand-made streams declare these windows unless told otherwise: 16 is
+ * brotli's smallest common one, and 17 is the smallest zstd window whose
+ * blocks reach the format's 128 KiB maximum (4 bytes per RLE block). */
+#define BR_CRAFT_WINDOW 16
 #define ZSTD_CRAFT_WINDOW 17
 
 static const char *const names[] = {
     [JG_ENC_GZIP] = "gzip",
     [JG_ENC_DEFLATE] = "deflate",
+    [JG_ENC_BR] = "br",
     [JG_ENC_ZSTD] = "zstd",
 };
 
@@ -33,8 +35,8 @@ const char *jg_enc_name(enum jg_coding c)
 /* A run of one byte never goes through a library: even zlib's fastest
  * useful level spends ~2 s of CPU per GiB of zeros, and a bomb must be
  * cheap to serve.  A declared window other than the library's own is
- * also hand-made, since asking the library for a 128 MiB window would
- * make the server allocate it. */
+ * also hand-made, since asking the library for a 16 MiB or 128 MiB window
+ * would make the server allocate it. */
 struct jg_enc *jg_enc_new(enum jg_coding c, unsigned window,
                           const struct jg_body *src)
 {
@@ -47,6 +49,10 @@ struct jg_enc *jg_enc_new(enum jg_coding c, unsigned window,
     case JG_ENC_DEFLATE:
         return run ? jg_craft_deflate_new(src, c == JG_ENC_GZIP)
                    : jg_enc_zlib_new(src, c == JG_ENC_GZIP);
+    case JG_ENC_BR:
+        return run || window
+                   ? jg_craft_brotli_new(src, window ? window : BR_CRAFT_WINDOW)
+                   : jg_enc_brotli_new(src);
     case JG_ENC_ZSTD:
         return run || window
                    ? jg_craft_zstd_new(src, window ? window : ZSTD_CRAFT_WINDOW)

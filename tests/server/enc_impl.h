@@ -23,12 +23,15 @@ struct jg_enc {
 
 /* Library encoders, for bodies that are real content. */
 struct jg_enc *jg_enc_zlib_new(const struct jg_body *src, bool gzip);
+struct jg_enc *jg_enc_brotli_new(const struct jg_body *src);
 struct jg_enc *jg_enc_zstd_new(const struct jg_body *src);
 
 /* Hand-made streams: a run of one byte (JG_BODY_FILL) costs next to no
  * CPU whatever its length, and any other body is stored uncompressed in a
  * frame that declares the window asked for. */
 struct jg_enc *jg_craft_deflate_new(const struct jg_body *run, bool gzip);
+struct jg_enc *jg_craft_brotli_new(const struct jg_body *src,
+                                   unsigned window);
 struct jg_enc *jg_craft_zstd_new(const struct jg_body *src, unsigned window);
 
 /* Input staging for the library encoders. */

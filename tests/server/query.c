@@ -30,6 +30,7 @@ static const struct spec specs[] = {
     SPEC("fail", K_U64, fail),
     SPEC("retry_after", K_U64, retry_after),
     SPEC("zwindow", K_U64, zwindow),
+    SPEC("bwindow", K_U64, bwindow),
     SPEC("gzip", K_BOOL, gzip),
     SPEC("chunked", K_BOOL, chunked),
     SPEC("fill", K_CHAR, fill),

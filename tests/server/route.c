@@ -60,8 +60,8 @@ static bool bad_param(struct jg_plan *p, const char *name)
     return false;
 }
 
-/* enc=, its alias gzip=1, and the window parameter, which implies its
- * coding and contradicts any other.  The plan is only touched on success,
+/* enc=, its alias gzip=1, and the window parameters, which imply their
+ * coding and contradict any other.  The plan is only touched on success,
  * so a 400 goes out unencoded. */
 static bool parse_coding(const struct jg_query *q, struct jg_plan *p)
 {
@@ -71,11 +71,18 @@ static bool parse_coding(const struct jg_query *q, struct jg_plan *p)
     if (q->enc && !jg_enc_parse(q->enc, &enc))
         return bad_param(p, "enc");
     if (q->zwindow.set) {
-        if (q->zwindow.v < 10 || q->zwindow.v > 41 ||
+        if (q->zwindow.v < 10 || q->zwindow.v > 41 || q->bwindow.set ||
             (q->enc && enc != JG_ENC_ZSTD))
             return bad_param(p, "zwindow");
         enc = JG_ENC_ZSTD;
         window = (unsigned)q->zwindow.v;
+    }
+    if (q->bwindow.set) {
+        if (q->bwindow.v < 10 || q->bwindow.v > 24 ||
+            (q->enc && enc != JG_ENC_BR))
+            return bad_param(p, "bwindow");
+        enc = JG_ENC_BR;
+        window = (unsigned)q->bwindow.v;
     }
     p->enc = enc;
     p->enc_window = window;
