@@ -33,6 +33,7 @@ static const struct spec specs[] = {
     SPEC("bwindow", K_U64, bwindow),
     SPEC("gzip", K_BOOL, gzip),
     SPEC("chunked", K_BOOL, chunked),
+    SPEC("endless", K_BOOL, endless),
     SPEC("fill", K_CHAR, fill),
     SPEC("location", K_STR, location),
     SPEC("ctype", K_STR, ctype),

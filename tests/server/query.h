@@ -25,6 +25,7 @@ struct jg_query {
     struct jg_opt zwindow, bwindow;
     bool gzip;
     bool chunked;
+    bool endless;
     struct jg_byte fill;    /* unset: book text */
     /* Strings are decoded, NUL terminated, in scratch; one holding a NUL
      * byte is malformed, since no header could carry it. */

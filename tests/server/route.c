@@ -128,6 +128,7 @@ static void apply_shaping(const struct jg_query *q, struct jg_plan *p)
     if (q->ctype)
         p->ctype = q->ctype;
     p->chunked = q->chunked;
+    p->endless = q->endless;
     consider_cut(p, &q->reset, JG_CUT_RESET);
     consider_cut(p, &q->shortn, JG_CUT_SHORT);
     consider_cut(p, &q->stall, JG_CUT_STALL);
@@ -412,21 +413,37 @@ bool jg_status_has_body(int status)
     return status >= 200 && status != 204 && status != 205 && status != 304;
 }
 
+/* endless=1: whatever the route chose (a book, a file, an error page, a
+ * redirect's text) gives way to generated content that never ends: the
+ * fill= byte, else the text of the same book (0 if none) going on for
+ * ever.  Generated content is reproducible at any offset, so nothing
+ * grows while it is served. */
+static void make_endless(const struct jg_query *q, struct jg_plan *p)
+{
+    uint64_t book = p->body.kind == JG_BODY_BOOK ? p->body.book : 0;
+
+    if (q->fill.set)
+        jg_body_fill(&p->body, q->fill.c, UINT64_MAX);
+    else
+        jg_body_book(&p->body, book, UINT64_MAX);
+}
+
 static void finish(const struct http_req *req, bool head, struct jg_plan *p)
 {
     if (!jg_status_has_body(p->status)) {
         p->enc = JG_ENC_NONE;
-        p->chunked = false;
+        p->chunked = p->endless = false;
     }
     p->no_body = head || !jg_status_has_body(p->status);
-    if (p->enc != JG_ENC_NONE || p->chunked)
+    if (p->enc != JG_ENC_NONE || p->chunked || p->endless)
         p->framing = req->minor >= 1 ? JG_FRAME_CHUNKED : JG_FRAME_CLOSE;
     else
         p->framing = JG_FRAME_LENGTH;
     /* An unparsed request body (chunked upload) would be read as the next
-     * request, so such connections are not reused. */
+     * request, so such connections are not reused; nor are those that
+     * never reach their end. */
     p->close = p->framing == JG_FRAME_CLOSE || !req->keep_alive ||
-               req->chunked_body;
+               req->chunked_body || (p->endless && !p->no_body);
 }
 
 void jg_route(const struct jg_config *cfg, struct jg_failtab *fails,
@@ -445,6 +462,8 @@ void jg_route(const struct jg_config *cfg, struct jg_failtab *fails,
             answer_content(cfg, req, &q, p);
             apply_conditional(req, p);
         }
+        if (p->endless && jg_status_has_body(p->status))
+            make_endless(&q, p);
     }
     finish(req, head, p);
 }

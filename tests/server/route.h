@@ -35,6 +35,7 @@ struct jg_plan {
     enum jg_coding enc;
     unsigned enc_window;   /* log2 of the window to declare, 0: default */
     bool chunked;          /* chunked=1 asked for, even without enc */
+    bool endless;          /* body.size is UINT64_MAX: it never ends */
     enum jg_framing framing;
     bool close;            /* connection cannot be reused afterwards */
     const char *ctype;

@@ -48,11 +48,14 @@ void jg_stream_release(struct jg_stream *s)
 size_t jg_stream_batch_cap(const struct jg_stream *s)
 {
     uint64_t body = s->plan->no_body ? 0 : s->plan->body.size;
+
+    /* Also keeps an endless body's size (UINT64_MAX) out of the sums. */
+    if (body >= BATCH_MAX)
+        return s->head_len + BATCH_MAX;
     /* Encoded output exceeds its input by at most a few bytes per 16 KB
      * block plus the header and trailer. */
-    uint64_t want = body + body / 1000 + 64 + CHUNK_OVERHEAD;
-
-    return s->head_len + (want < BATCH_MAX ? (size_t)want : BATCH_MAX);
+    return s->head_len + (size_t)body + (size_t)body / 1000 + 64 +
+           CHUNK_OVERHEAD;
 }
 
 static unsigned hex_width(uint64_t n)
