@@ -7,7 +7,8 @@
 #define KEY_CAP 32
 #define NUM_CAP 32
 
-enum kind { K_U64, K_BOOL, K_CHAR, K_STR };
+/* K_COUNT: a number, or "endless" for UINT64_MAX. */
+enum kind { K_U64, K_COUNT, K_BOOL, K_CHAR, K_STR };
 
 struct spec {
     const char *name;
@@ -31,6 +32,7 @@ static const struct spec specs[] = {
     SPEC("retry_after", K_U64, retry_after),
     SPEC("zwindow", K_U64, zwindow),
     SPEC("bwindow", K_U64, bwindow),
+    SPEC("headers", K_COUNT, headers),
     SPEC("gzip", K_BOOL, gzip),
     SPEC("chunked", K_BOOL, chunked),
     SPEC("endless", K_BOOL, endless),
@@ -145,6 +147,14 @@ static bool store(const struct spec *sp, const char *val, size_t n,
     case K_U64: {
         struct jg_opt *o = (struct jg_opt *)(void *)field;
         o->set = parse_u64(val, &o->v);
+        return o->set;
+    }
+    case K_COUNT: {
+        struct jg_opt *o = (struct jg_opt *)(void *)field;
+        if (strcmp(val, "endless") == 0)
+            o->v = UINT64_MAX, o->set = true;
+        else
+            o->set = parse_u64(val, &o->v);
         return o->set;
     }
     case K_BOOL:

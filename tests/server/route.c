@@ -129,6 +129,10 @@ static void apply_shaping(const struct jg_query *q, struct jg_plan *p)
         p->ctype = q->ctype;
     p->chunked = q->chunked;
     p->endless = q->endless;
+    if (q->headers.set) {
+        p->junk_at = JG_JUNK_HEADERS;
+        p->junk_limit = q->headers.v;
+    }
     consider_cut(p, &q->reset, JG_CUT_RESET);
     consider_cut(p, &q->shortn, JG_CUT_SHORT);
     consider_cut(p, &q->stall, JG_CUT_STALL);
@@ -443,7 +447,8 @@ static void finish(const struct http_req *req, bool head, struct jg_plan *p)
      * request, so such connections are not reused; nor are those that
      * never reach their end. */
     p->close = p->framing == JG_FRAME_CLOSE || !req->keep_alive ||
-               req->chunked_body || (p->endless && !p->no_body);
+               req->chunked_body || (p->endless && !p->no_body) ||
+               p->junk_at != JG_JUNK_NONE;
 }
 
 void jg_route(const struct jg_config *cfg, struct jg_failtab *fails,

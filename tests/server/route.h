@@ -21,6 +21,13 @@ enum jg_framing {
     JG_FRAME_CLOSE,    /* HTTP/1.0 client and unknown length: close ends it */
 };
 
+/* Where endless (or N-byte) junk field lines go: after the head's fields
+ * (the blank line never comes). */
+enum jg_junk_at {
+    JG_JUNK_NONE,
+    JG_JUNK_HEADERS,
+};
+
 enum jg_cut {
     JG_CUT_NONE,
     JG_CUT_RESET,      /* TCP RST */
@@ -38,6 +45,8 @@ struct jg_plan {
     bool endless;          /* body.size is UINT64_MAX: it never ends */
     enum jg_framing framing;
     bool close;            /* connection cannot be reused afterwards */
+    enum jg_junk_at junk_at;
+    uint64_t junk_limit;   /* junk bytes before a clean close */
     const char *ctype;
     char *location;        /* owned, NULL if none */
     char etag[48];         /* empty if none */

@@ -20,6 +20,9 @@ int jg_stream_init(struct jg_stream *s, const struct jg_plan *plan,
     s->plan = plan;
     s->head = head;
     s->head_len = head_len;
+    /* Endless header lines replace the blank line that ends the head. */
+    if (plan->junk_at == JG_JUNK_HEADERS && head_len >= 2)
+        s->head_len -= 2;
     s->limit = plan->cut_how != JG_CUT_NONE ? plan->cut : UINT64_MAX;
     s->terminated = plan->no_body || plan->framing != JG_FRAME_CHUNKED;
     s->eof = plan->no_body ||
@@ -50,7 +53,7 @@ size_t jg_stream_batch_cap(const struct jg_stream *s)
     uint64_t body = s->plan->no_body ? 0 : s->plan->body.size;
 
     /* Also keeps an endless body's size (UINT64_MAX) out of the sums. */
-    if (body >= BATCH_MAX)
+    if (s->plan->junk_at != JG_JUNK_NONE || body >= BATCH_MAX)
         return s->head_len + BATCH_MAX;
     /* Encoded output exceeds its input by at most a few bytes per 16 KB
      * block plus the header and trailer. */
@@ -119,6 +122,25 @@ static size_t produce(struct jg_stream *s, char *dst, size_t room,
     return line + (size_t)n + 2;
 }
 
+static size_t junk_lines(struct jg_stream *s, char *dst, size_t room,
+                         uint64_t budget)
+{
+    size_t n = (size_t)min_u64(min_u64(room, budget),
+                               s->plan->junk_limit - s->junk.sent);
+
+    jg_junk_fill(&s->junk, dst, n);
+    return n;
+}
+
+static size_t terminate(struct jg_stream *s, char *dst, size_t room)
+{
+    if (room < LAST_CHUNK_LEN)
+        return 0;
+    memcpy(dst, LAST_CHUNK, LAST_CHUNK_LEN);
+    s->terminated = true;
+    return LAST_CHUNK_LEN;
+}
+
 size_t jg_stream_fill(struct jg_stream *s, char *buf, size_t cap,
                       uint64_t budget, size_t *payload)
 {
@@ -129,24 +151,40 @@ size_t jg_stream_fill(struct jg_stream *s, char *buf, size_t cap,
         memcpy(buf, s->head, s->head_len);
         off = s->head_len;
         s->head_done = true;
+        s->junking = s->plan->junk_at == JG_JUNK_HEADERS;
     }
-    if (!s->eof && !s->failed)
+    if (!s->junking && !s->eof && !s->failed) {
         off += produce(s, buf + off, cap - off, budget, payload);
-    if (s->eof && !s->terminated && cap - off >= LAST_CHUNK_LEN) {
-        memcpy(buf + off, LAST_CHUNK, LAST_CHUNK_LEN);
-        off += LAST_CHUNK_LEN;
-        s->terminated = true;
+        budget -= *payload;
     }
+    if (!s->junking && s->eof && !s->terminated)
+        off += terminate(s, buf + off, cap - off);
+    if (s->junking)
+        off += junk_lines(s, buf + off, cap - off, budget);
     return off;
+}
+
+uint64_t jg_stream_paced(const struct jg_stream *s)
+{
+    return s->produced + s->junk.sent;
 }
 
 bool jg_stream_done(const struct jg_stream *s)
 {
-    return s->head_done && s->eof && s->terminated;
+    return s->head_done && !s->junking && s->eof && s->terminated;
 }
 
-bool jg_stream_cut(const struct jg_stream *s)
+enum jg_cut jg_stream_cut(const struct jg_stream *s)
 {
-    return s->head_done && !s->eof && s->limit != UINT64_MAX &&
-           s->produced >= s->limit;
+    enum jg_cut how = s->plan->cut_how;
+
+    if (!s->head_done)
+        return JG_CUT_NONE;
+    if (s->junking)
+        return s->junk.sent >= s->plan->junk_limit ? JG_CUT_SHORT
+                                                   : JG_CUT_NONE;
+    if (!s->eof)
+        return s->limit != UINT64_MAX && s->produced >= s->limit
+                   ? how : JG_CUT_NONE;
+    return JG_CUT_NONE;
 }
