@@ -33,6 +33,7 @@ static const struct spec specs[] = {
     SPEC("zwindow", K_U64, zwindow),
     SPEC("bwindow", K_U64, bwindow),
     SPEC("headers", K_COUNT, headers),
+    SPEC("trailers", K_COUNT, trailers),
     SPEC("gzip", K_BOOL, gzip),
     SPEC("chunked", K_BOOL, chunked),
     SPEC("endless", K_BOOL, endless),

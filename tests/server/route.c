@@ -132,6 +132,9 @@ static void apply_shaping(const struct jg_query *q, struct jg_plan *p)
     if (q->headers.set) {
         p->junk_at = JG_JUNK_HEADERS;
         p->junk_limit = q->headers.v;
+    } else if (q->trailers.set) {
+        p->junk_at = JG_JUNK_TRAILERS;
+        p->junk_limit = q->trailers.v;
     }
     consider_cut(p, &q->reset, JG_CUT_RESET);
     consider_cut(p, &q->shortn, JG_CUT_SHORT);
@@ -439,10 +442,15 @@ static void finish(const struct http_req *req, bool head, struct jg_plan *p)
         p->chunked = p->endless = false;
     }
     p->no_body = head || !jg_status_has_body(p->status);
-    if (p->enc != JG_ENC_NONE || p->chunked || p->endless)
+    if (p->enc != JG_ENC_NONE || p->chunked || p->endless ||
+        p->junk_at == JG_JUNK_TRAILERS)
         p->framing = req->minor >= 1 ? JG_FRAME_CHUNKED : JG_FRAME_CLOSE;
     else
         p->framing = JG_FRAME_LENGTH;
+    /* Trailers only exist after a last-chunk. */
+    if (p->junk_at == JG_JUNK_TRAILERS &&
+        (p->no_body || p->framing != JG_FRAME_CHUNKED))
+        p->junk_at = JG_JUNK_NONE;
     /* An unparsed request body (chunked upload) would be read as the next
      * request, so such connections are not reused; nor are those that
      * never reach their end. */

@@ -22,10 +22,12 @@ enum jg_framing {
 };
 
 /* Where endless (or N-byte) junk field lines go: after the head's fields
- * (the blank line never comes). */
+ * (the blank line never comes), or after the last-chunk (the trailer
+ * section never ends). */
 enum jg_junk_at {
     JG_JUNK_NONE,
     JG_JUNK_HEADERS,
+    JG_JUNK_TRAILERS,
 };
 
 enum jg_cut {

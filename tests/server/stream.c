@@ -9,6 +9,9 @@
 #define BATCH_MAX (64 * 1024)
 #define LAST_CHUNK "0\r\n\r\n"
 #define LAST_CHUNK_LEN 5
+/* Before a trailer section that never ends: the last-chunk without the
+ * blank line. */
+#define LAST_CHUNK_OPEN_LEN 3
 /* Chunk-size line (at most 16 hex digits + CRLF), CRLF after the data, and
  * room for the last-chunk so it can ride in the same batch. */
 #define CHUNK_OVERHEAD (18 + 2 + LAST_CHUNK_LEN)
@@ -132,13 +135,19 @@ static size_t junk_lines(struct jg_stream *s, char *dst, size_t room,
     return n;
 }
 
+/* The last-chunk, or with trailers= its first line only: the trailer
+ * section that follows never ends. */
 static size_t terminate(struct jg_stream *s, char *dst, size_t room)
 {
-    if (room < LAST_CHUNK_LEN)
+    bool open = s->plan->junk_at == JG_JUNK_TRAILERS;
+    size_t n = open ? LAST_CHUNK_OPEN_LEN : LAST_CHUNK_LEN;
+
+    if (room < n)
         return 0;
-    memcpy(dst, LAST_CHUNK, LAST_CHUNK_LEN);
+    memcpy(dst, LAST_CHUNK, n);
     s->terminated = true;
-    return LAST_CHUNK_LEN;
+    s->junking = open;
+    return n;
 }
 
 size_t jg_stream_fill(struct jg_stream *s, char *buf, size_t cap,

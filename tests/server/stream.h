@@ -1,6 +1,6 @@
 /* Serialises one response: head, then payload (optionally content-coded)
- * with its framing, or junk header lines if the plan wants them,
- * honouring a per-batch byte budget (for throttling) and the plan's
+ * with its framing, then junk header or trailer lines if the plan wants
+ * them, honouring a per-batch byte budget (for throttling) and the plan's
  * cut point.  No I/O here: the connection hands in buffers and writes them
  * out, so the byte accounting stays testable and in one place. */
 #ifndef JG_STREAM_H
