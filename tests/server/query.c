@@ -39,7 +39,10 @@ static const struct spec specs[] = {
     SPEC("endless", K_BOOL, endless),
     SPEC("fill", K_CHAR, fill),
     SPEC("location", K_STR, location),
+    SPEC("rawloc", K_STR, rawloc),
     SPEC("ctype", K_STR, ctype),
+    SPEC("rawctype", K_STR, rawctype),
+    SPEC("rawhdr", K_STR, rawhdr),
     SPEC("enc", K_STR, enc),
 };
 

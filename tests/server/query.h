@@ -31,7 +31,10 @@ struct jg_query {
     /* Strings are decoded, NUL terminated, in scratch; one holding a NUL
      * byte is malformed, since no header could carry it. */
     const char *location;
+    const char *rawloc;
     const char *ctype;
+    const char *rawctype;
+    const char *rawhdr;
     const char *enc;
     const char *bad;        /* name of the first malformed parameter */
 };

@@ -98,6 +98,9 @@ static void optional_fields(const struct jg_plan *p, struct out *o)
     if (p->retry_after.set)
         advance(o, snprintf(o->p + o->len, o->cap - o->len,
                             "Retry-After: %" PRIu64 "\r\n", p->retry_after.v));
+    if (p->rawhdr)
+        advance(o, snprintf(o->p + o->len, o->cap - o->len, "X-Raw: %s\r\n",
+                            p->rawhdr));
 }
 
 char *jg_head_render(const struct jg_plan *p, const char *date,
@@ -106,7 +109,8 @@ char *jg_head_render(const struct jg_plan *p, const char *date,
     struct out o;
 
     o.cap = HEAD_BASE + strlen(p->ctype) + strlen(p->etag) +
-            (p->location ? strlen(p->location) : 0);
+            (p->location ? strlen(p->location) : 0) +
+            (p->rawhdr ? strlen(p->rawhdr) : 0);
     o.p = malloc(o.cap);
     o.len = 0;
     if (!o.p)

@@ -51,6 +51,14 @@ static bool header_safe(const char *s)
     return true;
 }
 
+/* The raw* parameters exist to send hostile bytes (escapes, DEL, invalid
+ * UTF-8), so only what would end the field is refused: CR and LF (NUL
+ * never gets this far, see query.h). */
+static bool raw_safe(const char *s)
+{
+    return !s || !strpbrk(s, "\r\n");
+}
+
 static bool bad_param(struct jg_plan *p, const char *name)
 {
     char msg[JG_BODY_TEXT_CAP];
@@ -103,6 +111,12 @@ static bool parse_query(const struct http_req *req, struct jg_plan *p,
         return bad_param(p, "location");
     if (!header_safe(q->ctype))
         return bad_param(p, "ctype");
+    if (!raw_safe(q->rawloc))
+        return bad_param(p, "rawloc");
+    if (!raw_safe(q->rawctype))
+        return bad_param(p, "rawctype");
+    if (!raw_safe(q->rawhdr))
+        return bad_param(p, "rawhdr");
     if (q->status.set && (q->status.v < 200 || q->status.v > 599))
         return bad_param(p, "status");
     return parse_coding(q, p);
@@ -127,6 +141,9 @@ static void apply_shaping(const struct jg_query *q, struct jg_plan *p)
         p->rate = q->rate.v;
     if (q->ctype)
         p->ctype = q->ctype;
+    if (q->rawctype)
+        p->ctype = q->rawctype;
+    p->rawhdr = q->rawhdr;
     p->chunked = q->chunked;
     p->endless = q->endless;
     if (q->headers.set) {
@@ -193,7 +210,9 @@ static int redirect_status(const struct jg_query *q)
 static bool answer_redirect(const struct http_req *req,
                             const struct jg_query *q, struct jg_plan *p)
 {
-    if (q->location)
+    if (q->rawloc)
+        p->location = strdup(q->rawloc);
+    else if (q->location)
         p->location = strdup(q->location);
     else if (q->loop.set && q->loop.v > 0)
         p->location = self_location(req, "loop", q->loop.v == 1 ? 2 : 1);
@@ -210,7 +229,8 @@ static bool answer_redirect(const struct http_req *req,
 
 static bool answer_status(const struct jg_query *q, struct jg_plan *p)
 {
-    bool redirecting = q->location || q->loop.set || q->redirect.set;
+    bool redirecting = q->rawloc || q->location || q->loop.set ||
+                       q->redirect.set;
 
     /* With a redirect parameter a 3xx status only picks the redirect code,
      * so the end of a redirect=K chain is served normally. */

@@ -50,6 +50,7 @@ struct jg_plan {
     enum jg_junk_at junk_at;
     uint64_t junk_limit;   /* junk bytes before a clean close */
     const char *ctype;
+    const char *rawhdr;    /* X-Raw value, in scratch; NULL if none */
     char *location;        /* owned, NULL if none */
     char etag[48];         /* empty if none */
     time_t last_modified;  /* 0 if none */
