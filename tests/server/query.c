@@ -30,6 +30,7 @@ static const struct spec specs[] = {
     SPEC("loop", K_U64, loop),
     SPEC("fail", K_U64, fail),
     SPEC("retry_after", K_U64, retry_after),
+    SPEC("clen", K_U64, clen),
     SPEC("zwindow", K_U64, zwindow),
     SPEC("bwindow", K_U64, bwindow),
     SPEC("headers", K_COUNT, headers),

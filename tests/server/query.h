@@ -22,7 +22,7 @@ struct jg_byte {
 struct jg_query {
     struct jg_opt size, status, delay, rate, reset, shortn, stall;
     struct jg_opt redirect, loop, fail, retry_after;
-    struct jg_opt zwindow, bwindow;
+    struct jg_opt clen, zwindow, bwindow;
     struct jg_opt headers, trailers;  /* bytes; UINT64_MAX for "endless" */
     bool gzip;
     bool chunked;

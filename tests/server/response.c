@@ -65,11 +65,17 @@ static void advance(struct out *o, int n)
         o->len += (size_t)n < o->cap - o->len ? (size_t)n : o->cap - o->len;
 }
 
+/* clen= is announced whatever the framing and status: next to
+ * Transfer-Encoding (which RFC 9112 says wins) and on 204 and 304 too,
+ * where no length may be sent at all. */
 static void framing_fields(const struct jg_plan *p, struct out *o)
 {
+    if (p->clen.set)
+        advance(o, snprintf(o->p + o->len, o->cap - o->len,
+                            "Content-Length: %" PRIu64 "\r\n", p->clen.v));
     if (!jg_status_has_body(p->status))
         return;
-    if (p->framing == JG_FRAME_LENGTH)
+    if (p->framing == JG_FRAME_LENGTH && !p->clen.set)
         advance(o, snprintf(o->p + o->len, o->cap - o->len,
                             "Content-Length: %" PRIu64 "\r\n", p->body.size));
     else if (p->framing == JG_FRAME_CHUNKED)

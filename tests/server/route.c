@@ -153,6 +153,8 @@ static void apply_shaping(const struct jg_query *q, struct jg_plan *p)
         p->junk_at = JG_JUNK_TRAILERS;
         p->junk_limit = q->trailers.v;
     }
+    p->clen.set = q->clen.set;
+    p->clen.v = q->clen.v;
     consider_cut(p, &q->reset, JG_CUT_RESET);
     consider_cut(p, &q->shortn, JG_CUT_SHORT);
     consider_cut(p, &q->stall, JG_CUT_STALL);
@@ -472,11 +474,11 @@ static void finish(const struct http_req *req, bool head, struct jg_plan *p)
         (p->no_body || p->framing != JG_FRAME_CHUNKED))
         p->junk_at = JG_JUNK_NONE;
     /* An unparsed request body (chunked upload) would be read as the next
-     * request, so such connections are not reused; nor are those that
-     * never reach their end. */
+     * request, so such connections are not reused; nor are those whose
+     * announced length may be a lie, or that never reach their end. */
     p->close = p->framing == JG_FRAME_CLOSE || !req->keep_alive ||
-               req->chunked_body || (p->endless && !p->no_body) ||
-               p->junk_at != JG_JUNK_NONE;
+               req->chunked_body || p->clen.set ||
+               (p->endless && !p->no_body) || p->junk_at != JG_JUNK_NONE;
 }
 
 void jg_route(const struct jg_config *cfg, struct jg_failtab *fails,

@@ -49,6 +49,7 @@ struct jg_plan {
     bool close;            /* connection cannot be reused afterwards */
     enum jg_junk_at junk_at;
     uint64_t junk_limit;   /* junk bytes before a clean close */
+    struct { uint64_t v; bool set; } clen;  /* Content-Length to announce */
     const char *ctype;
     const char *rawhdr;    /* X-Raw value, in scratch; NULL if none */
     char *location;        /* owned, NULL if none */

@@ -27,6 +27,8 @@ int jg_stream_init(struct jg_stream *s, const struct jg_plan *plan,
     if (plan->junk_at == JG_JUNK_HEADERS && head_len >= 2)
         s->head_len -= 2;
     s->limit = plan->cut_how != JG_CUT_NONE ? plan->cut : UINT64_MAX;
+    if (plan->clen.set && plan->framing != JG_FRAME_CHUNKED && !plan->no_body)
+        s->promised = plan->clen.v;
     s->terminated = plan->no_body || plan->framing != JG_FRAME_CHUNKED;
     s->eof = plan->no_body ||
              (plan->enc == JG_ENC_NONE && plan->body.size == 0);
@@ -180,7 +182,8 @@ uint64_t jg_stream_paced(const struct jg_stream *s)
 
 bool jg_stream_done(const struct jg_stream *s)
 {
-    return s->head_done && !s->junking && s->eof && s->terminated;
+    return s->head_done && !s->junking && s->eof && s->terminated &&
+           s->produced >= s->promised;
 }
 
 enum jg_cut jg_stream_cut(const struct jg_stream *s)
@@ -195,5 +198,7 @@ enum jg_cut jg_stream_cut(const struct jg_stream *s)
     if (!s->eof)
         return s->limit != UINT64_MAX && s->produced >= s->limit
                    ? how : JG_CUT_NONE;
+    if (s->produced < s->promised)
+        return how != JG_CUT_NONE ? how : JG_CUT_SHORT;
     return JG_CUT_NONE;
 }

@@ -22,6 +22,7 @@ struct jg_stream {
     struct jg_enc *enc;
     uint64_t produced;    /* payload (content-coded) bytes emitted */
     uint64_t limit;       /* payload bytes allowed before the cut */
+    uint64_t promised;    /* payload a clen= head announced, else 0 */
     bool eof;             /* no payload left */
     bool terminated;      /* last-chunk written, or none needed */
     bool junking;         /* emitting junk field lines, never the end */
@@ -53,8 +54,9 @@ uint64_t jg_stream_paced(const struct jg_stream *s);
 /* Everything, framing included, has been emitted. */
 bool jg_stream_done(const struct jg_stream *s);
 /* How the response is to be cut now, JG_CUT_NONE if it is not: the plan's
- * cut point was reached before the end of the payload, or the junk limit
- * was reached (a clean close). */
+ * cut point was reached before the end of the payload, the payload ended
+ * short of a clen= promise (the plan's cut, else a clean close), or the
+ * junk limit was reached (a clean close). */
 enum jg_cut jg_stream_cut(const struct jg_stream *s);
 
 #endif
