@@ -241,9 +241,9 @@ static void drain(struct jg_conn *c)
     }
 }
 
-static void apply_cut(struct jg_conn *c)
+static void apply_cut(struct jg_conn *c, enum jg_cut how)
 {
-    switch (c->plan.cut_how) {
+    switch (how) {
     case JG_CUT_RESET:
         end_request(c, "reset");
         reset_close(c);
@@ -263,8 +263,7 @@ static void apply_cut(struct jg_conn *c)
     ev_io_stop(loop_of(c), &c->ww);
     ev_timer_stop(loop_of(c), &c->tick);
     ev_io_start(loop_of(c), &c->rw);
-    jg_gz_free(c->stream.gz);
-    c->stream.gz = NULL;
+    jg_stream_drop_encoder(&c->stream);
     free(c->ob);
     c->ob = NULL;
     c->ob_cap = c->ob_off = c->ob_len = c->ob_payload = 0;
@@ -290,7 +289,8 @@ static uint64_t rate_budget(const struct jg_conn *c)
     if (allowed >= 1.8e19)
         return UINT64_MAX;
     uint64_t a = (uint64_t)allowed;
-    return a > c->stream.produced ? a - c->stream.produced : 0;
+    uint64_t paced = jg_stream_paced(&c->stream);
+    return a > paced ? a - paced : 0;
 }
 
 /* 1: everything written, 0: socket full, -1: the peer is gone. */
@@ -324,8 +324,9 @@ static bool after_flush(struct jg_conn *c)
         response_done(c);
         return false;
     }
-    if (jg_stream_cut(&c->stream)) {
-        apply_cut(c);
+    enum jg_cut how = jg_stream_cut(&c->stream);
+    if (how != JG_CUT_NONE) {
+        apply_cut(c, how);
         return false;
     }
     return true;

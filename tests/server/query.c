@@ -7,7 +7,8 @@
 #define KEY_CAP 32
 #define NUM_CAP 32
 
-enum kind { K_U64, K_BOOL, K_CHAR, K_STR };
+/* K_COUNT: a number, or "endless" for UINT64_MAX. */
+enum kind { K_U64, K_COUNT, K_BOOL, K_CHAR, K_STR };
 
 struct spec {
     const char *name;
@@ -29,11 +30,21 @@ static const struct spec specs[] = {
     SPEC("loop", K_U64, loop),
     SPEC("fail", K_U64, fail),
     SPEC("retry_after", K_U64, retry_after),
+    SPEC("clen", K_U64, clen),
+    SPEC("zwindow", K_U64, zwindow),
+    SPEC("bwindow", K_U64, bwindow),
+    SPEC("headers", K_COUNT, headers),
+    SPEC("trailers", K_COUNT, trailers),
     SPEC("gzip", K_BOOL, gzip),
     SPEC("chunked", K_BOOL, chunked),
+    SPEC("endless", K_BOOL, endless),
     SPEC("fill", K_CHAR, fill),
     SPEC("location", K_STR, location),
+    SPEC("rawloc", K_STR, rawloc),
     SPEC("ctype", K_STR, ctype),
+    SPEC("rawctype", K_STR, rawctype),
+    SPEC("rawhdr", K_STR, rawhdr),
+    SPEC("enc", K_STR, enc),
 };
 
 static int hexval(char c)
@@ -131,7 +142,9 @@ static const struct spec *find_spec(const char *key)
     return NULL;
 }
 
-static bool store(const struct spec *sp, const char *val, struct jg_query *q)
+/* val holds n decoded bytes (and a NUL after them). */
+static bool store(const struct spec *sp, const char *val, size_t n,
+                  struct jg_query *q)
 {
     char *field = (char *)q + sp->off;
 
@@ -141,15 +154,29 @@ static bool store(const struct spec *sp, const char *val, struct jg_query *q)
         o->set = parse_u64(val, &o->v);
         return o->set;
     }
+    case K_COUNT: {
+        struct jg_opt *o = (struct jg_opt *)(void *)field;
+        if (strcmp(val, "endless") == 0)
+            o->v = UINT64_MAX, o->set = true;
+        else
+            o->set = parse_u64(val, &o->v);
+        return o->set;
+    }
     case K_BOOL:
         *(bool *)(void *)field = parse_bool(val);
         return true;
-    case K_CHAR:
-        if (strlen(val) > 1)
+    case K_CHAR: {
+        /* An empty value leaves it unset (book text); %00 is the byte 0. */
+        struct jg_byte *b = (struct jg_byte *)(void *)field;
+        if (n > 1)
             return false;
-        *field = val[0];
+        b->c = val[0];
+        b->set = n == 1;
         return true;
+    }
     case K_STR:
+        if (memchr(val, 0, n))
+            return false;
         *(const char **)(void *)field = val;
         return true;
     }
@@ -179,7 +206,7 @@ bool jg_query_parse(struct jg_slice q, char *scratch, struct jg_query *out)
         dst[n] = 0;
         if (sp->kind == K_STR)
             used += n + 1;
-        if (!store(sp, dst, out)) {
+        if (!store(sp, dst, n, out)) {
             out->bad = sp->name;
             return false;
         }

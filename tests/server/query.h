@@ -13,14 +13,29 @@ struct jg_opt {
     bool set;
 };
 
+/* A single byte, which may be NUL. */
+struct jg_byte {
+    char c;
+    bool set;
+};
+
 struct jg_query {
     struct jg_opt size, status, delay, rate, reset, shortn, stall;
     struct jg_opt redirect, loop, fail, retry_after;
+    struct jg_opt clen, zwindow, bwindow;
+    struct jg_opt headers, trailers;  /* bytes; UINT64_MAX for "endless" */
     bool gzip;
     bool chunked;
-    char fill;              /* 0: book text */
-    const char *location;   /* decoded, NUL terminated, in scratch */
+    bool endless;
+    struct jg_byte fill;    /* unset: book text */
+    /* Strings are decoded, NUL terminated, in scratch; one holding a NUL
+     * byte is malformed, since no header could carry it. */
+    const char *location;
+    const char *rawloc;
     const char *ctype;
+    const char *rawctype;
+    const char *rawhdr;
+    const char *enc;
     const char *bad;        /* name of the first malformed parameter */
 };
 

@@ -65,19 +65,25 @@ static void advance(struct out *o, int n)
         o->len += (size_t)n < o->cap - o->len ? (size_t)n : o->cap - o->len;
 }
 
+/* clen= is announced whatever the framing and status: next to
+ * Transfer-Encoding (which RFC 9112 says wins) and on 204 and 304 too,
+ * where no length may be sent at all. */
 static void framing_fields(const struct jg_plan *p, struct out *o)
 {
+    if (p->clen.set)
+        advance(o, snprintf(o->p + o->len, o->cap - o->len,
+                            "Content-Length: %" PRIu64 "\r\n", p->clen.v));
     if (!jg_status_has_body(p->status))
         return;
-    if (p->framing == JG_FRAME_LENGTH)
+    if (p->framing == JG_FRAME_LENGTH && !p->clen.set)
         advance(o, snprintf(o->p + o->len, o->cap - o->len,
                             "Content-Length: %" PRIu64 "\r\n", p->body.size));
     else if (p->framing == JG_FRAME_CHUNKED)
         advance(o, snprintf(o->p + o->len, o->cap - o->len,
                             "Transfer-Encoding: chunked\r\n"));
-    if (p->gzip)
+    if (p->enc != JG_ENC_NONE)
         advance(o, snprintf(o->p + o->len, o->cap - o->len,
-                            "Content-Encoding: gzip\r\n"));
+                            "Content-Encoding: %s\r\n", jg_enc_name(p->enc)));
 }
 
 static void optional_fields(const struct jg_plan *p, struct out *o)
@@ -98,6 +104,9 @@ static void optional_fields(const struct jg_plan *p, struct out *o)
     if (p->retry_after.set)
         advance(o, snprintf(o->p + o->len, o->cap - o->len,
                             "Retry-After: %" PRIu64 "\r\n", p->retry_after.v));
+    if (p->rawhdr)
+        advance(o, snprintf(o->p + o->len, o->cap - o->len, "X-Raw: %s\r\n",
+                            p->rawhdr));
 }
 
 char *jg_head_render(const struct jg_plan *p, const char *date,
@@ -106,7 +115,8 @@ char *jg_head_render(const struct jg_plan *p, const char *date,
     struct out o;
 
     o.cap = HEAD_BASE + strlen(p->ctype) + strlen(p->etag) +
-            (p->location ? strlen(p->location) : 0);
+            (p->location ? strlen(p->location) : 0) +
+            (p->rawhdr ? strlen(p->rawhdr) : 0);
     o.p = malloc(o.cap);
     o.len = 0;
     if (!o.p)

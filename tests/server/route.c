@@ -51,6 +51,14 @@ static bool header_safe(const char *s)
     return true;
 }
 
+/* The raw* parameters exist to send hostile bytes (escapes, DEL, invalid
+ * UTF-8), so only what would end the field is refused: CR and LF (NUL
+ * never gets this far, see query.h). */
+static bool raw_safe(const char *s)
+{
+    return !s || !strpbrk(s, "\r\n");
+}
+
 static bool bad_param(struct jg_plan *p, const char *name)
 {
     char msg[JG_BODY_TEXT_CAP];
@@ -58,6 +66,35 @@ static bool bad_param(struct jg_plan *p, const char *name)
     snprintf(msg, sizeof msg, "bad value for %s\n", name);
     set_text(p, 400, msg);
     return false;
+}
+
+/* enc=, its alias gzip=1, and the window parameters, which imply their
+ * coding and contradict any other.  The plan is only touched on success,
+ * so a 400 goes out unencoded. */
+static bool parse_coding(const struct jg_query *q, struct jg_plan *p)
+{
+    enum jg_coding enc = q->gzip ? JG_ENC_GZIP : JG_ENC_NONE;
+    unsigned window = 0;
+
+    if (q->enc && !jg_enc_parse(q->enc, &enc))
+        return bad_param(p, "enc");
+    if (q->zwindow.set) {
+        if (q->zwindow.v < 10 || q->zwindow.v > 41 || q->bwindow.set ||
+            (q->enc && enc != JG_ENC_ZSTD))
+            return bad_param(p, "zwindow");
+        enc = JG_ENC_ZSTD;
+        window = (unsigned)q->zwindow.v;
+    }
+    if (q->bwindow.set) {
+        if (q->bwindow.v < 10 || q->bwindow.v > 24 ||
+            (q->enc && enc != JG_ENC_BR))
+            return bad_param(p, "bwindow");
+        enc = JG_ENC_BR;
+        window = (unsigned)q->bwindow.v;
+    }
+    p->enc = enc;
+    p->enc_window = window;
+    return true;
 }
 
 static bool parse_query(const struct http_req *req, struct jg_plan *p,
@@ -74,9 +111,15 @@ static bool parse_query(const struct http_req *req, struct jg_plan *p,
         return bad_param(p, "location");
     if (!header_safe(q->ctype))
         return bad_param(p, "ctype");
+    if (!raw_safe(q->rawloc))
+        return bad_param(p, "rawloc");
+    if (!raw_safe(q->rawctype))
+        return bad_param(p, "rawctype");
+    if (!raw_safe(q->rawhdr))
+        return bad_param(p, "rawhdr");
     if (q->status.set && (q->status.v < 200 || q->status.v > 599))
         return bad_param(p, "status");
-    return true;
+    return parse_coding(q, p);
 }
 
 /* With several cut parameters the earliest one wins; on a tie the harsher
@@ -98,8 +141,20 @@ static void apply_shaping(const struct jg_query *q, struct jg_plan *p)
         p->rate = q->rate.v;
     if (q->ctype)
         p->ctype = q->ctype;
-    p->gzip = q->gzip;
+    if (q->rawctype)
+        p->ctype = q->rawctype;
+    p->rawhdr = q->rawhdr;
     p->chunked = q->chunked;
+    p->endless = q->endless;
+    if (q->headers.set) {
+        p->junk_at = JG_JUNK_HEADERS;
+        p->junk_limit = q->headers.v;
+    } else if (q->trailers.set) {
+        p->junk_at = JG_JUNK_TRAILERS;
+        p->junk_limit = q->trailers.v;
+    }
+    p->clen.set = q->clen.set;
+    p->clen.v = q->clen.v;
     consider_cut(p, &q->reset, JG_CUT_RESET);
     consider_cut(p, &q->shortn, JG_CUT_SHORT);
     consider_cut(p, &q->stall, JG_CUT_STALL);
@@ -157,7 +212,9 @@ static int redirect_status(const struct jg_query *q)
 static bool answer_redirect(const struct http_req *req,
                             const struct jg_query *q, struct jg_plan *p)
 {
-    if (q->location)
+    if (q->rawloc)
+        p->location = strdup(q->rawloc);
+    else if (q->location)
         p->location = strdup(q->location);
     else if (q->loop.set && q->loop.v > 0)
         p->location = self_location(req, "loop", q->loop.v == 1 ? 2 : 1);
@@ -174,7 +231,8 @@ static bool answer_redirect(const struct http_req *req,
 
 static bool answer_status(const struct jg_query *q, struct jg_plan *p)
 {
-    bool redirecting = q->location || q->loop.set || q->redirect.set;
+    bool redirecting = q->rawloc || q->location || q->loop.set ||
+                       q->redirect.set;
 
     /* With a redirect parameter a 3xx status only picks the redirect code,
      * so the end of a redirect=K chain is served normally. */
@@ -288,8 +346,8 @@ static void serve_generated(const struct jg_config *cfg,
 {
     uint64_t size = q->size.set ? q->size.v : cfg->book_size;
 
-    if (q->fill) {
-        jg_body_fill(&p->body, q->fill, size);
+    if (q->fill.set) {
+        jg_body_fill(&p->body, q->fill.c, size);
         snprintf(p->etag, sizeof p->etag, "\"fill-%" PRIu64 "\"", size);
     } else {
         jg_body_book(&p->body, book, size);
@@ -315,7 +373,7 @@ static void answer_content(const struct jg_config *cfg,
     else if (req->path.n > strlen(GEN_PREFIX) &&
              memcmp(req->path.p, GEN_PREFIX, strlen(GEN_PREFIX)) == 0)
         serve_generated(cfg, q, fnv1a(req->path.p, req->path.n), p);
-    else if (q->fill)
+    else if (q->fill.set)
         serve_generated(cfg, q, 0, p);
     else
         set_text(p, 404, "not found\n");
@@ -384,19 +442,43 @@ bool jg_status_has_body(int status)
     return status >= 200 && status != 204 && status != 205 && status != 304;
 }
 
+/* endless=1: whatever the route chose (a book, a file, an error page, a
+ * redirect's text) gives way to generated content that never ends: the
+ * fill= byte, else the text of the same book (0 if none) going on for
+ * ever.  Generated content is reproducible at any offset, so nothing
+ * grows while it is served. */
+static void make_endless(const struct jg_query *q, struct jg_plan *p)
+{
+    uint64_t book = p->body.kind == JG_BODY_BOOK ? p->body.book : 0;
+
+    if (q->fill.set)
+        jg_body_fill(&p->body, q->fill.c, UINT64_MAX);
+    else
+        jg_body_book(&p->body, book, UINT64_MAX);
+}
+
 static void finish(const struct http_req *req, bool head, struct jg_plan *p)
 {
-    if (!jg_status_has_body(p->status))
-        p->gzip = p->chunked = false;
+    if (!jg_status_has_body(p->status)) {
+        p->enc = JG_ENC_NONE;
+        p->chunked = p->endless = false;
+    }
     p->no_body = head || !jg_status_has_body(p->status);
-    if (p->gzip || p->chunked)
+    if (p->enc != JG_ENC_NONE || p->chunked || p->endless ||
+        p->junk_at == JG_JUNK_TRAILERS)
         p->framing = req->minor >= 1 ? JG_FRAME_CHUNKED : JG_FRAME_CLOSE;
     else
         p->framing = JG_FRAME_LENGTH;
+    /* Trailers only exist after a last-chunk. */
+    if (p->junk_at == JG_JUNK_TRAILERS &&
+        (p->no_body || p->framing != JG_FRAME_CHUNKED))
+        p->junk_at = JG_JUNK_NONE;
     /* An unparsed request body (chunked upload) would be read as the next
-     * request, so such connections are not reused. */
+     * request, so such connections are not reused; nor are those whose
+     * announced length may be a lie, or that never reach their end. */
     p->close = p->framing == JG_FRAME_CLOSE || !req->keep_alive ||
-               req->chunked_body;
+               req->chunked_body || p->clen.set ||
+               (p->endless && !p->no_body) || p->junk_at != JG_JUNK_NONE;
 }
 
 void jg_route(const struct jg_config *cfg, struct jg_failtab *fails,
@@ -415,6 +497,8 @@ void jg_route(const struct jg_config *cfg, struct jg_failtab *fails,
             answer_content(cfg, req, &q, p);
             apply_conditional(req, p);
         }
+        if (p->endless && jg_status_has_body(p->status))
+            make_endless(&q, p);
     }
     finish(req, head, p);
 }

@@ -11,6 +11,7 @@
 
 #include "body.h"
 #include "config.h"
+#include "enc.h"
 #include "failtab.h"
 #include "http_req.h"
 
@@ -18,6 +19,15 @@ enum jg_framing {
     JG_FRAME_LENGTH,   /* Content-Length */
     JG_FRAME_CHUNKED,
     JG_FRAME_CLOSE,    /* HTTP/1.0 client and unknown length: close ends it */
+};
+
+/* Where endless (or N-byte) junk field lines go: after the head's fields
+ * (the blank line never comes), or after the last-chunk (the trailer
+ * section never ends). */
+enum jg_junk_at {
+    JG_JUNK_NONE,
+    JG_JUNK_HEADERS,
+    JG_JUNK_TRAILERS,
 };
 
 enum jg_cut {
@@ -31,11 +41,17 @@ struct jg_plan {
     int status;
     struct jg_body body;
     bool no_body;          /* HEAD, 204, 205, 304 */
-    bool gzip;
-    bool chunked;          /* chunked=1 asked for, even without gzip */
+    enum jg_coding enc;
+    unsigned enc_window;   /* log2 of the window to declare, 0: default */
+    bool chunked;          /* chunked=1 asked for, even without enc */
+    bool endless;          /* body.size is UINT64_MAX: it never ends */
     enum jg_framing framing;
     bool close;            /* connection cannot be reused afterwards */
+    enum jg_junk_at junk_at;
+    uint64_t junk_limit;   /* junk bytes before a clean close */
+    struct { uint64_t v; bool set; } clen;  /* Content-Length to announce */
     const char *ctype;
+    const char *rawhdr;    /* X-Raw value, in scratch; NULL if none */
     char *location;        /* owned, NULL if none */
     char etag[48];         /* empty if none */
     time_t last_modified;  /* 0 if none */
