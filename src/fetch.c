@@ -1,6 +1,7 @@
 #include "fetch.h"
 
 #include "fetch_threads.h"
+#include "juggle.h"
 #include "stall.h"
 #include "store.h"
 
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 /*
@@ -16,7 +18,8 @@
  * bytes come out DECODE_STEP at a time, between which a transfer on the
  * loop checks its slice.
  */
-enum { FIRST_BUFFER = 16 * 1024, PREALLOC_MAX = 64 << 20, DECODE_STEP = 16 * 1024 };
+enum { FIRST_BUFFER = 16 * 1024, PREALLOC_MAX = 64 << 20, DECODE_STEP = 16 * 1024,
+       SPILL_STEP = 256 * 1024 };
 
 struct fetch_sock {
 	ev_io io;
@@ -146,12 +149,19 @@ void jg_fetch_fini(struct jg_fetch *f)
 	f->multi = NULL;
 }
 
-static void drop_body(struct jg_transfer *t)
+/* Frees the body's memory; `len` still counts what was kept. */
+static void free_body(struct jg_transfer *t)
 {
 	t->f->in_memory -= t->cap;
 	free(t->body);
 	t->body = NULL;
-	t->len = t->cap = 0;
+	t->cap = 0;
+}
+
+static void drop_body(struct jg_transfer *t)
+{
+	free_body(t);
+	t->len = 0;
 }
 
 static void touch(struct jg_transfer *t)
@@ -178,9 +188,13 @@ static int body_wanted(struct jg_transfer *t)
 	return t->keep_body;
 }
 
+static void add_todo(struct jg_transfer *t);
+
 /*
  * Memory ran short: the body goes on in its temporary file, as a body
- * that streams does. What was in memory is written first and freed.
+ * that streams does. New bytes go there at once (at their offset); what
+ * was in memory follows a step at a time between iterations (a single
+ * write of 32 MiB would hold the loop some 40 ms), and is freed then.
  */
 static int spill(struct jg_transfer *t)
 {
@@ -192,12 +206,42 @@ static int spill(struct jg_transfer *t)
 		t->sink_errno = f->cfg.store ? errno : ENOMEM;
 		return -1;
 	}
-	if (t->len && jg_write_all(t->spill.fd, t->body, t->len) < 0) {
-		t->sink_errno = errno;
-		return -1;
-	}
-	drop_body(t);
+	t->spill_prefix = t->len;
+	t->spill_written = 0;
 	f->spills++;
+	if (!t->threaded)
+		add_todo(t);
+	return 0;
+}
+
+/* Bytes of the body still in memory that its spill file lacks. */
+static size_t prefix_left(const struct jg_transfer *t)
+{
+	return t->spill.fd >= 0 && t->body ? t->spill_prefix - t->spill_written : 0;
+}
+
+/*
+ * Writes the spilled body's in-memory part to its file: a step at a time
+ * within the slice on the loop, all of it on an engine thread. 0 (done or
+ * out of time), or -1 when the write failed.
+ */
+static int write_prefix(struct jg_transfer *t)
+{
+	while (prefix_left(t)) {
+		size_t n = prefix_left(t) < SPILL_STEP ? prefix_left(t) : SPILL_STEP;
+		ssize_t w = pwrite(t->spill.fd, t->body + t->spill_written, n, (off_t)t->spill_written);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			t->sink_errno = errno;
+			return -1;
+		}
+		t->spill_written += (size_t)w;
+		if (!t->threaded && jg_slice_spent(t->f->loop))
+			break;
+	}
+	if (t->body && !prefix_left(t))
+		free_body(t);
 	return 0;
 }
 
@@ -225,6 +269,23 @@ static int reserve(struct jg_transfer *t, size_t need)
 	return 0;
 }
 
+static int pwrite_all(int fd, const void *buf, size_t len, off_t at)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, at);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+		at += n;
+	}
+	return 0;
+}
+
 /* Decoded bytes into the body: its file, or memory. 0, or -1 (aborted). */
 static int keep(struct jg_transfer *t, const void *data, size_t n)
 {
@@ -247,9 +308,14 @@ static int keep(struct jg_transfer *t, const void *data, size_t n)
 		}
 		fd = t->spill.fd;
 	}
-	/* Download only, or spilled: straight to the file; nothing held. */
-	if (jg_write_all(fd, data, n) < 0) {
-		t->sink_errno = errno;
+	/* Download only, or spilled: straight to the file; nothing held. A
+	 * spilled body's bytes go at their place: what was in memory is
+	 * still being written before them. */
+	int failed = fd == t->spill.fd ? pwrite_all(fd, data, n, (off_t)t->len) < 0
+	                               : jg_write_all(fd, data, n) < 0;
+	if (failed || (t->threaded && write_prefix(t) < 0)) {
+		if (failed)
+			t->sink_errno = errno;
 		stop(t, JG_ABORT_SINK);
 		return -1;
 	}
@@ -297,10 +363,13 @@ static int decode(struct jg_transfer *t, const uint8_t **in, size_t *in_len)
 			stop(t, jg_decoder_over_budget(&t->dec) ? JG_ABORT_BUDGET : JG_ABORT_DECODE);
 			return -1;
 		}
+		/* A full output may leave more inside the decoder (brotli and
+		 * zstd keep a window of it): it is called again, input or not. */
+		t->dec_full = n == (long)sizeof out;
 		if (n > 0 && keep(t, out, (size_t)n) < 0)
 			return -1;
 		touch(t);
-	} while (*in_len && (t->threaded || !jg_slice_spent(t->f->loop)));
+	} while ((*in_len || t->dec_full) && (t->threaded || !jg_slice_spent(t->f->loop)));
 	return 0;
 }
 
@@ -333,7 +402,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *userp)
 		t->discarded += bytes;
 		return t->discarded > JG_ERROR_BODY_MAX ? stop(t, JG_ABORT_ERROR_BODY) : bytes;
 	}
-	if (t->pending_len) {
+	if (t->pending_len || t->dec_full) {
 		/* Still decoding the last read: curl keeps this one for us. */
 		t->paused = 1;
 		return CURL_WRITEFUNC_PAUSE;
@@ -342,7 +411,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *userp)
 	size_t left = bytes;
 	if (decode(t, &in, &left) < 0)
 		return 0;
-	if (left && keep_pending(t, in, left) < 0)
+	if ((left || t->dec_full) && keep_pending(t, in, left) < 0)
 		return stop(t, JG_ABORT_SINK);
 	return bytes;
 }
@@ -396,6 +465,18 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 	/* Each response of a redirect chain or retry is judged on its own. */
 	if (bytes > 5 && memcmp(data, "HTTP/", 5) == 0)
 		t->checked_status = 0;
+	static const char loc[] = "location:";
+	if (in_head && bytes > sizeof loc - 1 && strncasecmp(data, loc, sizeof loc - 1) == 0 &&
+	    bytes < JG_URL_MAX) {
+		size_t vl = bytes - (sizeof loc - 1);
+		const char *v = data + sizeof loc - 1;
+		while (vl && (*v == ' ' || *v == '\t'))
+			v++, vl--;
+		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+			vl--;
+		free(t->location);
+		t->location = strndup(v, vl);
+	}
 	if (in_head)
 		touch(t); /* trailers are no progress */
 	return bytes;
@@ -428,31 +509,51 @@ static void finish(struct jg_transfer *t, CURLcode code)
 	curl_off_t ra = 0;
 	if (curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
 		t->retry_after = (double)ra;
-	if (t->code == CURLE_OK && t->pending_len) {
-		add_todo(t); /* the last read is still being decoded */
+	if (t->code == CURLE_OK && (t->pending_len || t->dec_full || prefix_left(t))) {
+		add_todo(t); /* the last read, or the spilled body, is not done */
 		return;
 	}
 	t->pending_len = 0;
 	complete(t);
 }
 
-/* One turn of decoding for a transfer with bytes left from an earlier read. */
+/* Ends a transfer that failed outside curl's callbacks. */
+static void fail_now(struct jg_transfer *t)
+{
+	t->pending_len = 0;
+	if (!t->finished)
+		finish(t, CURLE_WRITE_ERROR);
+	else {
+		t->code = CURLE_WRITE_ERROR;
+		complete(t);
+	}
+}
+
+/* One turn for a transfer with work left: a spilled body's in-memory
+ * part to write, bytes of an earlier read to decode. */
 static void drain_one(struct jg_transfer *t)
 {
+	if (prefix_left(t)) {
+		if (write_prefix(t) < 0) {
+			stop(t, JG_ABORT_SINK);
+			fail_now(t);
+			return;
+		}
+		if (prefix_left(t))
+			return; /* out of time */
+	}
 	const uint8_t *in = t->pending;
 	size_t left = t->pending_len;
-	if (decode(t, &in, &left) < 0) {
-		t->pending_len = 0;
-		if (!t->finished)
-			finish(t, CURLE_WRITE_ERROR);
-		else
-			complete(t);
+	if ((left || t->dec_full) && decode(t, &in, &left) < 0) {
+		fail_now(t);
 		return;
 	}
-	memmove(t->pending, in, left);
-	t->pending_len = left;
-	if (left)
+	if (left || t->dec_full) {
+		memmove(t->pending, in, left);
+		t->pending_len = left;
 		return;
+	}
+	t->pending_len = 0;
 	remove_todo(t);
 	if (t->finished) {
 		complete(t);
@@ -702,6 +803,8 @@ void jg_fetch_release(struct jg_transfer *t)
 	}
 	if (t->spill.fd >= 0 && t->f->cfg.store)
 		jg_store_abort(t->f->cfg.store, &t->spill);
+	free(t->location);
+	t->location = NULL;
 	if (t->easy) {
 		give_easy(t->f, t->easy);
 		t->easy = NULL;
@@ -720,14 +823,39 @@ const char *jg_fetch_header(const struct jg_transfer *t, const char *name)
 	return h->value;
 }
 
-const char *jg_fetch_redirect_url(const struct jg_transfer *t)
+/*
+ * A redirect whose endless body was cut at its cap ended with an error as
+ * far as curl knows, which then gives no redirect URL: ours, from the
+ * Location the head carried, resolved as curl would.
+ */
+static char *resolve_location(struct jg_transfer *t)
+{
+	char *base = NULL, *url = NULL;
+	CURLU *h = curl_url();
+	if (h && curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &base) == CURLE_OK && base &&
+	    curl_url_set(h, CURLUPART_URL, base, 0) == CURLUE_OK &&
+	    curl_url_set(h, CURLUPART_URL, t->location, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK)
+		curl_url_get(h, CURLUPART_URL, &url, 0);
+	curl_url_cleanup(h);
+	return url;
+}
+
+const char *jg_fetch_redirect_url(struct jg_transfer *t)
 {
 	char *url = NULL;
-	if (t->http_code < 300 || t->http_code > 399)
+	if (t->http_code < 300 || t->http_code > 399 || !t->easy)
 		return NULL;
-	if (!t->easy || curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &url) != CURLE_OK)
+	if (curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &url) == CURLE_OK && url)
+		return url;
+	if (!t->location || t->aborted != JG_ABORT_ERROR_BODY)
 		return NULL;
-	return url;
+	char *resolved = resolve_location(t);
+	if (!resolved)
+		return NULL;
+	free(t->location); /* from here on, the resolved one */
+	t->location = strdup(resolved);
+	curl_free(resolved);
+	return t->location;
 }
 
 const char *jg_fetch_content_type(const struct jg_transfer *t)

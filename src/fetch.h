@@ -76,16 +76,21 @@ struct jg_transfer {
 	int sink;                 /* fd the body streams to, or -1: kept in `body` */
 	int sink_errno;           /* writing to `sink` or the spill failed */
 	struct jg_store_temp spill; /* the body's file once memory ran short */
+	size_t spill_prefix;      /* bytes in memory when it spilled */
+	size_t spill_written;     /* of those, bytes written to the file */
 	struct jg_head head;
 	struct jg_decoder dec;
 	int dec_ready;
 	uint8_t *pending;         /* read, not yet decoded (the slice ran out) */
+	int dec_full;             /* the decoder filled its output last time: it
+	                             may hold more without more input */
 	size_t pending_len, pending_cap;
 	int paused;               /* we told curl to hold on (WRITEFUNC_PAUSE) */
 	int finished;             /* curl is done; the pending bytes are not */
 	struct jg_transfer *todo_next; /* in the fetch's list of work left */
 	int in_todo;
 	uint64_t discarded;       /* bytes of an error body read and dropped */
+	char *location;           /* a 3xx's Location, as sent, when cut short */
 	struct jg_task *task;     /* threads engine: the thread's copy, in flight */
 	struct curl_slist *headers; /* request headers */
 	/* Filled when done: */
@@ -170,7 +175,8 @@ void jg_fetch_release(struct jg_transfer *t);
 const char *jg_fetch_content_type(const struct jg_transfer *t);
 /* The value of response header `name` of a finished transfer, or NULL. */
 const char *jg_fetch_header(const struct jg_transfer *t, const char *name);
-/* The Location of a 3xx answer of a finished transfer, or NULL. */
-const char *jg_fetch_redirect_url(const struct jg_transfer *t);
+/* The Location of a 3xx answer of a finished transfer, resolved against
+ * its URL, or NULL. Valid until the transfer is released. */
+const char *jg_fetch_redirect_url(struct jg_transfer *t);
 
 #endif

@@ -1088,6 +1088,8 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 	if (locked != 0)
 		return locked > 0 ? JG_EBUSY : JG_EIO;
 	jg_store_sweep(&s->store); /* only now: the lock says no one else writes here */
+	jg_trash_init(&s->trash, s->loop);
+	s->store.trash = &s->trash;
 	if (jg_store_list(&s->store, remember_existing, s) != 0) {
 		snprintf(why, why_len, "%s: cannot list it: %s", s->opt.output_dir, strerror(errno));
 		return JG_EIO;
@@ -1495,6 +1497,8 @@ static void destroy(struct jg_session *s)
 	if (s->resolver.loop)
 		jg_resolver_fini(&s->resolver);
 	jg_store_close(&s->store);
+	if (s->trash.loop)
+		jg_trash_fini(&s->trash);
 	jg_hosts_fini(&s->hosts);
 	jg_idxset_fini(&s->urls);
 	jg_idxset_fini(&s->names);

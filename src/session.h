@@ -14,6 +14,7 @@
 #include "resolve.h"
 #include "stall.h"
 #include "store.h"
+#include "trash.h"
 
 /* What an earlier run saved for a book (jg_session_add_prior), checked. */
 struct jg_book_prior {
@@ -50,6 +51,7 @@ struct jg_session {
 	struct ev_loop *loop;
 	struct jg_options opt;
 	struct jg_store store;
+	struct jg_trash trash;      /* big temporary files, freed a slice at a time */
 	struct jg_fetch fetch;
 	struct jg_resolver resolver;
 	struct jg_hosts hosts;

@@ -1,5 +1,7 @@
 #include "store.h"
 
+#include "trash.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -253,9 +255,12 @@ void jg_store_abort(struct jg_store *st, struct jg_store_temp *tmp)
 {
 	if (tmp->fd < 0)
 		return;
-	close(tmp->fd);
-	tmp->fd = -1;
 	unlinkat(st->dirfd, tmp->name, 0);
+	if (st->trash)
+		jg_trash_add(st->trash, tmp->fd);
+	else
+		close(tmp->fd);
+	tmp->fd = -1;
 }
 
 int jg_store_commit(struct jg_store *st, struct jg_store_temp *tmp, const char *name, char *why,

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct jg_trash;
+
 /* Longest file name written, leaving room for a ".NNNNNNN" suffix. */
 #define JG_NAME_MAX 240
 
@@ -26,6 +28,8 @@ struct jg_store {
 	_Atomic uint64_t serial; /* makes temporary names unique in the process
 	                            (engine threads name spilled bodies too) */
 	uint32_t token;    /* tells this store's temporary files from others' */
+	struct jg_trash *trash; /* where aborted temporary files go; NULL: closed
+	                           at once (a worker may block, the loop not) */
 };
 
 /* juggle's own state in an output directory (a book's name never starts
@@ -85,7 +89,8 @@ int jg_store_begin(struct jg_store *st, struct jg_store_temp *tmp, char *why, si
  */
 int jg_store_commit(struct jg_store *st, struct jg_store_temp *tmp, const char *name, char *why,
                     size_t why_len);
-/* Closes and removes the temporary file, if any. */
+/* Removes the temporary file, if any: its name at once, its blocks
+ * through the store's trash. */
 void jg_store_abort(struct jg_store *st, struct jg_store_temp *tmp);
 /* write(2) until done or an error (errno set): 0 or -1. */
 int jg_write_all(int fd, const void *buf, size_t len);

@@ -120,3 +120,99 @@ def test_a_forged_manifest_record_forges_no_line(tmp_path):
     lines = [l for l in p.stderr.split(b"\n") if b"FAILED" in l]
     assert len(lines) == 1, p.stderr
     assert b"\x1b" not in p.stderr and b"\\x1b[0m\\n  FAILED http://fake" in lines[0]
+
+
+# What a build with sanitizers costs in memory and time says nothing of juggle.
+SANITIZED = os.environ.get("JG_SANITIZE", "none") not in ("", "none")
+
+
+def hostile(server, tmp_path, name, paths, *args, timeout=120):
+    urls = [server.url(p) for p in paths]
+    p, rep, took = run(tmp_path, name, urls, *args, timeout=timeout)
+    return p, {b["url"]: b for b in rep["books"]}, rep, took, urls
+
+
+def test_endless_trailers_and_headers_are_cut(server, tmp_path):
+    p, books, rep, took, urls = hostile(server, tmp_path, "tr", [
+        "/gen/t.txt?trailers=endless", "/gen/h.txt?headers=endless"])
+    assert p.returncode == 1 and took < 20, took
+    for u in urls:
+        assert books[u]["error"] == "headers and trailers longer than 256 KiB", books[u]
+        assert books[u]["attempts"] == 1  # a server that does it once does it again
+    if not SANITIZED:
+        assert rep["process"]["max_rss_kb"] < 40000, rep["process"]
+
+
+def test_endless_error_and_redirect_bodies_end(server, tmp_path):
+    target = server.url("/gen/target.txt")
+    p, books, rep, took, urls = hostile(server, tmp_path, "err", [
+        "/gen/e404.txt?status=404&endless=1",
+        f"/gen/e302.txt?status=302&endless=1&location={target}",
+        "/gen/slow.txt?status=500&endless=1&rate=50"],
+        "--stall-timeout", "1", "--retries", "0")
+    assert took < 15, took
+    assert books[urls[0]]["error"] == "HTTP 404"
+    assert books[urls[1]]["status"] == "ok" and books[urls[1]]["final_url"] == target
+    # 50 bytes a second of an error page is no sign of life.
+    assert books[urls[2]]["error"].startswith("stalled: no data for 1 s"), books[urls[2]]
+
+
+def test_a_content_length_over_the_limit_is_refused_at_once(server, tmp_path):
+    p, books, rep, took, urls = hostile(server, tmp_path, "cl", [
+        "/gen/lie.txt?size=0&clen=999999999999&stall=0",
+        "/gen/big.txt?size=3000000&rate=100000"], "--max-size", "1M")
+    assert took < 5, took
+    for u, n in zip(urls, (999999999999, 3000000)):
+        assert books[u]["error"] == \
+            f"Content-Length {n} is over the size limit of 1048576 bytes", books[u]
+        assert books[u]["attempts"] == 1
+
+
+def test_a_redirect_with_escapes_is_reported_escaped(server, tmp_path):
+    p = subprocess.run([JUGGLE, "-o", str(tmp_path / "t"), "--retries", "0",
+                        server.url("/gen/r.txt?rawloc=http://127.0.0.1:1/%1b[31mRED%1b]0;t%07")],
+                       capture_output=True, timeout=30)
+    assert p.returncode == 1
+    assert b"\x1b" not in p.stderr and b"\x07" not in p.stderr
+    assert b"\\x1b[31mRED" in p.stderr, p.stderr
+
+
+def test_decoders_stay_within_their_windows(server, tmp_path):
+    """A zstd frame may ask for a 128 MiB window: HTTP's limit is 8 MiB
+    (RFC 9659). A brotli stream's 16 MiB window is within the budget."""
+    p, books, rep, took, urls = hostile(server, tmp_path, "win", [
+        "/gen/z.txt?zwindow=27&fill=%00&size=1073741824",
+        "/gen/b.txt?bwindow=24&fill=%20&size=40000000"], "--max-size", "64M")
+    assert "zstd: Frame requires too much memory" in books[urls[0]]["error"]
+    assert books[urls[0]]["attempts"] == 1
+    assert books[urls[1]]["status"] == "ok" and books[urls[1]]["bytes"] == 40000000
+
+
+BOMBS = [f"/gen/bomb-{enc}-{i}.txt?enc={enc}&fill=%00&size=1073741824"
+         for enc in ("gzip", "deflate", "br", "zstd") for i in (1, 2)]
+
+
+def test_eight_bombs_and_endless_streams_in_one_budget(server, tmp_path):
+    """The issue's own case: 8 compression bombs of 1 GiB, endless trailers
+    and endless error bodies in one run with --max-buffer 64. Peak RSS stays
+    under 64 MiB plus 16 MiB (juggle alone, with its 64 KiB receive buffer
+    per transfer, is 11 MB), no loop iteration takes 20 ms, every URL fails
+    with its reason, and nothing is saved."""
+    paths = BOMBS + ["/gen/trail.txt?trailers=endless", "/gen/e404.txt?status=404&endless=1",
+                     "/gen/e500.txt?status=500&endless=1"]
+    p, books, rep, took, urls = hostile(server, tmp_path, "all", paths, "--max-buffer", "64",
+                                        "--retries", "0", timeout=300)
+    assert p.returncode == 1
+    for u, path in zip(urls, paths):
+        b = books[u]
+        assert b["status"] == "failed", b
+        if "bomb" in path:
+            assert b["error"] == "body larger than the size limit of 268435456 bytes", b
+    assert books[urls[8]]["error"] == "headers and trailers longer than 256 KiB"
+    assert books[urls[9]]["error"] == "HTTP 404" and books[urls[10]]["error"] == "HTTP 500"
+    assert [f for f in os.listdir(tmp_path / "all") if f != ".juggle"] == []
+    if not SANITIZED:
+        assert rep["process"]["max_rss_kb"] < (64 + 16) * 1024, rep["process"]
+        assert rep["loop_stall"]["max_seconds"] < 0.020, rep["loop_stall"]
+    print(f"peak RSS {rep['process']['max_rss_kb']} KB, stall max "
+          f"{rep['loop_stall']['max_seconds'] * 1e3:.1f} ms, {took:.1f} s")
