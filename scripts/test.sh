@@ -20,13 +20,23 @@ run_suite() { # name, meson options...
 run_suite build-test -Dbuildtype=debugoptimized
 run_suite build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 
-# A short libFuzzer run of each target (clang from Debian).
+# A short libFuzzer run of each target (clang from Debian): every
+# fuzz/fuzz_NAME.c, from a copy of its seeds in fuzz/corpus/NAME/ (the
+# tree's seeds stay as they are); a crash's input is left in build-fuzz/.
+fuzz_targets=()
+for f in fuzz/fuzz_*.c; do
+  t=${f#fuzz/fuzz_}; fuzz_targets+=("${t%.c}")
+done
 rm -rf build-fuzz fuzz-results.txt
 if CC=clang meson setup build-fuzz --werror -Dfuzz=true -Db_sanitize=address,undefined \
      -Db_lundef=false >build-fuzz.setup.log 2>&1 && ninja -C build-fuzz >/dev/null; then
-  for t in frames tokenize; do
-    mkdir -p "build-fuzz/corpus-$t"
-    if "build-fuzz/fuzz_$t" -max_total_time=20 "build-fuzz/corpus-$t" >"build-fuzz/$t.log" 2>&1; then
+  for t in "${fuzz_targets[@]}"; do
+    corpus="build-fuzz/corpus-$t"
+    mkdir -p "$corpus"
+    if ! cp -p "fuzz/corpus/$t"/* "$corpus/"; then
+      echo "fuzz_$t FAIL (no seeds in fuzz/corpus/$t)" | tee -a fuzz-results.txt
+    elif "build-fuzz/fuzz_$t" -max_total_time=20 -rss_limit_mb=2048 \
+         -artifact_prefix="build-fuzz/$t-" "$corpus" >"build-fuzz/$t.log" 2>&1; then
       echo "fuzz_$t OK" | tee -a fuzz-results.txt
     else
       tail -30 "build-fuzz/$t.log"; echo "fuzz_$t FAIL" | tee -a fuzz-results.txt
