@@ -27,6 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char dir[64];         /* DIR, created once per process */
 static char mf_dir[96];      /* DIR/.juggle */
 static char mf_path[128];    /* DIR/.juggle/manifest */
+static int jfd = -1;         /* DIR/.juggle, open for the process */
 
 static void remove_dir(void)
 {
@@ -50,8 +51,10 @@ static void make_dir(void)
 	}
 	snprintf(mf_dir, sizeof mf_dir, "%s/%s", dir, JG_MF_DIR);
 	snprintf(mf_path, sizeof mf_path, "%s/manifest", mf_dir);
-	if (mkdir(mf_dir, 0700) < 0) {
-		perror(mf_dir);
+	char why[600];
+	jfd = jg_mf_open_dir(dir, 1, why, sizeof why);
+	if (jfd < 0) {
+		fprintf(stderr, "fuzz_manifest: %s\n", why);
 		abort();
 	}
 	atexit(remove_dir);
@@ -133,7 +136,7 @@ static void rewrite(const struct jg_manifest *m)
 {
 	struct jg_mf_writer w;
 	char why[600];
-	if (jg_mf_begin(&w, dir, why, sizeof why) < 0) {
+	if (jg_mf_begin(&w, jfd, dir, why, sizeof why) < 0) {
 		fprintf(stderr, "fuzz_manifest: %s\n", why);
 		abort();
 	}
@@ -164,7 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char why[600];
 	jg_mf_init(&m);
 	jg_mf_init(&r);
-	if (jg_mf_load(&m, dir, why, sizeof why) < 0) {
+	if (jg_mf_load(&m, jfd, dir, why, sizeof why) < 0) {
 		jg_mf_fini(&m);
 		return 0;
 	}
@@ -179,7 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	rewrite(&m);
-	check(jg_mf_load(&r, dir, why, sizeof why) == 0 && r.found, "the rewritten manifest");
+	check(jg_mf_load(&r, jfd, dir, why, sizeof why) == 0 && r.found, "the rewritten manifest");
 	int has_header = m.juggle_version != NULL;
 	if (has_header) {
 		check(!r.torn_line && !r.bad_line, "the rewritten manifest does not load whole");

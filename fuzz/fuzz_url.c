@@ -106,31 +106,6 @@ static void check_name(const char *seg)
 		check(n + 3 >= JG_NAME_MAX, "name: cut more than the last character");
 }
 
-/*
- * Known finding, not checked until src/url.c is mended: libcurl decodes
- * a percent-encoded host name after its checks, and jg_url_parse takes
- * the result as it is. "http://a%7Fb/" is accepted with a raw DEL in the
- * host and the URL, which the second parse refuses ("Bad hostname");
- * "http://%300/" is host "00", which the second parse reads as the
- * address 0.0.0.0. Whether the host part of `text` (after the scheme and
- * its slashes, up to the path, query or fragment) has a '%' outside an
- * IPv6 literal.
- */
-static int encoded_host(const char *text)
-{
-	const char *p = strchr(text, ':');
-	if (!p)
-		return 0;
-	p += strspn(p + 1, "/") + 1;
-	size_t n = strcspn(p, "/?#");
-	const char *at = memrchr(p, '@', n); /* user info is not the host */
-	if (at) {
-		n -= (size_t)(at + 1 - p);
-		p = at + 1;
-	}
-	return *p != '[' && memchr(p, '%', n) != NULL;
-}
-
 static void check_parsed(const char *text, const struct jg_url *u)
 {
 	check(strlen(text) <= JG_URL_MAX, "parse: accepted a URL over JG_URL_MAX");
@@ -149,8 +124,6 @@ static void check_parsed(const char *text, const struct jg_url *u)
 
 	/* The normalized URL is what a session stores, parses again before
 	 * each transfer and uses to tell duplicates: it must be stable. */
-	if (encoded_host(text))
-		return; /* a known finding: see encoded_host() */
 	struct jg_url v;
 	char why[256];
 	check(jg_url_parse(u->url, &v, why, sizeof why) == JG_OK, "reparse: refused");

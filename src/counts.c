@@ -137,10 +137,17 @@ static int parse_line(char *line, size_t len, const char **word, size_t *wlen, u
 	char *tab = memrchr(line, '\t', len);
 	if (!tab || tab == line || tab + 1 == line + len)
 		return -1;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(tab + 1, &end, 10);
-	if (errno || end != line + len || tab[1] == '-' || v == 0)
+	/*
+	 * Digits and nothing else: strtoull alone would skip spaces and take
+	 * a sign, reading " -1" as 2^64-1.
+	 */
+	uint64_t v = 0;
+	for (const char *p = tab + 1; p < line + len; p++) {
+		if (*p < '0' || *p > '9' || v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (v == 0)
 		return -1;
 	*word = line;
 	*wlen = (size_t)(tab - line);

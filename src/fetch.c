@@ -465,15 +465,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 	/* Each response of a redirect chain or retry is judged on its own. */
 	if (bytes > 5 && memcmp(data, "HTTP/", 5) == 0)
 		t->checked_status = 0;
-	static const char loc[] = "location:";
-	if (in_head && bytes > sizeof loc - 1 && strncasecmp(data, loc, sizeof loc - 1) == 0 &&
-	    bytes < JG_URL_MAX) {
-		size_t vl = bytes - (sizeof loc - 1);
-		const char *v = data + sizeof loc - 1;
-		while (vl && (*v == ' ' || *v == '\t'))
-			v++, vl--;
-		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-			vl--;
+	const char *v;
+	size_t vl;
+	if (in_head && bytes < JG_URL_MAX && jg_head_value(data, bytes, "location:", &v, &vl)) {
 		free(t->location);
 		t->location = strndup(v, vl);
 	}

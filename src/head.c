@@ -8,7 +8,8 @@ void jg_head_init(struct jg_head *h)
 	memset(h, 0, sizeof *h);
 }
 
-/* "HTTP/1.1 200 OK", "HTTP/2 404": the status, or -1 if none. */
+/* "HTTP/1.1 200 OK", "HTTP/2 404": the status (three digits, the first
+ * not 0, RFC 9110 section 15), or -1 if none. */
 static long status_of(const char *line, size_t len)
 {
 	const char *p = memchr(line, ' ', len);
@@ -18,7 +19,23 @@ static long status_of(const char *line, size_t len)
 	int digits = 0;
 	for (p++; p < line + len && *p >= '0' && *p <= '9' && digits < 4; p++, digits++)
 		code = code * 10 + (*p - '0');
-	return digits == 3 ? code : -1;
+	return digits == 3 && code >= 100 ? code : -1;
+}
+
+int jg_head_value(const char *line, size_t len, const char *name, const char **value,
+                  size_t *value_len)
+{
+	size_t n = strlen(name);
+	if (len < n || strncasecmp(line, name, n) != 0)
+		return 0;
+	const char *v = line + n, *end = line + len;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	*value = v;
+	*value_len = (size_t)(end - v);
+	return 1;
 }
 
 static void take_coding(struct jg_head *h, const char *value, size_t len)
@@ -28,10 +45,13 @@ static void take_coding(struct jg_head *h, const char *value, size_t len)
 		return;
 	}
 	h->bad_coding = 1;
-	while (len && (value[len - 1] == '\r' || value[len - 1] == '\n'))
-		len--;
+	/* The name goes into messages and the journal: control bytes (a NUL,
+	 * a lone CR) become '?' here, whatever prints it later. */
 	size_t n = len < sizeof h->coding_name - 1 ? len : sizeof h->coding_name - 1;
-	memcpy(h->coding_name, value, n);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)value[i];
+		h->coding_name[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
 	h->coding_name[n] = '\0';
 }
 
@@ -55,8 +75,9 @@ enum jg_head_event jg_head_line(struct jg_head *h, const char *line, size_t len)
 		h->ended = 1;
 		return JG_HEAD_END;
 	}
-	static const char ce[] = "content-encoding:";
-	if (len > sizeof ce - 1 && strncasecmp(line, ce, sizeof ce - 1) == 0)
-		take_coding(h, line + sizeof ce - 1, len - (sizeof ce - 1));
+	const char *value;
+	size_t value_len;
+	if (jg_head_value(line, len, "content-encoding:", &value, &value_len))
+		take_coding(h, value, value_len);
 	return JG_HEAD_LINE;
 }

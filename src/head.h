@@ -33,6 +33,13 @@ enum jg_head_event {
 };
 
 void jg_head_init(struct jg_head *h);
+/*
+ * When `line` is the header `name` ("location:": lower case, with its
+ * colon), its value without the blanks around it and the line's end:
+ * 1 and `*value` (inside `line`, not NUL-terminated), `*value_len`; else 0.
+ */
+int jg_head_value(const char *line, size_t len, const char *name, const char **value,
+                  size_t *value_len);
 /* Takes one line (its CRLF included, as libcurl gives it). */
 enum jg_head_event jg_head_line(struct jg_head *h, const char *line, size_t len);
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #ifndef CURLU_PUNYCODE
 #define CURLU_PUNYCODE 0
@@ -111,6 +112,31 @@ done:
 	return err;
 }
 
+/*
+ * The normalized URL is what a session stores, tells duplicates by and
+ * hands to libcurl again: it must read back as itself. libcurl decodes a
+ * percent-encoded host after its checks, so "http://a%7Fb/" comes out
+ * with a raw DEL (which the next parse refuses) and "http://%300/" as
+ * host "00" (which the next parse reads as 0.0.0.0). Rather than guess
+ * which host was meant, such a URL is refused.
+ */
+static int check_stable(const struct jg_url *u, char *why, size_t why_len)
+{
+	CURLU *h = curl_url();
+	if (!h)
+		return JG_ENOMEM;
+	char *host = NULL;
+	int same = curl_url_set(h, CURLUPART_URL, u->url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+	           curl_url_get(h, CURLUPART_HOST, &host, CURLU_PUNYCODE) == CURLUE_OK &&
+	           strcasecmp(host, u->host) == 0;
+	curl_free(host);
+	curl_url_cleanup(h);
+	if (!same)
+		return fail(JG_EURL, why, why_len, "%s",
+		            "malformed URL (a percent-encoded host name that does not read back)");
+	return JG_OK;
+}
+
 int jg_url_parse(const char *text, struct jg_url *out, char *why, size_t why_len)
 {
 	memset(out, 0, sizeof *out);
@@ -127,6 +153,8 @@ int jg_url_parse(const char *text, struct jg_url *out, char *why, size_t why_len
 	else
 		err = fill_parts(h, out, why, why_len);
 	curl_url_cleanup(h);
+	if (err == JG_OK)
+		err = check_stable(out, why, why_len);
 	if (err != JG_OK)
 		jg_url_fini(out);
 	return err;

@@ -97,6 +97,30 @@ static void test_basename_is_percent_decoded(void **state)
 	jg_url_fini(&u);
 }
 
+/*
+ * libcurl decodes a percent-encoded host after checking it: the URL a
+ * session keeps must parse again to the same host, or be refused.
+ */
+static void test_encoded_host_reads_back_or_is_refused(void **state)
+{
+	(void)state;
+	struct jg_url u;
+	char why[160];
+	const char *unstable[] = {"http://a%7Fb/x", "http://%300/x", "http://a%20b/x"};
+	for (size_t i = 0; i < sizeof unstable / sizeof *unstable; i++) {
+		assert_int_equal(jg_url_parse(unstable[i], &u, why, sizeof why), JG_EURL);
+		assert_non_null(strstr(why, "host"));
+	}
+	/* An encoded host that means a plain name is taken as that name. */
+	assert_int_equal(jg_url_parse("http://ex%61mple.org/x", &u, why, sizeof why), JG_OK);
+	assert_string_equal(u.host, "example.org");
+	struct jg_url v;
+	assert_int_equal(jg_url_parse(u.url, &v, why, sizeof why), JG_OK);
+	assert_string_equal(u.url, v.url);
+	jg_url_fini(&v);
+	jg_url_fini(&u);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -107,6 +131,7 @@ int main(void)
 		cmocka_unit_test(test_ebook_numbers),
 		cmocka_unit_test(test_fragment_is_dropped),
 		cmocka_unit_test(test_basename_is_percent_decoded),
+		cmocka_unit_test(test_encoded_host_reads_back_or_is_refused),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "juggle.h"
 #include "wordcount.h"
+#include <unistd.h>
 
 static void add(struct jg_wordcount *wc, const char *w, uint64_t n)
 {
@@ -79,12 +81,44 @@ static void test_tsv_order(void **state)
 	jg_wc_fini(&wc);
 }
 
+/* Reads `text` as a counts file: JG_OK or the error. */
+static int read_counts(const char *text, uint64_t *total)
+{
+	char path[] = "/tmp/jg-test-counts-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	struct jg_counts *c = jg_counts_new();
+	char err[JG_ERRBUF_SIZE] = "";
+	int rc = jg_counts_read_tsv(c, path, err);
+	assert_true(rc == JG_OK || strlen(err) > 0);
+	*total = jg_counts_total(c);
+	jg_counts_free(c);
+	unlink(path);
+	return rc;
+}
+
+/* A count is digits and nothing else: strtoull alone takes " -1" as 2^64-1. */
+static void test_tsv_reader_takes_only_digits(void **state)
+{
+	(void)state;
+	uint64_t total;
+	assert_int_equal(read_counts("a\t5\nb\t07\n", &total), JG_OK);
+	assert_int_equal(total, 12);
+	const char *bad[] = {"a\t -1\n", "a\t-1\n", "a\t+5\n", "a\t 5\n", "a\t5 \n",
+	                     "a\t0x5\n", "a\t\n", "a\t0\n", "a\t\v5\n"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		assert_int_equal(read_counts(bad[i], &total), JG_EIO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_growth_keeps_every_count),
 		cmocka_unit_test(test_merge_and_top),
 		cmocka_unit_test(test_tsv_order),
+		cmocka_unit_test(test_tsv_reader_takes_only_digits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
