@@ -85,7 +85,8 @@ static const char usage_text[] =
 "Usage: juggled --socket PATH -o DIR [OPTION]...\n"
 "Download and count the URLs that clients send, one per line, on a UNIX socket.\n"
 "\n"
-"  -s, --socket PATH        socket to listen on; its directory must be yours alone\n"
+"  -s, --socket PATH        socket to listen on; its directory must be yours alone,\n"
+"                           and every directory above it yours or root's\n"
 "  -o, --output DIR         directory for the books\n"
 "      --mirror URL         mirror for bare ebook numbers [https://www.gutenberg.org]\n"
 "  -j, --jobs N             concurrent transfers [64]\n"
@@ -238,6 +239,83 @@ static int open_private_dir(const char *dir)
 }
 
 /*
+ * Why someone else could change what directory `st` holds, or NULL: it
+ * must belong to us or to root and be writable by nobody else, unless it
+ * is root's and sticky, as /tmp is: others may add names there but not
+ * rename or remove ours.
+ */
+static const char *unsafe_ancestor(const struct stat *st)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return "belongs to another user";
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !((st->st_mode & S_ISVTX) && st->st_uid == 0))
+		return "is writable by group or others";
+	return NULL;
+}
+
+/*
+ * Checks every directory above `dir` along the absolute path `abs`
+ * (`dir` itself is checked by open_private_dir). A symbolic link on the
+ * way is not checked itself: the directory holding it is, and so is the
+ * directory it leads to, since the caller walks the resolved path too.
+ */
+static int check_prefixes(const char *abs, size_t dir_len)
+{
+	char prefix[PATH_MAX];
+	for (size_t end = 1; end < dir_len; end++) {
+		if (abs[end] != '/' && end != 1)
+			continue;
+		size_t n = end == 1 ? 1 : end; /* "/", then each "/a/b" before a slash */
+		memcpy(prefix, abs, n);
+		prefix[n] = '\0';
+		struct stat st;
+		if (lstat(prefix, &st) < 0) {
+			fprintf(stderr, "juggled: %s: %s\n", prefix, strerror(errno));
+			return -1;
+		}
+		if (S_ISLNK(st.st_mode))
+			continue;
+		const char *why = unsafe_ancestor(&st);
+		if (why) {
+			fprintf(stderr, "juggled: %s: an ancestor of the socket directory %s (uid %u, mode "
+			        "%04o): whoever can write it can swap the socket's directory; use a path "
+			        "whose every directory is yours or root's alone\n",
+			        prefix, why, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * OpenSSH's rule for the files it trusts: not only the socket's
+ * directory but each one above it, as named (its links' directories) and
+ * as it really is (where the links lead).
+ */
+static int check_ancestors(const char *dir)
+{
+	char abs[PATH_MAX], real[PATH_MAX];
+	if (dir[0] == '/') {
+		snprintf(abs, sizeof abs, "%s", dir);
+	} else {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof cwd) ||
+		    snprintf(abs, sizeof abs, "%s/%s", cwd, dir) >= (int)sizeof abs) {
+			fprintf(stderr, "juggled: %s: cannot tell where it is\n", dir);
+			return -1;
+		}
+	}
+	if (!realpath(dir, real)) {
+		fprintf(stderr, "juggled: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	size_t n = strlen(abs);
+	while (n > 1 && abs[n - 1] == '/')
+		n--;
+	return check_prefixes(abs, n) < 0 || check_prefixes(real, strlen(real)) < 0 ? -1 : 0;
+}
+
+/*
  * Makes room for our socket at `path`: nothing there, or a socket nobody
  * listens on (a daemon that died), which is removed. Anything else is
  * someone's and stays as it is: a live daemon's socket, a file, a link.
@@ -333,6 +411,10 @@ static int listen_on(struct daemon *d)
 	int dirfd = open_private_dir(dir);
 	if (dirfd < 0)
 		return -1;
+	if (check_ancestors(dir) < 0) {
+		close(dirfd);
+		return -1;
+	}
 	/* Two daemons starting together must not both find the same socket
 	 * stale and remove each other's: hold the directory's lock from the
 	 * check until we listen. */
@@ -619,14 +701,41 @@ static void json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/*
+ * A string from outside (a URL, a server's reason) for a terminal: control
+ * bytes as \xNN, so that none of them (ESC above all) reaches it raw.
+ */
+static void tty_string(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch < 0x20 || ch == 0x7f || ch == '\\')
+			fprintf(f, "\\x%02x", ch);
+		else
+			fputc(ch, f);
+	}
+}
+
 static void log_book(struct daemon *d, const struct jg_result *r)
 {
 	const char *why = r->error && *r->error ? r->error : jg_strerror(r->err);
-	if (r->err == JG_OK)
-		fprintf(stderr, "juggled: #%" PRIu64 " %s: saved %s (%" PRIu64 " bytes, %" PRIu64 " words)\n",
-		        r->index, r->url, r->file, r->bytes, r->words);
-	else
-		fprintf(stderr, "juggled: #%" PRIu64 " %s: failed: %s\n", r->index, r->url, why);
+	fprintf(stderr, "juggled: #%" PRIu64 " ", r->index);
+	tty_string(stderr, r->url);
+	if (r->err == JG_OK) {
+		fputs(": saved ", stderr);
+		tty_string(stderr, r->file);
+		fprintf(stderr, " (%" PRIu64 " bytes, %" PRIu64 " words)", r->bytes, r->words);
+		if (r->foreign_file) {
+			fputs("; ", stderr);
+			tty_string(stderr, r->foreign_file);
+			fputs(" was taken", stderr);
+		}
+		fputc('\n', stderr);
+	} else {
+		fputs(": failed: ", stderr);
+		tty_string(stderr, why);
+		fputc('\n', stderr);
+	}
 	if (!d->log)
 		return;
 	fprintf(d->log, "{\"index\":%" PRIu64 ",\"url\":", r->index);
@@ -769,7 +878,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	jg_options_set_pool(opts, d.pool);
-	jg_options_set_counting(opts, 0, 0); /* words per book; no top-N lists */
+	/* Words per book; no top-N lists, and no table of every word (which
+	 * only grows, and which the daemon never reports). */
+	jg_options_set_counting(opts, JG_COUNT_NO_TOTALS, 0);
+	/* A daemon runs for ever: a finished URL leaves the session (memory
+	 * stays flat) and may be sent again, a failed one to be retried. */
+	jg_options_set_forget_finished(opts, 1);
 	int status = 2;
 	if (jg_global_init() != JG_OK) {
 		fputs("juggled: cannot initialise libcurl or c-ares\n", stderr);

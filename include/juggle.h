@@ -138,6 +138,19 @@ JG_EXPORT int jg_options_set_retry_delay(struct jg_options *opts, double seconds
 JG_EXPORT int jg_options_set_max_redirects(struct jg_options *opts, unsigned n);
 /* Bytes of bodies held in memory before admission pauses. Default 256 MiB. */
 JG_EXPORT int jg_options_set_max_buffer(struct jg_options *opts, uint64_t bytes);
+/*
+ * Added in 0.3. Off (the default), a session keeps every URL it accepted
+ * until it is freed (about 100 bytes each): the same URL is refused as
+ * JG_EDUPLICATE for the session's whole life, and names never clash. On,
+ * a book is forgotten once its callback returns: memory stays flat in a
+ * session that runs for ever (a daemon), the same URL may be added again
+ * (from the callback too), and result indexes still count every URL
+ * added. A file a forgotten book saved is then protected as those that
+ * were in the directory before the session are: a later book with the
+ * same name is saved as "name.1", ..., and its result says so
+ * (foreign_file).
+ */
+JG_EXPORT int jg_options_set_forget_finished(struct jg_options *opts, int forget);
 /* Mirror that bare ebook numbers refer to. Default https://www.gutenberg.org */
 JG_EXPORT int jg_options_set_mirror(struct jg_options *opts, const char *url);
 /* CA bundle for TLS verification (verification itself is always on). */
@@ -165,6 +178,11 @@ enum jg_count_flags {
 	JG_COUNT_WHITESPACE = 1 << 0,        /* split on ASCII white space only */
 	JG_COUNT_KEEP_BOILERPLATE = 1 << 1,  /* count Gutenberg header and licence */
 	JG_COUNT_OFF = 1 << 2,               /* save only, count nothing */
+	/* Added in 0.3: each book's figures, but none of its words in the
+	 * pool's table of all books (jg_pool_collect): that table grows
+	 * with every new word, which a daemon that never asks for it should
+	 * not pay for. */
+	JG_COUNT_NO_TOTALS = 1 << 3,
 };
 /* `flags` from enum jg_count_flags; `top` words per book, 0..64 (default 10). */
 JG_EXPORT int jg_options_set_counting(struct jg_options *opts, unsigned flags, unsigned top);

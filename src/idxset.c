@@ -79,6 +79,41 @@ static int grow(struct jg_idxset *set)
 	return 0;
 }
 
+static size_t home(const struct jg_idxset *set, uint32_t v)
+{
+	const char *k = set->key(set->ctx, v - 1);
+	return jg_hash_str(k, strlen(k)) & set->mask;
+}
+
+/*
+ * Backward-shift deletion: no tombstones, so a set that sees as many
+ * removals as inserts (a daemon forgetting finished URLs) keeps its
+ * probes as short as a fresh one. Each entry after the hole moves into it
+ * unless the hole lies before the entry's home slot, cyclically.
+ */
+void jg_idxset_remove(struct jg_idxset *set, uint32_t idx)
+{
+	if (!set->slots)
+		return;
+	size_t i = home(set, idx + 1);
+	while (set->slots[i] != idx + 1) {
+		if (set->slots[i] == 0)
+			return;
+		i = (i + 1) & set->mask;
+	}
+	for (size_t j = (i + 1) & set->mask; set->slots[j] != 0; j = (j + 1) & set->mask) {
+		size_t h = home(set, set->slots[j]);
+		/* Does h lie cyclically in (i, j]? Then the entry stays. */
+		int stays = i <= j ? (h > i && h <= j) : (h > i || h <= j);
+		if (!stays) {
+			set->slots[i] = set->slots[j];
+			i = j;
+		}
+	}
+	set->slots[i] = 0;
+	set->count--;
+}
+
 int jg_idxset_insert(struct jg_idxset *set, uint32_t idx)
 {
 	/* Linear probing stays short below a load of 3/4. */

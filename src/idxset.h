@@ -27,5 +27,7 @@ uint64_t jg_hash_str(const char *s, size_t len);
 uint32_t jg_idxset_find(const struct jg_idxset *set, const char *key, size_t len);
 /* Adds `idx`, whose key must not be present yet. 0, or -1 on ENOMEM. */
 int jg_idxset_insert(struct jg_idxset *set, uint32_t idx);
+/* Removes `idx` (its key must still be readable); nothing if absent. */
+void jg_idxset_remove(struct jg_idxset *set, uint32_t idx);
 
 #endif

@@ -185,6 +185,14 @@ JG_EXPORT int jg_options_set_max_buffer(struct jg_options *o, uint64_t bytes)
 	return JG_OK;
 }
 
+JG_EXPORT int jg_options_set_forget_finished(struct jg_options *o, int forget)
+{
+	if (!o)
+		return JG_EINVAL;
+	o->forget_finished = forget != 0;
+	return JG_OK;
+}
+
 JG_EXPORT int jg_options_set_mirror(struct jg_options *o, const char *url)
 {
 	if (!o || !url || !*url)
@@ -234,7 +242,8 @@ JG_EXPORT int jg_options_add_resolve(struct jg_options *o, const char *entry)
 
 JG_EXPORT int jg_options_set_counting(struct jg_options *o, unsigned flags, unsigned top)
 {
-	unsigned known = JG_COUNT_WHITESPACE | JG_COUNT_KEEP_BOILERPLATE | JG_COUNT_OFF;
+	unsigned known = JG_COUNT_WHITESPACE | JG_COUNT_KEEP_BOILERPLATE | JG_COUNT_OFF |
+	                 JG_COUNT_NO_TOTALS;
 	if (!o || (flags & ~known) || top > 64)
 		return JG_EINVAL;
 	o->count_flags = flags;

@@ -26,6 +26,7 @@ struct jg_options {
 	unsigned top;
 	unsigned engine;       /* enum jg_engine */
 	unsigned threads;      /* 0 = jobs */
+	int forget_finished;   /* a reported book leaves the session */
 };
 
 /* Deep copy of `src` (NULL = defaults) into `dst`; 0 or -1 on ENOMEM. */

@@ -653,7 +653,7 @@ static int handle_result(struct worker *w, const struct jg_frame_header *h, cons
 	jg_pool_done_cb done = r->done;
 	void *user = r->user;
 	uint64_t cookie = r->cookie;
-	if (m.err != 0 || (r->flags & JG_BOOK_NO_COUNT)) {
+	if (m.err != 0 || (r->flags & (JG_BOOK_NO_COUNT | JG_BOOK_NO_TABLE))) {
 		record_free(p, i); /* nothing of it is in the worker's table */
 	} else {
 		r->state = REC_ANSWERED;

@@ -36,6 +36,7 @@ enum {
 	JG_BOOK_KEEP_BOILERPLATE = 1 << 1,
 	JG_BOOK_NO_COUNT = 1 << 2,       /* save only */
 	JG_BOOK_HTML = 1 << 3,           /* text/html: no Gutenberg boilerplate */
+	JG_BOOK_NO_TABLE = 1 << 4,       /* its figures only: not in the running table */
 	JG_BOOK_TOP_SHIFT = 16,          /* top N in the high 16 bits */
 };
 

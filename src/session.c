@@ -86,8 +86,8 @@ static const char *existing_key(void *ctx, uint32_t idx)
 	return s->existing[idx];
 }
 
-/* The name a foreign file took from book `idx`, or NULL. */
-static const char *foreign_name(const struct jg_session *s, uint32_t idx)
+/* Where book `idx` is, or would go, in the foreign list (in book order). */
+static size_t foreign_at(const struct jg_session *s, uint32_t idx)
 {
 	size_t lo = 0, hi = s->n_foreign;
 	while (lo < hi) {
@@ -97,7 +97,14 @@ static const char *foreign_name(const struct jg_session *s, uint32_t idx)
 		else
 			hi = mid;
 	}
-	return lo < s->n_foreign && s->foreign[lo].book == idx ? s->foreign[lo].name : NULL;
+	return lo;
+}
+
+/* The name a foreign file took from book `idx`, or NULL. */
+static const char *foreign_name(const struct jg_session *s, uint32_t idx)
+{
+	size_t at = foreign_at(s, idx);
+	return at < s->n_foreign && s->foreign[at].book == idx ? s->foreign[at].name : NULL;
 }
 
 static void hex_digest(const uint8_t d[32], char out[65])
@@ -129,14 +136,79 @@ static void fill_result(struct jg_session *s, uint32_t idx, struct jg_result *r,
 	r->url = b->url;
 	r->final_url = b->url;
 	r->user = b->user;
-	r->index = idx;
+	r->index = b->seq;
 	r->error = "";
 	r->foreign_file = s->n_foreign ? foreign_name(s, idx) : NULL;
 	snprintf(path, path_len, "%s/%s", s->store.dir, b->name);
 }
 
+/* ---- the books' memory -------------------------------------------------- */
+
+/*
+ * A book's own strings: in the arena, which frees nothing before the
+ * session ends; on the heap when the session forgets finished books, so
+ * that each goes with its book.
+ */
+static void *book_alloc(struct jg_session *s, size_t n)
+{
+	return s->opt.forget_finished ? malloc(n) : jg_arena_alloc(&s->strings, n);
+}
+
+static char *book_strdup(struct jg_session *s, const char *p)
+{
+	return s->opt.forget_finished ? strdup(p) : jg_arena_strdup(&s->strings, p);
+}
+
+static void book_free(struct jg_session *s, const void *p)
+{
+	if (s->opt.forget_finished)
+		free((void *)(uintptr_t)p);
+}
+
+static void drop_foreign(struct jg_session *s, uint32_t idx)
+{
+	size_t at = foreign_at(s, idx);
+	if (at == s->n_foreign || s->foreign[at].book != idx)
+		return;
+	book_free(s, s->foreign[at].name);
+	memmove(&s->foreign[at], &s->foreign[at + 1], (s->n_foreign - at - 1) * sizeof *s->foreign);
+	s->n_foreign--;
+}
+
+/* Frees what a book holds; its slot is free from then on. */
+static void book_release(struct jg_session *s, uint32_t idx)
+{
+	struct jg_book *b = book_at(s, idx);
+	drop_foreign(s, idx);
+	if (b->prior) {
+		book_free(s, b->prior->etag);
+		book_free(s, b->prior->last_modified);
+		book_free(s, b->prior->content_type);
+		book_free(s, b->prior);
+	}
+	book_free(s, b->url);
+	book_free(s, b->name);
+	memset(b, 0, sizeof *b);
+}
+
+/* The URL and name of book `idx` are no longer taken: another book may
+ * have them. */
+static void book_unlist(struct jg_session *s, uint32_t idx)
+{
+	jg_idxset_remove(&s->urls, idx);
+	jg_idxset_remove(&s->names, idx);
+}
+
+/* Keeps a forgotten book's slot for the next one; never fails: the
+ * list has room for every slot. */
+static void book_forget(struct jg_session *s, uint32_t idx)
+{
+	book_release(s, idx);
+	s->free_books[s->n_free++] = idx;
+}
+
 /* Calls the user back; returns 0 when the session is being freed. */
-static int notify(struct jg_session *s, const struct jg_result *r)
+static int notify(struct jg_session *s, uint32_t idx, const struct jg_result *r)
 {
 	struct jg_result cancelled;
 	if (s->freeing && r->err != JG_ECANCELED) {
@@ -149,16 +221,20 @@ static int notify(struct jg_session *s, const struct jg_result *r)
 		cancelled.n_top = 0;
 		r = &cancelled;
 	}
-	book_at(s, (uint32_t)r->index)->done = 1;
 	if (r->err == JG_OK)
 		s->ok++;
 	else if (r->err != JG_ECANCELED)
 		s->failed++;
+	int forget = s->opt.forget_finished;
+	if (forget)
+		book_unlist(s, idx); /* the callback may add the same URL again */
 	if (s->on_book) {
 		s->in_callback++;
 		s->on_book(s, r, s->on_book_user);
 		s->in_callback--;
 	}
+	if (forget)
+		book_forget(s, idx); /* `r` pointed into the book until here */
 	return !s->freeing;
 }
 
@@ -172,7 +248,7 @@ static int report_unfinished(struct jg_session *s, uint32_t idx, int err, unsign
 	r.err = err;
 	r.error = jg_strerror(err);
 	r.attempts = attempts;
-	return notify(s, &r);
+	return notify(s, idx, &r);
 }
 
 /* A queued book failed without an attempt of its own (its host tripped). */
@@ -183,7 +259,7 @@ static int report_failed(struct jg_session *s, uint32_t idx, int err, const char
 	fill_result(s, idx, &r, path, sizeof path);
 	r.err = err;
 	r.error = why;
-	return notify(s, &r);
+	return notify(s, idx, &r);
 }
 
 static void maybe_idle(struct jg_session *s)
@@ -306,7 +382,7 @@ static void job_finish(struct jg_job *job, const struct failure *fail, uint64_t 
 		r.last_modified = job->last_modified;
 		r.content_type = job->content_type;
 	}
-	int alive = notify(s, &r);
+	int alive = notify(s, job->book, &r);
 	job_free(job);
 	if (alive)
 		kick(s); /* the next book, or the idle report */
@@ -628,7 +704,7 @@ static void on_counted(void *user, uint64_t cookie, const struct jg_pool_result 
 		r.charset_note = pr->charset_note && *pr->charset_note ? pr->charset_note : NULL;
 	}
 	s->counting--;
-	int alive = notify(s, &r); /* r points into c until it returns */
+	int alive = notify(s, c->book, &r); /* r points into c until it returns */
 	counting_free(c);
 	if (alive)
 		kick(s);
@@ -643,6 +719,8 @@ static uint32_t book_flags(const struct jg_session *s, const char *content_type)
 		f |= JG_BOOK_KEEP_BOILERPLATE;
 	if (s->opt.count_flags & JG_COUNT_OFF)
 		f |= JG_BOOK_NO_COUNT;
+	if (s->opt.count_flags & JG_COUNT_NO_TOTALS)
+		f |= JG_BOOK_NO_TABLE;
 	if (jg_content_type_is_html(content_type))
 		f |= JG_BOOK_HTML;
 	return f;
@@ -950,7 +1028,7 @@ static int report_kept(struct jg_session *s, uint32_t idx)
 	r.etag = prior->etag;
 	r.last_modified = prior->last_modified;
 	r.content_type = prior->content_type;
-	return notify(s, &r);
+	return notify(s, idx, &r);
 }
 
 /* A book whose saved file is counted again, without a transfer. */
@@ -991,6 +1069,8 @@ static void reuse_some(struct jg_session *s)
 		if (!alive)
 			return;
 	}
+	if (s->next_reuse == s->n_reuse)
+		s->next_reuse = s->n_reuse = 0; /* all taken: the list starts over */
 }
 
 /*
@@ -1182,10 +1262,28 @@ JG_EXPORT void jg_session_on_idle(struct jg_session *s, jg_idle_cb cb, void *use
 	s->on_idle_user = user;
 }
 
-static struct jg_book *book_append(struct jg_session *s)
+/*
+ * A slot for the next book: a forgotten book's, or a new one at the end.
+ * `*fresh` says which, for book_untake() should the add fail.
+ */
+static struct jg_book *book_take(struct jg_session *s, uint32_t *idx, int *fresh)
 {
+	*fresh = s->n_free == 0;
+	if (!*fresh) {
+		*idx = s->free_books[--s->n_free];
+		return book_at(s, *idx);
+	}
 	if (s->n_books >= UINT32_MAX - 1)
 		return NULL;
+	if (s->opt.forget_finished && s->n_books == s->cap_free) {
+		/* Room for every slot in the free list, so forgetting never fails. */
+		size_t cap = s->cap_free ? s->cap_free * 2 : 256;
+		uint32_t *f = realloc(s->free_books, cap * sizeof *f);
+		if (!f)
+			return NULL;
+		s->free_books = f;
+		s->cap_free = cap;
+	}
 	if ((s->n_books >> BOOK_PAGE_SHIFT) >= s->n_pages) {
 		struct jg_book **pages = realloc(s->pages, (s->n_pages + 1) * sizeof *pages);
 		if (!pages)
@@ -1195,7 +1293,16 @@ static struct jg_book *book_append(struct jg_session *s)
 			return NULL;
 		s->n_pages++;
 	}
-	return book_at(s, (uint32_t)s->n_books);
+	*idx = (uint32_t)s->n_books;
+	return book_at(s, *idx);
+}
+
+/* The slot book_take() gave, unused after all; its strings freed. */
+static void book_untake(struct jg_session *s, uint32_t idx, int fresh)
+{
+	book_release(s, idx);
+	if (!fresh)
+		s->free_books[s->n_free++] = idx;
 }
 
 /*
@@ -1207,7 +1314,11 @@ static int held_by_foreign(const struct jg_session *s, const char *name,
                            const struct jg_prior *prior)
 {
 	uint32_t at = s->n_existing ? jg_idxset_find(&s->existing_set, name, strlen(name)) : JG_NONE;
-	if (at == JG_NONE || s->claimed[at])
+	if (at != JG_NONE && s->claimed[at])
+		return 0;
+	/* Forgetting, a file saved by a finished book counts as foreign too:
+	 * the session no longer knows whose it is. */
+	if (at == JG_NONE && !s->opt.forget_finished)
 		return 0;
 	if (prior && (!prior->file || strcmp(prior->file, name) == 0))
 		return 0;
@@ -1225,10 +1336,14 @@ static int note_foreign(struct jg_session *s, uint32_t book, const char *name)
 		s->foreign = f;
 		s->cap_foreign = cap;
 	}
-	const char *copy = jg_arena_strdup(&s->strings, name);
+	const char *copy = book_strdup(s, name);
 	if (!copy)
 		return -1;
-	s->foreign[s->n_foreign++] = (struct jg_foreign){book, copy};
+	/* In book order; a reused slot may come before the last one. */
+	size_t at = foreign_at(s, book);
+	memmove(&s->foreign[at + 1], &s->foreign[at], (s->n_foreign - at) * sizeof *s->foreign);
+	s->foreign[at] = (struct jg_foreign){book, copy};
+	s->n_foreign++;
 	return 0;
 }
 
@@ -1257,14 +1372,14 @@ static const char *assign_name(struct jg_session *s, uint32_t book, const struct
 		}
 		snprintf(name, sizeof name, "%s.%u", base, k);
 	}
-	return jg_arena_strdup(&s->strings, name);
+	return book_strdup(s, name);
 }
 
 static const char *arena_copy(struct jg_session *s, const char *p, int *failed)
 {
 	if (!p)
 		return NULL;
-	const char *q = jg_arena_strdup(&s->strings, p);
+	const char *q = book_strdup(s, p);
 	if (!q)
 		*failed = 1;
 	return q;
@@ -1284,7 +1399,7 @@ static struct jg_book_prior *check_prior(struct jg_session *s, const struct jg_b
 	    fstatat(s->store.dirfd, b->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
 	    (prior->file && (uint64_t)st.st_size != prior->bytes))
 		return NULL;
-	struct jg_book_prior *p = jg_arena_alloc(&s->strings, sizeof *p);
+	struct jg_book_prior *p = book_alloc(s, sizeof *p);
 	if (!p) {
 		*failed = 1;
 		return NULL;
@@ -1312,11 +1427,10 @@ static int queue_reuse(struct jg_session *s, uint32_t idx)
 	return 0;
 }
 
-/* An add that failed leaves no foreign name behind for the next one. */
-static int forget_add(struct jg_session *s, uint32_t idx)
+/* An add that failed leaves nothing behind: no strings, no foreign name. */
+static int forget_add(struct jg_session *s, uint32_t idx, int fresh)
 {
-	if (s->n_foreign && s->foreign[s->n_foreign - 1].book == idx)
-		s->n_foreign--;
+	book_untake(s, idx, fresh);
 	return JG_ENOMEM;
 }
 
@@ -1325,14 +1439,16 @@ static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct
 {
 	if (jg_idxset_find(&s->urls, u->url, strlen(u->url)) != JG_NONE)
 		return JG_EDUPLICATE;
-	struct jg_book *b = book_append(s);
+	uint32_t idx;
+	int fresh;
+	struct jg_book *b = book_take(s, &idx, &fresh);
 	if (!b)
 		return JG_ENOMEM;
-	uint32_t idx = (uint32_t)s->n_books;
+	memset(b, 0, sizeof *b);
 	int failed = 0;
 	b->user = user;
-	b->done = 0;
-	b->url = jg_arena_strdup(&s->strings, u->url);
+	b->seq = s->added;
+	b->url = book_strdup(s, u->url);
 	b->name = b->url ? assign_name(s, idx, u, prior) : NULL;
 	/* A host is a name and port: what one server answers on, and what
 	 * fails together when it is down. */
@@ -1341,17 +1457,27 @@ static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct
 	b->host = jg_hosts_intern(&s->hosts, key);
 	b->prior = b->name ? check_prior(s, b, prior, &failed) : NULL;
 	if (!b->name || b->host == JG_NONE || failed)
-		return forget_add(s, idx);
+		return forget_add(s, idx, fresh);
 	/* Kept and recounted books need no transfer slot: a list of their own. */
 	int reuse = b->prior && b->prior->use != JG_PRIOR_REVALIDATE;
 	int refused = prior && !b->prior;
-	/* The book counts from here on; the sets index it by position. */
-	s->n_books++;
-	if (jg_idxset_insert(&s->urls, idx) < 0 || jg_idxset_insert(&s->names, idx) < 0 ||
-	    (reuse ? queue_reuse(s, idx) : jg_hosts_push_book(&s->hosts, b->host, idx)) < 0) {
-		s->n_books--; /* leaves no trace in a set that failed to grow */
-		return forget_add(s, idx);
+	/* The book counts from here on; the sets index it by slot. */
+	if (fresh)
+		s->n_books++;
+	if (jg_idxset_insert(&s->urls, idx) < 0) {
+		if (fresh)
+			s->n_books--;
+		return forget_add(s, idx, fresh);
 	}
+	if (jg_idxset_insert(&s->names, idx) < 0 ||
+	    (reuse ? queue_reuse(s, idx) : jg_hosts_push_book(&s->hosts, b->host, idx)) < 0) {
+		/* Leaves no trace: a set that failed to grow holds nothing new. */
+		book_unlist(s, idx);
+		if (fresh)
+			s->n_books--;
+		return forget_add(s, idx, fresh);
+	}
+	s->added++;
 	s->idle_reported = 0;
 	kick(s);
 	return refused ? JG_PRIOR_REFUSED : JG_OK;
@@ -1435,7 +1561,7 @@ JG_EXPORT void jg_session_hold_counting(struct jg_session *s, int hold)
 JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out)
 {
 	memset(out, 0, sizeof *out);
-	out->added = s->n_books;
+	out->added = s->added;
 	out->queued = s->hosts.queued + (s->n_reuse - s->next_reuse);
 	out->active = s->active;
 	out->waiting = s->waiting;
@@ -1505,7 +1631,11 @@ static void destroy(struct jg_session *s)
 	jg_idxset_fini(&s->existing_set);
 	free(s->existing);
 	free(s->claimed);
+	for (uint32_t i = 0; s->opt.forget_finished && i < s->n_books; i++)
+		if (book_at(s, i)->url)
+			book_release(s, i);
 	free(s->foreign);
+	free(s->free_books);
 	for (size_t i = 0; i < s->n_pages; i++)
 		free(s->pages[i]);
 	free(s->pages);

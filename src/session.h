@@ -25,14 +25,18 @@ struct jg_book_prior {
 	const char *content_type;          /* arena; NULL when none */
 };
 
-/* One added URL, kept for the whole session: 48 bytes a URL. */
+/*
+ * One added URL: 48 bytes. Kept for the whole session, its strings in the
+ * arena; or, when the session forgets finished books, until it is
+ * reported, its strings on the heap and its slot taken by a later book.
+ */
 struct jg_book {
-	const char *url;   /* arena */
-	const char *name;  /* arena: the file name in the output directory */
+	const char *url;   /* NULL: a free slot */
+	const char *name;  /* the file name in the output directory */
 	void *user;
-	struct jg_book_prior *prior; /* arena; NULL: fetch as usual */
+	struct jg_book_prior *prior; /* NULL: fetch as usual */
+	uint64_t seq;      /* its position among the URLs added (the index) */
 	uint32_t host;
-	uint32_t done;
 };
 
 enum { BOOK_PAGE_SHIFT = 12, BOOK_PAGE = 1 << BOOK_PAGE_SHIFT };
@@ -58,7 +62,10 @@ struct jg_session {
 	struct jg_stall stall;
 	struct jg_arena strings;
 	struct jg_book **pages;
-	size_t n_books, n_pages;
+	size_t n_books, n_pages;    /* slots in use or freed */
+	uint64_t added;             /* URLs accepted: the next book's seq */
+	uint32_t *free_books;       /* slots of forgotten books, for reuse */
+	size_t n_free, cap_free;
 	struct jg_idxset urls;
 	struct jg_idxset names;
 	/* Files in the output directory when the session began: a book takes

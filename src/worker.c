@@ -172,7 +172,7 @@ static int count_book(struct worker *k, const char *body, size_t len, uint32_t f
 		jg_text_strip_boilerplate(text.text, text.len, &start, &end);
 	enum jg_split mode = (flags & JG_BOOK_WHITESPACE) ? JG_SPLIT_WHITESPACE : JG_SPLIT_WORDS;
 	int rc = jg_tokenize(&k->tok, text.text + start, end - start, mode, &k->book);
-	if (rc == 0)
+	if (rc == 0 && !(flags & JG_BOOK_NO_TABLE))
 		rc = jg_wc_merge(&k->running, &k->book);
 	jg_text_fini(&text);
 	k->bytes_since += len;

@@ -17,6 +17,11 @@
  *   free     sessions freed with transfers in flight, once from a timer
  *            and once from inside a callback: every URL reported once,
  *            nothing left on disk (ASan/LSan check the rest).
+ *   forget   a session that forgets finished books and keeps no table of
+ *            all words: its callback adds the very URL it is told about
+ *            again, a failed one and a saved one; indexes still count
+ *            every add, the second copy of a saved book gets "name.1",
+ *            and freeing it with books in flight frees their strings.
  */
 #include <juggle.h>
 
@@ -393,10 +398,123 @@ static int mode_free(struct ev_loop *loop, struct jg_pool *pool, const char *out
 	return 0;
 }
 
+/* ---- forget: a finished URL may come again -------------------------------- */
+
+struct resend {
+	struct ev_loop *loop;
+	unsigned failed_seen, saved_seen;
+	uint64_t indexes, words; /* a bit per index reported */
+	int collected;
+	uint64_t collected_total;
+};
+
+static void on_resend_book(struct jg_session *s, const struct jg_result *r, void *user)
+{
+	struct resend *t = user;
+	if (r->err == JG_ECANCELED)
+		return;
+	if (r->index >= 64 || (t->indexes & (1ull << r->index)))
+		fail("index %llu reported twice", (unsigned long long)r->index);
+	else
+		t->indexes |= 1ull << r->index;
+	if (strstr(r->url, "status=503")) {
+		if (r->err == JG_OK)
+			fail("%s: saved", r->url);
+		/* The same URL, at once, from its own callback: 3 times in all. */
+		if (++t->failed_seen < 3 && jg_session_add_url(s, r->url, NULL) != JG_OK)
+			fail("resending %s refused", r->url);
+	} else {
+		if (r->err != JG_OK || !r->counted || r->words == 0)
+			fail("%s: %s", r->url, r->error);
+		t->words += r->words;
+		const char *name = strrchr(r->file, '/') + 1;
+		if (++t->saved_seen == 1) {
+			if (strcmp(name, "again.txt") != 0 || r->foreign_file)
+				fail("first copy saved as %s", name);
+			if (jg_session_add_url(s, r->url, NULL) != JG_OK)
+				fail("resending %s refused", r->url);
+		} else if (strcmp(name, "again.txt.1") != 0 || !r->foreign_file ||
+		           strcmp(r->foreign_file, "again.txt") != 0) {
+			fail("second copy saved as %s (foreign %s)", name,
+			     r->foreign_file ? r->foreign_file : "none");
+		}
+	}
+}
+
+static void on_resend_idle(struct jg_session *s, void *user)
+{
+	ev_break(((struct resend *)user)->loop, EVBREAK_ONE);
+}
+
+static void on_collected(struct jg_pool *pool, const struct jg_counts *counts, void *user)
+{
+	struct resend *t = user;
+	t->collected = 1;
+	t->collected_total = jg_counts_total(counts);
+	ev_break(t->loop, EVBREAK_ONE);
+}
+
+static int mode_forget(struct ev_loop *loop, struct jg_pool *pool, const char *out)
+{
+	struct jg_options *o = jg_options_new();
+	jg_options_set_output_dir(o, out);
+	jg_options_set_retries(o, 0);
+	jg_options_set_pool(o, pool);
+	jg_options_set_forget_finished(o, 1);
+	jg_options_set_counting(o, JG_COUNT_NO_TOTALS, 0);
+	struct jg_session *s;
+	char why[JG_ERRBUF_SIZE];
+	if (jg_session_new(&s, loop, o, why) != JG_OK) {
+		fprintf(stderr, "jg_session_new: %s\n", why);
+		return 2;
+	}
+	jg_options_free(o);
+	struct resend t = {.loop = loop};
+	jg_session_on_book(s, on_resend_book, &t);
+	jg_session_on_idle(s, on_resend_idle, &t);
+	add(s, "/gen/again.txt?size=5000", NULL);
+	add(s, "/gen/flaky.txt?status=503", NULL);
+	char url[512];
+	snprintf(url, sizeof url, "%s/gen/again.txt?size=5000", base);
+	if (jg_session_add_url(s, url, NULL) != JG_EDUPLICATE)
+		fail("a URL in flight added twice");
+	ev_run(loop, 0);
+	struct jg_stats st;
+	jg_session_stats(s, &st);
+	if (t.failed_seen != 3 || t.saved_seen != 2 || st.added != 5 || t.indexes != 0x1f)
+		fail("expected 3 failed and 2 saved reports of 5 adds, got %u, %u, %llu", t.failed_seen,
+		     t.saved_seen, (unsigned long long)st.added);
+	/* No table of all words: the pool's is empty, each book's figures not. */
+	jg_pool_collect(pool, on_collected, &t);
+	if (!t.collected) /* it may call back at once */
+		ev_run(loop, 0);
+	if (!t.collected || t.collected_total != 0 || t.words == 0)
+		fail("pool table %llu words (want 0), books %llu words",
+		     (unsigned long long)t.collected_total, (unsigned long long)t.words);
+	/* Freed with books queued and in flight: ASan sees their strings go. */
+	for (unsigned i = 0; i < 20; i++) {
+		char path[64];
+		snprintf(path, sizeof path, "/gen/late%u.txt?size=100000&rate=50000", i);
+		add(s, path, NULL);
+	}
+	ev_timer stop;
+	struct freer none = {.s = NULL};
+	ev_timer_init(&stop, on_free_timer, 0.3, 0.);
+	stop.data = &none;
+	ev_timer_start(loop, &stop);
+	ev_run(loop, 0);
+	jg_session_free(s);
+	fprintf(stderr, "forget: %u failed, %u saved, %llu added, %d files\n", t.failed_seen,
+	        t.saved_seen, (unsigned long long)st.added, count_files(out));
+	if (count_files(out) != 2)
+		fail("expected again.txt and again.txt.1 only, found %d files", count_files(out));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
-		fprintf(stderr, "usage: embed_host timer|threads|two|free BASE_URL OUT_DIR\n");
+		fprintf(stderr, "usage: embed_host timer|threads|two|free|forget BASE_URL OUT_DIR\n");
 		return 2;
 	}
 	const char *mode = argv[1];
@@ -422,6 +540,8 @@ int main(int argc, char **argv)
 		rc = mode_two(loop, pool, out);
 	else if (strcmp(mode, "free") == 0)
 		rc = mode_free(loop, pool, out);
+	else if (strcmp(mode, "forget") == 0)
+		rc = mode_forget(loop, pool, out);
 	else
 		rc = 2;
 	if (pool && jg_pool_exec_starts(pool) != 0)

@@ -51,6 +51,11 @@ def test_free_with_transfers_in_flight(server, tmp_path):
     assert "cancelled" in err
 
 
+def test_forgetting_session_takes_a_finished_url_again(server, tmp_path):
+    err = run_host("forget", server, tmp_path)
+    assert "forget: 3 failed, 2 saved, 5 added, 2 files" in err
+
+
 def test_installed_library_builds_a_program_with_pkg_config(tmp_path):
     if not shutil.which("pkg-config"):
         pytest.skip("pkg-config is not installed")
