@@ -136,7 +136,11 @@ JG_EXPORT int jg_options_set_retries(struct jg_options *opts, unsigned retries);
 JG_EXPORT int jg_options_set_retry_delay(struct jg_options *opts, double seconds);
 /* Redirects followed per URL, 0..50. Default 10. */
 JG_EXPORT int jg_options_set_max_redirects(struct jg_options *opts, unsigned n);
-/* Bytes of bodies held in memory before admission pauses. Default 256 MiB. */
+/*
+ * Bytes of memory for bodies in flight and their decoders. Default 256
+ * MiB. Counted as bytes arrive: a body that would pass it goes on in its
+ * temporary file instead, and admission pauses while it is spent.
+ */
 JG_EXPORT int jg_options_set_max_buffer(struct jg_options *opts, uint64_t bytes);
 /*
  * Added in 0.3. Off (the default), a session keeps every URL it accepted
@@ -364,10 +368,11 @@ typedef void (*jg_idle_cb)(struct jg_session *s, void *user);
 /*
  * Creates a session on `loop` (any loop; the default loop is never
  * assumed). Copies `opts` (NULL = defaults). Creates the output directory,
- * takes its lock (DIR/.jg-lock, an exclusive flock(), held until the
+ * takes its lock (DIR/.juggle/lock, an exclusive flock(), held until the
  * session is freed: JG_EBUSY when another session, of this process or
- * another, holds it), and then removes the temporary files that runs
- * which are over left in it.
+ * another, holds it; DIR/.juggle must be a real directory, never a
+ * symlink), and only then removes the temporary files that runs which
+ * are over left in it: holding the lock proves no live run writes them.
  *
  * Files already in the output directory are never replaced unless they
  * are the caller's: a book whose name is taken by one is saved under the

@@ -23,7 +23,7 @@ size_t jg_store_sanitize(const char *seg, size_t len, char *out);
 
 struct jg_store {
 	int dirfd;
-	int lock_fd;       /* DIR/.jg-lock, flock()ed: -1 until jg_store_lock */
+	int lock_fd;       /* DIR/.juggle/lock, flock()ed: -1 until jg_store_lock */
 	char *dir;
 	_Atomic uint64_t serial; /* makes temporary names unique in the process
 	                            (engine threads name spilled bodies too) */
