@@ -269,23 +269,6 @@ static int reserve(struct jg_transfer *t, size_t need)
 	return 0;
 }
 
-static int pwrite_all(int fd, const void *buf, size_t len, off_t at)
-{
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, at);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-		at += n;
-	}
-	return 0;
-}
-
 /* Decoded bytes into the body: its file, or memory. 0, or -1 (aborted). */
 static int keep(struct jg_transfer *t, const void *data, size_t n)
 {
@@ -311,7 +294,7 @@ static int keep(struct jg_transfer *t, const void *data, size_t n)
 	/* Download only, or spilled: straight to the file; nothing held. A
 	 * spilled body's bytes go at their place: what was in memory is
 	 * still being written before them. */
-	int failed = fd == t->spill.fd ? pwrite_all(fd, data, n, (off_t)t->len) < 0
+	int failed = fd == t->spill.fd ? jg_pwrite_all(fd, data, n, (off_t)t->len) < 0
 	                               : jg_write_all(fd, data, n) < 0;
 	if (failed || (t->threaded && write_prefix(t) < 0)) {
 		if (failed)

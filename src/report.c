@@ -20,26 +20,6 @@ struct report_line {
 	char text[];
 };
 
-/* The length of the well-formed UTF-8 sequence at `p`, 0 when it is not
- * one (the bounds of the Unicode standard's table 3-7). */
-static size_t utf8_len(const unsigned char *p)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xBF;
-	size_t n;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF)
-		n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-	else if (c >= 0xF0 && c <= 0xF4)
-		n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++, lo = 0x80, hi = 0xBF)
-		if (p[i] < lo || p[i] > hi)
-			return 0; /* also stops at the terminating NUL */
-	return n;
-}
-
 /* A JSON string that strict parsers take: UTF-8 always (a byte that is
  * not part of a well-formed sequence becomes U+FFFD), controls escaped. */
 static void json_string(FILE *f, const char *s)
@@ -58,7 +38,7 @@ static void json_string(FILE *f, const char *s)
 			} else if (*p < 0x80) {
 				fputc(*p, f);
 			} else {
-				size_t n = utf8_len(p);
+				size_t n = jg_utf8_seq_len(p);
 				if (n) {
 					fwrite(p, 1, n, f);
 					p += n - 1;

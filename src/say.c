@@ -4,9 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The length of the well-formed UTF-8 sequence at `p`, 0 when it is none
- * (the Unicode standard's table 3-7). */
-static size_t utf8_len(const unsigned char *p)
+size_t jg_utf8_seq_len(const unsigned char *p)
 {
 	unsigned char c = p[0], lo = 0x80, hi = 0xBF;
 	size_t n;
@@ -38,7 +36,7 @@ static void escape(const char *s, size_t n, void (*put)(void *ctx, const char *p
 			put(ctx, (const char *)run, (size_t)(p - run));
 		if (p == end)
 			break;
-		size_t len = *p >= 0x80 ? utf8_len(p) : 0;
+		size_t len = *p >= 0x80 ? jg_utf8_seq_len(p) : 0;
 		if (len == 2 && p[0] == 0xC2 && p[1] < 0xA0) { /* C1: U+0080..U+009F */
 			snprintf(esc, sizeof esc, "\\u%04x", p[1]);
 			put(ctx, esc, strlen(esc));

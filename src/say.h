@@ -16,6 +16,13 @@
 __attribute__((format(printf, 2, 3)))
 void jg_say(FILE *f, const char *fmt, ...);
 
+/*
+ * The length of the well-formed UTF-8 sequence at `p` (NUL-terminated),
+ * 0 when it is none: the Unicode standard's table 3-7. The JSON writer
+ * replaces what is not one with U+FFFD.
+ */
+size_t jg_utf8_seq_len(const unsigned char *p);
+
 /* `s` escaped into `out` (`len` bytes, cut short if need be); returns out. */
 const char *jg_escape(const char *s, char *out, size_t len);
 

@@ -223,11 +223,11 @@ int jg_store_open_book(struct jg_store *st, const char *name, uint64_t size, uin
 	return -1;
 }
 
-int jg_write_all(int fd, const void *buf, size_t len)
+int jg_pwrite_all(int fd, const void *buf, size_t len, off_t at)
 {
 	const char *p = buf;
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = at < 0 ? write(fd, p, len) : pwrite(fd, p, len, at);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -235,8 +235,15 @@ int jg_write_all(int fd, const void *buf, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+		if (at >= 0)
+			at += n;
 	}
 	return 0;
+}
+
+int jg_write_all(int fd, const void *buf, size_t len)
+{
+	return jg_pwrite_all(fd, buf, len, -1);
 }
 
 int jg_store_begin(struct jg_store *st, struct jg_store_temp *tmp, char *why, size_t why_len)

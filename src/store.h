@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct jg_trash;
 
@@ -94,6 +95,8 @@ int jg_store_commit(struct jg_store *st, struct jg_store_temp *tmp, const char *
 void jg_store_abort(struct jg_store *st, struct jg_store_temp *tmp);
 /* write(2) until done or an error (errno set): 0 or -1. */
 int jg_write_all(int fd, const void *buf, size_t len);
+/* The same with pwrite(2) at offset `at` (`at` < 0: write(2)). */
+int jg_pwrite_all(int fd, const void *buf, size_t len, off_t at);
 
 /*
  * Saves `len` bytes as `name` atomically. 0, or -1 with `why` filled; on

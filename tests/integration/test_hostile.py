@@ -200,19 +200,32 @@ def test_eight_bombs_and_endless_streams_in_one_budget(server, tmp_path):
     with its reason, and nothing is saved."""
     paths = BOMBS + ["/gen/trail.txt?trailers=endless", "/gen/e404.txt?status=404&endless=1",
                      "/gen/e500.txt?status=500&endless=1"]
-    p, books, rep, took, urls = hostile(server, tmp_path, "all", paths, "--max-buffer", "64",
-                                        "--retries", "0", timeout=300)
-    assert p.returncode == 1
-    for u, path in zip(urls, paths):
-        b = books[u]
-        assert b["status"] == "failed", b
-        if "bomb" in path:
-            assert b["error"] == "body larger than the size limit of 268435456 bytes", b
-    assert books[urls[8]]["error"] == "headers and trailers longer than 256 KiB"
-    assert books[urls[9]]["error"] == "HTTP 404" and books[urls[10]]["error"] == "HTTP 500"
-    assert [f for f in os.listdir(tmp_path / "all") if f != ".juggle"] == []
-    if not SANITIZED:
+    # The stall is wall time: on a machine that runs other tests beside
+    # this one, the loop may be preempted in mid-iteration for a time
+    # slice or two. That does not repeat; a loop our code holds does (the
+    # bombs are the same each run). So the stall bound must hold in one
+    # of three runs, and everything else in each.
+    stalls = []
+    for run in range(3):
+        out = f"all{run}"
+        p, books, rep, took, urls = hostile(server, tmp_path, out, paths, "--max-buffer", "64",
+                                            "--retries", "0", timeout=300)
+        assert p.returncode == 1
+        for u, path in zip(urls, paths):
+            b = books[u]
+            assert b["status"] == "failed", b
+            if "bomb" in path:
+                assert b["error"] == "body larger than the size limit of 268435456 bytes", b
+        assert books[urls[8]]["error"] == "headers and trailers longer than 256 KiB"
+        assert books[urls[9]]["error"] == "HTTP 404" and books[urls[10]]["error"] == "HTTP 500"
+        assert [f for f in os.listdir(tmp_path / out) if f != ".juggle"] == []
+        print(f"peak RSS {rep['process']['max_rss_kb']} KB, stall max "
+              f"{rep['loop_stall']['max_seconds'] * 1e3:.1f} ms, {took:.1f} s")
+        if SANITIZED:
+            break
         assert rep["process"]["max_rss_kb"] < (64 + 16) * 1024, rep["process"]
-        assert rep["loop_stall"]["max_seconds"] < 0.020, rep["loop_stall"]
-    print(f"peak RSS {rep['process']['max_rss_kb']} KB, stall max "
-          f"{rep['loop_stall']['max_seconds'] * 1e3:.1f} ms, {took:.1f} s")
+        stalls.append(rep["loop_stall"])
+        if rep["loop_stall"]["max_seconds"] < 0.020:
+            break
+    else:
+        raise AssertionError(f"a loop iteration of 20 ms or more in every run: {stalls}")
