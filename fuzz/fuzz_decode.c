@@ -9,8 +9,9 @@
  * deflate, which decides zlib or raw on them) either fails, takes input
  * or gives output, since a call that does neither would spin the loop;
  * a failure says why; the memory a decoder holds never passes its
- * budget and all of it is given back by jg_decoder_fini(); and the
- * identity coding gives back what it was given. Output is cut at 64 MiB:
+ * budget and all of it is given back by jg_decoder_fini(); the identity
+ * coding gives back what it was given; and a call with no input at all
+ * (a NULL pointer, as the drain makes) reads nothing. Output is cut at 64 MiB:
  * a bomb is not the point here, its budget is.
  */
 #include <stddef.h>
@@ -56,6 +57,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	uint8_t *out = malloc(out_cap + 1);
+	{
+		/* The drain calls with no input at all (NULL, 0) to empty a full
+		 * decoder: nothing may be read from it. */
+		const uint8_t *none = NULL;
+		size_t zero = 0;
+		char why[128] = "";
+		if (!out)
+			abort();
+		long got = jg_decoder_step(&d, &none, &zero, out, out_cap, why, sizeof why);
+		check(got == 0 && none == NULL && zero == 0, "step: something from no input");
+	}
 	uint8_t *copy = coding == JG_CODING_IDENTITY ? malloc(body_len + 1) : NULL;
 	if (!out || (coding == JG_CODING_IDENTITY && !copy))
 		abort();

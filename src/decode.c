@@ -209,6 +209,16 @@ void jg_decoder_fini(struct jg_decoder *d)
 
 /* ---- decoding ------------------------------------------------------------ */
 
+/* Takes `n` bytes of input; none taken leaves a NULL `*in` as it is
+ * (the drain calls with no input at all). */
+static void advance(const uint8_t **in, size_t *in_len, size_t n)
+{
+	if (n) {
+		*in += n;
+		*in_len -= n;
+	}
+}
+
 static long fail(struct jg_decoder *d, char *why, size_t why_len, const char *detail)
 {
 	if (jg_decoder_over_budget(d))
@@ -248,8 +258,7 @@ static long step_zlib(struct jg_decoder *d, const uint8_t **in, size_t *in_len, 
 	}
 	if (d->done) { /* gzip members may follow each other */
 		if (d->coding != JG_CODING_GZIP || *in_len < 2 || (*in)[0] != 0x1f || (*in)[1] != 0x8b) {
-			*in += *in_len;
-			*in_len = 0;
+			advance(in, in_len, *in_len);
 			return 0;
 		}
 		inflateReset(z);
@@ -261,8 +270,7 @@ static long step_zlib(struct jg_decoder *d, const uint8_t **in, size_t *in_len, 
 	z->avail_out = (uInt)(out_cap > UINT32_MAX ? UINT32_MAX : out_cap);
 	int rc = inflate(z, Z_NO_FLUSH);
 	size_t took = (size_t)(z->next_in - *in);
-	*in += took;
-	*in_len -= took;
+	advance(in, in_len, took);
 	if (rc == Z_STREAM_END)
 		d->done = 1;
 	else if (rc != Z_OK && !(rc == Z_BUF_ERROR && took == 0))
@@ -275,8 +283,7 @@ static long step_br(struct jg_decoder *d, const uint8_t **in, size_t *in_len, ui
                     size_t out_cap, char *why, size_t why_len)
 {
 	if (d->done) {
-		*in += *in_len;
-		*in_len = 0;
+		advance(in, in_len, *in_len);
 		return 0;
 	}
 	size_t avail_out = out_cap;
@@ -297,8 +304,7 @@ static long step_zstd(struct jg_decoder *d, const uint8_t **in, size_t *in_len, 
 	ZSTD_inBuffer ib = {*in, *in_len, 0};
 	ZSTD_outBuffer ob = {out, out_cap, 0};
 	size_t rc = ZSTD_decompressStream(d->state, &ob, &ib);
-	*in += ib.pos;
-	*in_len -= ib.pos;
+	advance(in, in_len, ib.pos);
 	if (ZSTD_isError(rc))
 		return fail(d, why, why_len, ZSTD_getErrorName(rc));
 	if (zstd_charge(d) < 0)
@@ -313,9 +319,9 @@ long jg_decoder_step(struct jg_decoder *d, const uint8_t **in, size_t *in_len, u
 	switch (d->coding) {
 	case JG_CODING_IDENTITY: {
 		size_t n = *in_len < out_cap ? *in_len : out_cap;
-		memcpy(out, *in, n);
-		*in += n;
-		*in_len -= n;
+		if (n) /* *in may be NULL when there is no input */
+			memcpy(out, *in, n);
+		advance(in, in_len, n);
 		return (long)n;
 	}
 	case JG_CODING_GZIP:

@@ -367,7 +367,8 @@ static int keep_pending(struct jg_transfer *t, const uint8_t *in, size_t len)
 		t->pending = p;
 		t->pending_cap = len;
 	}
-	memmove(t->pending, in, len);
+	if (len) /* none left, but the decoder's output was full */
+		memmove(t->pending, in, len);
 	t->pending_len = len;
 	add_todo(t);
 	return 0;

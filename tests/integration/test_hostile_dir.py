@@ -223,7 +223,9 @@ def test_a_forged_snapshot_is_counted_again(server, tmp_path):
     assert (tmp_path / "c2.tsv").read_text() == (tmp_path / "c1.tsv").read_text()
 
 
-def test_merge_dedupes_input_errors_in_n_log_n(tmp_path):
+def test_merge_dedupes_input_errors(tmp_path):
+    """The same 150,000 input errors in two shards are one list of them
+    (how long that takes is bench/hostile.py's: it was quadratic)."""
     errors = [line(f"E\tsource=l.txt\tline={i}\ttext=ftp://x/{i}\terror=scheme") for i in
               range(150000)]
     for k in (0, 1):
@@ -231,10 +233,8 @@ def test_merge_dedupes_input_errors_in_n_log_n(tmp_path):
         d.mkdir(parents=True)
         header = HEADER.replace("shard=0/0", f"shard={k}/2").replace("accepted=2", "accepted=0")
         (d / "manifest").write_text(line(header) + "".join(errors))
-    t0 = time.monotonic()
     p = subprocess.run([JUGGLE, "merge", "-q", "--json", str(tmp_path / "m.json"),
                         str(tmp_path / "s0"), str(tmp_path / "s1")], capture_output=True,
-                       text=True, timeout=60)
-    took = time.monotonic() - t0
+                       text=True, timeout=120)
+    assert p.returncode == 1, p.stderr
     assert json.loads((tmp_path / "m.json").read_text())["totals"]["input_errors"] == 150000
-    assert took < 5, took
