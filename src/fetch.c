@@ -378,6 +378,12 @@ static size_t on_write(char *data, size_t size, size_t n, void *userp)
 {
 	struct jg_transfer *t = userp;
 	size_t bytes = size * n;
+	if (body_wanted(t) && (t->pending_len || t->dec_full)) {
+		/* Still decoding the last read: curl keeps this one for us and
+		 * hands it over again, so it is not received yet. */
+		t->paused = 1;
+		return CURL_WRITEFUNC_PAUSE;
+	}
 	t->received += bytes;
 	t->f->received += bytes;
 	if (!body_wanted(t)) {
@@ -385,11 +391,6 @@ static size_t on_write(char *data, size_t size, size_t n, void *userp)
 		 * the answer as complete; it is no sign of life either. */
 		t->discarded += bytes;
 		return t->discarded > JG_ERROR_BODY_MAX ? stop(t, JG_ABORT_ERROR_BODY) : bytes;
-	}
-	if (t->pending_len || t->dec_full) {
-		/* Still decoding the last read: curl keeps this one for us. */
-		t->paused = 1;
-		return CURL_WRITEFUNC_PAUSE;
 	}
 	const uint8_t *in = (const uint8_t *)data;
 	size_t left = bytes;

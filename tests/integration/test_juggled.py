@@ -171,7 +171,7 @@ def test_urls_from_two_clients_are_saved_counted_and_totalled(server, juggled, t
     for p, body in expected.items():
         with open(os.path.join(d.out, name_of(p)), "rb") as f:
             assert f.read() == body, p
-    assert st["bytes"] == sum(len(b) for b in expected.values())
+    assert st["bytes"] == sum(len(b) for b in expected.values()), json.dumps(st)
 
     # The log names each book by the index its "ok" gave, and STATS sums its words.
     log = {e["url"]: e for e in d.log()}
@@ -539,3 +539,15 @@ def test_a_servers_escapes_reach_the_log_escaped(server, juggled):
     assert b"\x1b" not in err and b"\x07" not in err, err
     assert b"\\x1b[31mRED" in err, err
     assert "\x1b[31mRED" in d.log()[0]["error"]  # the JSON log keeps it, escaped as JSON does
+
+
+def test_stats_count_each_byte_received_once(server, juggled):
+    """A coded body is decoded a slice at a time; while a read waits its
+    turn, curl is paused and hands the same bytes over again later. They
+    are received once."""
+    d = juggled()
+    c = d.client()
+    path = "/gen/z.txt?enc=gzip&size=30000000"
+    assert c.ask(server.url(path)) == "ok 0"
+    st = wait_for(lambda: (s := c.stats())["ok"] == 1 and s, timeout=60, what="the book")
+    assert st["bytes"] == len(server.fetch(path)), st  # the coded bytes, as sent
