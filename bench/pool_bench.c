@@ -16,7 +16,6 @@
 #include "pool.h"
 #include "boilerplate.h"
 #include "charset.h"
-#include "proto.h"
 #include "tokenize.h"
 
 struct run {
@@ -96,7 +95,7 @@ static double time_pool(struct jg_pool *pool, struct ev_loop *loop, const char *
 		char name[32];
 		snprintf(name, sizeof name, "b%u.txt", i);
 		struct jg_pool_book b = {.job = JG_POOL_SAVE, .body = bodies[i], .len = len,
-		                         .dir = dir, .name = name, .flags = 10u << JG_BOOK_TOP_SHIFT,
+		                         .dir = dir, .name = name, .count = {.top = 10},
 		                         .done = on_done, .user = &run, .cookie = i};
 		if (jg_pool_submit(pool, &b) < 0)
 			abort();

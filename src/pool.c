@@ -86,7 +86,6 @@ struct jg_pool {
 	struct jg_counts counts;
 	jg_counts_cb collect_cb;
 	void *collect_user;
-	struct jg_writer scratch;
 };
 
 static void worker_dead(struct worker *w);
@@ -305,7 +304,6 @@ static int pool_new(struct jg_pool **out, unsigned workers, const char *helper, 
 	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
 		signal(SIGPIPE, SIG_IGN);
 	jg_wc_init(&p->counts.wc);
-	jg_writer_init(&p->scratch);
 	for (unsigned i = 0; i < workers; i++) {
 		struct worker *w = &p->w[i];
 		w->p = p;
@@ -431,7 +429,6 @@ JG_EXPORT void jg_pool_free(struct jg_pool *p)
 	free(p->rec);
 	free(p->w);
 	jg_wc_fini(&p->counts.wc);
-	jg_writer_fini(&p->scratch);
 	free(p->helper);
 	free(p);
 }
@@ -574,6 +571,24 @@ static void dispatch(struct jg_pool *p, uint32_t i)
 	kick_output(w);
 }
 
+/* The one place a count spec becomes the BOOK frame's flags. */
+static uint32_t wire_flags(const struct jg_count_spec *c)
+{
+	uint32_t f = (uint32_t)(c->top > JG_MSG_TOP_MAX ? JG_MSG_TOP_MAX : c->top)
+	             << JG_BOOK_TOP_SHIFT;
+	if (c->flags & JG_COUNT_WHITESPACE)
+		f |= JG_BOOK_WHITESPACE;
+	if (c->flags & JG_COUNT_KEEP_BOILERPLATE)
+		f |= JG_BOOK_KEEP_BOILERPLATE;
+	if (c->flags & JG_COUNT_OFF)
+		f |= JG_BOOK_NO_COUNT;
+	if (c->flags & JG_COUNT_NO_TOTALS)
+		f |= JG_BOOK_NO_TABLE;
+	if (c->html)
+		f |= JG_BOOK_HTML;
+	return f;
+}
+
 int jg_pool_submit(struct jg_pool *p, struct jg_pool_book *b)
 {
 	uint32_t i = record_new(p);
@@ -595,7 +610,7 @@ int jg_pool_submit(struct jg_pool *p, struct jg_pool_book *b)
 	r->len = b->len;
 	b->body = NULL;
 	p->held += r->len;
-	r->flags = b->flags;
+	r->flags = wire_flags(&b->count);
 	r->done = b->done;
 	r->user = b->user;
 	r->cookie = b->cookie;
@@ -828,8 +843,7 @@ static void send_flush(struct worker *w)
 		free(meta);
 		return;
 	}
-	struct jg_frame_header h = {JG_FRAME_FLUSH, 0, 0, 0};
-	jg_frame_encode_header(meta, &h);
+	jg_msg_flush_encode(meta);
 	w->flushing = 1;
 	kick_output(w);
 }

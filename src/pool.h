@@ -39,6 +39,13 @@ enum jg_pool_job {
 	JG_POOL_RECOUNT,          /* the book is saved already: count its file */
 };
 
+/* How a book is counted; the pool turns it into the frame's flags. */
+struct jg_count_spec {
+	unsigned flags;           /* enum jg_count_flags (JG_COUNT_OFF: save only) */
+	unsigned top;             /* most frequent words to report, 0..64 */
+	int html;                 /* text/html: no Gutenberg boilerplate rule */
+};
+
 struct jg_pool_book {
 	enum jg_pool_job job;
 	char *body;               /* SAVE: taken, the pool frees it (NULL for an
@@ -48,7 +55,7 @@ struct jg_pool_book {
 	const char *charset;      /* the answer's charset, NULL when none; copied */
 	uint64_t expect_size;     /* RECOUNT: the file's size and inode as the */
 	uint64_t expect_ino;      /* caller checked them (inode 0: any) */
-	uint32_t flags;           /* JG_BOOK_* from proto.h */
+	struct jg_count_spec count;
 	jg_pool_done_cb done;
 	void *user;
 	uint64_t cookie;

@@ -208,6 +208,42 @@ void jg_msg_result_encode(struct jg_writer *w, const struct jg_msg_result *m)
 	jg_put_bytes(w, m->note, m->note_len);
 }
 
+void jg_msg_table_begin(struct jg_writer *w)
+{
+	jg_writer_begin_frame(w);
+	jg_put_u32(w, 0); /* the entry count, filled in by jg_msg_table_seal() */
+	w->entries = 0;
+}
+
+int jg_msg_table_add(struct jg_writer *w, const char *word, size_t len, uint64_t count)
+{
+	jg_put_u32(w, (uint32_t)len);
+	jg_put_bytes(w, word, len);
+	jg_put_u64(w, count);
+	w->entries++;
+	return w->len >= JG_MSG_TABLE_CHUNK;
+}
+
+void jg_msg_table_seal(struct jg_writer *w)
+{
+	if (w->failed)
+		return;
+	be32(w->buf + JG_FRAME_HEADER, w->entries);
+	jg_writer_seal(w, JG_FRAME_TABLE, 0, 0);
+}
+
+void jg_msg_table_end(struct jg_writer *w)
+{
+	jg_writer_begin_frame(w);
+	jg_writer_seal(w, JG_FRAME_TABLE_END, 0, 0);
+}
+
+void jg_msg_flush_encode(uint8_t out[JG_FRAME_HEADER])
+{
+	struct jg_frame_header h = {JG_FRAME_FLUSH, 0, 0, 0};
+	jg_frame_encode_header(out, &h);
+}
+
 int jg_msg_book_decode(const uint8_t *payload, size_t len, struct jg_msg_book *m)
 {
 	struct jg_cursor c;

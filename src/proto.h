@@ -109,6 +109,22 @@ int jg_msg_book_encode_meta(uint8_t *out, struct jg_frame_header *h, const struc
 /* A RESULT frame's payload, appended to `w`. */
 void jg_msg_result_encode(struct jg_writer *w, const struct jg_msg_result *m);
 
+/* A TABLE frame goes over in chunks of about this many bytes. */
+#define JG_MSG_TABLE_CHUNK (1u << 20)
+/*
+ * A running table as TABLE frames, then a TABLE_END: jg_msg_table_begin(),
+ * then jg_msg_table_add() per entry; when that returns 1 the chunk is full:
+ * jg_msg_table_seal() it (which fills in its entry count), send it and
+ * begin the next. A last chunk with entries is sealed too, then
+ * jg_msg_table_end() makes the TABLE_END frame.
+ */
+void jg_msg_table_begin(struct jg_writer *w);
+int jg_msg_table_add(struct jg_writer *w, const char *word, size_t len, uint64_t count);
+void jg_msg_table_seal(struct jg_writer *w);
+void jg_msg_table_end(struct jg_writer *w);
+/* A FLUSH frame: a header alone. */
+void jg_msg_flush_encode(uint8_t out[JG_FRAME_HEADER]);
+
 /* Each returns 0, or -1 when the payload is not well formed. */
 int jg_msg_book_decode(const uint8_t *payload, size_t len, struct jg_msg_book *m);
 int jg_msg_result_decode(const uint8_t *payload, size_t len, struct jg_msg_result *m);
@@ -122,6 +138,7 @@ struct jg_writer {
 	uint8_t *buf;
 	size_t len, cap;
 	int failed;    /* an allocation failed; the content is incomplete */
+	uint32_t entries; /* of the TABLE chunk being written */
 };
 
 void jg_writer_init(struct jg_writer *w);

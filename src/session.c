@@ -3,7 +3,6 @@
 #include "charset.h"
 #include "fetch_threads.h"
 #include "pool.h"
-#include "proto.h"
 #include "retry.h"
 #include "url.h"
 
@@ -710,22 +709,6 @@ static void on_counted(void *user, uint64_t cookie, const struct jg_pool_result 
 		kick(s);
 }
 
-static uint32_t book_flags(const struct jg_session *s, const char *content_type)
-{
-	uint32_t f = (uint32_t)s->opt.top << JG_BOOK_TOP_SHIFT;
-	if (s->opt.count_flags & JG_COUNT_WHITESPACE)
-		f |= JG_BOOK_WHITESPACE;
-	if (s->opt.count_flags & JG_COUNT_KEEP_BOILERPLATE)
-		f |= JG_BOOK_KEEP_BOILERPLATE;
-	if (s->opt.count_flags & JG_COUNT_OFF)
-		f |= JG_BOOK_NO_COUNT;
-	if (s->opt.count_flags & JG_COUNT_NO_TOTALS)
-		f |= JG_BOOK_NO_TABLE;
-	if (jg_content_type_is_html(content_type))
-		f |= JG_BOOK_HTML;
-	return f;
-}
-
 /*
  * Hands a book to the pool, which saves `body` (c->job SAVE) or reads the
  * file saved already (RECOUNT), and counts it; `c` is taken. 0, or -1 out
@@ -744,7 +727,7 @@ static int submit(struct jg_session *s, struct counting *c, char *body, size_t l
 		.charset = charset,
 		.expect_size = c->bytes,
 		.expect_ino = c->ino,
-		.flags = book_flags(s, c->content_type),
+		.count = {s->opt.count_flags, s->opt.top, jg_content_type_is_html(c->content_type)},
 		.done = on_counted,
 		.user = s,
 		.cookie = (uintptr_t)c,

@@ -22,8 +22,7 @@
 
 #include <openssl/evp.h>
 
-/* The largest TABLE frame: the table goes over in chunks of this size. */
-enum { TABLE_CHUNK = 1 << 20, WORKER_NICE = 10 };
+enum { WORKER_NICE = 10 };
 
 struct worker {
 	int in, out;
@@ -55,48 +54,34 @@ static int read_full(int fd, void *buf, size_t n)
 	return 0;
 }
 
-static int send_frame(struct worker *k, uint8_t type, uint32_t id, uint32_t flags)
+/* Writes the sealed frame in the writer. */
+static int send_written(struct worker *k)
 {
-	jg_writer_seal(&k->w, type, id, flags);
 	if (k->w.failed)
 		return -1;
 	return jg_write_all(k->out, k->w.buf, k->w.len);
 }
 
-/* Sends the TABLE chunk being written, its entry count filled in. */
-static int send_chunk(struct worker *k, uint32_t n)
-{
-	for (int b = 0; b < 4; b++)
-		k->w.buf[JG_FRAME_HEADER + b] = (uint8_t)(n >> (24 - 8 * b));
-	return send_frame(k, JG_FRAME_TABLE, 0, 0);
-}
-
 static int send_table(struct worker *k)
 {
 	const struct jg_wordcount *wc = &k->running;
-	jg_writer_begin_frame(&k->w);
-	jg_put_u32(&k->w, 0); /* entry count, patched per chunk */
-	uint32_t n = 0;
+	jg_msg_table_begin(&k->w);
 	for (size_t i = 0; wc->slots && i <= wc->mask; i++) {
 		const struct jg_word *e = &wc->slots[i];
-		if (!e->word)
-			continue;
-		jg_put_u32(&k->w, e->len);
-		jg_put_bytes(&k->w, e->word, e->len);
-		jg_put_u64(&k->w, e->count);
-		n++;
-		if (k->w.len >= TABLE_CHUNK) {
-			if (send_chunk(k, n) < 0)
+		if (e->word && jg_msg_table_add(&k->w, e->word, e->len, e->count)) {
+			jg_msg_table_seal(&k->w);
+			if (send_written(k) < 0)
 				return -1;
-			jg_writer_begin_frame(&k->w);
-			jg_put_u32(&k->w, 0);
-			n = 0;
+			jg_msg_table_begin(&k->w);
 		}
 	}
-	if (n && send_chunk(k, n) < 0)
-		return -1;
-	jg_writer_begin_frame(&k->w);
-	if (send_frame(k, JG_FRAME_TABLE_END, 0, 0) < 0)
+	if (k->w.entries) {
+		jg_msg_table_seal(&k->w);
+		if (send_written(k) < 0)
+			return -1;
+	}
+	jg_msg_table_end(&k->w);
+	if (send_written(k) < 0)
 		return -1;
 	jg_wc_clear(&k->running);
 	k->books_since = 0;
@@ -150,7 +135,8 @@ static int send_result(struct worker *k, uint32_t id, int err, const char *why, 
 	}
 	jg_writer_begin_frame(&k->w);
 	jg_msg_result_encode(&k->w, &m);
-	return send_frame(k, JG_FRAME_RESULT, id, 0);
+	jg_writer_seal(&k->w, JG_FRAME_RESULT, id, 0);
+	return send_written(k);
 }
 
 /*

@@ -196,7 +196,9 @@ def test_loop_holds_1500_transfers_at_once(server, juggle):
     import resource
     if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 4000:
         pytest.skip("the hard open-files limit is below the 3,100 this needs")
-    urls = [server.url(f"/gen/w{i}.txt?delay=1500&size=1000") for i in range(1500)]
+    # Each answer waits 3 s: time for all 1,500 to be started even on a
+    # machine busy with other tests (1.5 s was not, at times).
+    urls = [server.url(f"/gen/w{i}.txt?delay=3000&size=1000") for i in range(1500)]
     r = juggle("-j", "1500", "--per-host", "1500", "--no-count", "-q", "-i", "-",
                stdin="\n".join(urls) + "\n", timeout=120)
     assert r.rc == 0, r.stderr[-2000:]
