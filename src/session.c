@@ -1,6 +1,7 @@
 #include "session.h"
 
 #include "charset.h"
+#include "outcome.h"
 #include "fetch_threads.h"
 #include "pool.h"
 #include "retry.h"
@@ -50,12 +51,8 @@ struct jg_job {
 	uint32_t host;             /* the politeness slot: the first URL's host */
 	struct jg_url cur;         /* where the current attempt goes */
 	uint64_t *visited;         /* hashes of the URLs of the redirect chain */
-	unsigned attempts, redirects;
-	ev_tstamp started;
-	long http_code;
-	int reused;                /* a 304: the earlier run's file stays */
-	char *etag, *last_modified; /* of the answer that is saved */
-	char *content_type;
+	struct jg_outcome out;     /* attempts and the answer: what its report says
+	                              (final_url stays NULL: `cur` has it) */
 };
 
 /* Details of a failure, carried to the report. */
@@ -127,18 +124,55 @@ static void on_transfer_done(struct jg_transfer *t);
 
 /* ---- reporting ---------------------------------------------------------- */
 
-static void fill_result(struct jg_session *s, uint32_t idx, struct jg_result *r, char *path,
-                        size_t path_len)
+static int notify(struct jg_session *s, uint32_t idx, const struct jg_result *r);
+
+/*
+ * The one place a book's outcome becomes its public result, and is
+ * reported. Returns 0 when the session is being freed.
+ */
+static int report(struct jg_session *s, uint32_t idx, const struct jg_outcome *o)
 {
-	struct jg_book *b = book_at(s, idx);
-	memset(r, 0, sizeof *r);
-	r->url = b->url;
-	r->final_url = b->url;
-	r->user = b->user;
-	r->index = b->seq;
-	r->error = "";
-	r->foreign_file = s->n_foreign ? foreign_name(s, idx) : NULL;
-	snprintf(path, path_len, "%s/%s", s->store.dir, b->name);
+	const struct jg_book *b = book_at(s, idx);
+	char path[JG_RESULT_PATH], sha[65];
+	snprintf(path, sizeof path, "%s/%s", s->store.dir, b->name);
+	int ok = o->err == JG_OK;
+	const struct jg_pool_result *pr = o->counted;
+	struct jg_result r = {
+		.url = b->url,
+		.final_url = o->final_url ? o->final_url : b->url,
+		.file = ok ? path : NULL,
+		.user = b->user,
+		.index = b->seq,
+		.err = o->err,
+		.error = ok ? "" : o->error ? o->error : jg_strerror(o->err),
+		.http_code = o->http_code,
+		.bytes = ok ? o->bytes : 0,
+		.attempts = o->attempts,
+		.redirects = o->redirects,
+		.elapsed = o->started > 0 ? ev_now(s->loop) - o->started : 0,
+		.foreign_file = s->n_foreign ? foreign_name(s, idx) : NULL,
+	};
+	if (ok) {
+		r.reused = o->reused;
+		r.etag = o->etag;
+		r.last_modified = o->last_modified;
+		r.content_type = o->content_type;
+	}
+	if (ok && pr) {
+		r.counted = !(s->opt.count_flags & JG_COUNT_OFF);
+		r.words = pr->words;
+		r.distinct = pr->distinct;
+		r.n_top = pr->n_top;
+		r.top = pr->top;
+		if (pr->sha256) {
+			hex_digest(pr->sha256, sha);
+			r.sha256 = sha;
+		}
+		r.charset = pr->charset;
+		r.charset_from = pr->charset_from;
+		r.charset_note = pr->charset_note && *pr->charset_note ? pr->charset_note : NULL;
+	}
+	return notify(s, idx, &r);
 }
 
 /* ---- the books' memory -------------------------------------------------- */
@@ -241,24 +275,15 @@ static int notify(struct jg_session *s, uint32_t idx, const struct jg_result *r)
 /* Reports a book that ends without a transfer of its own (cancel, ENOMEM). */
 static int report_unfinished(struct jg_session *s, uint32_t idx, int err, unsigned attempts)
 {
-	struct jg_result r;
-	char path[JG_RESULT_PATH];
-	fill_result(s, idx, &r, path, sizeof path);
-	r.err = err;
-	r.error = jg_strerror(err);
-	r.attempts = attempts;
-	return notify(s, idx, &r);
+	struct jg_outcome o = {.err = err, .attempts = attempts};
+	return report(s, idx, &o);
 }
 
 /* A queued book failed without an attempt of its own (its host tripped). */
 static int report_failed(struct jg_session *s, uint32_t idx, int err, const char *why)
 {
-	struct jg_result r;
-	char path[JG_RESULT_PATH];
-	fill_result(s, idx, &r, path, sizeof path);
-	r.err = err;
-	r.error = why;
-	return notify(s, idx, &r);
+	struct jg_outcome o = {.err = err, .error = why};
+	return report(s, idx, &o);
 }
 
 static void maybe_idle(struct jg_session *s)
@@ -289,7 +314,7 @@ static struct jg_job *job_new(struct jg_session *s, uint32_t book, uint32_t host
 	job->s = s;
 	job->book = book;
 	job->host = host;
-	job->started = ev_now(s->loop);
+	job->out.started = ev_now(s->loop);
 	job->file.fd = -1;
 	ev_timer_init(&job->backoff, NULL, 0., 0.);
 	job->next = s->jobs;
@@ -353,9 +378,7 @@ static void job_free(struct jg_job *job)
 	jg_store_abort(&s->store, &job->file);
 	jg_url_fini(&job->cur);
 	free(job->visited);
-	free(job->etag);
-	free(job->last_modified);
-	free(job->content_type);
+	jg_outcome_fini(&job->out);
 	free(job);
 }
 
@@ -363,25 +386,12 @@ static void job_free(struct jg_job *job)
 static void job_finish(struct jg_job *job, const struct failure *fail, uint64_t bytes)
 {
 	struct jg_session *s = job->s;
-	struct jg_result r;
-	char path[JG_RESULT_PATH];
-	fill_result(s, job->book, &r, path, sizeof path);
-	r.final_url = job->cur.url ? job->cur.url : r.url;
-	r.err = fail ? fail->err : JG_OK;
-	r.error = fail ? fail->why : "";
-	r.file = fail ? NULL : path;
-	r.http_code = job->http_code;
-	r.bytes = bytes;
-	r.attempts = job->attempts;
-	r.redirects = job->redirects;
-	r.elapsed = ev_now(s->loop) - job->started;
-	if (!fail) {
-		r.reused = job->reused;
-		r.etag = job->etag;
-		r.last_modified = job->last_modified;
-		r.content_type = job->content_type;
-	}
-	int alive = notify(s, job->book, &r);
+	struct jg_outcome o = job->out; /* its strings stay the job's */
+	o.final_url = job->cur.url;
+	o.err = fail ? fail->err : JG_OK;
+	o.error = fail ? fail->why : NULL;
+	o.bytes = bytes;
+	int alive = report(s, job->book, &o);
 	job_free(job);
 	if (alive)
 		kick(s); /* the next book, or the idle report */
@@ -425,7 +435,7 @@ static void job_wait(struct jg_job *job, double delay)
 static void job_retry_or_fail(struct jg_job *job, int err, const char *why, double retry_after)
 {
 	struct jg_session *s = job->s;
-	if (job->attempts > s->opt.retries) {
+	if (job->out.attempts > s->opt.retries) {
 		job_fail(job, err, why);
 		return;
 	}
@@ -437,7 +447,7 @@ static void job_retry_or_fail(struct jg_job *job, int err, const char *why, doub
 		return;
 	}
 	s->retries++;
-	job_wait(job, jg_retry_backoff(job->attempts, s->opt.retry_delay, retry_after, &s->rng));
+	job_wait(job, jg_retry_backoff(job->out.attempts, s->opt.retry_delay, retry_after, &s->rng));
 }
 
 /*
@@ -456,7 +466,7 @@ enum { FD_PRESSURE_DELAY_MS = 100 };
 static void job_wait_for_descriptors(struct jg_job *job)
 {
 	struct jg_session *s = job->s;
-	job->attempts--;
+	job->out.attempts--;
 	job_give_slot(job);
 	s->jobs_cap = s->active > 0 ? (unsigned)s->active : 1;
 	job_wait(job, FD_PRESSURE_DELAY_MS / 1000.0);
@@ -574,7 +584,7 @@ static void on_resolved(struct jg_resolve_req *req, const char *addrs, const cha
 static void job_attempt(struct jg_job *job)
 {
 	struct jg_session *s = job->s;
-	job->attempts++;
+	job->out.attempts++;
 	if (job->cur.is_ip) {
 		job_fetch(job, NULL);
 		return;
@@ -598,7 +608,7 @@ static void job_attempt(struct jg_job *job)
 
 static int seen_before(const struct jg_job *job, uint64_t h)
 {
-	for (unsigned i = 0; i <= job->redirects; i++)
+	for (unsigned i = 0; i <= job->out.redirects; i++)
 		if (job->visited[i] == h)
 			return 1;
 	return 0;
@@ -609,7 +619,7 @@ static void job_redirect(struct jg_job *job, const char *location)
 	struct jg_session *s = job->s;
 	char why[600], reason[256];
 	struct jg_url next;
-	if (job->redirects >= s->opt.max_redirects) {
+	if (job->out.redirects >= s->opt.max_redirects) {
 		snprintf(why, sizeof why, "too many redirects (more than %u)", s->opt.max_redirects);
 		job_fail(job, JG_EREDIRECT, why);
 		return;
@@ -626,11 +636,11 @@ static void job_redirect(struct jg_job *job, const char *location)
 		job_fail(job, JG_EREDIRECT, why);
 		return;
 	}
-	job->visited[++job->redirects] = h;
+	job->visited[++job->out.redirects] = h;
 	jg_url_fini(&job->cur);
 	job->cur = next;
 	/* Following a redirect is not a new attempt. */
-	job->attempts--;
+	job->out.attempts--;
 	job_attempt(job);
 }
 
@@ -639,13 +649,7 @@ struct counting {
 	struct jg_session *s;
 	enum jg_pool_job job;      /* save the body, or count the saved file */
 	uint32_t book;
-	uint64_t bytes;
-	unsigned attempts, redirects;
-	long http_code;
-	ev_tstamp started;
-	char *final_url;
-	int reused;
-	char *etag, *last_modified, *content_type;
+	struct jg_outcome out;     /* the job's, taken over; bytes: the body's */
 	uint64_t held;             /* the body's bytes in the memory budget */
 	uint64_t ino;              /* RECOUNT: the inode of the file to read */
 	/* Parked while counting is held (jg_session_hold_counting): */
@@ -660,10 +664,7 @@ static void counting_free(struct counting *c)
 	if (c->held)
 		jg_fetch_unhold(&c->s->fetch, c->held);
 	free(c->body);
-	free(c->final_url);
-	free(c->etag);
-	free(c->last_modified);
-	free(c->content_type);
+	jg_outcome_fini(&c->out);
 	free(c);
 }
 
@@ -671,39 +672,11 @@ static void on_counted(void *user, uint64_t cookie, const struct jg_pool_result 
 {
 	struct counting *c = (struct counting *)(uintptr_t)cookie;
 	struct jg_session *s = user;
-	struct jg_result r;
-	char path[JG_RESULT_PATH];
-	fill_result(s, c->book, &r, path, sizeof path);
-	r.final_url = c->final_url ? c->final_url : r.url;
-	r.err = pr->err;
-	r.error = pr->err ? pr->error : "";
-	r.file = pr->err ? NULL : path;
-	r.http_code = c->http_code;
-	r.bytes = pr->err ? 0 : c->bytes;
-	r.attempts = c->attempts;
-	r.redirects = c->redirects;
-	r.elapsed = ev_now(s->loop) - c->started;
-	r.counted = pr->err == JG_OK && !(s->opt.count_flags & JG_COUNT_OFF);
-	r.words = pr->words;
-	r.distinct = pr->distinct;
-	r.n_top = pr->n_top;
-	r.top = pr->top;
-	char sha[65];
-	if (pr->err == JG_OK) {
-		r.reused = c->reused;
-		r.etag = c->etag;
-		r.last_modified = c->last_modified;
-		r.content_type = c->content_type;
-		if (pr->sha256) {
-			hex_digest(pr->sha256, sha);
-			r.sha256 = sha;
-		}
-		r.charset = pr->charset;
-		r.charset_from = pr->charset_from;
-		r.charset_note = pr->charset_note && *pr->charset_note ? pr->charset_note : NULL;
-	}
+	c->out.err = pr->err;
+	c->out.error = pr->err ? pr->error : NULL;
+	c->out.counted = pr;
 	s->counting--;
-	int alive = notify(s, c->book, &r); /* r points into c until it returns */
+	int alive = report(s, c->book, &c->out); /* it points into c and pr until it returns */
 	counting_free(c);
 	if (alive)
 		kick(s);
@@ -717,7 +690,7 @@ static void on_counted(void *user, uint64_t cookie, const struct jg_pool_result 
 static int submit(struct jg_session *s, struct counting *c, char *body, size_t len)
 {
 	char charset[JG_CHARSET_NAME_MAX + 1];
-	jg_content_type_charset(c->content_type, charset);
+	jg_content_type_charset(c->out.content_type, charset);
 	struct jg_pool_book pb = {
 		.job = c->job,
 		.body = body,
@@ -725,9 +698,9 @@ static int submit(struct jg_session *s, struct counting *c, char *body, size_t l
 		.dir = s->store.dir,
 		.name = book_at(s, c->book)->name,
 		.charset = charset,
-		.expect_size = c->bytes,
+		.expect_size = c->out.bytes,
 		.expect_ino = c->ino,
-		.count = {s->opt.count_flags, s->opt.top, jg_content_type_is_html(c->content_type)},
+		.count = {s->opt.count_flags, s->opt.top, jg_content_type_is_html(c->out.content_type)},
 		.done = on_counted,
 		.user = s,
 		.cookie = (uintptr_t)c,
@@ -770,24 +743,15 @@ static void job_hand_over(struct jg_job *job, enum jg_pool_job what, char *body,
 		job_fail(job, JG_ENOMEM, "out of memory");
 		return;
 	}
-	*c = (struct counting){
-		.s = s,
-		.job = what,
-		.book = job->book,
-		.bytes = len,
-		.attempts = job->attempts,
-		.redirects = job->redirects,
-		.http_code = job->http_code,
-		.started = job->started,
-		.final_url = strdup_or_null(job->cur.url),
-		.reused = job->reused,
-		.etag = job->etag,
-		.last_modified = job->last_modified,
-		.content_type = job->content_type,
-		.held = held,
-		.ino = ino,
-	};
-	job->etag = job->last_modified = job->content_type = NULL; /* c has them now */
+	c->s = s;
+	c->job = what;
+	c->book = job->book;
+	c->out = job->out; /* c owns its strings from here on */
+	memset(&job->out, 0, sizeof job->out);
+	c->out.final_url = strdup_or_null(job->cur.url);
+	c->out.bytes = len;
+	c->held = held;
+	c->ino = ino;
 	if (hand_over(s, c, body, len) < 0) {
 		job_fail(job, JG_ENOMEM, "out of memory");
 		return;
@@ -804,12 +768,12 @@ static int counting_on(const struct jg_session *s)
 static void keep_validators(struct jg_job *job, const struct jg_book_prior *prior)
 {
 	/* A 304 need not repeat the headers: the prior's still hold. */
-	if (!job->etag)
-		job->etag = strdup_or_null(prior->etag);
-	if (!job->last_modified)
-		job->last_modified = strdup_or_null(prior->last_modified);
-	if (!job->content_type)
-		job->content_type = strdup_or_null(prior->content_type);
+	if (!job->out.etag)
+		job->out.etag = strdup_or_null(prior->etag);
+	if (!job->out.last_modified)
+		job->out.last_modified = strdup_or_null(prior->last_modified);
+	if (!job->out.content_type)
+		job->out.content_type = strdup_or_null(prior->content_type);
 }
 
 /* The saved file stays: count it again when counting, else report it. */
@@ -851,7 +815,7 @@ static void job_save(struct jg_job *job)
 	}
 	uint64_t held;
 	char *body = jg_fetch_take_body(&job->xfer, &len, &held);
-	jg_fetch_release(&job->xfer); /* job->content_type has its type */
+	jg_fetch_release(&job->xfer); /* job->out.content_type has its type */
 	job_hand_over(job, JG_POOL_SAVE, body, len, held, 0);
 }
 
@@ -860,20 +824,18 @@ static void on_transfer_done(struct jg_transfer *t)
 	struct jg_job *job = container_of(t, struct jg_job, xfer);
 	struct jg_session *s = job->s;
 	const struct jg_book_prior *prior = book_at(s, job->book)->prior;
-	job->http_code = t->http_code;
+	job->out.http_code = t->http_code;
 	if (t->code == CURLE_OK && (t->http_code == 304 || (t->http_code >= 200 && t->http_code <= 299))) {
-		free(job->etag);
-		free(job->last_modified);
-		free(job->content_type);
-		job->etag = strdup_or_null(jg_fetch_header(t, "ETag"));
-		job->last_modified = strdup_or_null(jg_fetch_header(t, "Last-Modified"));
-		job->content_type = strdup_or_null(jg_fetch_content_type(t));
+		jg_outcome_fini(&job->out); /* a new answer: the validators are its */
+		job->out.etag = strdup_or_null(jg_fetch_header(t, "ETag"));
+		job->out.last_modified = strdup_or_null(jg_fetch_header(t, "Last-Modified"));
+		job->out.content_type = strdup_or_null(jg_fetch_content_type(t));
 	}
 	if (t->code == CURLE_OK && t->http_code == 304 && prior) {
 		/* Not modified: the earlier run's file is the book. */
 		jg_fetch_release(t);
 		jg_store_abort(&s->store, &job->file);
-		job->reused = 1;
+		job->out.reused = 1;
 		job_keep(job, prior);
 		return;
 	}
@@ -1002,16 +964,14 @@ static unsigned admit_ready(struct jg_session *s, unsigned budget)
 static int report_kept(struct jg_session *s, uint32_t idx)
 {
 	const struct jg_book_prior *prior = book_at(s, idx)->prior;
-	struct jg_result r;
-	char path[JG_RESULT_PATH];
-	fill_result(s, idx, &r, path, sizeof path);
-	r.file = path;
-	r.bytes = prior->bytes;
-	r.reused = 1;
-	r.etag = prior->etag;
-	r.last_modified = prior->last_modified;
-	r.content_type = prior->content_type;
-	return notify(s, idx, &r);
+	struct jg_outcome o = {
+		.bytes = prior->bytes,
+		.reused = 1,
+		.etag = prior->etag, /* borrowed: this outcome is never finished */
+		.last_modified = prior->last_modified,
+		.content_type = prior->content_type,
+	};
+	return report(s, idx, &o);
 }
 
 /* A book whose saved file is counted again, without a transfer. */
@@ -1020,18 +980,16 @@ static int recount_kept(struct jg_session *s, uint32_t idx)
 	const struct jg_book_prior *prior = book_at(s, idx)->prior;
 	struct counting *c = calloc(1, sizeof *c);
 	if (c) {
-		*c = (struct counting){
-			.s = s,
-			.job = JG_POOL_RECOUNT,
-			.book = idx,
-			.bytes = prior->bytes,
-			.started = ev_now(s->loop),
-			.reused = 1,
-			.etag = strdup_or_null(prior->etag),
-			.last_modified = strdup_or_null(prior->last_modified),
-			.content_type = strdup_or_null(prior->content_type),
-			.ino = prior->ino,
-		};
+		c->s = s;
+		c->job = JG_POOL_RECOUNT;
+		c->book = idx;
+		c->ino = prior->ino;
+		c->out.bytes = prior->bytes;
+		c->out.started = ev_now(s->loop);
+		c->out.reused = 1;
+		c->out.etag = strdup_or_null(prior->etag);
+		c->out.last_modified = strdup_or_null(prior->last_modified);
+		c->out.content_type = strdup_or_null(prior->content_type);
 		if (hand_over(s, c, NULL, prior->bytes) == 0)
 			return 1;
 	}
@@ -1530,7 +1488,7 @@ JG_EXPORT void jg_session_hold_counting(struct jg_session *s, int hold)
 		char *body = c->body;
 		/* submit() frees `c` when it fails: what the report needs first. */
 		uint32_t book = c->book;
-		unsigned attempts = c->attempts;
+		unsigned attempts = c->out.attempts;
 		c->body = NULL;
 		if (submit(s, c, body, c->len) < 0) {
 			s->counting--;
@@ -1571,7 +1529,7 @@ static void cancel_counting(void *user, uint64_t cookie)
 	struct counting *c = (struct counting *)(uintptr_t)cookie;
 	struct jg_session *s = user;
 	s->counting--;
-	report_unfinished(s, c->book, JG_ECANCELED, c->attempts);
+	report_unfinished(s, c->book, JG_ECANCELED, c->out.attempts);
 	counting_free(c);
 }
 
@@ -1582,7 +1540,7 @@ static void destroy(struct jg_session *s)
 		struct counting *c = s->parked;
 		s->parked = c->next_parked;
 		s->counting--;
-		report_unfinished(s, c->book, JG_ECANCELED, c->attempts);
+		report_unfinished(s, c->book, JG_ECANCELED, c->out.attempts);
 		counting_free(c);
 	}
 	if (s->opt.pool && s->pages)
@@ -1593,7 +1551,7 @@ static void destroy(struct jg_session *s)
 	while (s->jobs) {
 		struct jg_job *job = s->jobs;
 		job_stop(job);
-		report_unfinished(s, job->book, JG_ECANCELED, job->attempts);
+		report_unfinished(s, job->book, JG_ECANCELED, job->out.attempts);
 		job_free(job);
 	}
 	if (s->pages)
