@@ -476,7 +476,7 @@ static void on_book(struct jg_session *s, const struct jg_result *r, void *user)
 	const struct entry *e = r->user;
 	struct jg_result res = *r;
 	struct jg_word_count top[JG_MF_TOP_MAX];
-	static char words[JG_MF_TOP_MAX * 1025]; /* workers send words of <= 1024 bytes */
+	static char words[JG_MF_TOP_WORDS]; /* workers send words of <= 1024 bytes */
 	jg_resume_book(&c->resume, e->text, e->index, &res, top, words, sizeof words);
 	jg_report_book(&c->report, &res);
 }

@@ -816,6 +816,79 @@ void jg_mf_book_counts(const struct jg_mf_book *b, struct jg_result *res,
 	res->charset_from = b->charset_from;
 }
 
+/* "word:count word:count", parse_top's text: words hold no white space. */
+static char *top_text(const struct jg_result *res)
+{
+	size_t n = 1;
+	for (size_t i = 0; i < res->n_top; i++)
+		n += strlen(res->top[i].word) + 22;
+	char *s = malloc(n), *p = s;
+	if (!s)
+		return NULL;
+	*p = '\0';
+	for (size_t i = 0; i < res->n_top; i++)
+		p += sprintf(p, "%s%s:%" PRIu64, i ? " " : "", res->top[i].word, res->top[i].count);
+	return s;
+}
+
+void jg_mf_book_from_result(struct jg_mf_book *b, const struct jg_result *res, const char *text,
+                            uint64_t index)
+{
+	memset(b, 0, sizeof *b);
+	b->ok = res->err == JG_OK;
+	b->index = index;
+	b->text = (char *)text;
+	b->url = (char *)res->url;
+	b->http = res->http_code;
+	b->attempts = res->attempts;
+	b->redirects = res->redirects;
+	b->final_url = (char *)res->final_url;
+	if (!b->ok) {
+		b->err = res->err;
+		b->error = (char *)res->error;
+		return;
+	}
+	const char *slash = strrchr(res->file, '/');
+	b->file = (char *)(slash ? slash + 1 : res->file);
+	b->bytes = res->bytes;
+	b->sha256 = (char *)res->sha256;
+	b->etag = (char *)res->etag;
+	b->last_modified = (char *)res->last_modified;
+	b->content_type = (char *)res->content_type;
+	b->charset = (char *)res->charset;
+	b->charset_from = (char *)res->charset_from;
+	if (res->counted) {
+		b->counted = 1;
+		b->words = res->words;
+		b->distinct = res->distinct;
+		b->top = top_text(res);
+	}
+}
+
+void jg_mf_book_to_result(const struct jg_mf_book *b, const char *dir, struct jg_result *res,
+                          char *path, size_t path_len, struct jg_word_count top[JG_MF_TOP_MAX],
+                          char *words, size_t words_len)
+{
+	memset(res, 0, sizeof *res);
+	res->url = b->url;
+	res->final_url = b->final_url ? b->final_url : b->url;
+	res->index = b->index;
+	res->err = b->ok ? JG_OK : b->err;
+	res->error = b->ok ? "" : (b->error ? b->error : "");
+	res->http_code = b->http;
+	res->attempts = b->attempts;
+	res->redirects = b->redirects;
+	if (!b->ok)
+		return;
+	snprintf(path, path_len, "%s/%s", dir, b->file);
+	res->file = path;
+	res->bytes = b->bytes;
+	res->sha256 = b->sha256;
+	res->content_type = b->content_type;
+	if (b->counted)
+		jg_mf_book_counts(b, res, top, words, words_len);
+}
+
 const char *jg_mf_count_mode(unsigned flags, char *buf, size_t len)
 {
 	if (flags & JG_COUNT_OFF)

@@ -161,8 +161,29 @@ int jg_mf_file_crc(int jfd, const char *name, uint32_t *crc);
  * charset it was counted in (pointers into `b`).
  */
 #define JG_MF_TOP_MAX 64
+#define JG_MF_TOP_WORDS (JG_MF_TOP_MAX * 1025)
 void jg_mf_book_counts(const struct jg_mf_book *b, struct jg_result *res,
                        struct jg_word_count top[JG_MF_TOP_MAX], char *words, size_t words_len);
+
+/*
+ * The two directions between a book's result and its record: the one
+ * shape (jg_result) a run reports, the manifest keeps and merge reads.
+ *
+ * jg_mf_book_from_result() fills `b` from `res` (the list's line `text`
+ * at `index`), borrowing every string but b->top, which it allocates
+ * (free it; NULL when out of memory: the record goes without its top
+ * words). The file is the last part of res->file; b->mtime_ns is left 0
+ * for the caller, who has the directory.
+ *
+ * jg_mf_book_to_result() fills `res` from `b`, saved under directory
+ * `dir`: the path goes into `path`, the top words as jg_mf_book_counts
+ * does; the strings are borrowed from `b`.
+ */
+void jg_mf_book_from_result(struct jg_mf_book *b, const struct jg_result *res, const char *text,
+                            uint64_t index);
+void jg_mf_book_to_result(const struct jg_mf_book *b, const char *dir, struct jg_result *res,
+                          char *path, size_t path_len, struct jg_word_count top[JG_MF_TOP_MAX],
+                          char *words, size_t words_len);
 
 /* The "off" / "words" / "whitespace[+boilerplate]" name of counting flags. */
 const char *jg_mf_count_mode(unsigned count_flags, char *buf, size_t len);

@@ -10,6 +10,7 @@
 
 #include "manifest.h"
 #include "report.h"
+#include "snapshot.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -137,24 +138,9 @@ static int load_counts(struct shard *sh)
 		        unsealed ? unsealed : m->n_books);
 		return -1;
 	}
-	char name[64], err[JG_ERRBUF_SIZE];
-	uint32_t crc;
-	jg_mf_snapshot_name(m->seal.gen, name, sizeof name);
-	if (jg_mf_file_crc(sh->jfd, name, &crc) < 0 || crc != m->seal.crc) {
-		jg_say(stderr, "juggle merge: %s/%s/%s: missing or fails its checksum; run the shard "
-		        "again\n", sh->dir, JG_MF_DIR, name);
-		return -1;
-	}
-	if (!(sh->counts = jg_counts_new()) ||
-	    jg_counts_read_tsv_at(sh->counts, sh->jfd, name, err) != JG_OK) {
-		jg_say(stderr, "juggle merge: %s/%s/%s\n", sh->dir, JG_MF_DIR,
-		        sh->counts ? err : "out of memory");
-		return -1;
-	}
-	if (jg_counts_total(sh->counts) != m->seal.words ||
-	    jg_counts_distinct(sh->counts) != m->seal.distinct || !jg_mf_seal_consistent(m)) {
-		jg_say(stderr, "juggle merge: %s/%s/%s: its totals differ from the manifest's; run "
-		        "the shard again\n", sh->dir, JG_MF_DIR, name);
+	char why[600];
+	if (!(sh->counts = jg_snapshot_load(sh->jfd, sh->dir, m, why, sizeof why))) {
+		jg_say(stderr, "juggle merge: %s; run the shard again\n", why);
 		return -1;
 	}
 	return 0;
@@ -165,26 +151,9 @@ static void report_record(struct jg_report *r, const struct shard *sh, const str
 {
 	struct jg_result res;
 	struct jg_word_count top[JG_MF_TOP_MAX];
-	static char words[JG_MF_TOP_MAX * 1025]; /* as long as a run's */
+	static char words[JG_MF_TOP_WORDS]; /* as long as a run's */
 	char path[PATH_MAX + 300];
-	memset(&res, 0, sizeof res);
-	res.url = b->url;
-	res.final_url = b->final_url ? b->final_url : b->url;
-	res.index = b->index;
-	res.err = b->ok ? JG_OK : b->err;
-	res.error = b->ok ? "" : (b->error ? b->error : "");
-	res.http_code = b->http;
-	res.attempts = b->attempts;
-	res.redirects = b->redirects;
-	if (b->ok) {
-		snprintf(path, sizeof path, "%s/%s", sh->dir, b->file);
-		res.file = path;
-		res.bytes = b->bytes;
-		res.sha256 = b->sha256;
-		res.content_type = b->content_type;
-	}
-	if (b->ok && b->counted)
-		jg_mf_book_counts(b, &res, top, words, sizeof words);
+	jg_mf_book_to_result(b, sh->dir, &res, path, sizeof path, top, words, sizeof words);
 	jg_report_book(r, &res);
 }
 

@@ -1,7 +1,7 @@
 #include "resume.h"
 #include "say.h"
+#include "snapshot.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -83,17 +83,6 @@ static int file_intact(const struct jg_resume *r, const struct jg_mf_book *b)
 static int load_snapshot(struct jg_resume *r, char *why, size_t why_len)
 {
 	const struct jg_manifest *m = &r->old;
-	char name[64], err[JG_ERRBUF_SIZE];
-	uint32_t crc;
-	jg_mf_snapshot_name(m->seal.gen, name, sizeof name);
-	if (jg_mf_file_crc(r->jfd, name, &crc) < 0) {
-		snprintf(why, why_len, "%.400s/%s/%s: %s", r->dir, JG_MF_DIR, name, strerror(errno));
-		return -1;
-	}
-	if (crc != m->seal.crc) {
-		snprintf(why, why_len, "%.400s/%s/%s: fails its checksum", r->dir, JG_MF_DIR, name);
-		return -1;
-	}
 	for (size_t i = 0; i < m->n_books; i++) {
 		const struct jg_mf_book *b = &m->books[i];
 		if (!b->sealed)
@@ -109,18 +98,8 @@ static int load_snapshot(struct jg_resume *r, char *why, size_t why_len)
 			return -1;
 		}
 	}
-	if (!(r->prior_counts = jg_counts_new()) ||
-	    jg_counts_read_tsv_at(r->prior_counts, r->jfd, name, err) != JG_OK) {
-		snprintf(why, why_len, "%s", r->prior_counts ? err : "out of memory");
-		return -1;
-	}
-	if (jg_counts_total(r->prior_counts) != m->seal.words ||
-	    jg_counts_distinct(r->prior_counts) != m->seal.distinct || !jg_mf_seal_consistent(m)) {
-		snprintf(why, why_len, "%.400s/%s/%s: its totals differ from the manifest's", r->dir,
-		         JG_MF_DIR, name);
-		return -1;
-	}
-	return 0;
+	r->prior_counts = jg_snapshot_load(r->jfd, r->dir, m, why, why_len);
+	return r->prior_counts ? 0 : -1;
 }
 
 void jg_resume_plan(struct jg_resume *r, uint64_t list_hash, uint64_t list_order,
@@ -230,27 +209,6 @@ void jg_resume_claim_files(struct jg_resume *r, struct jg_session *s)
 			jg_session_claim_file(s, r->old.books[i].file);
 }
 
-/* Removes snapshots no seal refers to: older generations, or cut short. */
-static void remove_stale_snapshots(const struct jg_resume *r, uint64_t keep_gen)
-{
-	int fd = dup(r->jfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	rewinddir(d);
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		uint64_t gen;
-		char rest[8];
-		if (sscanf(e->d_name, "counts.%" SCNu64 ".ts%1s", &gen, rest) == 2 && gen != keep_gen)
-			unlinkat(r->jfd, e->d_name, 0);
-	}
-	closedir(d);
-}
-
 int jg_resume_start(struct jg_resume *r, uint64_t accepted)
 {
 	char why[600];
@@ -306,7 +264,7 @@ int jg_resume_start(struct jg_resume *r, uint64_t accepted)
 		jg_mf_close(&r->w);
 		return -1;
 	}
-	remove_stale_snapshots(r, r->snapshot_ok ? old->seal.gen : 0);
+	jg_snapshot_remove_stale(r->jfd, r->snapshot_ok ? old->seal.gen : 0);
 	r->writing = 1;
 	return 0;
 }
@@ -319,21 +277,6 @@ static void warn_write_failed(struct jg_resume *r)
 	jg_say(stderr, "juggle: %s: %s; a rerun will fetch what this one could not record\n",
 	        manifest_path(r, path, sizeof path), strerror(r->w.err));
 	r->writing = 0;
-}
-
-/* "word:count word:count": words hold no white space. */
-static char *top_text(const struct jg_result *res)
-{
-	size_t n = 1;
-	for (size_t i = 0; i < res->n_top; i++)
-		n += strlen(res->top[i].word) + 22;
-	char *s = malloc(n), *p = s;
-	if (!s)
-		return NULL;
-	*p = '\0';
-	for (size_t i = 0; i < res->n_top; i++)
-		p += sprintf(p, "%s%s:%" PRIu64, i ? " " : "", res->top[i].word, res->top[i].count);
-	return s;
 }
 
 void jg_resume_book(struct jg_resume *r, const char *text, uint64_t index, struct jg_result *res,
@@ -361,45 +304,18 @@ void jg_resume_book(struct jg_resume *r, const char *text, uint64_t index, struc
 	if (!r->writing)
 		return;
 	struct jg_mf_book b;
-	memset(&b, 0, sizeof b);
-	b.ok = res->err == JG_OK;
-	b.index = index;
-	b.text = (char *)text;
-	b.url = (char *)res->url;
-	b.http = res->http_code;
-	b.attempts = res->attempts;
-	b.redirects = res->redirects;
-	b.final_url = (char *)res->final_url;
-	char *tops = NULL;
+	jg_mf_book_from_result(&b, res, text, index);
 	if (b.ok) {
 		struct stat st;
-		const char *slash = strrchr(res->file, '/');
-		b.file = (char *)(slash ? slash + 1 : res->file);
-		b.bytes = res->bytes;
 		if (fstatat(r->dirfd, b.file, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			b.mtime_ns = mtime_ns(&st);
-		b.sha256 = (char *)res->sha256;
-		b.etag = (char *)res->etag;
-		b.last_modified = (char *)res->last_modified;
-		b.content_type = (char *)res->content_type;
-		b.charset = (char *)res->charset;
-		b.charset_from = (char *)res->charset_from;
-		if (res->counted) {
-			b.counted = 1;
-			b.words = res->words;
-			b.distinct = res->distinct;
-			b.top = tops = top_text(res);
-		}
 		if (!ours)
 			r->saved++; /* else its earlier record was carried over */
-	} else {
-		b.err = res->err;
-		b.error = (char *)res->error;
-		if (ours && r->saved > 0)
-			r->saved--;
+	} else if (ours && r->saved > 0) {
+		r->saved--;
 	}
 	jg_mf_write_book(&r->w, &b);
-	free(tops);
+	free(b.top);
 	warn_write_failed(r);
 }
 
@@ -414,15 +330,6 @@ void jg_resume_input_error(struct jg_resume *r, const char *source, unsigned lon
 	}
 	jg_mf_write_input_error(&r->w, &e);
 	warn_write_failed(r);
-}
-
-static void sync_file(int dirfd, const char *name)
-{
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0) {
-		fdatasync(fd);
-		close(fd);
-	}
 }
 
 const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_counts *pool_counts,
@@ -441,26 +348,21 @@ const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_coun
 	r->all = all;
 	if (!r->writing)
 		return all;
-	char name[64];
+	char why[600];
 	struct jg_mf_seal seal = {r->next_gen, r->saved, jg_counts_total(all), jg_counts_distinct(all), 0};
-	jg_mf_snapshot_name(seal.gen, name, sizeof name);
-	if (jg_counts_write_tsv_at(all, r->jfd, name) != JG_OK ||
-	    jg_mf_file_crc(r->jfd, name, &seal.crc) < 0) {
-		jg_say(stderr, "juggle: %s/%s/%s: %s; a rerun will count the books again\n", r->dir,
-		       JG_MF_DIR, name, strerror(errno));
-		return all;
-	}
 	/* The seal is the commit point; the older snapshot goes after it.
 	 * The final one is synced: the run's work is done, and a crash of
 	 * the machine after it finds both files whole. A checkpoint is not:
 	 * fsync would block the loop, and the rename already protects it
 	 * from a killed process. */
-	if (final)
-		sync_file(r->jfd, name);
+	if (jg_snapshot_write(r->jfd, r->dir, all, &seal, final, why, sizeof why) < 0) {
+		jg_say(stderr, "juggle: %s; a rerun will count the books again\n", why);
+		return all;
+	}
 	if (jg_mf_write_seal(&r->w, &seal) == 0) {
 		if (final)
 			fdatasync(r->w.fd);
-		remove_stale_snapshots(r, seal.gen);
+		jg_snapshot_remove_stale(r->jfd, seal.gen);
 		r->next_gen++;
 		r->seals++;
 	}
