@@ -12,8 +12,6 @@
 
 #include "idxset.h"
 
-#define JG_NONE UINT32_MAX
-
 struct jg_host {
 	char *name;
 	unsigned active;            /* admitted and not yet released */

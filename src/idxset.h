@@ -23,7 +23,10 @@ struct jg_idxset {
 void jg_idxset_init(struct jg_idxset *set, jg_idxset_key_fn key, void *ctx);
 void jg_idxset_fini(struct jg_idxset *set);
 uint64_t jg_hash_str(const char *s, size_t len);
-/* The index whose key equals `key` (of `len` bytes), or UINT32_MAX. */
+/* No index: what a lookup that finds nothing returns. */
+#define JG_NONE UINT32_MAX
+
+/* The index whose key equals `key` (of `len` bytes), or JG_NONE. */
 uint32_t jg_idxset_find(const struct jg_idxset *set, const char *key, size_t len);
 /* Adds `idx`, whose key must not be present yet. 0, or -1 on ENOMEM. */
 int jg_idxset_insert(struct jg_idxset *set, uint32_t idx);

@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include "catalog.h"
 #include "charset.h"
 #include "outcome.h"
 #include "fetch_threads.h"
@@ -61,48 +62,6 @@ struct failure {
 	char why[512];
 };
 
-static struct jg_book *book_at(const struct jg_session *s, uint32_t idx)
-{
-	return &s->pages[idx >> BOOK_PAGE_SHIFT][idx & (BOOK_PAGE - 1)];
-}
-
-static const char *url_key(void *ctx, uint32_t idx)
-{
-	return book_at(ctx, idx)->url;
-}
-
-static const char *name_key(void *ctx, uint32_t idx)
-{
-	return book_at(ctx, idx)->name;
-}
-
-static const char *existing_key(void *ctx, uint32_t idx)
-{
-	const struct jg_session *s = ctx;
-	return s->existing[idx];
-}
-
-/* Where book `idx` is, or would go, in the foreign list (in book order). */
-static size_t foreign_at(const struct jg_session *s, uint32_t idx)
-{
-	size_t lo = 0, hi = s->n_foreign;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (s->foreign[mid].book < idx)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/* The name a foreign file took from book `idx`, or NULL. */
-static const char *foreign_name(const struct jg_session *s, uint32_t idx)
-{
-	size_t at = foreign_at(s, idx);
-	return at < s->n_foreign && s->foreign[at].book == idx ? s->foreign[at].name : NULL;
-}
-
 static void hex_digest(const uint8_t d[32], char out[65])
 {
 	static const char digits[] = "0123456789abcdef";
@@ -132,7 +91,7 @@ static int notify(struct jg_session *s, uint32_t idx, const struct jg_result *r)
  */
 static int report(struct jg_session *s, uint32_t idx, const struct jg_outcome *o)
 {
-	const struct jg_book *b = book_at(s, idx);
+	const struct jg_book *b = jg_catalog_book(&s->cat, idx);
 	char path[JG_RESULT_PATH], sha[65];
 	snprintf(path, sizeof path, "%s/%s", s->store.dir, b->name);
 	int ok = o->err == JG_OK;
@@ -150,7 +109,7 @@ static int report(struct jg_session *s, uint32_t idx, const struct jg_outcome *o
 		.attempts = o->attempts,
 		.redirects = o->redirects,
 		.elapsed = o->started > 0 ? ev_now(s->loop) - o->started : 0,
-		.foreign_file = s->n_foreign ? foreign_name(s, idx) : NULL,
+		.foreign_file = jg_catalog_foreign_name(&s->cat, idx),
 	};
 	if (ok) {
 		r.reused = o->reused;
@@ -175,71 +134,6 @@ static int report(struct jg_session *s, uint32_t idx, const struct jg_outcome *o
 	return notify(s, idx, &r);
 }
 
-/* ---- the books' memory -------------------------------------------------- */
-
-/*
- * A book's own strings: in the arena, which frees nothing before the
- * session ends; on the heap when the session forgets finished books, so
- * that each goes with its book.
- */
-static void *book_alloc(struct jg_session *s, size_t n)
-{
-	return s->opt.forget_finished ? malloc(n) : jg_arena_alloc(&s->strings, n);
-}
-
-static char *book_strdup(struct jg_session *s, const char *p)
-{
-	return s->opt.forget_finished ? strdup(p) : jg_arena_strdup(&s->strings, p);
-}
-
-static void book_free(struct jg_session *s, const void *p)
-{
-	if (s->opt.forget_finished)
-		free((void *)(uintptr_t)p);
-}
-
-static void drop_foreign(struct jg_session *s, uint32_t idx)
-{
-	size_t at = foreign_at(s, idx);
-	if (at == s->n_foreign || s->foreign[at].book != idx)
-		return;
-	book_free(s, s->foreign[at].name);
-	memmove(&s->foreign[at], &s->foreign[at + 1], (s->n_foreign - at - 1) * sizeof *s->foreign);
-	s->n_foreign--;
-}
-
-/* Frees what a book holds; its slot is free from then on. */
-static void book_release(struct jg_session *s, uint32_t idx)
-{
-	struct jg_book *b = book_at(s, idx);
-	drop_foreign(s, idx);
-	if (b->prior) {
-		book_free(s, b->prior->etag);
-		book_free(s, b->prior->last_modified);
-		book_free(s, b->prior->content_type);
-		book_free(s, b->prior);
-	}
-	book_free(s, b->url);
-	book_free(s, b->name);
-	memset(b, 0, sizeof *b);
-}
-
-/* The URL and name of book `idx` are no longer taken: another book may
- * have them. */
-static void book_unlist(struct jg_session *s, uint32_t idx)
-{
-	jg_idxset_remove(&s->urls, idx);
-	jg_idxset_remove(&s->names, idx);
-}
-
-/* Keeps a forgotten book's slot for the next one; never fails: the
- * list has room for every slot. */
-static void book_forget(struct jg_session *s, uint32_t idx)
-{
-	book_release(s, idx);
-	s->free_books[s->n_free++] = idx;
-}
-
 /* Calls the user back; returns 0 when the session is being freed. */
 static int notify(struct jg_session *s, uint32_t idx, const struct jg_result *r)
 {
@@ -260,14 +154,14 @@ static int notify(struct jg_session *s, uint32_t idx, const struct jg_result *r)
 		s->failed++;
 	int forget = s->opt.forget_finished;
 	if (forget)
-		book_unlist(s, idx); /* the callback may add the same URL again */
+		jg_catalog_unlist(&s->cat, idx); /* the callback may add the same URL again */
 	if (s->on_book) {
 		s->in_callback++;
 		s->on_book(s, r, s->on_book_user);
 		s->in_callback--;
 	}
 	if (forget)
-		book_forget(s, idx); /* `r` pointed into the book until here */
+		jg_catalog_forget(&s->cat, idx); /* `r` pointed into the book until here */
 	return !s->freeing;
 }
 
@@ -559,7 +453,7 @@ static void job_fetch(struct jg_job *job, const char *addrs)
 		return;
 	}
 	job->state = JOB_FETCHING;
-	const struct jg_book_prior *prior = book_at(s, job->book)->prior;
+	const struct jg_book_prior *prior = jg_catalog_book(&s->cat, job->book)->prior;
 	struct jg_fetch_cond cond = {prior ? prior->etag : NULL, prior ? prior->last_modified : NULL};
 	if (jg_fetch_start(&s->fetch, &job->xfer, job->cur.url, entry, job->file.fd,
 	                   prior ? &cond : NULL) < 0)
@@ -696,7 +590,7 @@ static int submit(struct jg_session *s, struct counting *c, char *body, size_t l
 		.body = body,
 		.len = c->job == JG_POOL_SAVE ? len : 0,
 		.dir = s->store.dir,
-		.name = book_at(s, c->book)->name,
+		.name = jg_catalog_book(&s->cat, c->book)->name,
 		.charset = charset,
 		.expect_size = c->out.bytes,
 		.expect_ino = c->ino,
@@ -796,7 +690,7 @@ static void job_keep(struct jg_job *job, const struct jg_book_prior *prior)
 static void job_save(struct jg_job *job)
 {
 	struct jg_session *s = job->s;
-	const char *name = book_at(s, job->book)->name;
+	const char *name = jg_catalog_book(&s->cat, job->book)->name;
 	size_t len = job->xfer.len;
 	char why[512];
 	if (s->streaming || job->xfer.spill.fd >= 0) {
@@ -823,7 +717,7 @@ static void on_transfer_done(struct jg_transfer *t)
 {
 	struct jg_job *job = container_of(t, struct jg_job, xfer);
 	struct jg_session *s = job->s;
-	const struct jg_book_prior *prior = book_at(s, job->book)->prior;
+	const struct jg_book_prior *prior = jg_catalog_book(&s->cat, job->book)->prior;
 	job->out.http_code = t->http_code;
 	if (t->code == CURLE_OK && (t->http_code == 304 || (t->http_code >= 200 && t->http_code <= 299))) {
 		jg_outcome_fini(&job->out); /* a new answer: the validators are its */
@@ -841,7 +735,7 @@ static void on_transfer_done(struct jg_transfer *t)
 	}
 	if (t->sink_errno) {
 		char why[512];
-		snprintf(why, sizeof why, "%s/%s: %s", s->store.dir, book_at(s, job->book)->name,
+		snprintf(why, sizeof why, "%s/%s: %s", s->store.dir, jg_catalog_book(&s->cat, job->book)->name,
 		         strerror(t->sink_errno));
 		jg_fetch_release(t);
 		job_fail(job, JG_EIO, why);
@@ -922,7 +816,7 @@ static void admit_one(struct jg_session *s, uint32_t book, uint32_t host)
 		return;
 	}
 	char why[256];
-	if (jg_url_parse(book_at(s, book)->url, &job->cur, why, sizeof why) != JG_OK) {
+	if (jg_url_parse(jg_catalog_book(&s->cat, book)->url, &job->cur, why, sizeof why) != JG_OK) {
 		job_fail(job, JG_EURL, why);
 		return;
 	}
@@ -963,7 +857,7 @@ static unsigned admit_ready(struct jg_session *s, unsigned budget)
 /* A book kept from an earlier run, reported without a transfer. */
 static int report_kept(struct jg_session *s, uint32_t idx)
 {
-	const struct jg_book_prior *prior = book_at(s, idx)->prior;
+	const struct jg_book_prior *prior = jg_catalog_book(&s->cat, idx)->prior;
 	struct jg_outcome o = {
 		.bytes = prior->bytes,
 		.reused = 1,
@@ -977,7 +871,7 @@ static int report_kept(struct jg_session *s, uint32_t idx)
 /* A book whose saved file is counted again, without a transfer. */
 static int recount_kept(struct jg_session *s, uint32_t idx)
 {
-	const struct jg_book_prior *prior = book_at(s, idx)->prior;
+	const struct jg_book_prior *prior = jg_catalog_book(&s->cat, idx)->prior;
 	struct counting *c = calloc(1, sizeof *c);
 	if (c) {
 		c->s = s;
@@ -1002,7 +896,7 @@ static void reuse_some(struct jg_session *s)
 	uint64_t backlog_max = 4 * (uint64_t)s->opt.jobs + 64;
 	while (s->next_reuse < s->n_reuse && !s->draining && !s->freeing && !jg_slice_spent(s->loop)) {
 		uint32_t idx = s->reuse[s->next_reuse];
-		int recount = book_at(s, idx)->prior->use == JG_PRIOR_RECOUNT && counting_on(s);
+		int recount = jg_catalog_book(&s->cat, idx)->prior->use == JG_PRIOR_RECOUNT && counting_on(s);
 		if (recount && s->counting >= backlog_max)
 			return; /* the workers' answers kick admission again */
 		s->next_reuse++;
@@ -1078,26 +972,7 @@ static uint64_t seed(void)
 /* jg_store_list()'s callback: one file that was there before us. */
 static int remember_existing(void *ctx, const char *name)
 {
-	struct jg_session *s = ctx;
-	if (s->n_existing == s->cap_existing) {
-		size_t cap = s->cap_existing ? s->cap_existing * 2 : 64;
-		const char **names = realloc(s->existing, cap * sizeof *names);
-		uint8_t *claimed = names ? realloc(s->claimed, cap) : NULL;
-		if (names)
-			s->existing = names;
-		if (!claimed)
-			return -1;
-		s->claimed = claimed;
-		s->cap_existing = cap;
-	}
-	if (s->n_existing >= UINT32_MAX - 1 ||
-	    !(s->existing[s->n_existing] = jg_arena_strdup(&s->strings, name)))
-		return -1;
-	s->claimed[s->n_existing] = 0;
-	if (jg_idxset_insert(&s->existing_set, (uint32_t)s->n_existing) < 0)
-		return -1;
-	s->n_existing++;
-	return 0;
+	return jg_catalog_note_existing(ctx, name);
 }
 
 static int setup(struct jg_session *s, char *why, size_t why_len)
@@ -1111,7 +986,7 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 	jg_store_sweep(&s->store); /* only now: the lock says no one else writes here */
 	jg_trash_init(&s->trash, s->loop);
 	s->store.trash = &s->trash;
-	if (jg_store_list(&s->store, remember_existing, s) != 0) {
+	if (jg_store_list(&s->store, remember_existing, &s->cat) != 0) {
 		snprintf(why, why_len, "%s: cannot list it: %s", s->opt.output_dir, strerror(errno));
 		return JG_EIO;
 	}
@@ -1160,10 +1035,6 @@ JG_EXPORT int jg_session_new(struct jg_session **out, struct ev_loop *loop,
 	s->loop = loop;
 	s->rng = seed();
 	s->store.dirfd = -1;
-	jg_arena_init(&s->strings);
-	jg_idxset_init(&s->urls, url_key, s);
-	jg_idxset_init(&s->names, name_key, s);
-	jg_idxset_init(&s->existing_set, existing_key, s);
 	s->parked_tail = &s->parked;
 	s->ready_tail = &s->ready;
 	ev_prepare_init(&s->admit, on_admit);
@@ -1173,6 +1044,7 @@ JG_EXPORT int jg_session_new(struct jg_session **out, struct ev_loop *loop,
 		free(s);
 		goto fail_early;
 	}
+	jg_catalog_init(&s->cat, s->opt.forget_finished);
 	if (s->opt.engine == JG_ENGINE_SERIAL)
 		s->opt.jobs = s->opt.threads = 1;
 	else if (s->opt.engine == JG_ENGINE_THREADS && s->opt.threads == 0)
@@ -1203,157 +1075,6 @@ JG_EXPORT void jg_session_on_idle(struct jg_session *s, jg_idle_cb cb, void *use
 	s->on_idle_user = user;
 }
 
-/*
- * A slot for the next book: a forgotten book's, or a new one at the end.
- * `*fresh` says which, for book_untake() should the add fail.
- */
-static struct jg_book *book_take(struct jg_session *s, uint32_t *idx, int *fresh)
-{
-	*fresh = s->n_free == 0;
-	if (!*fresh) {
-		*idx = s->free_books[--s->n_free];
-		return book_at(s, *idx);
-	}
-	if (s->n_books >= UINT32_MAX - 1)
-		return NULL;
-	if (s->opt.forget_finished && s->n_books == s->cap_free) {
-		/* Room for every slot in the free list, so forgetting never fails. */
-		size_t cap = s->cap_free ? s->cap_free * 2 : 256;
-		uint32_t *f = realloc(s->free_books, cap * sizeof *f);
-		if (!f)
-			return NULL;
-		s->free_books = f;
-		s->cap_free = cap;
-	}
-	if ((s->n_books >> BOOK_PAGE_SHIFT) >= s->n_pages) {
-		struct jg_book **pages = realloc(s->pages, (s->n_pages + 1) * sizeof *pages);
-		if (!pages)
-			return NULL;
-		s->pages = pages;
-		if (!(pages[s->n_pages] = malloc(BOOK_PAGE * sizeof **pages)))
-			return NULL;
-		s->n_pages++;
-	}
-	*idx = (uint32_t)s->n_books;
-	return book_at(s, *idx);
-}
-
-/* The slot book_take() gave, unused after all; its strings freed. */
-static void book_untake(struct jg_session *s, uint32_t idx, int fresh)
-{
-	book_release(s, idx);
-	if (!fresh)
-		s->free_books[s->n_free++] = idx;
-}
-
-/*
- * Whether `name` is held by a file that was in the output directory
- * before the session and is not the caller's: neither claimed nor named by
- * this book's prior (a NULL file there takes whatever holds the name).
- */
-static int held_by_foreign(const struct jg_session *s, const char *name,
-                           const struct jg_prior *prior)
-{
-	uint32_t at = s->n_existing ? jg_idxset_find(&s->existing_set, name, strlen(name)) : JG_NONE;
-	if (at != JG_NONE && s->claimed[at])
-		return 0;
-	/* Forgetting, a file saved by a finished book counts as foreign too:
-	 * the session no longer knows whose it is. */
-	if (at == JG_NONE && !s->opt.forget_finished)
-		return 0;
-	if (prior && (!prior->file || strcmp(prior->file, name) == 0))
-		return 0;
-	struct stat st;
-	return fstatat(s->store.dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0; /* still there */
-}
-
-static int note_foreign(struct jg_session *s, uint32_t book, const char *name)
-{
-	if (s->n_foreign == s->cap_foreign) {
-		size_t cap = s->cap_foreign ? s->cap_foreign * 2 : 16;
-		struct jg_foreign *f = realloc(s->foreign, cap * sizeof *f);
-		if (!f)
-			return -1;
-		s->foreign = f;
-		s->cap_foreign = cap;
-	}
-	const char *copy = book_strdup(s, name);
-	if (!copy)
-		return -1;
-	/* In book order; a reused slot may come before the last one. */
-	size_t at = foreign_at(s, book);
-	memmove(&s->foreign[at + 1], &s->foreign[at], (s->n_foreign - at) * sizeof *s->foreign);
-	s->foreign[at] = (struct jg_foreign){book, copy};
-	s->n_foreign++;
-	return 0;
-}
-
-/*
- * The file name of book `book` being added: its URL's last path segment,
- * percent-decoded and made safe ("index.html" for a URL that ends in '/',
- * as wget names it); on a clash with an earlier book, "name.1", "name.2",
- * ... so names depend on the order URLs were added, never on finish
- * order. A name held by a foreign file is passed over the same way.
- */
-static const char *assign_name(struct jg_session *s, uint32_t book, const struct jg_url *u,
-                               const struct jg_prior *prior)
-{
-	char base[JG_NAME_MAX + 1];
-	char name[JG_NAME_MAX + 24];
-	if (!jg_store_sanitize(u->basename, strlen(u->basename), base))
-		snprintf(base, sizeof base, "index.html");
-	snprintf(name, sizeof name, "%s", base);
-	int foreign_seen = 0;
-	for (unsigned k = 1;; k++) {
-		if (jg_idxset_find(&s->names, name, strlen(name)) == JG_NONE) {
-			if (!held_by_foreign(s, name, prior))
-				break;
-			if (!foreign_seen++ && note_foreign(s, book, name) < 0)
-				return NULL;
-		}
-		snprintf(name, sizeof name, "%s.%u", base, k);
-	}
-	return book_strdup(s, name);
-}
-
-static const char *arena_copy(struct jg_session *s, const char *p, int *failed)
-{
-	if (!p)
-		return NULL;
-	const char *q = book_strdup(s, p);
-	if (!q)
-		*failed = 1;
-	return q;
-}
-
-/*
- * A prior is believed only for the very file it names: the name this
- * session gives the book, a regular file (no symlink followed) of the
- * size recorded. Returns the checked copy, NULL to fetch as usual.
- */
-static struct jg_book_prior *check_prior(struct jg_session *s, const struct jg_book *b,
-                                         const struct jg_prior *prior, int *failed)
-{
-	struct stat st;
-	if (!prior || (prior->file && strcmp(prior->file, b->name) != 0) ||
-	    prior->use < JG_PRIOR_KEEP || prior->use > JG_PRIOR_REVALIDATE ||
-	    fstatat(s->store.dirfd, b->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
-	    (prior->file && (uint64_t)st.st_size != prior->bytes))
-		return NULL;
-	struct jg_book_prior *p = book_alloc(s, sizeof *p);
-	if (!p) {
-		*failed = 1;
-		return NULL;
-	}
-	p->use = prior->use;
-	p->bytes = (uint64_t)st.st_size;
-	p->ino = (uint64_t)st.st_ino;
-	p->etag = arena_copy(s, prior->etag, failed);
-	p->last_modified = arena_copy(s, prior->last_modified, failed);
-	p->content_type = arena_copy(s, prior->content_type, failed);
-	return p;
-}
-
 static int queue_reuse(struct jg_session *s, uint32_t idx)
 {
 	if (s->n_reuse == s->cap_reuse) {
@@ -1368,55 +1089,29 @@ static int queue_reuse(struct jg_session *s, uint32_t idx)
 	return 0;
 }
 
-/* An add that failed leaves nothing behind: no strings, no foreign name. */
-static int forget_add(struct jg_session *s, uint32_t idx, int fresh)
-{
-	book_untake(s, idx, fresh);
-	return JG_ENOMEM;
-}
-
 static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct jg_prior *prior,
                       void *user)
 {
-	if (jg_idxset_find(&s->urls, u->url, strlen(u->url)) != JG_NONE)
+	if (jg_catalog_has_url(&s->cat, u->url))
 		return JG_EDUPLICATE;
-	uint32_t idx;
-	int fresh;
-	struct jg_book *b = book_take(s, &idx, &fresh);
-	if (!b)
-		return JG_ENOMEM;
-	memset(b, 0, sizeof *b);
-	int failed = 0;
-	b->user = user;
-	b->seq = s->added;
-	b->url = book_strdup(s, u->url);
-	b->name = b->url ? assign_name(s, idx, u, prior) : NULL;
 	/* A host is a name and port: what one server answers on, and what
 	 * fails together when it is down. */
 	char key[JG_URL_MAX + 16];
 	snprintf(key, sizeof key, "%s:%ld", u->host, u->port);
-	b->host = jg_hosts_intern(&s->hosts, key);
-	b->prior = b->name ? check_prior(s, b, prior, &failed) : NULL;
-	if (!b->name || b->host == JG_NONE || failed)
-		return forget_add(s, idx, fresh);
+	uint32_t host = jg_hosts_intern(&s->hosts, key), idx;
+	if (host == JG_NONE)
+		return JG_ENOMEM;
+	int refused;
+	struct jg_book *b =
+		jg_catalog_add(&s->cat, s->store.dirfd, u, prior, user, s->added, &idx, &refused);
+	if (!b)
+		return JG_ENOMEM;
+	b->host = host;
 	/* Kept and recounted books need no transfer slot: a list of their own. */
 	int reuse = b->prior && b->prior->use != JG_PRIOR_REVALIDATE;
-	int refused = prior && !b->prior;
-	/* The book counts from here on; the sets index it by slot. */
-	if (fresh)
-		s->n_books++;
-	if (jg_idxset_insert(&s->urls, idx) < 0) {
-		if (fresh)
-			s->n_books--;
-		return forget_add(s, idx, fresh);
-	}
-	if (jg_idxset_insert(&s->names, idx) < 0 ||
-	    (reuse ? queue_reuse(s, idx) : jg_hosts_push_book(&s->hosts, b->host, idx)) < 0) {
-		/* Leaves no trace: a set that failed to grow holds nothing new. */
-		book_unlist(s, idx);
-		if (fresh)
-			s->n_books--;
-		return forget_add(s, idx, fresh);
+	if ((reuse ? queue_reuse(s, idx) : jg_hosts_push_book(&s->hosts, host, idx)) < 0) {
+		jg_catalog_drop(&s->cat, idx);
+		return JG_ENOMEM;
 	}
 	s->added++;
 	s->idle_reported = 0;
@@ -1457,9 +1152,7 @@ JG_EXPORT int jg_session_claim_file(struct jg_session *s, const char *name)
 {
 	if (!s || !name)
 		return JG_EINVAL;
-	uint32_t at = s->n_existing ? jg_idxset_find(&s->existing_set, name, strlen(name)) : JG_NONE;
-	if (at != JG_NONE)
-		s->claimed[at] = 1;
+	jg_catalog_claim(&s->cat, name);
 	return JG_OK;
 }
 
@@ -1543,7 +1236,7 @@ static void destroy(struct jg_session *s)
 		report_unfinished(s, c->book, JG_ECANCELED, c->out.attempts);
 		counting_free(c);
 	}
-	if (s->opt.pool && s->pages)
+	if (s->opt.pool && s->cat.pages)
 		jg_pool_forget(s->opt.pool, s, cancel_counting);
 	while (s->next_reuse < s->n_reuse)
 		report_unfinished(s, s->reuse[s->next_reuse++], JG_ECANCELED, 0);
@@ -1554,7 +1247,7 @@ static void destroy(struct jg_session *s)
 		report_unfinished(s, job->book, JG_ECANCELED, job->out.attempts);
 		job_free(job);
 	}
-	if (s->pages)
+	if (s->cat.pages)
 		jg_hosts_drain_books(&s->hosts, cancel_queued, s);
 	ev_prepare_stop(s->loop, &s->admit);
 	ev_idle_stop(s->loop, &s->admit_more);
@@ -1567,20 +1260,7 @@ static void destroy(struct jg_session *s)
 	if (s->trash.loop)
 		jg_trash_fini(&s->trash);
 	jg_hosts_fini(&s->hosts);
-	jg_idxset_fini(&s->urls);
-	jg_idxset_fini(&s->names);
-	jg_idxset_fini(&s->existing_set);
-	free(s->existing);
-	free(s->claimed);
-	for (uint32_t i = 0; s->opt.forget_finished && i < s->n_books; i++)
-		if (book_at(s, i)->url)
-			book_release(s, i);
-	free(s->foreign);
-	free(s->free_books);
-	for (size_t i = 0; i < s->n_pages; i++)
-		free(s->pages[i]);
-	free(s->pages);
-	jg_arena_fini(&s->strings);
+	jg_catalog_fini(&s->cat);
 	jg_options_fini(&s->opt);
 	free(s);
 }
