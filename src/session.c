@@ -1,7 +1,7 @@
 #include "session.h"
 
 #include "catalog.h"
-#include "charset.h"
+#include "handoff.h"
 #include "outcome.h"
 #include "fetch_threads.h"
 #include "pool.h"
@@ -182,7 +182,7 @@ static int report_failed(struct jg_session *s, uint32_t idx, int err, const char
 
 static void maybe_idle(struct jg_session *s)
 {
-	if (s->freeing || s->jobs || s->counting ||
+	if (s->freeing || s->jobs || s->handoff.counting ||
 	    ((s->hosts.queued || s->next_reuse < s->n_reuse) && !s->draining) || s->idle_reported)
 		return;
 	s->idle_reported = 1;
@@ -539,90 +539,14 @@ static void job_redirect(struct jg_job *job, const char *location)
 }
 
 /* What a book handed to the pool still needs for its report. */
-struct counting {
-	struct jg_session *s;
-	enum jg_pool_job job;      /* save the body, or count the saved file */
-	uint32_t book;
-	struct jg_outcome out;     /* the job's, taken over; bytes: the body's */
-	uint64_t held;             /* the body's bytes in the memory budget */
-	uint64_t ino;              /* RECOUNT: the inode of the file to read */
-	/* Parked while counting is held (jg_session_hold_counting): */
-	struct counting *next_parked;
-	char *body;
-	size_t len;
-};
-
-/* Frees `c`; its body is gone by now (or goes with it): out of the budget. */
-static void counting_free(struct counting *c)
+/* The hand-over's answer: a book's end, counted or not. */
+static int on_handed_back(void *ctx, uint32_t book, const struct jg_outcome *o)
 {
-	if (c->held)
-		jg_fetch_unhold(&c->s->fetch, c->held);
-	free(c->body);
-	jg_outcome_fini(&c->out);
-	free(c);
-}
-
-static void on_counted(void *user, uint64_t cookie, const struct jg_pool_result *pr)
-{
-	struct counting *c = (struct counting *)(uintptr_t)cookie;
-	struct jg_session *s = user;
-	c->out.err = pr->err;
-	c->out.error = pr->err ? pr->error : NULL;
-	c->out.counted = pr;
-	s->counting--;
-	int alive = report(s, c->book, &c->out); /* it points into c and pr until it returns */
-	counting_free(c);
+	struct jg_session *s = ctx;
+	int alive = report(s, book, o);
 	if (alive)
 		kick(s);
-}
-
-/*
- * Hands a book to the pool, which saves `body` (c->job SAVE) or reads the
- * file saved already (RECOUNT), and counts it; `c` is taken. 0, or -1 out
- * of memory.
- */
-static int submit(struct jg_session *s, struct counting *c, char *body, size_t len)
-{
-	char charset[JG_CHARSET_NAME_MAX + 1];
-	jg_content_type_charset(c->out.content_type, charset);
-	struct jg_pool_book pb = {
-		.job = c->job,
-		.body = body,
-		.len = c->job == JG_POOL_SAVE ? len : 0,
-		.dir = s->store.dir,
-		.name = jg_catalog_book(&s->cat, c->book)->name,
-		.charset = charset,
-		.expect_size = c->out.bytes,
-		.expect_ino = c->ino,
-		.count = {s->opt.count_flags, s->opt.top, jg_content_type_is_html(c->out.content_type)},
-		.done = on_counted,
-		.user = s,
-		.cookie = (uintptr_t)c,
-	};
-	if (jg_pool_submit(s->opt.pool, &pb) < 0) {
-		free(pb.body);
-		counting_free(c);
-		return -1;
-	}
-	return 0;
-}
-
-static int hand_over(struct jg_session *s, struct counting *c, char *body, size_t len)
-{
-	if (s->hold_counting) {
-		/* Kept here, in the memory budget, until the hold ends. */
-		c->body = body;
-		c->len = len;
-		c->next_parked = NULL;
-		*s->parked_tail = c;
-		s->parked_tail = &c->next_parked;
-		s->counting++;
-		return 0;
-	}
-	if (submit(s, c, body, len) < 0)
-		return -1;
-	s->counting++;
-	return 0;
+	return alive;
 }
 
 /* The pool saves and counts; the job ends here and frees its slot. */
@@ -630,23 +554,19 @@ static void job_hand_over(struct jg_job *job, enum jg_pool_job what, char *body,
                           uint64_t held, uint64_t ino)
 {
 	struct jg_session *s = job->s;
-	struct counting *c = calloc(1, sizeof *c);
-	if (!c) {
-		free(body);
-		jg_fetch_unhold(&s->fetch, held);
-		job_fail(job, JG_ENOMEM, "out of memory");
-		return;
-	}
-	c->s = s;
-	c->job = what;
-	c->book = job->book;
-	c->out = job->out; /* c owns its strings from here on */
-	memset(&job->out, 0, sizeof job->out);
-	c->out.final_url = strdup_or_null(job->cur.url);
-	c->out.bytes = len;
-	c->held = held;
-	c->ino = ino;
-	if (hand_over(s, c, body, len) < 0) {
+	free((void *)(uintptr_t)job->out.final_url);
+	job->out.final_url = strdup_or_null(job->cur.url);
+	struct jg_handoff_req req = {
+		.what = what,
+		.book = job->book,
+		.name = jg_catalog_book(&s->cat, job->book)->name,
+		.out = &job->out,
+		.body = body,
+		.len = len,
+		.held = held,
+		.ino = ino,
+	};
+	if (jg_handoff_give(&s->handoff, &req) < 0) {
 		job_fail(job, JG_ENOMEM, "out of memory");
 		return;
 	}
@@ -798,7 +718,7 @@ static int may_admit(const struct jg_session *s)
 	uint64_t backlog_max = 4 * (uint64_t)s->opt.jobs + 64;
 	unsigned jobs = s->jobs_cap ? s->jobs_cap : s->opt.jobs;
 	return !s->draining && !s->freeing && s->active < jobs && held < s->opt.max_buffer &&
-	       s->counting < backlog_max;
+	       s->handoff.counting < backlog_max;
 }
 
 static void admit_one(struct jg_session *s, uint32_t book, uint32_t host)
@@ -871,22 +791,26 @@ static int report_kept(struct jg_session *s, uint32_t idx)
 /* A book whose saved file is counted again, without a transfer. */
 static int recount_kept(struct jg_session *s, uint32_t idx)
 {
-	const struct jg_book_prior *prior = jg_catalog_book(&s->cat, idx)->prior;
-	struct counting *c = calloc(1, sizeof *c);
-	if (c) {
-		c->s = s;
-		c->job = JG_POOL_RECOUNT;
-		c->book = idx;
-		c->ino = prior->ino;
-		c->out.bytes = prior->bytes;
-		c->out.started = ev_now(s->loop);
-		c->out.reused = 1;
-		c->out.etag = strdup_or_null(prior->etag);
-		c->out.last_modified = strdup_or_null(prior->last_modified);
-		c->out.content_type = strdup_or_null(prior->content_type);
-		if (hand_over(s, c, NULL, prior->bytes) == 0)
-			return 1;
-	}
+	const struct jg_book *b = jg_catalog_book(&s->cat, idx);
+	const struct jg_book_prior *prior = b->prior;
+	struct jg_outcome o = {
+		.started = ev_now(s->loop),
+		.reused = 1,
+		.etag = strdup_or_null(prior->etag),
+		.last_modified = strdup_or_null(prior->last_modified),
+		.content_type = strdup_or_null(prior->content_type),
+	};
+	struct jg_handoff_req req = {
+		.what = JG_POOL_RECOUNT,
+		.book = idx,
+		.name = b->name,
+		.out = &o,
+		.len = prior->bytes,
+		.ino = prior->ino,
+	};
+	if (jg_handoff_give(&s->handoff, &req) == 0)
+		return 1;
+	jg_outcome_fini(&o);
 	return report_unfinished(s, idx, JG_ENOMEM, 0);
 }
 
@@ -897,7 +821,7 @@ static void reuse_some(struct jg_session *s)
 	while (s->next_reuse < s->n_reuse && !s->draining && !s->freeing && !jg_slice_spent(s->loop)) {
 		uint32_t idx = s->reuse[s->next_reuse];
 		int recount = jg_catalog_book(&s->cat, idx)->prior->use == JG_PRIOR_RECOUNT && counting_on(s);
-		if (recount && s->counting >= backlog_max)
+		if (recount && s->handoff.counting >= backlog_max)
 			return; /* the workers' answers kick admission again */
 		s->next_reuse++;
 		int alive = recount ? recount_kept(s, idx) : report_kept(s, idx);
@@ -1035,7 +959,6 @@ JG_EXPORT int jg_session_new(struct jg_session **out, struct ev_loop *loop,
 	s->loop = loop;
 	s->rng = seed();
 	s->store.dirfd = -1;
-	s->parked_tail = &s->parked;
 	s->ready_tail = &s->ready;
 	ev_prepare_init(&s->admit, on_admit);
 	s->admit.data = s;
@@ -1054,6 +977,8 @@ JG_EXPORT int jg_session_new(struct jg_session **out, struct ev_loop *loop,
 		jg_session_free(s);
 		goto fail_early;
 	}
+	jg_handoff_init(&s->handoff, s->opt.pool, &s->fetch, s->store.dir, s->opt.count_flags,
+	                s->opt.top, on_handed_back, s);
 	jg_stall_start(&s->stall, loop);
 	*out = s;
 	return JG_OK;
@@ -1170,26 +1095,9 @@ JG_EXPORT void jg_session_hold_counting(struct jg_session *s, int hold)
 {
 	if (!s || s->freeing)
 		return;
-	s->hold_counting = hold != 0;
-	if (hold)
-		return;
-	struct counting *c = s->parked;
-	s->parked = NULL;
-	s->parked_tail = &s->parked;
-	while (c) {
-		struct counting *next = c->next_parked;
-		char *body = c->body;
-		/* submit() frees `c` when it fails: what the report needs first. */
-		uint32_t book = c->book;
-		unsigned attempts = c->out.attempts;
-		c->body = NULL;
-		if (submit(s, c, body, c->len) < 0) {
-			s->counting--;
-			report_unfinished(s, book, JG_ENOMEM, attempts);
-		}
-		c = next;
-	}
-	kick(s);
+	jg_handoff_hold(&s->handoff, hold);
+	if (!hold)
+		kick(s);
 }
 
 JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out)
@@ -1199,7 +1107,7 @@ JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out
 	out->queued = s->hosts.queued + (s->n_reuse - s->next_reuse);
 	out->active = s->active;
 	out->waiting = s->waiting;
-	out->counting = s->counting;
+	out->counting = s->handoff.counting;
 	out->ok = s->ok;
 	out->failed = s->failed;
 	out->bytes = s->fetch.received;
@@ -1217,27 +1125,11 @@ static void cancel_queued(void *ctx, uint32_t idx)
 	report_unfinished(ctx, idx, JG_ECANCELED, 0);
 }
 
-static void cancel_counting(void *user, uint64_t cookie)
-{
-	struct counting *c = (struct counting *)(uintptr_t)cookie;
-	struct jg_session *s = user;
-	s->counting--;
-	report_unfinished(s, c->book, JG_ECANCELED, c->out.attempts);
-	counting_free(c);
-}
-
 static void destroy(struct jg_session *s)
 {
 	s->freeing = 1;
-	while (s->parked) {
-		struct counting *c = s->parked;
-		s->parked = c->next_parked;
-		s->counting--;
-		report_unfinished(s, c->book, JG_ECANCELED, c->out.attempts);
-		counting_free(c);
-	}
-	if (s->opt.pool && s->cat.pages)
-		jg_pool_forget(s->opt.pool, s, cancel_counting);
+	if (s->cat.pages)
+		jg_handoff_cancel(&s->handoff);
 	while (s->next_reuse < s->n_reuse)
 		report_unfinished(s, s->reuse[s->next_reuse++], JG_ECANCELED, 0);
 	free(s->reuse);

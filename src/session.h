@@ -7,6 +7,7 @@
 
 #include "catalog.h"
 #include "fetch.h"
+#include "handoff.h"
 #include "hosts.h"
 #include "juggle.h"
 #include "options.h"
@@ -16,7 +17,6 @@
 #include "trash.h"
 
 struct jg_job;
-struct counting;
 
 struct jg_session {
 	struct ev_loop *loop;
@@ -45,9 +45,7 @@ struct jg_session {
 	char user_agent[32];
 	uint64_t rng;
 	uint64_t active, waiting, ok, failed, retries;
-	uint64_t counting;          /* handed to the pool, not yet answered */
-	int hold_counting;          /* books wait in `parked` for the pool */
-	struct counting *parked, **parked_tail;
+	struct jg_handoff handoff;  /* books with the pool, or held for it */
 	int streaming;              /* bodies go straight to files (no counting) */
 	int draining;
 	int freeing;
