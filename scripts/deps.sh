@@ -7,6 +7,7 @@ packages=(
   libzstd-dev libbrotli-dev
   python3 python3-pytest nginx-light openssl curl
   clang libclang-rt-14-dev
+  abigail-tools
   slurmctld slurmd slurm-client munge
 )
 missing=()
