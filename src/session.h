@@ -8,6 +8,7 @@
 #include "catalog.h"
 #include "fetch.h"
 #include "handoff.h"
+#include "job.h"
 #include "hosts.h"
 #include "juggle.h"
 #include "options.h"
@@ -16,7 +17,6 @@
 #include "store.h"
 #include "trash.h"
 
-struct jg_job;
 
 struct jg_session {
 	struct ev_loop *loop;
@@ -29,10 +29,7 @@ struct jg_session {
 	struct jg_stall stall;
 	struct jg_catalog cat;      /* the books added */
 	uint64_t added;             /* URLs accepted: the next book's seq */
-	struct jg_job *jobs;        /* admitted, resolving, fetching or waiting */
-	struct jg_job *ready, **ready_tail; /* waited for their retry; want a slot */
-	unsigned jobs_cap;          /* fewer transfers than jobs while descriptors
-	                               ran out (0: jobs) */
+	struct jg_jobs jobs;        /* admitted books: their attempts and slots */
 	uint32_t *reuse;            /* books kept or recounted without a transfer */
 	size_t n_reuse, cap_reuse, next_reuse;
 	ev_prepare admit;           /* runs admission before the loop next waits */
@@ -44,9 +41,8 @@ struct jg_session {
 	void *on_idle_user;
 	char user_agent[32];
 	uint64_t rng;
-	uint64_t active, waiting, ok, failed, retries;
+	uint64_t ok, failed;
 	struct jg_handoff handoff;  /* books with the pool, or held for it */
-	int streaming;              /* bodies go straight to files (no counting) */
 	int draining;
 	int freeing;
 	int in_callback;
