@@ -1,6 +1,6 @@
 #include "fetch.h"
 
-#include "fetch_threads.h"
+#include "engine.h"
 #include "juggle.h"
 #include "stall.h"
 #include "store.h"
@@ -112,7 +112,8 @@ int jg_fetch_init(struct jg_fetch *f, struct ev_loop *loop, const struct jg_fetc
 		snprintf(why, why_len, "curl_multi_init failed");
 		return -1;
 	}
-	if (cfg->threads && jg_threads_init(f, cfg->threads, why, why_len) < 0) {
+	f->engine = cfg->engine ? cfg->engine : &jg_engine_multi;
+	if (f->engine->init && f->engine->init(f, cfg->threads, why, why_len) < 0) {
 		curl_multi_cleanup(f->multi);
 		f->multi = NULL;
 		return -1;
@@ -136,8 +137,8 @@ void jg_fetch_fini(struct jg_fetch *f)
 {
 	if (!f->multi)
 		return;
-	if (f->threads)
-		jg_threads_fini(f); /* gives its handles back to the spares */
+	if (f->engine->fini)
+		f->engine->fini(f); /* gives its handles back to the spares */
 	for (size_t i = 0; i < f->n_spare; i++)
 		curl_easy_cleanup(f->spare[i]);
 	free(f->spare);
@@ -707,24 +708,10 @@ int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url, c
 	if (!(t->easy = take_easy(f)))
 		goto nomem;
 	configure(f, t, url);
-	if (f->threads) {
-		if (jg_threads_submit(f, t) < 0) {
-			jg_fetch_release(t);
-			return -1;
-		}
-		f->running++;
-		return 0;
-	}
-	ev_timer_init(&t->stall, on_stall, f->cfg.stall_timeout, 0.);
-	t->stall.data = t;
-	touch(t);
-	CURLMcode rc = curl_multi_add_handle(f->multi, t->easy);
-	if (rc != CURLM_OK) {
-		snprintf(t->errbuf, sizeof t->errbuf, "curl: %s", curl_multi_strerror(rc));
+	if (f->engine->start(f, t) < 0) {
 		jg_fetch_release(t);
 		return -1;
 	}
-	ev_timer_start(f->loop, &t->stall);
 	f->running++;
 	return 0;
 nomem:
@@ -735,12 +722,33 @@ nomem:
 
 void jg_fetch_cancel(struct jg_transfer *t)
 {
-	struct jg_fetch *f = t->f;
-	if (t->task) {
-		jg_threads_cancel(t);
-		f->running--;
-		return;
+	t->f->engine->cancel(t);
+}
+
+unsigned jg_fetch_threads_started(const struct jg_fetch *f)
+{
+	return f->engine->threads_started ? f->engine->threads_started(f) : 0;
+}
+
+/* ---- the multi engine: curl's multi socket interface on the loop ------- */
+
+static int multi_start(struct jg_fetch *f, struct jg_transfer *t)
+{
+	ev_timer_init(&t->stall, on_stall, f->cfg.stall_timeout, 0.);
+	t->stall.data = t;
+	touch(t);
+	CURLMcode rc = curl_multi_add_handle(f->multi, t->easy);
+	if (rc != CURLM_OK) {
+		snprintf(t->errbuf, sizeof t->errbuf, "curl: %s", curl_multi_strerror(rc));
+		return -1;
 	}
+	ev_timer_start(f->loop, &t->stall);
+	return 0;
+}
+
+static void multi_cancel(struct jg_transfer *t)
+{
+	struct jg_fetch *f = t->f;
 	remove_todo(t);
 	if (!t->finished) {
 		ev_timer_stop(f->loop, &t->stall);
@@ -749,6 +757,12 @@ void jg_fetch_cancel(struct jg_transfer *t)
 	}
 	jg_fetch_release(t);
 }
+
+const struct jg_engine_ops jg_engine_multi = {
+	.name = "loop",
+	.start = multi_start,
+	.cancel = multi_cancel,
+};
 
 char *jg_fetch_take_body(struct jg_transfer *t, size_t *len, uint64_t *held)
 {

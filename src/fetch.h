@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "decode.h"
+#include "engine.h"
 #include "head.h"
 #include "store.h"
 
@@ -108,7 +109,8 @@ struct jg_fetch_config {
 	uint64_t max_buffer;      /* bytes of bodies and decoders in memory */
 	const char *cacert;
 	const char *user_agent;
-	unsigned threads;         /* 0: the loop engine; else at most this many threads */
+	const struct jg_engine_ops *engine; /* engine.h; NULL: jg_engine_multi */
+	unsigned threads;         /* the threads engine's limit */
 	struct jg_store *store;   /* where bodies spill; borrowed, may be NULL */
 };
 
@@ -120,7 +122,8 @@ struct jg_fetch {
 	jg_fetch_done_cb done;
 	CURL **spare;             /* easy handles kept for reuse */
 	size_t n_spare, cap_spare;
-	struct jg_threads *threads; /* the threads engine, or NULL */
+	const struct jg_engine_ops *engine;
+	struct jg_threads *threads; /* the threads engine's state, or NULL */
 	unsigned running;
 	struct jg_decode_budget budget;
 	struct jg_transfer *todo;   /* transfers with bytes to decode or to unpause */
@@ -135,8 +138,8 @@ struct jg_fetch {
 
 /*
  * 0, or -1 with `why` filled (out of memory). `cfg` strings are borrowed.
- * With cfg->threads, transfers run in engine threads (fetch_threads.h)
- * and `done` still fires on the loop thread.
+ * cfg->engine runs the transfers (engine.h); with the threads engine
+ * `done` still fires on the loop thread.
  */
 int jg_fetch_init(struct jg_fetch *f, struct ev_loop *loop, const struct jg_fetch_config *cfg,
                   jg_fetch_done_cb done, char *why, size_t why_len);
@@ -162,6 +165,8 @@ int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url,
                    const char *resolve, int sink, const struct jg_fetch_cond *cond);
 /* Stops a transfer in flight without calling `done`; frees its body. */
 void jg_fetch_cancel(struct jg_transfer *t);
+/* Engine threads started so far (0 for the loop engine). */
+unsigned jg_fetch_threads_started(const struct jg_fetch *f);
 /*
  * Takes the body out of a finished transfer (NULL for an empty one); the
  * caller frees it, and calls jg_fetch_unhold(f, *held) once it has, so the

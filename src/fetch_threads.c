@@ -1,4 +1,15 @@
-#include "fetch_threads.h"
+/*
+ * The threads engine: the baseline juggle is compared against. Each
+ * transfer runs in a blocking curl_easy_perform() on one of a pool of
+ * threads, the C analogue of a ThreadPoolExecutor; the finished transfer
+ * travels back to the loop thread through an ev_async, where jg_fetch's
+ * `done` callback sees it exactly as it sees one of the loop engine's.
+ *
+ * Only the thread touches a transfer in flight: it works on a copy of its
+ * own (struct jg_task), so cancelling never waits for the thread.
+ */
+#include "fetch.h"
+#include "engine.h"
 
 #include "stall.h"
 
@@ -181,7 +192,7 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
 	}
 }
 
-int jg_threads_init(struct jg_fetch *f, unsigned max_threads, char *why, size_t why_len)
+static int threads_init(struct jg_fetch *f, unsigned max_threads, char *why, size_t why_len)
 {
 	struct jg_threads *th = calloc(1, sizeof *th);
 	if (th)
@@ -222,7 +233,7 @@ static int start_thread(struct jg_threads *th, char *why, size_t why_len)
 	return 0;
 }
 
-int jg_threads_submit(struct jg_fetch *f, struct jg_transfer *t)
+static int threads_start(struct jg_fetch *f, struct jg_transfer *t)
 {
 	struct jg_threads *th = f->threads;
 	struct jg_task *task = calloc(1, sizeof *task);
@@ -280,21 +291,26 @@ int jg_threads_submit(struct jg_fetch *f, struct jg_transfer *t)
 	return 0;
 }
 
-void jg_threads_cancel(struct jg_transfer *t)
+static void threads_cancel(struct jg_transfer *t)
 {
 	struct jg_task *task = t->task;
+	if (!task) {
+		jg_fetch_release(t); /* handed back already: only ours */
+		return;
+	}
 	task->owner = NULL;
 	task->cancelled = 1;
 	t->task = NULL;
+	t->f->running--;
 	/* The thread hands it back through on_wake, which discards it. */
 }
 
-unsigned jg_threads_started(const struct jg_fetch *f)
+static unsigned threads_started(const struct jg_fetch *f)
 {
 	return f->threads ? f->threads->started : 0;
 }
 
-void jg_threads_fini(struct jg_fetch *f)
+static void threads_fini(struct jg_fetch *f)
 {
 	struct jg_threads *th = f->threads;
 	pthread_mutex_lock(&th->lock);
@@ -315,3 +331,12 @@ void jg_threads_fini(struct jg_fetch *f)
 	free(th);
 	f->threads = NULL;
 }
+
+const struct jg_engine_ops jg_engine_threads = {
+	.name = "threads",
+	.init = threads_init,
+	.fini = threads_fini,
+	.start = threads_start,
+	.cancel = threads_cancel,
+	.threads_started = threads_started,
+};

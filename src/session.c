@@ -4,7 +4,7 @@
 #include "handoff.h"
 #include "job.h"
 #include "outcome.h"
-#include "fetch_threads.h"
+#include "engine.h"
 #include "pool.h"
 #include "retry.h"
 #include "url.h"
@@ -376,7 +376,8 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 		.store = &s->store,
 		.cacert = s->opt.cacert,
 		.user_agent = s->user_agent,
-		.threads = s->opt.engine == JG_ENGINE_LOOP ? 0 : s->opt.threads,
+		.engine = s->opt.engine == JG_ENGINE_LOOP ? &jg_engine_multi : &jg_engine_threads,
+		.threads = s->opt.threads,
 	};
 	if (jg_fetch_init(&s->fetch, s->loop, &cfg, jg_job_on_transfer_done, why, why_len) < 0)
 		return JG_EINTERNAL;
@@ -578,7 +579,7 @@ JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out
 	out->stall_max = s->stall.max;
 	out->stall_p99 = jg_stall_quantile(&s->stall, 0.99);
 	out->engine = (enum jg_engine)s->opt.engine;
-	out->threads = s->fetch.threads ? jg_threads_started(&s->fetch) : 0;
+	out->threads = jg_fetch_threads_started(&s->fetch);
 }
 
 static void cancel_queued(void *ctx, uint32_t idx)
