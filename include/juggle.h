@@ -34,6 +34,26 @@
  *
  * Build: `pkg-config --cflags --libs juggle` (libjuggle.so.0, or the
  * static libjuggle.a with --static); link libev as well, whose loop you run.
+ *
+ * ABI policy. libjuggle.so.0 stays compatible: a program built against an
+ * older juggle.h of soname 0 runs with any newer libjuggle.so.0. Within a
+ * soname, functions and error codes are only ever added, never removed or
+ * changed; the soname is bumped (libjuggle.so.1) for anything else, and
+ * CI compares every build against the last release with libabigail's
+ * abidiff (scripts/abi_check.sh) and fails on an incompatible change that
+ * keeps the soname. Structs come in three kinds:
+ *   - opaque (jg_session, jg_options, jg_pool, jg_counts): made and freed
+ *     by the library, their layout is nobody else's business;
+ *   - sized (jg_stats, jg_prior): the caller owns the memory and the
+ *     function takes its size (the macros below pass sizeof for you). They
+ *     only ever grow at their end; the library reads or fills only the
+ *     bytes the caller's struct has, so an older program's struct is never
+ *     overrun and fields it does not know of read as zero;
+ *   - handed out (jg_result, jg_word_count): the library owns the memory
+ *     and lends a const pointer; jg_result only grows at its end, and a
+ *     caller never allocates one. jg_word_count is frozen.
+ * JG_VERSION_MAJOR/MINOR/PATCH (juggle_version.h) are the headers';
+ * jg_version_number() is the library's that runs.
  */
 #ifndef JUGGLE_H
 #define JUGGLE_H
@@ -51,7 +71,7 @@ extern "C" {
 #define JG_EXPORT
 #endif
 
-#define JG_VERSION "0.3.0"
+#include "juggle_version.h"
 
 struct ev_loop;
 struct jg_session;
@@ -106,6 +126,8 @@ JG_EXPORT void jg_global_cleanup(void);
 
 /* Versions of juggle and of the libraries it runs on, for --version. */
 JG_EXPORT const char *jg_version(void);
+/* The running library's JG_VERSION_NUM. Added in 0.4. */
+JG_EXPORT unsigned jg_version_number(void);
 JG_EXPORT void jg_library_versions(char *buf, size_t len);
 
 /*
@@ -422,13 +444,20 @@ JG_EXPORT int jg_session_add_url(struct jg_session *s, const char *url, void *us
  *                      RECOUNT; any other answer is handled as usual, a 200
  *                      replacing the file atomically.
  *
- * Strings are copied. Returns what jg_session_add_url() returns, but
- * JG_PRIOR_REFUSED (positive: the URL was queued) when the prior did not
- * hold and the URL will be fetched as by jg_session_add_url().
+ * Strings are copied. Returns what jg_session_add_url() returns. A prior
+ * that did not hold is no error: the URL is queued and fetched as by
+ * jg_session_add_url(), and jg_session_priors_refused() counts it (read it
+ * before and after the call to know).
+ *
+ * `prior_size` is sizeof the caller's struct jg_prior; the macro
+ * jg_session_add_prior() passes it. Changed in 0.4: 0.3 returned
+ * JG_PRIOR_REFUSED for a refused prior, a success through the error
+ * channel; programs built against 0.3 still get that from the
+ * jg_session_add_prior symbol, which takes the 0.3 struct.
  */
-#define JG_PRIOR_REFUSED 1
+#define JG_PRIOR_REFUSED 1  /* only from the 0.3 symbol */
 enum jg_prior_use { JG_PRIOR_KEEP = 1, JG_PRIOR_RECOUNT = 2, JG_PRIOR_REVALIDATE = 3 };
-struct jg_prior {
+struct jg_prior {              /* sized: grows only at its end */
 	enum jg_prior_use use;
 	const char *file;          /* the saved file's name in the output dir */
 	uint64_t bytes;            /* its size */
@@ -436,8 +465,16 @@ struct jg_prior {
 	const char *last_modified; /* NULL when there were none */
 	const char *content_type;  /* its Content-Type: the charset to count in */
 };
+JG_EXPORT int jg_session_add_prior_sized(struct jg_session *s, const char *url,
+                                         const struct jg_prior *prior, size_t prior_size,
+                                         void *user);
+/* Priors given to jg_session_add_prior() that did not hold, so far. */
+JG_EXPORT uint64_t jg_session_priors_refused(const struct jg_session *s);
+/* The 0.3 function, kept for programs built against it (see above). */
 JG_EXPORT int jg_session_add_prior(struct jg_session *s, const char *url,
                                    const struct jg_prior *prior, void *user);
+#define jg_session_add_prior(s, url, prior, user) \
+	jg_session_add_prior_sized((s), (url), (prior), sizeof *(prior), (user))
 
 /*
  * Declares `name`, a file in the output directory, the caller's own (an
@@ -463,6 +500,7 @@ JG_EXPORT void jg_session_drain(struct jg_session *s);
  */
 JG_EXPORT void jg_session_hold_counting(struct jg_session *s, int hold);
 
+/* Sized: grows only at its end (see the ABI policy above). */
 struct jg_stats {
 	uint64_t added;        /* URLs accepted by jg_session_add_url() */
 	uint64_t queued;       /* waiting for a transfer slot */
@@ -481,7 +519,15 @@ struct jg_stats {
 	unsigned threads;      /* engine threads started (0 for the loop) */
 };
 
+/*
+ * Fills the first `size` bytes of `*out` (sizeof the caller's struct: the
+ * macro jg_session_stats() passes it) with the session's figures.
+ */
+JG_EXPORT void jg_session_stats_sized(const struct jg_session *s, struct jg_stats *out,
+                                      size_t size);
+/* The 0.3 function, for programs built against it: fills the 0.3 struct. */
 JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out);
+#define jg_session_stats(s, out) jg_session_stats_sized((s), (out), sizeof *(out))
 
 /*
  * Frees the session. Safe at any time, also from inside its callbacks and

@@ -4,7 +4,7 @@
 #   scripts/abi_check.sh LIBRARY_PATH HEADERS_DIR
 #   scripts/abi_check.sh --update LIBRARY_PATH HEADERS_DIR
 #
-# LIBRARY_PATH is the shared library as built (e.g. build/libjuggle.so.0.3.0),
+# LIBRARY_PATH is the shared library as built (e.g. build/libjuggle.so.0.4.0),
 # HEADERS_DIR the directory of its public header (include/). The build must
 # carry DWARF (-g: meson's debug or debugoptimized buildtype, the default).
 # Needs libabigail's abidw and abidiff (Debian: abigail-tools, which

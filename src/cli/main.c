@@ -401,12 +401,11 @@ static void queue_entries(struct cli *c)
 		struct entry *e = &c->entries[i];
 		struct jg_prior prior;
 		const struct jg_prior *p = jg_resume_prior(&c->resume, e->text, &prior);
+		uint64_t refused = jg_session_priors_refused(c->session);
 		int rc = p ? jg_session_add_prior(c->session, e->text, p, e)
 		           : jg_session_add_url(c->session, e->text, e);
-		if (rc == JG_PRIOR_REFUSED) {
+		if (jg_session_priors_refused(c->session) != refused)
 			jg_resume_refused(&c->resume, e->text);
-			rc = JG_OK;
-		}
 		if (rc == JG_OK)
 			c->accepted++;
 		else if (rc == JG_EDUPLICATE)

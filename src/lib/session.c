@@ -503,6 +503,8 @@ static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct
 	s->added++;
 	s->idle_reported = 0;
 	kick(s);
+	if (refused)
+		s->priors_refused++;
 	return refused ? JG_PRIOR_REFUSED : JG_OK;
 }
 
@@ -529,10 +531,41 @@ JG_EXPORT int jg_session_add_url(struct jg_session *s, const char *url, void *us
 	return add(s, url, NULL, user);
 }
 
-JG_EXPORT int jg_session_add_prior(struct jg_session *s, const char *url,
-                                   const struct jg_prior *prior, void *user)
+/*
+ * The sized structs as 0.3 had them, for the functions programs built
+ * against 0.3 call: their last field then. They never change.
+ */
+#define PRIOR_SIZE_0_3 (offsetof(struct jg_prior, content_type) + sizeof(const char *))
+#define STATS_SIZE_0_3 (offsetof(struct jg_stats, threads) + sizeof(unsigned))
+
+JG_EXPORT int jg_session_add_prior_sized(struct jg_session *s, const char *url,
+                                         const struct jg_prior *prior, size_t prior_size,
+                                         void *user)
 {
-	return add(s, url, prior, user);
+	if (!prior || prior_size < PRIOR_SIZE_0_3)
+		return JG_EINVAL;
+	/* A larger struct than ours: its fields beyond ours are not read. A
+	 * smaller one (an older program's) would leave ours past its end as 0. */
+	struct jg_prior p = {0};
+	memcpy(&p, prior, prior_size < sizeof p ? prior_size : sizeof p);
+	int rc = add(s, url, &p, user);
+	return rc == JG_PRIOR_REFUSED ? JG_OK : rc;
+}
+
+JG_EXPORT uint64_t jg_session_priors_refused(const struct jg_session *s)
+{
+	return s ? s->priors_refused : 0;
+}
+
+/* The 0.3 entry point: a 0.3 struct, JG_PRIOR_REFUSED when refused. */
+JG_EXPORT int (jg_session_add_prior)(struct jg_session *s, const char *url,
+                                     const struct jg_prior *prior, void *user)
+{
+	if (!prior)
+		return add(s, url, NULL, user);
+	struct jg_prior p = {0};
+	memcpy(&p, prior, PRIOR_SIZE_0_3);
+	return add(s, url, &p, user);
 }
 
 JG_EXPORT int jg_session_claim_file(struct jg_session *s, const char *name)
@@ -562,7 +595,7 @@ JG_EXPORT void jg_session_hold_counting(struct jg_session *s, int hold)
 		kick(s);
 }
 
-JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out)
+static void fill_stats(const struct jg_session *s, struct jg_stats *out)
 {
 	memset(out, 0, sizeof *out);
 	out->added = s->added;
@@ -581,6 +614,23 @@ JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out
 	out->engine = (enum jg_engine)s->opt.engine;
 	out->threads = jg_fetch_threads_started(&s->fetch);
 }
+
+JG_EXPORT void jg_session_stats_sized(const struct jg_session *s, struct jg_stats *out,
+                                      size_t size)
+{
+	struct jg_stats st;
+	fill_stats(s, &st);
+	memset(out, 0, size);
+	memcpy(out, &st, size < sizeof st ? size : sizeof st);
+}
+
+/* The 0.3 entry point: fills the 0.3 struct, however ours grows. */
+JG_EXPORT void (jg_session_stats)(const struct jg_session *s, struct jg_stats *out)
+{
+	jg_session_stats_sized(s, out, STATS_SIZE_0_3);
+}
+
+
 
 static void cancel_queued(void *ctx, uint32_t idx)
 {

@@ -42,6 +42,7 @@ struct jg_session {
 	char user_agent[32];
 	uint64_t rng;
 	uint64_t ok, failed;
+	uint64_t priors_refused;    /* priors given that did not hold */
 	struct jg_handoff handoff;  /* books with the pool, or held for it */
 	int draining;
 	int freeing;

@@ -10,6 +10,11 @@ JG_EXPORT const char *jg_version(void)
 	return JG_VERSION;
 }
 
+JG_EXPORT unsigned jg_version_number(void)
+{
+	return JG_VERSION_NUM;
+}
+
 JG_EXPORT void jg_library_versions(char *buf, size_t len)
 {
 	const curl_version_info_data *c = curl_version_info(CURLVERSION_NOW);

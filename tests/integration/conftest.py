@@ -3,6 +3,7 @@ server of the test's own, and nginx with a certificate made at test time.
 Everything listens on loopback only."""
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -16,6 +17,9 @@ import pytest
 
 BUILD = os.environ.get("JG_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
 JUGGLE = os.path.join(BUILD, "juggle")
+# The project's version: meson.build's project(), its one source of truth.
+with open(os.path.join(os.path.dirname(__file__), "../../meson.build")) as _f:
+    VERSION = re.search(r"version: '([0-9.]+)'", _f.read()).group(1)
 SERVER = os.path.join(BUILD, "tests/server/jg-testserver")
 CORPUS = os.environ.get("JUGGLE_CORPUS") or os.path.join(os.path.dirname(__file__),
                                                          "../../../shared/corpus")

@@ -1,6 +1,7 @@
 """The command line's contract: help, version, usage errors, progress."""
 import os
 import pty
+import re
 import subprocess
 
 from conftest import JUGGLE
@@ -13,7 +14,14 @@ def test_help_and_version():
         assert word in h.stdout
     v = subprocess.run([JUGGLE, "--version"], capture_output=True, text=True)
     assert v.returncode == 0
-    assert v.stdout.startswith("juggle 0.3.0\n")
+    # One source of truth: meson.build's project version, which the man
+    # page must name as well.
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    with open(os.path.join(root, "meson.build")) as f:
+        version = re.search(r"version: '([0-9.]+)'", f.read()).group(1)
+    assert v.stdout.startswith(f"juggle {version}\n"), v.stdout
+    with open(os.path.join(root, "doc", "juggle.1")) as f:
+        assert f'"juggle {version}"' in f.readline()
     for lib in ("libcurl", "libev", "c-ares"):
         assert lib in v.stdout
 

@@ -5,7 +5,7 @@ import os
 import subprocess
 import time
 
-from conftest import JUGGLE, book_files, max_overlap, request_intervals
+from conftest import JUGGLE, VERSION, book_files, max_overlap, request_intervals
 
 
 def test_ebook_numbers_download_byte_identical(server, juggle):
@@ -224,7 +224,7 @@ def test_headers_and_connection_reuse(server, juggle):
     r = juggle("-j", "2", "--per-host", "2", *urls)
     assert r.rc == 0
     starts = server.starts("/gen/r")
-    assert {e["ua"] for e in starts} == {"juggle/0.3.0"}
+    assert {e["ua"] for e in starts} == {f"juggle/{VERSION}"}
     assert len({e["conn"] for e in starts}) <= 4  # 20 requests, a couple of connections
 
 

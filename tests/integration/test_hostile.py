@@ -7,7 +7,7 @@ import socket
 import subprocess
 import time
 
-from conftest import JUGGLE
+from conftest import JUGGLE, VERSION
 
 
 def dead_port():
@@ -110,7 +110,7 @@ def test_a_forged_manifest_record_forges_no_line(tmp_path):
 
     def line(text):
         return f"{text}\t#{zlib.crc32(text.encode()):08x}\n"
-    body = (line("H\tformat=1\tjuggle=0.3.0\tlist=0000000000000001\tlist_urls=1\t"
+    body = (line(f"H\tformat=1\tjuggle={VERSION}\tlist=0000000000000001\tlist_urls=1\t"
                  "order=0000000000000001\tshard=0/0\taccepted=1\tcount=words") +
             line("F\tindex=0\ttext=http://h/x\turl=http://h/x\terr=18446744073709551606\t"
                  "error=HTTP 404\x1b[0m\\n  FAILED http://fake/forged: HTTP 200\thttp=404"))

@@ -8,7 +8,7 @@ import subprocess
 import time
 import zlib
 
-from conftest import JUGGLE, book_files
+from conftest import JUGGLE, VERSION, book_files
 
 
 def run(out, *args, timeout=60):
@@ -144,7 +144,7 @@ def line(text):
     return f"{text}\t#{zlib.crc32(text.encode()):08x}\n"
 
 
-HEADER = ("H\tformat=1\tjuggle=0.3.0\tlist=0000000000000001\tlist_urls=2\t"
+HEADER = (f"H\tformat=1\tjuggle={VERSION}\tlist=0000000000000001\tlist_urls=2\t"
           "order=0000000000000001\tshard=0/0\taccepted=2\tcount=words")
 
 
@@ -168,7 +168,7 @@ def test_merge_refuses_an_empty_or_headless_manifest(tmp_path):
     (empty / "manifest").write_text("")
     torn = tmp_path / "torn" / ".juggle"
     torn.mkdir(parents=True)
-    (torn / "manifest").write_text("H\tformat=1\tjuggle=0.3.0")
+    (torn / "manifest").write_text(f"H\tformat=1\tjuggle={VERSION}")
     for d in (empty.parent, torn.parent):
         p = merge(d)
         assert p.returncode == 2, (p.returncode, p.stderr)

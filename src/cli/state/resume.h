@@ -74,8 +74,8 @@ const struct jg_prior *jg_resume_prior(struct jg_resume *r, const char *text,
                                        struct jg_prior *out);
 
 /*
- * The session refused the prior of `text` (jg_session_add_prior gave
- * JG_PRIOR_REFUSED): it is fetched again. When its counts are in the
+ * The session refused the prior of `text` (jg_session_priors_refused
+ * grew): it is fetched again. When its counts are in the
  * snapshot, sets snapshot_refused: the URLs must be queued again with
  * jg_resume_drop_snapshot() done first.
  */
