@@ -117,7 +117,7 @@ int jg_resolver_init(struct jg_resolver *r, struct ev_loop *loop, const char *se
 		return -1;
 	}
 	if (servers && (rc = ares_set_servers_ports_csv(r->channel, servers)) != ARES_SUCCESS) {
-		snprintf(why, why_len, "--dns-servers '%s': %s", servers, ares_strerror(rc));
+		snprintf(why, why_len, "DNS servers '%s': %s", servers, ares_strerror(rc));
 		ares_destroy(r->channel);
 		r->loop = NULL;
 		return -1;
