@@ -326,7 +326,6 @@ int jg_merge_main(int argc, char **argv)
 		jg_counts_free(all);
 		goto out;
 	}
-	report.show_progress = 0;
 	report.merged_shards = (unsigned)n;
 	/* Books in list order, as one table over every shard. */
 	size_t total_books = 0;

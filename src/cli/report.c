@@ -1,5 +1,6 @@
 #include "report.h"
 #include "say.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,44 +60,11 @@ static void json_field(FILE *f, const char *key, const char *value)
 	json_string(f, value);
 }
 
-static void human_bytes(double b, char *out, size_t len)
-{
-	const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	int i = 0;
-	while (b >= 1024 && i < 4) {
-		b /= 1024;
-		i++;
-	}
-	snprintf(out, len, i ? "%.1f %s" : "%.0f %s", b, unit[i]);
-}
-
 /* Erases the progress line, before a line of another kind. */
 static void clear_progress(const struct jg_report *r)
 {
-	if (r->show_progress)
-		fputs("\r\033[K", stderr);
-}
-
-static void on_progress(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct jg_report *r = w->data;
-	struct jg_stats st;
-	jg_session_stats(r->session, &st);
-	double elapsed = ev_time() - r->started;
-	double rate = elapsed > 0 ? st.bytes / elapsed : 0;
-	uint64_t done = st.ok + st.failed;
-	char bytes[32], speed[32], eta[32] = "--:--";
-	human_bytes((double)st.bytes, bytes, sizeof bytes);
-	human_bytes(rate, speed, sizeof speed);
-	if (done > 0 && done < r->total) {
-		double left = elapsed / (double)done * (double)(r->total - done);
-		snprintf(eta, sizeof eta, "%d:%02d", (int)(left / 60), (int)left % 60);
-	}
-	fputs("\r\033[K", stderr); /* the one escape juggle writes itself */
-	jg_say(stderr, "[%" PRIu64 "/%" PRIu64 "] %s  %s/s  ETA %s  %" PRIu64
-	        " active%s%" PRIu64 " failed",
-	        done, r->total, bytes, speed, eta, st.active, ", ", st.failed);
-	fflush(stderr);
+	if (r->progress)
+		progress_clear(r->progress);
 }
 
 /*
@@ -124,15 +92,15 @@ static FILE *open_temp_beside(const char *path, char *temp, size_t len)
 	return NULL;
 }
 
-int jg_report_init(struct jg_report *r, struct ev_loop *loop, int quiet, const char *json_path)
+int jg_report_init(struct jg_report *r, struct progress *progress, int quiet,
+                   const char *json_path)
 {
 	memset(r, 0, sizeof *r);
-	r->loop = loop;
+	r->progress = progress;
 	r->quiet = quiet;
 	r->started = ev_time();
 	r->failures_tail = &r->failures;
 	r->notes_tail = &r->notes;
-	r->show_progress = !quiet && isatty(STDERR_FILENO);
 	if (!json_path)
 		return 0;
 	/* Written beside its final name, renamed when complete. */
@@ -152,17 +120,10 @@ int jg_report_init(struct jg_report *r, struct ev_loop *loop, int quiet, const c
 	return 0;
 }
 
-void jg_report_attach(struct jg_report *r, struct jg_session *s, uint64_t total)
+void jg_report_set_total(struct jg_report *r, uint64_t total)
 {
-	r->session = s;
 	r->total = total;
 	r->per_book = !r->quiet && total <= 50;
-	if (!r->show_progress)
-		return;
-	ev_timer_init(&r->progress, on_progress, 0.2, 0.2);
-	r->progress.data = r;
-	ev_timer_start(r->loop, &r->progress);
-	ev_unref(r->loop); /* progress alone must not keep the loop running */
 }
 
 /* Appends a line to a summary list, unless `limit` lines are there. */
@@ -336,11 +297,11 @@ static void print_summary(struct jg_report *r, double wall, const struct jg_stat
 	char bytes[32], speed[32], kept[64] = "";
 	/* The rate is of what this run saved: kept books cost no transfer. */
 	uint64_t moved = r->bytes - r->reused_bytes;
-	human_bytes((double)r->bytes, bytes, sizeof bytes);
-	human_bytes(wall > 0 ? moved / wall : 0, speed, sizeof speed);
+	progress_human_bytes((double)r->bytes, bytes, sizeof bytes);
+	progress_human_bytes(wall > 0 ? moved / wall : 0, speed, sizeof speed);
 	if (r->reused_bytes) {
 		char b[32];
-		human_bytes((double)r->reused_bytes, b, sizeof b);
+		progress_human_bytes((double)r->reused_bytes, b, sizeof b);
 		snprintf(kept, sizeof kept, " (%s already on disk)", b);
 	}
 	jg_say(stderr, "juggle: %" PRIu64 " ok, %" PRIu64 " failed", r->ok,
@@ -464,12 +425,8 @@ void jg_report_counts(struct jg_report *r, const struct jg_counts *c, unsigned t
 int jg_report_finish(struct jg_report *r, const struct jg_stats *st)
 {
 	double wall = r->merged_shards ? 0 : ev_time() - r->started;
-	if (r->show_progress) {
-		ev_ref(r->loop);
-		ev_timer_stop(r->loop, &r->progress);
-		r->show_progress = 0;
-		fputs("\r\033[K", stderr);
-	}
+	if (r->progress)
+		progress_end(r->progress);
 	if (!r->quiet || r->failed || r->input_errors)
 		print_summary(r, wall, st);
 	return r->json ? finish_json(r, wall, st) : 0;
@@ -477,10 +434,6 @@ int jg_report_finish(struct jg_report *r, const struct jg_stats *st)
 
 void jg_report_fini(struct jg_report *r)
 {
-	if (r->show_progress) {
-		ev_ref(r->loop);
-		ev_timer_stop(r->loop, &r->progress);
-	}
 	if (r->json) {
 		fclose(r->json);
 		unlink(r->json_temp);

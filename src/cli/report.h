@@ -12,11 +12,10 @@
 
 #include "juggle.h"
 
+struct progress;
+
 struct jg_report {
-	struct ev_loop *loop;
-	struct jg_session *session;
-	ev_timer progress;
-	int show_progress;
+	struct progress *progress; /* the live line to clear, or NULL */
 	int quiet;
 	int per_book;              /* print each book's counts */
 	int have_counts;
@@ -40,9 +39,12 @@ struct jg_report {
 	uint64_t n_notes;
 };
 
-/* `json_path` may be NULL. 0, or -1 after printing why. */
-int jg_report_init(struct jg_report *r, struct ev_loop *loop, int quiet, const char *json_path);
-void jg_report_attach(struct jg_report *r, struct jg_session *s, uint64_t total);
+/* `progress` (the line to clear before printing) and `json_path` may be
+ * NULL. 0, or -1 after printing why. */
+int jg_report_init(struct jg_report *r, struct progress *progress, int quiet,
+                   const char *json_path);
+/* The URLs accepted: a summary per book for 50 or fewer. */
+void jg_report_set_total(struct jg_report *r, uint64_t total);
 /* A line of the input that could not be queued. */
 void jg_report_input_error(struct jg_report *r, const char *source, unsigned long line,
                            const char *text, const char *why);

@@ -1,0 +1,449 @@
+/*
+ * One run of the command line, from plan to seal: read the lists, plan
+ * what an earlier run left (resume), queue, run the loop, collect the
+ * counts, seal and report; checkpoints and signals on the way. It owns the
+ * loop; the library is reached through juggle.h alone.
+ */
+#include "run.h"
+
+#include "input.h"
+#include "progress.h"
+#include "report.h"
+#include "resume.h"
+#include "say.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+struct cli {
+	const struct cli_args *args;
+	struct ev_loop *loop;       /* the run's own: the default loop */
+	uint64_t other_shards;     /* URLs left to the other shards */
+	struct entry *entries;     /* this shard's URL lines, in list order */
+	size_t n_entries, cap_entries;
+	uint64_t list_hash, list_urls; /* the whole list's fingerprint */
+	uint64_t list_order;       /* the same, but depending on the order */
+	struct jg_resume resume;
+	int requeued;              /* queued a second time, without the snapshot */
+	int resume_opened;
+	ev_timer checkpoint_timer;
+	int checkpointing;         /* counting is held until the pool is quiet */
+	struct jg_pool *pool;
+	int collected;
+	struct jg_session *session;
+	struct jg_report report;
+	struct progress progress;
+	ev_timer progress_timer;   /* feeds the progress line from the session's figures */
+	double started;
+	uint64_t accepted, duplicates;
+	int interrupted;
+};
+
+/* A URL line of the list, read before anything is queued. */
+struct entry {
+	char *text;
+	const char *source;        /* "argument", "stdin" or the file's name */
+	unsigned long line;
+	uint64_t index;            /* position among the whole list's URLs */
+};
+
+
+static void input_error(struct cli *c, const char *source, unsigned long line, const char *text,
+                        const char *why)
+{
+	jg_report_input_error(&c->report, source, line, text, why);
+	jg_resume_input_error(&c->resume, source, line, text, why);
+}
+
+/*
+ * The whole list is read before anything is queued: whether an earlier
+ * run's count snapshot still holds depends on the list as a whole.
+ */
+static void on_input_url(void *ctx, const char *source, unsigned long line, const char *text)
+{
+	struct cli *c = ctx;
+	size_t len = strlen(text);
+	/* Order-free, so shards and reruns agree however the list is cut. */
+	uint64_t h = jg_shard_hash(text, len);
+	c->list_hash += h;
+	/* File names follow the order URLs are added in (name clashes get
+	 * .1, .2 by position): resuming believes names only in this order. */
+	c->list_order = (c->list_order ^ h) * 0x100000001b3ULL;
+	uint64_t index = c->list_urls++;
+	if (c->args->shard.n && jg_shard_of(text, len, c->args->shard.n) != c->args->shard.k) {
+		c->other_shards++;
+		return;
+	}
+	if (c->n_entries == c->cap_entries) {
+		size_t cap = c->cap_entries ? c->cap_entries * 2 : 1024;
+		struct entry *e = realloc(c->entries, cap * sizeof *e);
+		if (!e) {
+			input_error(c, source, line, text, "out of memory");
+			return;
+		}
+		c->entries = e;
+		c->cap_entries = cap;
+	}
+	struct entry *e = &c->entries[c->n_entries];
+	if (!(e->text = strdup(text))) {
+		input_error(c, source, line, text, "out of memory");
+		return;
+	}
+	e->source = source;
+	e->line = line;
+	e->index = index;
+	c->n_entries++;
+}
+
+static void on_input_error(void *ctx, const char *source, unsigned long line, const char *why)
+{
+	input_error(ctx, source, line, NULL, why);
+}
+
+static void on_book(struct jg_session *s, const struct jg_result *r, void *user);
+static void on_idle(struct jg_session *s, void *user);
+
+/* Queues this shard's URLs, each with what an earlier run left of it. */
+static void queue_entries(struct cli *c)
+{
+	for (size_t i = 0; i < c->n_entries; i++) {
+		struct entry *e = &c->entries[i];
+		struct jg_prior prior;
+		const struct jg_prior *p = jg_resume_prior(&c->resume, e->text, &prior);
+		uint64_t refused = jg_session_priors_refused(c->session);
+		int rc = p ? jg_session_add_prior(c->session, e->text, p, e)
+		           : jg_session_add_url(c->session, e->text, e);
+		if (jg_session_priors_refused(c->session) != refused)
+			jg_resume_refused(&c->resume, e->text);
+		if (rc == JG_OK)
+			c->accepted++;
+		else if (rc == JG_EDUPLICATE)
+			c->duplicates++; /* downloaded once, as asked */
+		else if (!c->requeued)
+			input_error(c, e->source, e->line, e->text, jg_strerror(rc));
+	}
+}
+
+/*
+ * A book the snapshot sealed did not keep its file name (a URL added
+ * before it took the name): the snapshot holds counts of a book that
+ * will be fetched again. Nothing has run yet, so start over with a new
+ * session that counts every saved book from its file instead.
+ */
+static int requeue_without_snapshot(struct cli *c, struct ev_loop *loop)
+{
+	char why[JG_ERRBUF_SIZE];
+	jg_session_on_book(c->session, NULL, NULL); /* its cancellations are no news */
+	jg_session_free(c->session);
+	jg_resume_drop_snapshot(&c->resume);
+	if (jg_session_new(&c->session, loop, c->args->opts, why) != JG_OK) {
+		jg_say(stderr, "juggle: %s\n", why);
+		return -1;
+	}
+	jg_session_on_book(c->session, on_book, c);
+	jg_session_on_idle(c->session, on_idle, c);
+	c->accepted = c->duplicates = 0;
+	c->requeued = 1; /* bad lines were reported the first time */
+	jg_resume_claim_files(&c->resume, c->session);
+	queue_entries(c);
+	return 0;
+}
+
+static void read_inputs(struct cli *c, int argc, char **argv)
+{
+	struct jg_input_sink sink = {on_input_url, on_input_error, c};
+	for (int i = c->args->first_url; i < argc; i++) {
+		char *text = jg_input_trim(argv[i]);
+		if (*text)
+			on_input_url(c, "argument", (unsigned long)(i - c->args->first_url + 1), text);
+	}
+	for (size_t i = 0; i < c->args->n_lists; i++) {
+		const char *name = c->args->lists[i];
+		int is_stdin = strcmp(name, "-") == 0;
+		FILE *fp = is_stdin ? stdin : fopen(name, "r");
+		if (!fp) {
+			char why[256];
+			snprintf(why, sizeof why, "cannot open URL list: %s", strerror(errno));
+			jg_say(stderr, "juggle: %s: %s\n", name, why);
+			c->report.input_errors++;
+			continue;
+		}
+		jg_input_read(fp, is_stdin ? "stdin" : name, &sink);
+		if (ferror(fp)) {
+			jg_say(stderr, "juggle: %s: read error: %s\n", name, strerror(errno));
+			c->report.input_errors++;
+		}
+		if (!is_stdin)
+			fclose(fp);
+	}
+}
+
+static void on_book(struct jg_session *s, const struct jg_result *r, void *user)
+{
+	struct cli *c = user;
+	const struct entry *e = r->user;
+	struct jg_result res = *r;
+	struct jg_word_count top[JG_MF_TOP_MAX];
+	static char words[JG_MF_TOP_WORDS]; /* workers send words of <= 1024 bytes */
+	jg_resume_book(&c->resume, e->text, e->index, &res, top, words, sizeof words);
+	jg_report_book(&c->report, &res);
+}
+
+static void on_idle(struct jg_session *s, void *user)
+{
+	struct cli *c = user;
+	ev_break(c->loop, EVBREAK_ONE);
+}
+
+static void on_counts(struct jg_pool *pool, const struct jg_counts *pool_counts, void *user)
+{
+	struct cli *c = user;
+	c->collected = 1;
+	ev_break(c->loop, EVBREAK_ONE);
+	/* The books kept from earlier runs are in the snapshot, not the pool. */
+	const struct jg_counts *counts = jg_resume_seal(&c->resume, pool_counts, 1);
+	if (!counts) {
+		c->report.input_errors++;
+		return;
+	}
+	jg_report_counts(&c->report, counts, c->args->top);
+	if (c->args->counts_path && jg_counts_write_tsv(counts, c->args->counts_path) != JG_OK) {
+		jg_say(stderr, "juggle: %s: cannot write the counts: %s\n", c->args->counts_path, strerror(errno));
+		c->report.input_errors++;
+	}
+}
+
+/* Every book is counted: gather the workers' tables and report them. */
+/*
+ * A checkpoint: hold books back from the workers, and once the pool is
+ * quiet its table is exactly that of the books recorded so far: seal it,
+ * and let the books go again. A run killed later counts again only what
+ * it counted after this.
+ */
+static void on_checkpoint_counts(struct jg_pool *pool, const struct jg_counts *counts, void *user)
+{
+	struct cli *c = user;
+	jg_resume_seal(&c->resume, counts, 0);
+	c->checkpointing = 0;
+	if (c->session)
+		jg_session_hold_counting(c->session, 0);
+}
+
+static void on_checkpoint(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct cli *c = w->data;
+	if (c->checkpointing || !c->resume.writing)
+		return;
+	c->checkpointing = 1;
+	jg_session_hold_counting(c->session, 1);
+	if (jg_pool_collect(c->pool, on_checkpoint_counts, c) != JG_OK) {
+		c->checkpointing = 0;
+		jg_session_hold_counting(c->session, 0);
+	}
+}
+
+static void start_checkpoints(struct cli *c, struct ev_loop *loop)
+{
+	if (c->args->checkpoint <= 0 || (c->args->count_flags & JG_COUNT_OFF) || !c->pool)
+		return;
+	ev_timer_init(&c->checkpoint_timer, on_checkpoint, c->args->checkpoint, c->args->checkpoint);
+	c->checkpoint_timer.data = c;
+	ev_timer_start(loop, &c->checkpoint_timer);
+	ev_unref(loop); /* checkpoints alone must not keep the run going */
+}
+
+static void stop_checkpoints(struct cli *c, struct ev_loop *loop)
+{
+	if (!ev_is_active(&c->checkpoint_timer))
+		return;
+	ev_ref(loop);
+	ev_timer_stop(loop, &c->checkpoint_timer);
+}
+
+static void collect_counts(struct cli *c, struct ev_loop *loop)
+{
+	stop_checkpoints(c, loop);
+	if (c->interrupted || (c->args->count_flags & JG_COUNT_OFF) || !c->pool)
+		return;
+	/* One collection at a time: a checkpoint's ends first. */
+	while (c->checkpointing && !c->interrupted)
+		ev_run(loop, EVRUN_ONCE);
+	if (c->interrupted)
+		return;
+	if (jg_pool_collect(c->pool, on_counts, c) != JG_OK)
+		return;
+	if (!c->collected)
+		ev_run(loop, 0);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct cli *c = w->data;
+	c->interrupted = 1;
+	ev_break(loop, EVBREAK_ONE);
+}
+
+/* The progress line, redrawn from the session's figures. */
+static void on_progress(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct cli *c = w->data;
+	struct jg_stats st;
+	jg_session_stats(c->session, &st);
+	struct progress_figures f = {
+		.done = st.ok + st.failed,
+		.total = c->accepted,
+		.bytes = st.bytes,
+		.active = st.active,
+		.failed = st.failed,
+		.elapsed = ev_time() - c->started,
+	};
+	progress_draw(&c->progress, &f);
+}
+
+static int run(struct cli *c, struct ev_loop *loop)
+{
+	ev_signal sigint, sigterm;
+	ev_signal_init(&sigint, on_signal, SIGINT);
+	ev_signal_init(&sigterm, on_signal, SIGTERM);
+	sigint.data = sigterm.data = c;
+	ev_signal_start(loop, &sigint);
+	ev_signal_start(loop, &sigterm);
+	ev_unref(loop);
+	ev_unref(loop);
+	if (c->progress.shown) {
+		ev_timer_init(&c->progress_timer, on_progress, 0.2, 0.2);
+		c->progress_timer.data = c;
+		ev_timer_start(loop, &c->progress_timer);
+		ev_unref(loop); /* progress alone must not keep the loop running */
+	}
+	if (c->accepted > 0) {
+		start_checkpoints(c, loop);
+		ev_run(loop, 0);
+		collect_counts(c, loop);
+	}
+	stop_checkpoints(c, loop);
+	if (ev_is_active(&c->progress_timer)) {
+		ev_ref(loop);
+		ev_timer_stop(loop, &c->progress_timer);
+	}
+	struct jg_stats st;
+	jg_session_stats(c->session, &st);
+	/* Whatever did not finish is reported as cancelled. */
+	jg_session_free(c->session);
+	c->session = NULL;
+	ev_ref(loop);
+	ev_ref(loop);
+	ev_signal_stop(loop, &sigint);
+	ev_signal_stop(loop, &sigterm);
+	c->report.worker_restarts = c->pool ? jg_pool_restarts(c->pool) : 0;
+	int io_failed = jg_report_finish(&c->report, &st) < 0;
+	if (c->interrupted)
+		return EXIT_INTERRUPTED;
+	if (io_failed || c->report.failed || c->report.input_errors)
+		return EXIT_SOME_FAILED;
+	return EXIT_ALL_OK;
+}
+
+/*
+ * Every transfer holds a socket: -j 2000 needs some 2,000 descriptors, and
+ * the soft limit is often 1024. Raise it to the hard limit, as servers do;
+ * warn when even that is short, since transfers would then fail to connect.
+ */
+static void raise_fd_limit(const struct cli *c)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* A socket per transfer, and with --no-count the file it writes; the
+	 * workers' pipes; some slack for c-ares, the report and stdio. */
+	rlim_t per = (c->args->count_flags & JG_COUNT_OFF) ? 2 : 1;
+	rlim_t need = per * (c->args->jobs ? c->args->jobs : 64) + 2 * (c->args->workers ? c->args->workers : 16) + 64;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		jg_say(stderr, "juggle: warning: -j %u needs about %llu file descriptors, "
+		        "but ulimit -n allows %llu\n", c->args->jobs ? c->args->jobs : 64, (unsigned long long)need,
+		        (unsigned long long)rl.rlim_cur);
+}
+
+int cli_run(const struct cli_args *args, int argc, char **argv)
+{
+	struct cli c;
+	memset(&c, 0, sizeof c);
+	c.args = args;
+	raise_fd_limit(&c);
+	/* Workers are forked first: before curl or anything else could have
+	 * started a thread. */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	char perr[JG_ERRBUF_SIZE];
+	/* Without counting there is nothing for workers to do: the session
+	 * then writes each body to its file as it arrives. */
+	if (!(c.args->count_flags & JG_COUNT_OFF) &&
+	    jg_pool_new(&c.pool, c.args->workers ? c.args->workers : (unsigned)(cpus > 0 ? cpus : 1), perr) != JG_OK) {
+		jg_say(stderr, "juggle: %s\n", perr);
+		return EXIT_USAGE;
+	}
+	jg_options_set_pool(c.args->opts, c.pool);
+	jg_options_set_counting(c.args->opts, c.args->count_flags, c.args->top);
+	if (jg_global_init() != JG_OK) {
+		jg_say(stderr, "juggle: cannot initialise libcurl or c-ares\n");
+		return EXIT_USAGE;
+	}
+	struct ev_loop *loop = c.loop = ev_default_loop(EVFLAG_AUTO);
+	char why[JG_ERRBUF_SIZE];
+	int status = EXIT_USAGE;
+	if (jg_session_new(&c.session, loop, c.args->opts, why) != JG_OK) {
+		jg_say(stderr, "juggle: %s\n", why);
+		goto out;
+	}
+	c.started = ev_time();
+	progress_init(&c.progress, c.args->quiet);
+	if (jg_report_init(&c.report, &c.progress, c.args->quiet, c.args->json) < 0)
+		goto out;
+	jg_session_on_book(c.session, on_book, &c);
+	jg_session_on_idle(c.session, on_idle, &c);
+	c.resume_opened = 1;
+	if (jg_resume_open(&c.resume, c.args->outdir ? c.args->outdir : "texts", c.args->count_flags, c.args->refresh) < 0)
+		goto out;
+	read_inputs(&c, argc, argv);
+	for (size_t i = 0; i < c.n_entries; i++)
+		jg_resume_listed(&c.resume, c.entries[i].text);
+	jg_resume_plan(&c.resume, c.list_hash, c.list_order, c.list_urls, c.args->shard.k, c.args->shard.n);
+	jg_resume_claim_files(&c.resume, c.session);
+	queue_entries(&c);
+	if (c.resume.snapshot_refused && requeue_without_snapshot(&c, loop) < 0)
+		goto out;
+	jg_resume_start(&c.resume, c.accepted);
+	if (c.args->shard.n && !c.args->quiet)
+		jg_say(stderr, "juggle: shard %u/%u: %llu URLs here, %llu in other shards\n",
+		        c.args->shard.k, c.args->shard.n, (unsigned long long)c.accepted,
+		        (unsigned long long)c.other_shards);
+	jg_report_set_total(&c.report, c.accepted);
+	status = run(&c, loop);
+	if (!c.args->quiet && (c.resume.kept || c.resume.recounted || c.resume.revalidated))
+		jg_say(stderr, "juggle: resumed %s: %llu books kept, %llu counted again from their "
+		        "files, %llu not modified (304)\n", c.args->outdir ? c.args->outdir : "texts",
+		        (unsigned long long)c.resume.kept, (unsigned long long)c.resume.recounted,
+		        (unsigned long long)c.resume.revalidated);
+out:
+	jg_session_free(c.session); /* NULL after a run */
+	jg_report_fini(&c.report);
+	if (c.resume_opened)
+		jg_resume_close(&c.resume);
+	jg_pool_free(c.pool);
+	for (size_t i = 0; i < c.n_entries; i++)
+		free(c.entries[i].text);
+	free(c.entries);
+	ev_loop_destroy(loop);
+	jg_global_cleanup();
+	return status;
+}
