@@ -306,6 +306,14 @@ static void on_progress(struct ev_loop *loop, ev_timer *w, int revents)
 	progress_draw(&c->progress, &f);
 }
 
+/* What resuming has to say: printed as the run's own lines. */
+static void on_resume_notice(void *ctx, const char *text)
+{
+	struct cli *c = ctx;
+	progress_clear(&c->progress);
+	jg_say(stderr, "juggle: %s\n", text);
+}
+
 static int run(struct cli *c, struct ev_loop *loop)
 {
 	ev_signal sigint, sigterm;
@@ -412,7 +420,8 @@ int cli_run(const struct cli_args *args, int argc, char **argv)
 	jg_session_on_book(c.session, on_book, &c);
 	jg_session_on_idle(c.session, on_idle, &c);
 	c.resume_opened = 1;
-	if (jg_resume_open(&c.resume, c.args->outdir ? c.args->outdir : "texts", c.args->count_flags, c.args->refresh) < 0)
+	if (jg_resume_open(&c.resume, c.args->outdir ? c.args->outdir : "texts", c.args->count_flags,
+	                   c.args->refresh, on_resume_notice, &c) < 0)
 		goto out;
 	read_inputs(&c, argc, argv);
 	for (size_t i = 0; i < c.n_entries; i++)

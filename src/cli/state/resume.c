@@ -1,10 +1,10 @@
 #include "resume.h"
-#include "say.h"
 #include "snapshot.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,15 +12,32 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* What the run is told; the policy prints nothing itself. */
+__attribute__((format(printf, 2, 3)))
+static void notice(const struct jg_resume *r, const char *fmt, ...)
+{
+	if (!r->notice)
+		return;
+	char text[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	r->notice(r->notice_ctx, text);
+}
+
 static const char *manifest_path(const struct jg_resume *r, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s/manifest", r->dir, JG_MF_DIR);
 	return buf;
 }
 
-int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, int refresh)
+int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, int refresh,
+                   jg_resume_notice_fn notice_fn, void *notice_ctx)
 {
 	memset(r, 0, sizeof *r);
+	r->notice = notice_fn;
+	r->notice_ctx = notice_ctx;
 	r->dirfd = r->jfd = -1;
 	jg_mf_init(&r->old);
 	jg_mf_init(&r->now);
@@ -29,7 +46,7 @@ int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, i
 	r->counting = !(count_flags & JG_COUNT_OFF);
 	jg_mf_count_mode(count_flags, r->count_mode, sizeof r->count_mode);
 	if (!(r->dir = strdup(dir))) {
-		jg_say(stderr, "juggle: out of memory\n");
+		notice(r, "out of memory");
 		return -1;
 	}
 	char why[600], path[PATH_MAX + 64];
@@ -38,21 +55,21 @@ int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, i
 	 * a symlink a writer of DIR planted. */
 	r->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r->dirfd < 0 || (r->jfd = jg_mf_open_dir(dir, 1, why, sizeof why)) < 0) {
-		jg_say(stderr, "juggle: %s\n", r->dirfd < 0 ? strerror(errno) : why);
+		notice(r, "%s", r->dirfd < 0 ? strerror(errno) : why);
 		return -1;
 	}
 	if (jg_mf_load(&r->old, r->jfd, dir, why, sizeof why) < 0) {
-		jg_say(stderr, "juggle: %s; not resuming from it\n", why);
+		notice(r, "%s; not resuming from it", why);
 		jg_mf_fini(&r->old);
 		r->old.found = 1; /* something is there: do not adopt files */
 		return 0;
 	}
 	manifest_path(r, path, sizeof path);
 	if (r->old.bad_line)
-		jg_say(stderr, "juggle: %s:%lu: fails its checksum; not trusted, rebuilding it "
-		        "from the files in %s\n", path, r->old.bad_line, dir);
+		notice(r, "%s:%lu: fails its checksum; not trusted, rebuilding it "
+		        "from the files in %s", path, r->old.bad_line, dir);
 	else if (r->old.torn_line)
-		jg_say(stderr, "juggle: %s:%lu: cut short (an interrupted run), dropped\n", path,
+		notice(r, "%s:%lu: cut short (an interrupted run), dropped", path,
 		        r->old.torn_line);
 	r->usable = r->old.found && !r->old.bad_line;
 	return 0;
@@ -140,7 +157,7 @@ void jg_resume_plan(struct jg_resume *r, uint64_t list_hash, uint64_t list_order
 	char why[600];
 	if (load_snapshot(r, why, sizeof why) < 0) {
 		if (why[0])
-			jg_say(stderr, "juggle: %s; counting the saved books again\n", why);
+			notice(r, "%s; counting the saved books again", why);
 		jg_counts_free(r->prior_counts);
 		r->prior_counts = NULL;
 		return;
@@ -215,7 +232,7 @@ int jg_resume_start(struct jg_resume *r, uint64_t accepted)
 	struct jg_manifest *old = &r->old;
 	r->now.accepted = accepted;
 	if (jg_mf_begin(&r->w, r->jfd, r->dir, why, sizeof why) < 0) {
-		jg_say(stderr, "juggle: %s: cannot keep a manifest, this run could not be resumed\n", why);
+		notice(r, "%s: cannot keep a manifest, this run could not be resumed", why);
 		return -1;
 	}
 	jg_mf_write_header(&r->w, &r->now);
@@ -260,7 +277,7 @@ int jg_resume_start(struct jg_resume *r, uint64_t accepted)
 			}
 		}
 	if (jg_mf_commit(&r->w, why, sizeof why) < 0) {
-		jg_say(stderr, "juggle: %s: cannot keep a manifest, this run could not be resumed\n", why);
+		notice(r, "%s: cannot keep a manifest, this run could not be resumed", why);
 		jg_mf_close(&r->w);
 		return -1;
 	}
@@ -274,7 +291,7 @@ static void warn_write_failed(struct jg_resume *r)
 	char path[4096];
 	if (!r->writing || !r->w.failed)
 		return;
-	jg_say(stderr, "juggle: %s: %s; a rerun will fetch what this one could not record\n",
+	notice(r, "%s: %s; a rerun will fetch what this one could not record",
 	        manifest_path(r, path, sizeof path), strerror(r->w.err));
 	r->writing = 0;
 }
@@ -340,7 +357,7 @@ const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_coun
 	struct jg_counts *all = jg_counts_new();
 	if (!all || (r->prior_counts && jg_counts_merge(all, r->prior_counts) != JG_OK) ||
 	    jg_counts_merge(all, pool_counts) != JG_OK) {
-		jg_say(stderr, "juggle: out of memory while merging the counts\n");
+		notice(r, "out of memory while merging the counts");
 		jg_counts_free(all);
 		return NULL;
 	}
@@ -356,7 +373,7 @@ const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_coun
 	 * fsync would block the loop, and the rename already protects it
 	 * from a killed process. */
 	if (jg_snapshot_write(r->jfd, r->dir, all, &seal, final, why, sizeof why) < 0) {
-		jg_say(stderr, "juggle: %s; a rerun will count the books again\n", why);
+		notice(r, "%s; a rerun will count the books again", why);
 		return all;
 	}
 	if (jg_mf_write_seal(&r->w, &seal) == 0) {

@@ -23,7 +23,12 @@
 #include "juggle.h"
 #include "manifest.h"
 
+/* A line for the user ("... ; not resuming from it"), without "juggle: ". */
+typedef void (*jg_resume_notice_fn)(void *ctx, const char *text);
+
 struct jg_resume {
+	jg_resume_notice_fn notice;   /* the run prints; resume itself prints nothing */
+	void *notice_ctx;
 	char *dir;
 	int dirfd;                    /* DIR, and DIR/.juggle: files are opened */
 	int jfd;                      /* through them (the session holds the lock) */
@@ -46,10 +51,11 @@ struct jg_resume {
 };
 
 /*
- * Loads DIR's manifest and says on stderr what it found (a damaged or cut
- * short manifest, a different list). 0, or -1 after printing why.
+ * Loads DIR's manifest and tells `notice` what it found (a damaged or cut
+ * short manifest, a different list). 0, or -1 after telling why.
  */
-int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, int refresh);
+int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, int refresh,
+                   jg_resume_notice_fn notice, void *notice_ctx);
 
 /*
  * Called once the whole list is read (`list_hash`/`list_urls`: every URL
