@@ -12,7 +12,7 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 run_suite() { # name, meson options...
   local dir=$1; shift
   rm -rf "$dir"
-  meson setup "$dir" --werror "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
+  meson setup "$dir" --werror --wrap-mode=nofallback "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
   ninja -C "$dir" || return 1
   meson test -C "$dir" --print-errorlogs --num-processes 2 || true
 }
@@ -28,7 +28,7 @@ for f in fuzz/fuzz_*.c; do
   t=${f#fuzz/fuzz_}; fuzz_targets+=("${t%.c}")
 done
 rm -rf build-fuzz fuzz-results.txt
-if CC=clang meson setup build-fuzz --werror -Dfuzz=true -Db_sanitize=address,undefined \
+if CC=clang meson setup build-fuzz --werror --wrap-mode=nofallback -Dfuzz=true -Db_sanitize=address,undefined \
      -Db_lundef=false >build-fuzz.setup.log 2>&1 && ninja -C build-fuzz >/dev/null; then
   for t in "${fuzz_targets[@]}"; do
     corpus="build-fuzz/corpus-$t"
