@@ -357,9 +357,7 @@ int jg_merge_main(int argc, char **argv)
 			incomplete = 1;
 		}
 	}
-	struct jg_stats none;
-	memset(&none, 0, sizeof none);
-	if (jg_report_finish(&report, &none) < 0)
+	if (jg_report_finish(&report, NULL) < 0) /* a merge ran nothing */
 		incomplete = 1;
 	if (report.failed || report.input_errors)
 		incomplete = 1;

@@ -1,6 +1,7 @@
 #include "report.h"
 #include "say.h"
 #include "progress.h"
+#include "json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,75 +22,11 @@ struct report_line {
 	char text[];
 };
 
-/* A JSON string that strict parsers take: UTF-8 always (a byte that is
- * not part of a well-formed sequence becomes U+FFFD), controls escaped. */
-static void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		switch (*p) {
-		case '"': fputs("\\\"", f); break;
-		case '\\': fputs("\\\\", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\r': fputs("\\r", f); break;
-		case '\t': fputs("\\t", f); break;
-		default:
-			if (*p < 0x20 || *p == 0x7f) {
-				fprintf(f, "\\u%04x", *p);
-			} else if (*p < 0x80) {
-				fputc(*p, f);
-			} else {
-				size_t n = jg_utf8_seq_len(p);
-				if (n) {
-					fwrite(p, 1, n, f);
-					p += n - 1;
-				} else {
-					fputs("\\ufffd", f);
-				}
-			}
-		}
-	}
-	fputc('"', f);
-}
-
-static void json_field(FILE *f, const char *key, const char *value)
-{
-	if (!value)
-		return;
-	fprintf(f, ",\"%s\":", key);
-	json_string(f, value);
-}
-
 /* Erases the progress line, before a line of another kind. */
 static void clear_progress(const struct jg_report *r)
 {
 	if (r->progress)
 		progress_clear(r->progress);
-}
-
-/*
- * A new file beside `path` to write it in, renamed over it once whole:
- * "DIR/.NAME.jg-PID-N.part", made here and now with O_EXCL, so nothing a
- * writer of DIR planted there (a symlink) is followed.
- */
-static FILE *open_temp_beside(const char *path, char *temp, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-	int dir_len = slash ? (int)(slash - path + 1) : 0;
-	const char *base = slash ? slash + 1 : path;
-	for (unsigned n = 0; n < 100; n++) {
-		snprintf(temp, len, "%.*s.%s.jg-%ld-%u.part", dir_len, path, base, (long)getpid(), n);
-		int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			FILE *f = fdopen(fd, "w");
-			if (!f)
-				close(fd);
-			return f;
-		}
-		if (errno != EEXIST)
-			return NULL;
-	}
-	return NULL;
 }
 
 int jg_report_init(struct jg_report *r, struct progress *progress, int quiet,
@@ -98,26 +35,9 @@ int jg_report_init(struct jg_report *r, struct progress *progress, int quiet,
 	memset(r, 0, sizeof *r);
 	r->progress = progress;
 	r->quiet = quiet;
-	r->started = ev_time();
 	r->failures_tail = &r->failures;
 	r->notes_tail = &r->notes;
-	if (!json_path)
-		return 0;
-	/* Written beside its final name, renamed when complete. */
-	r->json_path = strdup(json_path);
-	r->json_temp = malloc(strlen(json_path) + 64);
-	if (!r->json_path || !r->json_temp) {
-		jg_say(stderr, "juggle: out of memory\n");
-		return -1;
-	}
-	r->json = open_temp_beside(json_path, r->json_temp, strlen(json_path) + 64);
-	if (!r->json) {
-		jg_say(stderr, "juggle: %s: %s\n", r->json_temp, strerror(errno));
-		return -1;
-	}
-	fprintf(r->json, "{\"juggle\":\"%s\",\"books\":[", jg_version());
-	r->json_first = 1;
-	return 0;
+	return json_report_open(&r->json, json_path);
 }
 
 void jg_report_set_total(struct jg_report *r, uint64_t total)
@@ -176,60 +96,6 @@ static void remember_notes(struct jg_report *r, const struct jg_result *res)
 		         "%s: %s", res->url, res->charset_note);
 }
 
-static void json_counts(FILE *f, const struct jg_result *res)
-{
-	if (!res || !res->counted)
-		return;
-	fprintf(f, ",\"words\":%" PRIu64 ",\"distinct\":%" PRIu64 ",\"top\":[", res->words,
-	        res->distinct);
-	for (size_t i = 0; i < res->n_top; i++) {
-		fputs(i ? ",[" : "[", f);
-		json_string(f, res->top[i].word);
-		fprintf(f, ",%" PRIu64 "]", res->top[i].count);
-	}
-	fputc(']', f);
-}
-
-static void json_book(struct jg_report *r, const char *url, const char *file, int ok, long code,
-                      uint64_t bytes, unsigned attempts, double elapsed, const char *error,
-                      const struct jg_result *res)
-{
-	if (!r->json)
-		return;
-	fputs(r->json_first ? "\n" : ",\n", r->json);
-	r->json_first = 0;
-	fputs("{\"url\":", r->json);
-	json_string(r->json, url);
-	fputs(",\"file\":", r->json);
-	if (file)
-		json_string(r->json, file);
-	else
-		fputs("null", r->json);
-	fprintf(r->json, ",\"status\":\"%s\",\"http_code\":%ld,\"bytes\":%" PRIu64
-	        ",\"attempts\":%u,\"elapsed\":%.6f,\"error\":",
-	        ok ? "ok" : "failed", code, bytes, attempts, elapsed);
-	if (ok)
-		fputs("null", r->json);
-	else
-		json_string(r->json, error);
-	if (res && res->redirects) {
-		fprintf(r->json, ",\"redirects\":%u,\"final_url\":", res->redirects);
-		json_string(r->json, res->final_url);
-	}
-	if (res) {
-		json_field(r->json, "sha256", res->sha256);
-		json_field(r->json, "content_type", res->content_type);
-		json_field(r->json, "charset", res->charset);
-		json_field(r->json, "charset_from", res->charset_from);
-		json_field(r->json, "charset_note", res->charset_note);
-		json_field(r->json, "foreign_file", res->foreign_file);
-	}
-	if (res && res->reused)
-		fputs(",\"reused\":true", r->json);
-	json_counts(r->json, res);
-	fputc('}', r->json);
-}
-
 void jg_report_input_error(struct jg_report *r, const char *source, unsigned long line,
                            const char *text, const char *why)
 {
@@ -243,7 +109,7 @@ void jg_report_input_error(struct jg_report *r, const char *source, unsigned lon
 	r->input_errors++;
 	char error[700];
 	snprintf(error, sizeof error, "%s:%lu: %s", source, line, why);
-	json_book(r, text ? text : "", NULL, 0, 0, 0, 0, 0, error, NULL);
+	json_report_book(&r->json, text ? text : "", NULL, 0, 0, 0, 0, 0, error, NULL);
 }
 
 /* A word list as "w n w n": a book's, or the whole run's top words. */
@@ -286,14 +152,15 @@ void jg_report_book(struct jg_report *r, const struct jg_result *res)
 		r->failed++;
 		remember_failure(r, res->url, res->error);
 	}
-	json_book(r, res->url, res->file, ok, res->http_code, res->bytes, res->attempts, res->elapsed,
-	          res->error, res);
+	json_report_book(&r->json, res->url, res->file, ok, res->http_code, res->bytes, res->attempts,
+	                 res->elapsed, res->error, res);
 	if (res->counted && r->per_book)
 		print_book_counts(r, res);
 }
 
-static void print_summary(struct jg_report *r, double wall, const struct jg_stats *st)
+static void print_summary(struct jg_report *r, const struct json_run *run)
 {
+	double wall = run ? run->wall : 0;
 	char bytes[32], speed[32], kept[64] = "";
 	/* The rate is of what this run saved: kept books cost no transfer. */
 	uint64_t moved = r->bytes - r->reused_bytes;
@@ -308,15 +175,15 @@ static void print_summary(struct jg_report *r, double wall, const struct jg_stat
 	        r->failed + r->input_errors);
 	if (r->input_errors)
 		jg_say(stderr, " (%" PRIu64 " bad input lines)", r->input_errors);
-	if (r->merged_shards)
+	if (!run)
 		jg_say(stderr, "; %s in %u shards\n", bytes, r->merged_shards);
 	else
 		jg_say(stderr, "; %s%s in %.2f s (%s/s); %" PRIu64 " retries; loop stall max %.1f ms, "
-		        "p99 %.1f ms\n", bytes, kept, wall, speed, st->retries, st->stall_max * 1e3,
-		        st->stall_p99 * 1e3);
-	if (st->engine != JG_ENGINE_LOOP)
-		jg_say(stderr, "juggle: %s engine, %u threads started\n", jg_engine_name(st->engine),
-		        st->threads);
+		        "p99 %.1f ms\n", bytes, kept, wall, speed, run->retries, run->stall_max * 1e3,
+		        run->stall_p99 * 1e3);
+	if (run && run->engine != JG_ENGINE_LOOP)
+		jg_say(stderr, "juggle: %s engine, %u threads started\n", jg_engine_name(run->engine),
+		        run->threads);
 	for (struct report_line *f = r->failures; f; f = f->next)
 		jg_say(stderr, "  FAILED %s\n", f->text);
 	if (r->n_failures > SUMMARY_FAILURES)
@@ -326,78 +193,6 @@ static void print_summary(struct jg_report *r, double wall, const struct jg_stat
 	if (r->n_notes > SUMMARY_NOTES)
 		jg_say(stderr, "  ... and %" PRIu64 " more notes (see --json)\n",
 		        r->n_notes - SUMMARY_NOTES);
-}
-
-/* This process's own figures; the workers are processes of their own. */
-/*
- * The peak RSS of this program itself: getrusage() keeps the peak of the
- * process before its exec too, so a juggle started by a 35 MB Python
- * would report 35 MB; the kernel's VmHWM starts afresh at the exec.
- */
-static long peak_rss_kb(const struct rusage *ru)
-{
-	FILE *f = fopen("/proc/self/status", "re");
-	char line[128];
-	long kb = -1;
-	while (f && fgets(line, sizeof line, f))
-		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb >= 0 ? kb : ru->ru_maxrss;
-}
-
-static void json_process(FILE *f)
-{
-	struct rusage ru;
-	if (getrusage(RUSAGE_SELF, &ru) != 0)
-		return;
-	fprintf(f, "\"process\":{\"user_seconds\":%.6f,\"sys_seconds\":%.6f,\"max_rss_kb\":%ld,"
-	        "\"voluntary_switches\":%ld,\"involuntary_switches\":%ld},",
-	        (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
-	        (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, peak_rss_kb(&ru), ru.ru_nvcsw,
-	        ru.ru_nivcsw);
-}
-
-static int finish_json(struct jg_report *r, double wall, const struct jg_stats *st)
-{
-	FILE *f = r->json;
-	fprintf(f, "\n],\"totals\":{\"urls\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"failed\":%" PRIu64
-	        ",\"input_errors\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"retries\":%" PRIu64
-	        ",\"wall_seconds\":%.6f,\"bytes_per_second\":%.1f},",
-	        r->total, r->ok, r->failed + r->input_errors, r->input_errors, r->bytes, st->retries,
-	        wall, wall > 0 ? r->bytes / wall : 0.0);
-	if (r->have_counts) {
-		fprintf(f, "\"counts\":{\"words\":%" PRIu64 ",\"distinct\":%" PRIu64 ",\"top\":[",
-		        r->count_words, r->count_distinct);
-		for (size_t i = 0; i < r->n_top; i++) {
-			fputs(i ? ",[" : "[", f);
-			json_string(f, r->top[i].word);
-			fprintf(f, ",%" PRIu64 "]", r->top[i].count);
-		}
-		fputs("]},", f);
-	}
-	if (r->merged_shards) {
-		/* A merge ran nothing: only where its figures came from. */
-		fprintf(f, "\"merged_shards\":%u}\n", r->merged_shards);
-	} else {
-		fprintf(f, "\"worker_restarts\":%u,", r->worker_restarts);
-		fprintf(f, "\"engine\":\"%s\",\"threads\":%u,", jg_engine_name(st->engine),
-		        st->threads);
-		json_process(f);
-		fprintf(f, "\"loop_stall\":{\"max_seconds\":%.6f,\"p99_seconds\":%.6f,"
-		        "\"iterations\":%" PRIu64 "}}\n", st->stall_max, st->stall_p99,
-		        st->loop_iterations);
-	}
-	int bad = ferror(f);
-	bad |= fclose(f) != 0;
-	r->json = NULL;
-	if (bad || rename(r->json_temp, r->json_path) < 0) {
-		jg_say(stderr, "juggle: %s: %s\n", r->json_path, strerror(errno));
-		unlink(r->json_temp);
-		return -1;
-	}
-	return 0;
 }
 
 void jg_report_counts(struct jg_report *r, const struct jg_counts *c, unsigned top)
@@ -422,22 +217,30 @@ void jg_report_counts(struct jg_report *r, const struct jg_counts *c, unsigned t
 	say_words(head, r->top, r->n_top);
 }
 
-int jg_report_finish(struct jg_report *r, const struct jg_stats *st)
+int jg_report_finish(struct jg_report *r, const struct json_run *run)
 {
-	double wall = r->merged_shards ? 0 : ev_time() - r->started;
 	if (r->progress)
 		progress_end(r->progress);
 	if (!r->quiet || r->failed || r->input_errors)
-		print_summary(r, wall, st);
-	return r->json ? finish_json(r, wall, st) : 0;
+		print_summary(r, run);
+	struct json_totals t = {
+		.urls = r->total,
+		.ok = r->ok,
+		.failed = r->failed + r->input_errors,
+		.input_errors = r->input_errors,
+		.bytes = r->bytes,
+		.have_counts = r->have_counts,
+		.words = r->count_words,
+		.distinct = r->count_distinct,
+		.top = r->top,
+		.n_top = r->n_top,
+	};
+	return json_report_finish(&r->json, &t, run, r->merged_shards);
 }
 
 void jg_report_fini(struct jg_report *r)
 {
-	if (r->json) {
-		fclose(r->json);
-		unlink(r->json_temp);
-	}
+	json_report_close(&r->json);
 	struct report_line *lists[] = {r->failures, r->notes};
 	for (size_t i = 0; i < 2; i++)
 		while (lists[i]) {
@@ -445,8 +248,6 @@ void jg_report_fini(struct jg_report *r)
 			lists[i] = l->next;
 			free(l);
 		}
-	free(r->json_path);
-	free(r->json_temp);
 	for (size_t i = 0; i < r->n_top; i++)
 		free((char *)r->top[i].word);
 }

@@ -6,10 +6,10 @@
 #ifndef JG_REPORT_H
 #define JG_REPORT_H
 
-#include <ev.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "json.h"
 #include "juggle.h"
 
 struct progress;
@@ -22,17 +22,12 @@ struct jg_report {
 	uint64_t count_words, count_distinct;
 	struct jg_word_count top[64];
 	size_t n_top;
-	unsigned worker_restarts;
 	unsigned merged_shards;    /* `juggle merge`: shards combined; 0 for a run */
-	double started;            /* ev_time() at start */
 	uint64_t total;            /* URLs accepted */
 	uint64_t ok, failed, bytes;
 	uint64_t reused_bytes;     /* of `bytes`: books kept from an earlier run */
 	uint64_t input_errors;
-	FILE *json;
-	char *json_path;
-	char *json_temp;
-	int json_first;
+	struct json_report json;
 	struct report_line *failures, **failures_tail;
 	uint64_t n_failures;
 	struct report_line *notes, **notes_tail; /* what is worth knowing of a book */
@@ -52,8 +47,9 @@ void jg_report_input_error(struct jg_report *r, const char *source, unsigned lon
 void jg_report_book(struct jg_report *r, const struct jg_result *res);
 /* The merged counts: the top words on stderr and in the JSON report. */
 void jg_report_counts(struct jg_report *r, const struct jg_counts *c, unsigned top);
-/* Prints the summary and completes the JSON report. 0, or -1 on I/O error. */
-int jg_report_finish(struct jg_report *r, const struct jg_stats *st);
+/* Prints the summary and completes the JSON report: `run` is what a run
+ * measured, NULL for a merge (merged_shards set). 0, or -1 on I/O error. */
+int jg_report_finish(struct jg_report *r, const struct json_run *run);
 void jg_report_fini(struct jg_report *r);
 
 #endif

@@ -349,8 +349,17 @@ static int run(struct cli *c, struct ev_loop *loop)
 	ev_ref(loop);
 	ev_signal_stop(loop, &sigint);
 	ev_signal_stop(loop, &sigterm);
-	c->report.worker_restarts = c->pool ? jg_pool_restarts(c->pool) : 0;
-	int io_failed = jg_report_finish(&c->report, &st) < 0;
+	struct json_run measured = {
+		.wall = ev_time() - c->started,
+		.retries = st.retries,
+		.worker_restarts = c->pool ? jg_pool_restarts(c->pool) : 0,
+		.engine = st.engine,
+		.threads = st.threads,
+		.stall_max = st.stall_max,
+		.stall_p99 = st.stall_p99,
+		.loop_iterations = st.loop_iterations,
+	};
+	int io_failed = jg_report_finish(&c->report, &measured) < 0;
 	if (c->interrupted)
 		return EXIT_INTERRUPTED;
 	if (io_failed || c->report.failed || c->report.input_errors)

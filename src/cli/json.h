@@ -1,0 +1,55 @@
+/*
+ * The JSON report: every book in order, then the totals, the counts and,
+ * for a run, what the run measured. One writer for a run and for `juggle
+ * merge`. It is written beside its final name and renamed over it once
+ * whole, so a reader never sees half a report.
+ */
+#ifndef JG_CLI_JSON_H
+#define JG_CLI_JSON_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "juggle.h"
+
+struct json_report {
+	FILE *f;                   /* NULL: no report asked for */
+	char *path, *temp;
+	int first;
+};
+
+/* The totals every report ends with (a run's wall time and retries are
+ * its json_run's; a merge's are 0). */
+struct json_totals {
+	uint64_t urls, ok, failed, input_errors, bytes;
+	int have_counts;
+	uint64_t words, distinct;
+	const struct jg_word_count *top;
+	size_t n_top;
+};
+
+/* What a run measured: a merge ran nothing and has none of it. */
+struct json_run {
+	double wall;               /* seconds */
+	uint64_t retries;
+	unsigned worker_restarts;
+	enum jg_engine engine;
+	unsigned threads;
+	double stall_max, stall_p99;
+	uint64_t loop_iterations;
+};
+
+/* Starts the report at `path`. 0, or -1 after printing why. */
+int json_report_open(struct json_report *j, const char *path);
+/* One book (`res` NULL for an input line that was no URL). */
+void json_report_book(struct json_report *j, const char *url, const char *file, int ok,
+                      long code, uint64_t bytes, unsigned attempts, double elapsed,
+                      const char *error, const struct jg_result *res);
+/* Ends it: `run` for a run, or `merged_shards` for a merge. 0, or -1 after
+ * printing why. */
+int json_report_finish(struct json_report *j, const struct json_totals *t,
+                       const struct json_run *run, unsigned merged_shards);
+/* Drops an unfinished report (its temporary file). */
+void json_report_close(struct json_report *j);
+
+#endif
