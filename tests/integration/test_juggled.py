@@ -224,7 +224,8 @@ def test_bad_input_gets_error_lines_and_the_work_goes_on(server, juggled):
 def test_client_and_queue_limits(server, juggled):
     d = juggled("--max-clients", "2", "--max-queue", "2", "-j", "1")
     c1, c2 = d.client(), d.client()
-    assert c1.stats()["clients"] == 2
+    # c2's connection may still wait in the listen queue when c1 asks.
+    wait_for(lambda: c1.stats()["clients"] == 2, what="both clients")
     assert Client(d.sock).read_to_end() == b"error too many clients\n"
     c2.close()
     wait_for(lambda: c1.stats()["clients"] == 1, what="a free slot")
