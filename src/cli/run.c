@@ -26,6 +26,8 @@ struct cli {
 	struct ev_loop *loop;       /* the run's own: the default loop */
 	uint64_t other_shards;     /* URLs left to the other shards */
 	struct entry *entries;     /* this shard's URL lines, in list order */
+	const char **texts;        /* their texts, for the plan */
+	struct jg_prior *plan;     /* resume's plan: a prior per entry (use 0: none) */
 	size_t n_entries, cap_entries;
 	uint64_t list_hash, list_urls; /* the whole list's fingerprint */
 	uint64_t list_order;       /* the same, but depending on the order */
@@ -114,8 +116,7 @@ static void queue_entries(struct cli *c)
 {
 	for (size_t i = 0; i < c->n_entries; i++) {
 		struct entry *e = &c->entries[i];
-		struct jg_prior prior;
-		const struct jg_prior *p = jg_resume_prior(&c->resume, e->text, &prior);
+		const struct jg_prior *p = c->plan[i].use ? &c->plan[i] : NULL;
 		uint64_t refused = jg_session_priors_refused(c->session);
 		int rc = p ? jg_session_add_prior(c->session, e->text, p, e)
 		           : jg_session_add_url(c->session, e->text, e);
@@ -141,7 +142,7 @@ static int requeue_without_snapshot(struct cli *c, struct ev_loop *loop)
 	char why[JG_ERRBUF_SIZE];
 	jg_session_on_book(c->session, NULL, NULL); /* its cancellations are no news */
 	jg_session_free(c->session);
-	jg_resume_drop_snapshot(&c->resume);
+	jg_resume_drop_snapshot(&c->resume, c->texts, c->n_entries, c->plan);
 	if (jg_session_new(&c->session, loop, c->args->opts, why) != JG_OK) {
 		jg_say(stderr, "juggle: %s\n", why);
 		return -1;
@@ -433,9 +434,17 @@ int cli_run(const struct cli_args *args, int argc, char **argv)
 	                   c.args->refresh, on_resume_notice, &c) < 0)
 		goto out;
 	read_inputs(&c, argc, argv);
+	c.texts = malloc((c.n_entries ? c.n_entries : 1) * sizeof *c.texts);
+	c.plan = calloc(c.n_entries ? c.n_entries : 1, sizeof *c.plan);
+	if (!c.texts || !c.plan) {
+		jg_say(stderr, "juggle: out of memory\n");
+		goto out;
+	}
 	for (size_t i = 0; i < c.n_entries; i++)
-		jg_resume_listed(&c.resume, c.entries[i].text);
-	jg_resume_plan(&c.resume, c.list_hash, c.list_order, c.list_urls, c.args->shard.k, c.args->shard.n);
+		c.texts[i] = c.entries[i].text;
+	struct jg_list_id list = {c.list_hash, c.list_urls, c.list_order, c.args->shard.k,
+	                          c.args->shard.n};
+	jg_resume_plan(&c.resume, &list, c.texts, c.n_entries, c.plan);
 	jg_resume_claim_files(&c.resume, c.session);
 	queue_entries(&c);
 	if (c.resume.snapshot_refused && requeue_without_snapshot(&c, loop) < 0)
@@ -461,6 +470,8 @@ out:
 	for (size_t i = 0; i < c.n_entries; i++)
 		free(c.entries[i].text);
 	free(c.entries);
+	free(c.texts);
+	free(c.plan);
 	ev_loop_destroy(loop);
 	jg_global_cleanup();
 	return status;

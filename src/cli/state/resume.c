@@ -119,8 +119,8 @@ static int load_snapshot(struct jg_resume *r, char *why, size_t why_len)
 	return r->prior_counts ? 0 : -1;
 }
 
-void jg_resume_plan(struct jg_resume *r, uint64_t list_hash, uint64_t list_order,
-                    uint64_t list_urls, uint32_t shard_k, uint32_t shard_n)
+static void plan_list(struct jg_resume *r, uint64_t list_hash, uint64_t list_order,
+                      uint64_t list_urls, uint32_t shard_k, uint32_t shard_n)
 {
 	struct jg_manifest *now = &r->now, *old = &r->old;
 	now->list_hash = list_hash;
@@ -165,7 +165,7 @@ void jg_resume_plan(struct jg_resume *r, uint64_t list_hash, uint64_t list_order
 	r->snapshot_ok = 1;
 }
 
-void jg_resume_listed(struct jg_resume *r, const char *text)
+static void mark_listed(struct jg_resume *r, const char *text)
 {
 	struct jg_mf_book *b = r->usable ? jg_mf_find(&r->old, text) : NULL;
 	if (b)
@@ -179,15 +179,9 @@ void jg_resume_refused(struct jg_resume *r, const char *text)
 		r->snapshot_refused = 1;
 }
 
-void jg_resume_drop_snapshot(struct jg_resume *r)
-{
-	r->snapshot_ok = 0;
-	r->snapshot_refused = 0;
-	jg_counts_free(r->prior_counts);
-	r->prior_counts = NULL;
-}
-
-const struct jg_prior *jg_resume_prior(struct jg_resume *r, const char *text, struct jg_prior *out)
+/* The prior to add list line `text` with; NULL: fetch it as usual. */
+static const struct jg_prior *prior_of(struct jg_resume *r, const char *text,
+                                       struct jg_prior *out)
 {
 	struct jg_mf_book *b = r->usable ? jg_mf_find(&r->old, text) : NULL;
 	memset(out, 0, sizeof *out);
@@ -215,6 +209,33 @@ const struct jg_prior *jg_resume_prior(struct jg_resume *r, const char *text, st
 		return NULL;
 	out->use = JG_PRIOR_RECOUNT;
 	return out;
+}
+
+static void plan_priors(struct jg_resume *r, const char *const *texts, size_t n,
+                        struct jg_prior *plan)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!prior_of(r, texts[i], &plan[i]))
+			memset(&plan[i], 0, sizeof plan[i]);
+}
+
+void jg_resume_plan(struct jg_resume *r, const struct jg_list_id *list, const char *const *texts,
+                    size_t n, struct jg_prior *plan)
+{
+	for (size_t i = 0; i < n; i++)
+		mark_listed(r, texts[i]);
+	plan_list(r, list->hash, list->order, list->urls, list->shard_k, list->shard_n);
+	plan_priors(r, texts, n, plan);
+}
+
+void jg_resume_drop_snapshot(struct jg_resume *r, const char *const *texts, size_t n,
+                             struct jg_prior *plan)
+{
+	r->snapshot_ok = 0;
+	r->snapshot_refused = 0;
+	jg_counts_free(r->prior_counts);
+	r->prior_counts = NULL;
+	plan_priors(r, texts, n, plan); /* sealed books are counted again now */
 }
 
 void jg_resume_claim_files(struct jg_resume *r, struct jg_session *s)

@@ -57,16 +57,21 @@ struct jg_resume {
 int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, int refresh,
                    jg_resume_notice_fn notice, void *notice_ctx);
 
-/*
- * Called once the whole list is read (`list_hash`/`list_urls`: every URL
- * line's jg_shard_hash summed, and their number; `list_order`: a hash of
- * them in order): decides whether the count snapshot holds.
- */
-void jg_resume_plan(struct jg_resume *r, uint64_t list_hash, uint64_t list_order,
-                    uint64_t list_urls, uint32_t shard_k, uint32_t shard_n);
+/* The list a run was given: what tells one list from another. */
+struct jg_list_id {
+	uint64_t hash, urls;       /* every URL line's jg_shard_hash summed; their number */
+	uint64_t order;            /* the same, hashed in order */
+	uint32_t shard_k, shard_n;
+};
 
-/* `text` is a line of this shard's list; called for each before the plan. */
-void jg_resume_listed(struct jg_resume *r, const char *text);
+/*
+ * The plan, once the whole list is read: whether the count snapshot holds,
+ * and for each of this shard's lines (`texts`, in list order) what an
+ * earlier run left of it: plan[i].use is 0 to fetch texts[i] as usual,
+ * else the prior to add it with (its strings point into the manifest).
+ */
+void jg_resume_plan(struct jg_resume *r, const struct jg_list_id *list, const char *const *texts,
+                    size_t n, struct jg_prior *plan);
 
 /*
  * Tells the session which files in the directory juggle wrote (any list's
@@ -75,18 +80,15 @@ void jg_resume_listed(struct jg_resume *r, const char *text);
  */
 void jg_resume_claim_files(struct jg_resume *r, struct jg_session *s);
 
-/* The prior to add list line `text` with; NULL: fetch it as usual. */
-const struct jg_prior *jg_resume_prior(struct jg_resume *r, const char *text,
-                                       struct jg_prior *out);
-
 /*
  * The session refused the prior of `text` (jg_session_priors_refused
- * grew): it is fetched again. When its counts are in the
- * snapshot, sets snapshot_refused: the URLs must be queued again with
- * jg_resume_drop_snapshot() done first.
+ * grew): it is fetched again. When its counts are in the snapshot, sets
+ * snapshot_refused: the URLs must be queued again, in a new session, with
+ * the plan jg_resume_drop_snapshot() makes anew without the snapshot.
  */
 void jg_resume_refused(struct jg_resume *r, const char *text);
-void jg_resume_drop_snapshot(struct jg_resume *r);
+void jg_resume_drop_snapshot(struct jg_resume *r, const char *const *texts, size_t n,
+                             struct jg_prior *plan);
 
 /*
  * Once the URLs are added (`accepted` of them): writes the compacted
