@@ -125,7 +125,6 @@ static int notify(struct jg_session *s, uint32_t idx, const struct jg_result *r)
 	return !s->freeing;
 }
 
-/* Reports idleness once per stretch of it: admission may run many times. */
 /* Reports a book that ends without a transfer of its own (cancel, ENOMEM). */
 static int report_unfinished(struct jg_session *s, uint32_t idx, int err, unsigned attempts)
 {
@@ -140,6 +139,7 @@ static int report_failed(struct jg_session *s, uint32_t idx, int err, const char
 	return report(s, idx, &o);
 }
 
+/* Reports idleness once per stretch of it: admission may run many times. */
 static void maybe_idle(struct jg_session *s)
 {
 	if (s->freeing || s->jobs.list || s->handoff.counting ||
