@@ -398,7 +398,7 @@ static void job_redirect(struct jg_job *job, const char *location)
 	job_attempt(job);
 }
 
-/* The pool saves and counts; the job ends here and frees its slot. */
+/* The body goes to the pool (through the session); the job ends here and frees its slot. */
 static void job_hand_over(struct jg_job *job, enum jg_pool_job what, char *body, size_t len,
                           uint64_t held, uint64_t ino)
 {
@@ -415,7 +415,10 @@ static void job_hand_over(struct jg_job *job, enum jg_pool_job what, char *body,
 		.held = held,
 		.ino = ino,
 	};
-	if (jg_handoff_give(js->handoff, &req) < 0) {
+	int taken = 0;
+	struct jg_job_event ev = {.kind = JG_JOB_BODY, .book = job->book, .req = &req, .taken = &taken};
+	tell(js, &ev);
+	if (!taken) {
 		job_fail(job, JG_ENOMEM, "out of memory");
 		return;
 	}

@@ -8,8 +8,9 @@
  *
  * A job is handed its book's URL, file name and prior at creation and
  * never looks into the session's tables. It answers the session through
- * one callback, with an event (its end, a slot given back, its host
- * found down); the session decides what follows.
+ * one callback, with an event (its end, its body to hand over, a slot
+ * given back, its host found down), and calls no other stage: the session
+ * decides what follows.
  *
  * A job holds a transfer slot (of the session's jobs and of its host)
  * while it resolves and fetches, not while it waits for a retry: a URL
@@ -37,6 +38,8 @@ enum jg_job_event_kind {
 	JG_JOB_DONE,       /* the book ended: `outcome` (no hand-over follows) */
 	JG_JOB_SLOT_FREE,  /* a slot came free: more may be admitted */
 	JG_JOB_HOST_DOWN,  /* `host` is unreachable (`err`, `why`): its queue fails */
+	JG_JOB_BODY,       /* the book is whole: hand `req` over to the pool and
+	                      set `*taken` (the job ends either way) */
 };
 
 struct jg_job_event {
@@ -46,6 +49,8 @@ struct jg_job_event {
 	uint32_t host;                 /* HOST_DOWN */
 	int err;
 	const char *why;
+	const struct jg_handoff_req *req; /* BODY */
+	int *taken;
 };
 
 /* Returns 0 when the session is being freed: the jobs stop calling. */
@@ -59,7 +64,6 @@ struct jg_jobs {
 	struct jg_resolver *resolver;
 	struct jg_hosts *hosts;
 	struct jg_store *store;
-	struct jg_handoff *handoff;
 	uint64_t *rng;                 /* the retries' jitter */
 	int streaming;                 /* bodies go straight to files */
 	int counting;                  /* kept files are counted again */

@@ -175,6 +175,9 @@ static int on_job_event(void *ctx, const struct jg_job_event *ev)
 	case JG_JOB_SLOT_FREE:
 		kick(s);
 		break;
+	case JG_JOB_BODY:
+		*ev->taken = jg_handoff_give(&s->handoff, ev->req) == 0;
+		break;
 	case JG_JOB_HOST_DOWN: {
 		/* Its queued URLs fail now, naming the host, rather than each
 		 * waiting out its own retries; the jobs fail those waiting. */
@@ -390,7 +393,6 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 		.resolver = &s->resolver,
 		.hosts = &s->hosts,
 		.store = &s->store,
-		.handoff = &s->handoff,
 		.rng = &s->rng,
 		.streaming = !s->opt.pool || (s->opt.count_flags & JG_COUNT_OFF),
 		.counting = s->opt.pool && !(s->opt.count_flags & JG_COUNT_OFF),
