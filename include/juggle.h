@@ -189,6 +189,22 @@ JG_EXPORT int jg_options_set_dns_servers(struct jg_options *opts, const char *se
  * not of that form.
  */
 JG_EXPORT int jg_options_add_resolve(struct jg_options *opts, const char *entry);
+/*
+ * The User-Agent of every request; NULL for the default "juggle/VERSION".
+ * JG_EINVAL when empty, longer than JG_HEADER_MAX or holding a control
+ * byte (a line end would let it add headers of its own). Added in 0.4.
+ */
+#define JG_HEADER_MAX 1024
+#define JG_HEADERS_MAX 64
+JG_EXPORT int jg_options_set_user_agent(struct jg_options *opts, const char *ua);
+/*
+ * A header for every request, "Name: value" as curl's -H; may be called up
+ * to JG_HEADERS_MAX times. It replaces a header juggle would send of the
+ * same name (Accept-Encoding, say); "Name:" with no value removes it. The
+ * name must be a token (RFC 9110) and the value hold no control byte but
+ * tab. JG_EINVAL otherwise. Added in 0.4.
+ */
+JG_EXPORT int jg_options_add_header(struct jg_options *opts, const char *line);
 
 /*
  * Word counting. A pool of worker processes saves and counts the books of

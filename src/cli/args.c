@@ -45,6 +45,9 @@ static const char usage_text[] =
 "      --cacert FILE        CA certificates to verify TLS peers with\n"
 "      --resolve H:P:ADDR   use ADDR for host H port P, as curl --resolve\n"
 "      --dns-servers LIST   DNS servers ADDR[:PORT],... instead of the system's\n"
+"  -A, --user-agent STR     the User-Agent sent [juggle/VERSION]\n"
+"  -H, --header 'N: V'      add header N to every request, replacing juggle's\n"
+"                           own of that name; 'N:' removes it; may be repeated\n"
 "Sharding and resuming (for array jobs of a scheduler):\n"
 "      --shard K/N          only the URLs whose hash falls in shard K of N (0-based);\n"
 "                           auto/N: K from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX\n"
@@ -153,6 +156,8 @@ static const struct option long_options[] = {
 	{"cacert", required_argument, NULL, OPT_CACERT},
 	{"resolve", required_argument, NULL, OPT_RESOLVE},
 	{"dns-servers", required_argument, NULL, OPT_DNS_SERVERS},
+	{"user-agent", required_argument, NULL, 'A'},
+	{"header", required_argument, NULL, 'H'},
 	{"workers", required_argument, NULL, 'w'},
 	{"split", required_argument, NULL, OPT_SPLIT},
 	{"keep-boilerplate", no_argument, NULL, OPT_KEEP_BOILERPLATE},
@@ -222,6 +227,13 @@ static void set_option(struct cli_args *a, int opt, const char *arg)
 			cli_usage_error("--resolve: expected HOST:PORT:ADDR[,ADDR]..., got '%s'", arg);
 		break;
 	case OPT_DNS_SERVERS: check(jg_options_set_dns_servers(o, arg), "--dns-servers", arg); break;
+	case 'A': check(jg_options_set_user_agent(o, arg), "--user-agent", arg); break;
+	case 'H':
+		if (jg_options_add_header(o, arg) != JG_OK)
+			cli_usage_error("--header: expected 'Name: value' (a token, then no control "
+			                "characters; at most %d headers of %d bytes), got '%s'",
+			                JG_HEADERS_MAX, JG_HEADER_MAX, arg);
+		break;
 	default: cli_usage_error("%s", "unknown option");
 	}
 }
@@ -238,7 +250,7 @@ void cli_args_parse(struct cli_args *a, int argc, char **argv)
 		jg_say(stderr, "juggle: out of memory\n");
 		exit(EXIT_USAGE);
 	}
-	while ((opt = getopt_long(argc, argv, "i:o:qj:w:hV", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:o:qj:w:A:H:hV", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'i': a->lists[a->n_lists++] = optarg; break;
 		case 'w': a->workers = parse_count("--workers", optarg, 1, 256); break;

@@ -32,15 +32,45 @@ JG_EXPORT struct jg_options *jg_options_new(void)
 	return o;
 }
 
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Appends a copy of `s` to the list. JG_OK or JG_ENOMEM. */
+static int list_add(char ***v, size_t *n, const char *s)
+{
+	char **grown = realloc(*v, (*n + 1) * sizeof *grown);
+	if (!grown)
+		return JG_ENOMEM;
+	*v = grown;
+	if (!(grown[*n] = strdup(s)))
+		return JG_ENOMEM;
+	(*n)++;
+	return JG_OK;
+}
+
+static int list_copy(char ***dst, size_t *n_dst, char *const *src, size_t n)
+{
+	*dst = NULL;
+	*n_dst = 0;
+	for (size_t i = 0; i < n; i++)
+		if (list_add(dst, n_dst, src[i]) != JG_OK)
+			return -1;
+	return 0;
+}
+
 void jg_options_fini(struct jg_options *o)
 {
 	free(o->output_dir);
 	free(o->mirror);
 	free(o->cacert);
 	free(o->dns_servers);
-	for (size_t i = 0; i < o->n_resolve; i++)
-		free(o->resolve[i]);
-	free(o->resolve);
+	free(o->user_agent);
+	free_list(o->resolve, o->n_resolve);
+	free_list(o->headers, o->n_headers);
 	set_defaults(o);
 }
 
@@ -67,25 +97,17 @@ int jg_options_copy(struct jg_options *dst, const struct jg_options *src)
 		src = &defaults;
 	}
 	*dst = *src;
-	dst->output_dir = dst->mirror = dst->cacert = dst->dns_servers = NULL;
-	dst->resolve = NULL;
-	dst->n_resolve = 0;
+	dst->output_dir = dst->mirror = dst->cacert = dst->dns_servers = dst->user_agent = NULL;
+	dst->resolve = dst->headers = NULL;
+	dst->n_resolve = dst->n_headers = 0;
 	if (copy_string(&dst->output_dir, src->output_dir, default_output_dir) < 0 ||
 	    copy_string(&dst->mirror, src->mirror, default_mirror) < 0 ||
 	    copy_string(&dst->cacert, src->cacert, NULL) < 0 ||
-	    copy_string(&dst->dns_servers, src->dns_servers, NULL) < 0)
+	    copy_string(&dst->dns_servers, src->dns_servers, NULL) < 0 ||
+	    copy_string(&dst->user_agent, src->user_agent, NULL) < 0 ||
+	    list_copy(&dst->resolve, &dst->n_resolve, src->resolve, src->n_resolve) < 0 ||
+	    list_copy(&dst->headers, &dst->n_headers, src->headers, src->n_headers) < 0)
 		goto fail;
-	if (src->n_resolve) {
-		dst->resolve = calloc(src->n_resolve, sizeof *dst->resolve);
-		if (!dst->resolve)
-			goto fail;
-		for (size_t i = 0; i < src->n_resolve; i++) {
-			dst->resolve[i] = strdup(src->resolve[i]);
-			if (!dst->resolve[i])
-				goto fail;
-			dst->n_resolve = i + 1;
-		}
-	}
 	return 0;
 fail:
 	jg_options_fini(dst);
@@ -229,15 +251,7 @@ JG_EXPORT int jg_options_add_resolve(struct jg_options *o, const char *entry)
 {
 	if (!o || !entry || !resolve_entry_valid(entry))
 		return JG_EINVAL;
-	char **grown = realloc(o->resolve, (o->n_resolve + 1) * sizeof *grown);
-	if (!grown)
-		return JG_ENOMEM;
-	o->resolve = grown;
-	o->resolve[o->n_resolve] = strdup(entry);
-	if (!o->resolve[o->n_resolve])
-		return JG_ENOMEM;
-	o->n_resolve++;
-	return JG_OK;
+	return list_add(&o->resolve, &o->n_resolve, entry);
 }
 
 JG_EXPORT int jg_options_set_counting(struct jg_options *o, unsigned flags, unsigned top)
@@ -279,4 +293,41 @@ JG_EXPORT const char *jg_engine_name(enum jg_engine engine)
 		return "serial";
 	}
 	return NULL;
+}
+
+/* Printable text and tabs only: no line ends, nothing a server would split. */
+static int header_text_ok(const char *s, size_t max)
+{
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return 0;
+	return n <= max;
+}
+
+JG_EXPORT int jg_options_set_user_agent(struct jg_options *o, const char *ua)
+{
+	if (!o || (ua && (!*ua || !header_text_ok(ua, JG_HEADER_MAX))))
+		return JG_EINVAL;
+	return replace_string(&o->user_agent, ua);
+}
+
+/* RFC 9110's token characters: what a field name is made of. */
+static int is_token_char(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+JG_EXPORT int jg_options_add_header(struct jg_options *o, const char *line)
+{
+	if (!o || !line || o->n_headers >= JG_HEADERS_MAX)
+		return JG_EINVAL;
+	const char *colon = strchr(line, ':');
+	if (!colon || colon == line || !header_text_ok(colon + 1, JG_HEADER_MAX))
+		return JG_EINVAL;
+	for (const char *p = line; p < colon; p++)
+		if (!is_token_char((unsigned char)*p))
+			return JG_EINVAL;
+	return list_add(&o->headers, &o->n_headers, line);
 }

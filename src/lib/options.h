@@ -21,6 +21,9 @@ struct jg_options {
 	char *dns_servers;
 	char **resolve;        /* "HOST:PORT:ADDR[,ADDR]" entries */
 	size_t n_resolve;
+	char *user_agent;      /* NULL: "juggle/VERSION" */
+	char **headers;        /* "Name: value" lines added to every request */
+	size_t n_headers;
 	struct jg_pool *pool;  /* borrowed */
 	unsigned count_flags;  /* enum jg_count_flags */
 	unsigned top;

@@ -371,6 +371,7 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 		if (jg_resolver_pin(&s->resolver, s->opt.resolve[i]) < 0)
 			return JG_ENOMEM;
 	snprintf(s->user_agent, sizeof s->user_agent, "juggle/%s", JG_VERSION);
+	const char *ua = s->opt.user_agent ? s->opt.user_agent : s->user_agent;
 	struct jg_fetch_config cfg = {
 		.connect_timeout = s->opt.connect_timeout,
 		.stall_timeout = s->opt.stall_timeout,
@@ -378,7 +379,9 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 		.max_buffer = s->opt.max_buffer,
 		.store = &s->store,
 		.cacert = s->opt.cacert,
-		.user_agent = s->user_agent,
+		.user_agent = ua,
+		.headers = s->opt.headers,
+		.n_headers = s->opt.n_headers,
 		.engine = s->opt.engine == JG_ENGINE_LOOP ? &jg_engine_multi : &jg_engine_threads,
 		.threads = s->opt.threads,
 	};

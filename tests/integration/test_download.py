@@ -302,3 +302,32 @@ def test_interrupt_cancels_cleanly(server, tmp_path):
     assert "1 ok, 3 failed" in err
     for u in urls:
         assert f"FAILED {u}: cancelled" in err
+
+
+def test_user_agent_and_headers_shape_every_request(server, juggle):
+    ua = "mybot/1.0 (+http://example.invalid/bot)"
+    urls = [server.url(f"/gen/ua{i}.txt") for i in range(3)]
+    r = juggle("-A", ua, "-H", "X-Test: hello there", "-H", "accept-encoding: identity", *urls)
+    assert r.rc == 0, r.stderr
+    starts = server.starts("/gen/ua")
+    assert len(starts) == 3
+    for e in starts:
+        assert e["ua"] == ua and e["xt"] == "hello there", e
+        # The caller's Accept-Encoding replaces juggle's: sent once.
+        assert e["ae"] == "identity" and "ae_lines" not in e, e
+    # "Name:" removes juggle's own header.
+    r = juggle("-H", "Accept-Encoding:", server.url("/gen/noae.txt"), out="t2")
+    assert r.rc == 0, r.stderr
+    assert server.starts("/gen/noae")[0]["ae"] == ""
+
+
+def test_bad_headers_are_usage_errors(juggle):
+    for args, msg in [(["-H", "no colon"], "--header: expected 'Name: value'"),
+                      (["-H", "Bad Name: x"], "--header: expected"),
+                      (["-H", "X-Ok: a\r\nX-Injected: 1"], "--header: expected"),
+                      (["-H", ": empty name"], "--header: expected"),
+                      (["-A", "bot\nX-Injected: 1"], "--user-agent: invalid value"),
+                      (["-A", ""], "--user-agent: invalid value")]:
+        r = juggle(*args, "http://127.0.0.1:9/x", json_report=False)
+        assert r.rc == 2 and msg in r.stderr, (args, r.stderr)
+        assert "X-Injected: 1\n" not in r.stderr  # the message escapes line ends

@@ -210,8 +210,11 @@ static bool store_header(struct jg_slice name, struct jg_slice v,
         keep_first(&r->host, v);
     else if (jg_slice_eq_ci(name, "user-agent"))
         keep_first(&r->ua, v);
-    else if (jg_slice_eq_ci(name, "accept-encoding"))
+    else if (jg_slice_eq_ci(name, "accept-encoding")) {
         keep_first(&r->accept_encoding, v);
+        r->accept_encoding_lines++;
+    } else if (jg_slice_eq_ci(name, "x-test"))
+        keep_first(&r->x_test, v);
     else if (jg_slice_eq_ci(name, "if-none-match"))
         keep_first(&r->if_none_match, v);
     else if (jg_slice_eq_ci(name, "if-modified-since"))

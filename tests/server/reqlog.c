@@ -173,6 +173,12 @@ void jg_reqlog_start(struct jg_reqlog *log, uint64_t conn, unsigned req,
     put_field(log, "ae", r->accept_encoding);
     put_field(log, "inm", r->if_none_match);
     put_field(log, "ims", r->if_modified_since);
+    put_field(log, "xt", r->x_test);
+    if (r->accept_encoding_lines > 1) {
+        char n[16];
+        snprintf(n, sizeof n, "%u", r->accept_encoding_lines);
+        put_field(log, "ae_lines", (struct jg_slice){n, strlen(n)});
+    }
     flush_line(log);
 }
 

@@ -674,6 +674,16 @@ static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url
 		curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
 }
 
+/* Whether the caller sets header `name` itself (its own replaces ours). */
+static int caller_sets(const struct jg_fetch *f, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < f->cfg.n_headers; i++)
+		if (strncasecmp(f->cfg.headers[i], name, n) == 0 && f->cfg.headers[i][n] == ':')
+			return 1;
+	return 0;
+}
+
 static int add_header(struct curl_slist **list, const char *name, const char *value)
 {
 	char line[1024];
@@ -700,11 +710,20 @@ int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url, c
 	jg_head_init(&t->head);
 	if (resolve && !(t->resolve = curl_slist_append(NULL, resolve)))
 		goto nomem;
-	if (add_header(&t->headers, "Accept-Encoding", JG_ACCEPT_ENCODING) < 0)
+	if (!caller_sets(f, "Accept-Encoding") &&
+	    add_header(&t->headers, "Accept-Encoding", JG_ACCEPT_ENCODING) < 0)
 		goto nomem;
-	if (cond && (add_header(&t->headers, "If-None-Match", cond->etag) < 0 ||
-	             add_header(&t->headers, "If-Modified-Since", cond->last_modified) < 0))
+	if (cond && ((!caller_sets(f, "If-None-Match") &&
+	              add_header(&t->headers, "If-None-Match", cond->etag) < 0) ||
+	             (!caller_sets(f, "If-Modified-Since") &&
+	              add_header(&t->headers, "If-Modified-Since", cond->last_modified) < 0)))
 		goto nomem;
+	for (size_t i = 0; i < f->cfg.n_headers; i++) {
+		struct curl_slist *l = curl_slist_append(t->headers, f->cfg.headers[i]);
+		if (!l)
+			goto nomem;
+		t->headers = l;
+	}
 	if (!(t->easy = take_easy(f)))
 		goto nomem;
 	configure(f, t, url);

@@ -109,6 +109,8 @@ struct jg_fetch_config {
 	uint64_t max_buffer;      /* bytes of bodies and decoders in memory */
 	const char *cacert;
 	const char *user_agent;
+	char *const *headers;     /* "Name: value" lines the caller adds */
+	size_t n_headers;
 	const struct jg_engine_ops *engine; /* engine.h; NULL: jg_engine_multi */
 	unsigned threads;         /* the threads engine's limit */
 	struct jg_store *store;   /* where bodies spill; borrowed, may be NULL */
