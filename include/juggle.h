@@ -145,6 +145,15 @@ JG_EXPORT int jg_options_set_output_dir(struct jg_options *opts, const char *dir
 JG_EXPORT int jg_options_set_jobs(struct jg_options *opts, unsigned jobs);
 /* Concurrent transfers to one host (name and port), 1..100000. Default 8. */
 JG_EXPORT int jg_options_set_per_host(struct jg_options *opts, unsigned n);
+/*
+ * Pacing, as wget's -w: at least `seconds` (0 .. 3600) between the starts
+ * of two requests to the same host (name and port); `random` scales each
+ * wait by 0.5 .. 1.5 (wget's --random-wait). Other hosts are not delayed.
+ * Default 0, except for www.gutenberg.org and gutenberg.org, whose terms
+ * ask automated tools for one request at a time, 2 s apart: that holds
+ * unless this or jg_options_set_per_host() is called. Added in 0.4.
+ */
+JG_EXPORT int jg_options_set_wait(struct jg_options *opts, double seconds, int random);
 /* Seconds to establish a connection (0 = curl's default). Default 30. */
 JG_EXPORT int jg_options_set_connect_timeout(struct jg_options *opts, double seconds);
 /* Abort when no byte arrived for this many seconds (> 0). Default 60. */

@@ -45,9 +45,16 @@ static const char usage_text[] =
 "      --cacert FILE        CA certificates to verify TLS peers with\n"
 "      --resolve H:P:ADDR   use ADDR for host H port P, as curl --resolve\n"
 "      --dns-servers LIST   DNS servers ADDR[:PORT],... instead of the system's\n"
+"      --wait S             at least S seconds between the starts of two requests\n"
+"                           to the same host, as wget -w [0; www.gutenberg.org:\n"
+"                           2, one at a time, unless --wait or --per-host]\n"
+"      --random-wait        scale each wait by 0.5 to 1.5, as wget\n"
 "  -A, --user-agent STR     the User-Agent sent [juggle/VERSION]\n"
 "  -H, --header 'N: V'      add header N to every request, replacing juggle's\n"
-"                           own of that name; 'N:' removes it; may be repeated\n"
+"                           own of that name; 'N:' removes it; may be repeated\n";
+
+/* The help's second half (ISO C's string literals stop at 4095 bytes). */
+static const char usage_more[] =
 "Sharding and resuming (for array jobs of a scheduler):\n"
 "      --shard K/N          only the URLs whose hash falls in shard K of N (0-based);\n"
 "                           auto/N: K from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX\n"
@@ -136,6 +143,7 @@ enum long_only {
 	OPT_MAX_SIZE, OPT_RETRIES, OPT_RETRY_DELAY, OPT_MAX_REDIRECTS, OPT_MAX_BUFFER,
 	OPT_CACERT, OPT_RESOLVE, OPT_DNS_SERVERS, OPT_SPLIT, OPT_KEEP_BOILERPLATE, OPT_TOP,
 	OPT_COUNTS, OPT_NO_COUNT, OPT_ENGINE, OPT_THREADS, OPT_SHARD, OPT_REFRESH, OPT_CHECKPOINT,
+	OPT_WAIT, OPT_RANDOM_WAIT,
 };
 
 static const struct option long_options[] = {
@@ -157,6 +165,8 @@ static const struct option long_options[] = {
 	{"resolve", required_argument, NULL, OPT_RESOLVE},
 	{"dns-servers", required_argument, NULL, OPT_DNS_SERVERS},
 	{"user-agent", required_argument, NULL, 'A'},
+	{"wait", required_argument, NULL, OPT_WAIT},
+	{"random-wait", no_argument, NULL, OPT_RANDOM_WAIT},
 	{"header", required_argument, NULL, 'H'},
 	{"workers", required_argument, NULL, 'w'},
 	{"split", required_argument, NULL, OPT_SPLIT},
@@ -193,8 +203,12 @@ static void set_option(struct cli_args *a, int opt, const char *arg)
 		a->jobs = parse_count("--jobs", arg, 1, 100000);
 		check(jg_options_set_jobs(o, a->jobs), "--jobs", arg);
 		break;
-	case OPT_MIRROR: check(jg_options_set_mirror(o, arg), "--mirror", arg); break;
+	case OPT_MIRROR:
+		check(jg_options_set_mirror(o, arg), "--mirror", arg);
+		a->mirror = arg;
+		break;
 	case OPT_PER_HOST:
+		a->per_host_set = 1;
 		check(jg_options_set_per_host(o, parse_count("--per-host", arg, 1, 100000)), "--per-host", arg);
 		break;
 	case OPT_CONNECT_TIMEOUT:
@@ -282,10 +296,15 @@ void cli_args_parse(struct cli_args *a, int argc, char **argv)
 			break;
 		}
 		case OPT_REFRESH: a->refresh = 1; break;
+		case OPT_WAIT: a->wait = parse_number("--wait", optarg, 0, 3600); a->wait_set = 1; break;
+		case OPT_RANDOM_WAIT: a->random_wait = 1; a->wait_set = 1; break;
 		case OPT_CHECKPOINT: a->checkpoint = parse_number("--checkpoint", optarg, 0, 86400 * 7); break;
 		case 'q': a->quiet = 1; break;
 		case OPT_JSON: a->json = optarg; break;
-		case 'h': fputs(usage_text, stdout); exit(EXIT_ALL_OK);
+		case 'h':
+			fputs(usage_text, stdout);
+			fputs(usage_more, stdout);
+			exit(EXIT_ALL_OK);
 		case 'V': print_version(); exit(EXIT_ALL_OK);
 		case '?': jg_say(stderr, "Try 'juggle --help' for more information.\n"); exit(EXIT_USAGE);
 		default: set_option(a, opt, optarg); break;
@@ -299,6 +318,8 @@ void cli_args_parse(struct cli_args *a, int argc, char **argv)
 	if (a->threads && a->engine != JG_ENGINE_THREADS)
 		cli_usage_error("%s", "--threads needs --engine threads");
 	jg_options_set_engine(a->opts, a->engine, a->threads);
+	if (a->wait_set)
+		jg_options_set_wait(a->opts, a->wait, a->random_wait);
 }
 
 void cli_args_fini(struct cli_args *a)

@@ -147,6 +147,17 @@ JG_EXPORT int jg_options_set_per_host(struct jg_options *o, unsigned n)
 	if (!o || n < 1 || n > 100000)
 		return JG_EINVAL;
 	o->per_host = n;
+	o->per_host_set = 1;
+	return JG_OK;
+}
+
+JG_EXPORT int jg_options_set_wait(struct jg_options *o, double seconds, int random)
+{
+	if (!o || !(seconds >= 0 && seconds <= 3600))
+		return JG_EINVAL;
+	o->wait = seconds;
+	o->wait_set = 1;
+	o->random_wait = random != 0;
 	return JG_OK;
 }
 

@@ -9,6 +9,10 @@ struct jg_options {
 	char *output_dir;
 	unsigned jobs;
 	unsigned per_host;
+	int per_host_set;      /* the caller chose it: no host's own default applies */
+	double wait;           /* seconds between the starts of a host's requests */
+	int wait_set;
+	int random_wait;
 	double connect_timeout;
 	double stall_timeout;
 	uint64_t max_size;

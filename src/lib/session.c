@@ -291,10 +291,31 @@ static void reuse_some(struct jg_session *s)
  */
 enum { ADMIT_PER_TURN = 16 };
 
+/* The next paced host is due: admission goes on. */
+static void on_pacing(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	kick(w->data);
+}
+
+/* Sets the pacing timer for the host due next, if one sleeps. */
+static void arm_pacing(struct jg_session *s)
+{
+	double at = jg_hosts_next_wake(&s->hosts);
+	if (ev_is_active(&s->pacing))
+		ev_timer_stop(s->loop, &s->pacing);
+	if (at <= 0 || s->freeing)
+		return;
+	double in = at - ev_now(s->loop);
+	ev_timer_set(&s->pacing, in > 0 ? in : 0, 0.);
+	ev_timer_start(s->loop, &s->pacing);
+}
+
 static void on_admit(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct jg_session *s = w->data;
 	ev_prepare_stop(loop, w);
+	jg_hosts_set_now(&s->hosts, ev_now(loop));
+	jg_hosts_wake(&s->hosts);
 	reuse_some(s);
 	if (s->freeing)
 		return;
@@ -310,6 +331,7 @@ static void on_admit(struct ev_loop *loop, ev_prepare *w, int revents)
 	}
 	if (s->freeing)
 		return;
+	arm_pacing(s);
 	int more_reuse = s->next_reuse < s->n_reuse && !s->draining && jg_slice_spent(loop);
 	if (more_reuse ||
 	    ((may_admit(s) || s->jobs.ready) && (s->hosts.queued || s->jobs.ready) &&
@@ -440,6 +462,11 @@ JG_EXPORT int jg_session_new(struct jg_session **out, struct ev_loop *loop,
 	else if (s->opt.engine == JG_ENGINE_THREADS && s->opt.threads == 0)
 		s->opt.threads = s->opt.jobs;
 	jg_hosts_init(&s->hosts, s->opt.per_host);
+	s->hosts.wait = s->opt.wait;
+	s->hosts.random_wait = s->opt.random_wait;
+	s->hosts.rng = &s->rng;
+	ev_timer_init(&s->pacing, on_pacing, 0., 0.);
+	s->pacing.data = s;
 	if ((err = setup(s, why, sizeof why)) != JG_OK) {
 		jg_session_free(s);
 		goto fail_early;
@@ -481,6 +508,21 @@ static int queue_reuse(struct jg_session *s, uint32_t idx)
 	return 0;
 }
 
+/*
+ * Project Gutenberg's terms: its main site is for people; automated tools
+ * get their address blocked unless they go one request at a time, 2 s
+ * apart (its own harvesting example is `wget -w 2`), and bulk downloads
+ * belong on a mirror. Unless the caller set a limit or a wait, juggle
+ * keeps to that for these names.
+ */
+enum { GUTENBERG_PER_HOST = 1 };
+#define GUTENBERG_WAIT 2.0
+
+static int is_gutenberg(const char *host)
+{
+	return strcmp(host, "www.gutenberg.org") == 0 || strcmp(host, "gutenberg.org") == 0;
+}
+
 static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct jg_prior *prior,
                       void *user)
 {
@@ -490,9 +532,12 @@ static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct
 	 * fails together when it is down. */
 	char key[JG_URL_MAX + 16];
 	snprintf(key, sizeof key, "%s:%ld", u->host, u->port);
-	uint32_t host = jg_hosts_intern(&s->hosts, key), idx;
+	int created;
+	uint32_t host = jg_hosts_intern_new(&s->hosts, key, &created), idx;
 	if (host == JG_NONE)
 		return JG_ENOMEM;
+	if (created && is_gutenberg(u->host) && !s->opt.per_host_set && !s->opt.wait_set)
+		jg_hosts_set_limits(&s->hosts, host, GUTENBERG_PER_HOST, GUTENBERG_WAIT);
 	int refused;
 	struct jg_book *b =
 		jg_catalog_add(&s->cat, s->store.dirfd, u, prior, user, s->added, &idx, &refused);
@@ -657,6 +702,7 @@ static void destroy(struct jg_session *s)
 	ev_prepare_stop(s->loop, &s->admit);
 	ev_idle_stop(s->loop, &s->admit_more);
 	ev_prepare_stop(s->loop, &s->reap);
+	ev_timer_stop(s->loop, &s->pacing);
 	jg_stall_stop(&s->stall);
 	jg_fetch_fini(&s->fetch);
 	if (s->resolver.loop)

@@ -35,6 +35,7 @@ struct jg_session {
 	ev_prepare admit;           /* runs admission before the loop next waits */
 	ev_idle admit_more;         /* keeps the loop from waiting: more to admit */
 	ev_prepare reap;            /* finishes a free requested from a callback */
+	ev_timer pacing;            /* wakes when the next paced host is due */
 	jg_book_cb on_book;
 	void *on_book_user;
 	jg_idle_cb on_idle;

@@ -331,3 +331,58 @@ def test_bad_headers_are_usage_errors(juggle):
         r = juggle(*args, "http://127.0.0.1:9/x", json_report=False)
         assert r.rc == 2 and msg in r.stderr, (args, r.stderr)
         assert "X-Injected: 1\n" not in r.stderr  # the message escapes line ends
+
+
+def test_wait_paces_each_host_and_holds_no_other_up(server, juggle):
+    """--wait 0.5: the starts of one host's requests are at least 0.5 s
+    apart (measured by the server's own clock); the second host starts at
+    once, not after the first host's wait."""
+    a = [server.url(f"/gen/wa{i}.txt") for i in range(4)]
+    b = [f"http://localhost:{server.port}/gen/wb{i}.txt" for i in range(4)]
+    t0 = time.monotonic()
+    r = juggle("-j", "8", "--per-host", "8", "--wait", "0.5", *a, *b)
+    wall = time.monotonic() - t0
+    assert r.rc == 0, r.stderr
+    starts = server.starts("/gen/w")
+    ta = sorted(e["t"] for e in starts if e["host"].startswith("127."))
+    tb = sorted(e["t"] for e in starts if e["host"].startswith("localhost"))
+    assert len(ta) == 4 and len(tb) == 4
+    gaps = [y - x for x, y in zip(ta, ta[1:])] + [y - x for x, y in zip(tb, tb[1:])]
+    print(f"--wait 0.5: gaps between one host's starts {[round(g, 3) for g in gaps]} s")
+    assert min(gaps) >= 0.49, gaps
+    assert abs(tb[0] - ta[0]) < 0.3  # the other host is not held up
+    assert wall < 3.5  # 3 waits of 0.5 s per host, run side by side
+
+
+def test_random_wait_varies_the_gaps_within_half_to_one_and_a_half(server, juggle):
+    urls = [server.url(f"/gen/rw{i}.txt") for i in range(6)]
+    r = juggle("--wait", "0.2", "--random-wait", *urls)
+    assert r.rc == 0, r.stderr
+    t = sorted(e["t"] for e in server.starts("/gen/rw"))
+    gaps = [y - x for x, y in zip(t, t[1:])]
+    assert all(0.099 <= g <= 0.35 for g in gaps), gaps
+    assert max(gaps) - min(gaps) > 0.005, gaps  # not one fixed wait
+
+
+def test_gutenberg_main_site_gets_one_request_at_a_time_two_seconds_apart(server, juggle):
+    """Without --wait or --per-host, www.gutenberg.org (here resolved to the
+    test server) is fetched as its terms ask, and the user is told why a
+    long list would be slow."""
+    pin = f"www.gutenberg.org:{server.port}:127.0.0.1"
+    urls = [f"http://www.gutenberg.org:{server.port}/gen/g{i}.txt" for i in range(6)]
+    r = juggle("--resolve", pin, "-j", "8", *urls, timeout=60)
+    assert r.rc == 0, r.stderr
+    log = server.log()
+    assert max_overlap(request_intervals(log)) == 1
+    t = sorted(e["t"] for e in server.starts("/gen/g"))
+    gaps = [y - x for x, y in zip(t, t[1:])]
+    print(f"www.gutenberg.org: gaps between starts {[round(g, 3) for g in gaps]} s")
+    assert min(gaps) >= 1.99, gaps
+    assert "www.gutenberg.org asks automated tools for one request at a time, 2 s apart: " \
+           "6 books take at least 10 s; a mirror (--mirror URL) is faster" in r.stderr
+    # A limit the user chose replaces the default: no pacing, no note.
+    urls = [f"http://www.gutenberg.org:{server.port}/gen/h{i}.txt" for i in range(6)]
+    t0 = time.monotonic()
+    r = juggle("--resolve", pin, "--per-host", "4", *urls, out="t2")
+    assert r.rc == 0 and time.monotonic() - t0 < 3, r.stderr
+    assert "asks automated tools" not in r.stderr

@@ -34,6 +34,45 @@ static void test_per_host_limit_and_round_robin(void **state)
 	jg_hosts_fini(&h);
 }
 
+/* A paced host sleeps until due; a host without a wait goes on meanwhile. */
+static void test_a_waiting_host_sleeps_and_others_go_on(void **state)
+{
+	struct jg_hosts h;
+	jg_hosts_init(&h, 4);
+	uint32_t a = jg_hosts_intern(&h, "a.test"), b = jg_hosts_intern(&h, "b.test");
+	jg_hosts_set_limits(&h, a, 4, 1.0);
+	for (uint32_t i = 0; i < 3; i++)
+		assert_int_equal(jg_hosts_push_book(&h, a, i), 0);
+	for (uint32_t i = 10; i < 13; i++)
+		assert_int_equal(jg_hosts_push_book(&h, b, i), 0);
+	uint32_t book;
+	jg_hosts_set_now(&h, 100.0);
+	assert_int_equal(jg_hosts_pop(&h, &book), a);
+	assert_int_equal(book, 0);
+	/* a is not due before 101: b's books come, a sleeps. */
+	for (uint32_t i = 10; i < 13; i++) {
+		assert_int_equal(jg_hosts_pop(&h, &book), b);
+		assert_int_equal(book, i);
+	}
+	assert_int_equal(jg_hosts_pop(&h, &book), JG_NONE);
+	assert_true(jg_hosts_next_wake(&h) == 101.0);
+	jg_hosts_set_now(&h, 100.9);
+	jg_hosts_wake(&h);
+	assert_int_equal(jg_hosts_pop(&h, &book), JG_NONE); /* still not due */
+	jg_hosts_set_now(&h, 101.0);
+	jg_hosts_wake(&h);
+	assert_true(jg_hosts_next_wake(&h) == 0);
+	assert_int_equal(jg_hosts_pop(&h, &book), a);
+	assert_int_equal(book, 1);
+	/* A retry's slot is paced too. */
+	assert_int_equal(jg_hosts_try_acquire(&h, a), 0);
+	jg_hosts_set_now(&h, 102.0);
+	jg_hosts_wake(&h);
+	assert_int_equal(jg_hosts_try_acquire(&h, a), 1);
+	assert_int_equal(h.queued, 1);
+	jg_hosts_fini(&h);
+}
+
 static void test_many_books_cost_no_search(void **state)
 {
 	struct jg_hosts h;
@@ -77,6 +116,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_per_host_limit_and_round_robin),
 		cmocka_unit_test(test_many_books_cost_no_search),
+		cmocka_unit_test(test_a_waiting_host_sleeps_and_others_go_on),
 		cmocka_unit_test(test_drain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,7 @@
 #include "hosts.h"
 
+#include "retry.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,13 +25,21 @@ void jg_hosts_fini(struct jg_hosts *h)
 		free(h->v[i].name);
 	free(h->v);
 	free(h->next);
+	free(h->heap);
 	jg_idxset_fini(&h->by_name);
 	memset(h, 0, sizeof *h);
 }
 
 uint32_t jg_hosts_intern(struct jg_hosts *h, const char *name)
 {
+	return jg_hosts_intern_new(h, name, NULL);
+}
+
+uint32_t jg_hosts_intern_new(struct jg_hosts *h, const char *name, int *created)
+{
 	uint32_t id = jg_idxset_find(&h->by_name, name, strlen(name));
+	if (created)
+		*created = id == JG_NONE;
 	if (id != JG_NONE)
 		return id;
 	if (h->n == h->cap) {
@@ -44,6 +54,8 @@ uint32_t jg_hosts_intern(struct jg_hosts *h, const char *name)
 	memset(host, 0, sizeof *host);
 	host->name = strdup(name);
 	host->head = host->tail = host->ring_next = JG_NONE;
+	host->per_host = h->per_host;
+	host->wait = h->wait;
 	if (!host->name)
 		return JG_NONE;
 	id = (uint32_t)h->n;
@@ -63,7 +75,95 @@ static int has_work(const struct jg_host *host)
 
 static int eligible(const struct jg_hosts *h, const struct jg_host *host)
 {
-	return has_work(host) && host->active < h->per_host;
+	return has_work(host) && host->active < host->per_host;
+}
+
+void jg_hosts_set_limits(struct jg_hosts *h, uint32_t id, unsigned per_host, double wait)
+{
+	h->v[id].per_host = per_host;
+	h->v[id].wait = wait;
+}
+
+/* ---- pacing: a min-heap of sleeping hosts by the time they are due ---- */
+
+static void heap_swap(struct jg_hosts *h, size_t a, size_t b)
+{
+	struct jg_host_sleeper t = h->heap[a];
+	h->heap[a] = h->heap[b];
+	h->heap[b] = t;
+}
+
+/* Puts `id` to sleep until its next start. 0, or -1 on ENOMEM. */
+static int sleep_host(struct jg_hosts *h, uint32_t id)
+{
+	struct jg_host *host = &h->v[id];
+	if (host->sleeping)
+		return 0;
+	if (h->n_heap == h->cap_heap) {
+		size_t cap = h->cap_heap ? h->cap_heap * 2 : 16;
+		struct jg_host_sleeper *v = realloc(h->heap, cap * sizeof *v);
+		if (!v)
+			return -1;
+		h->heap = v;
+		h->cap_heap = cap;
+	}
+	size_t i = h->n_heap++;
+	h->heap[i] = (struct jg_host_sleeper){host->next_start, id};
+	while (i > 0 && h->heap[(i - 1) / 2].at > h->heap[i].at) {
+		heap_swap(h, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	host->sleeping = 1;
+	return 0;
+}
+
+static void heap_pop(struct jg_hosts *h)
+{
+	h->heap[0] = h->heap[--h->n_heap];
+	for (size_t i = 0;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < h->n_heap && h->heap[l].at < h->heap[m].at)
+			m = l;
+		if (r < h->n_heap && h->heap[r].at < h->heap[m].at)
+			m = r;
+		if (m == i)
+			break;
+		heap_swap(h, i, m);
+		i = m;
+	}
+}
+
+static void ring_maybe_append(struct jg_hosts *h, uint32_t id);
+
+void jg_hosts_wake(struct jg_hosts *h)
+{
+	while (h->n_heap && h->heap[0].at <= h->now) {
+		uint32_t id = h->heap[0].id;
+		heap_pop(h);
+		h->v[id].sleeping = 0;
+		ring_maybe_append(h, id);
+	}
+}
+
+double jg_hosts_next_wake(const struct jg_hosts *h)
+{
+	return h->n_heap ? h->heap[0].at : 0;
+}
+
+static int due(const struct jg_hosts *h, const struct jg_host *host)
+{
+	return host->next_start <= h->now;
+}
+
+/* A request of `host` starts now: the next may start a wait later. */
+static void started(struct jg_hosts *h, struct jg_host *host)
+{
+	if (host->wait <= 0)
+		return;
+	double w = host->wait;
+	if (h->random_wait && h->rng)
+		w *= 0.5 + (double)(jg_rng_next(h->rng) >> 11) / 9007199254740992.0;
+	host->next_start = h->now + w;
 }
 
 static void ring_append(struct jg_hosts *h, uint32_t id)
@@ -80,7 +180,7 @@ static void ring_append(struct jg_hosts *h, uint32_t id)
 
 static void ring_maybe_append(struct jg_hosts *h, uint32_t id)
 {
-	if (!h->v[id].in_ring && eligible(h, &h->v[id]))
+	if (!h->v[id].in_ring && !h->v[id].sleeping && eligible(h, &h->v[id]))
 		ring_append(h, id);
 }
 
@@ -124,12 +224,24 @@ uint32_t jg_hosts_pop(struct jg_hosts *h, uint32_t *book)
 {
 	*book = JG_NONE;
 	uint32_t id;
-	do /* a host may have lost its work while it sat in the ring */
+	for (;;) {
 		id = ring_shift(h);
-	while (id != JG_NONE && !eligible(h, &h->v[id]));
-	if (id == JG_NONE)
-		return JG_NONE;
+		if (id == JG_NONE)
+			return JG_NONE;
+		/* A host may have lost its work while it sat in the ring. */
+		if (!eligible(h, &h->v[id]))
+			continue;
+		if (due(h, &h->v[id]))
+			break;
+		/* Not due: it sleeps (were the heap not to grow, it would wait in
+		 * the ring, taken again at its turn). */
+		if (sleep_host(h, id) < 0) {
+			ring_append(h, id);
+			return JG_NONE;
+		}
+	}
 	struct jg_host *host = &h->v[id];
+	started(h, host);
 	*book = host->head;
 	host->head = h->next[*book];
 	if (host->head == JG_NONE)
@@ -148,9 +260,15 @@ void jg_hosts_release(struct jg_hosts *h, uint32_t id)
 
 int jg_hosts_try_acquire(struct jg_hosts *h, uint32_t id)
 {
-	if (h->v[id].active >= h->per_host)
+	struct jg_host *host = &h->v[id];
+	if (host->active >= host->per_host)
 		return 0;
-	h->v[id].active++;
+	if (!due(h, host)) {
+		sleep_host(h, id); /* its wake lets the caller try again */
+		return 0;
+	}
+	host->active++;
+	started(h, host);
 	return 1;
 }
 

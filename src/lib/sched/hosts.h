@@ -3,6 +3,12 @@
  * another transfer (work waiting, fewer than per-host transfers running)
  * sit in a ring served round-robin. Every operation is O(1), so a million
  * queued URLs cost nothing per admission.
+ *
+ * Pacing: a host with a wait (wget's -w: at least that long between the
+ * starts of two of its requests) is not due until its next start; found
+ * in the ring before then, it sleeps in a heap ordered by that time and
+ * goes back into the ring when jg_hosts_wake() passes it. Other hosts are
+ * never held up by one host's wait.
  */
 #ifndef JG_HOSTS_H
 #define JG_HOSTS_H
@@ -19,6 +25,15 @@ struct jg_host {
 	uint32_t head, tail;        /* queued book indices */
 	uint32_t ring_next;
 	int in_ring;
+	int sleeping;               /* in the heap, waiting for next_start */
+	unsigned per_host;          /* its limit of transfers at once */
+	double wait;                /* seconds between the starts of its requests */
+	double next_start;          /* not due before (the clock of jg_hosts_set_now) */
+};
+
+struct jg_host_sleeper {
+	double at;
+	uint32_t id;
 };
 
 struct jg_hosts {
@@ -30,12 +45,31 @@ struct jg_hosts {
 	uint32_t ring_head, ring_tail;
 	unsigned per_host;
 	uint64_t queued;            /* books waiting in all queues */
+	double wait;                /* a new host's wait */
+	int random_wait;            /* each wait scaled by 0.5 .. 1.5 (wget's) */
+	uint64_t *rng;              /* for random_wait */
+	double now;                 /* the caller's clock, as last set */
+	struct jg_host_sleeper *heap; /* hosts waiting to be due, soonest first */
+	size_t n_heap, cap_heap;
 };
 
 void jg_hosts_init(struct jg_hosts *h, unsigned per_host);
 void jg_hosts_fini(struct jg_hosts *h);
-/* The id of host `name`, created on first use; JG_NONE on ENOMEM. */
+/* The id of host `name`, created on first use; JG_NONE on ENOMEM.
+ * `*created` (may be NULL) says whether it is new. */
 uint32_t jg_hosts_intern(struct jg_hosts *h, const char *name);
+uint32_t jg_hosts_intern_new(struct jg_hosts *h, const char *name, int *created);
+/* A host's own limit and wait, in place of the defaults it was made with. */
+void jg_hosts_set_limits(struct jg_hosts *h, uint32_t host, unsigned per_host, double wait);
+/* The time pacing compares with (the caller's loop clock), before popping. */
+static inline void jg_hosts_set_now(struct jg_hosts *h, double now)
+{
+	h->now = now;
+}
+/* Sleeping hosts that are due by now go back into the ring. */
+void jg_hosts_wake(struct jg_hosts *h);
+/* When the next sleeping host is due; 0 when none sleeps. */
+double jg_hosts_next_wake(const struct jg_hosts *h);
 /* Queues book `book` behind host `host`. 0, or -1 on ENOMEM. */
 int jg_hosts_push_book(struct jg_hosts *h, uint32_t host, uint32_t book);
 
