@@ -534,6 +534,13 @@ void jg_job_on_transfer_done(struct jg_transfer *t)
 	int transient;
 	int err = jg_retry_classify(&a, why, sizeof why, &transient);
 	int answered = t->http_code > 0;
+	/* What the server says of its load is the host's business, beyond
+	 * this URL: a 429 or 503 slows the whole host down (AIMD). */
+	jg_hosts_set_now(js->hosts, ev_now(js->loop));
+	if (t->http_code == 429 || t->http_code == 503)
+		jg_hosts_back_off(js->hosts, job->host, t->retry_after);
+	else if (answered)
+		jg_hosts_answered(js->hosts, job->host);
 	if (err == JG_OK) {
 		host_attempt(job, answered, err, why);
 		job_save(job);

@@ -386,3 +386,24 @@ def test_gutenberg_main_site_gets_one_request_at_a_time_two_seconds_apart(server
     r = juggle("--resolve", pin, "--per-host", "4", *urls, out="t2")
     assert r.rc == 0 and time.monotonic() - t0 < 3, r.stderr
     assert "asks automated tools" not in r.stderr
+
+
+def test_retry_after_holds_the_whole_host_and_halves_its_concurrency(server, juggle):
+    """A 503 with Retry-After: 1 is a floor for the host's next request,
+    not only for the URL that got it, and the host's concurrency halves
+    (4 -> 2); other books of the host wait, then go at most 2 at once."""
+    first = server.url("/gen/ra0.txt?fail=1&retry_after=1&delay=300")
+    rest = [server.url(f"/gen/ra{i}.txt?delay=200") for i in range(1, 9)]
+    r = juggle("-j", "8", "--per-host", "4", "--retry-delay", "0", first, *rest)
+    assert r.rc == 0, r.stderr
+    log = server.log()
+    refused = [e for e in log if e["ev"] == "end" and e.get("status") == 503]
+    assert len(refused) == 1, refused
+    t503 = refused[0]["t"]
+    later = [e for e in server.starts("/gen/ra") if e["t"] > t503]
+    assert later, "every request came before the 503"
+    gap = min(e["t"] for e in later) - t503
+    print(f"first request to the host after its 503 (Retry-After: 1): {gap:.3f} s")
+    assert gap >= 0.99, gap
+    after = [iv for iv in request_intervals(log) if iv[0] > t503]
+    assert max_overlap(after) <= 2, after

@@ -73,6 +73,35 @@ static void test_a_waiting_host_sleeps_and_others_go_on(void **state)
 	jg_hosts_fini(&h);
 }
 
+/* 429/503: the limit halves (never below 1), then grows back by one per
+ * JG_HOSTS_GROW_EVERY answers; Retry-After holds the host. */
+static void test_back_off_halves_and_grows_back(void **state)
+{
+	struct jg_hosts h;
+	jg_hosts_init(&h, 8);
+	uint32_t a = jg_hosts_intern(&h, "a.test");
+	jg_hosts_set_now(&h, 10.0);
+	jg_hosts_back_off(&h, a, 0);
+	assert_int_equal(h.v[a].limit, 4);
+	jg_hosts_back_off(&h, a, 3.0);
+	assert_int_equal(h.v[a].limit, 2);
+	assert_true(h.v[a].next_start == 13.0);
+	jg_hosts_back_off(&h, a, 1.0); /* a shorter Retry-After does not shorten the hold */
+	assert_int_equal(h.v[a].limit, 1);
+	assert_true(h.v[a].next_start == 13.0);
+	jg_hosts_back_off(&h, a, 0);
+	assert_int_equal(h.v[a].limit, 1);
+	for (int i = 0; i < JG_HOSTS_GROW_EVERY - 1; i++)
+		jg_hosts_answered(&h, a);
+	assert_int_equal(h.v[a].limit, 1);
+	jg_hosts_answered(&h, a);
+	assert_int_equal(h.v[a].limit, 2);
+	for (int i = 0; i < 100 * JG_HOSTS_GROW_EVERY; i++)
+		jg_hosts_answered(&h, a);
+	assert_int_equal(h.v[a].limit, 8); /* never past --per-host */
+	jg_hosts_fini(&h);
+}
+
 static void test_many_books_cost_no_search(void **state)
 {
 	struct jg_hosts h;
@@ -117,6 +146,7 @@ int main(void)
 		cmocka_unit_test(test_per_host_limit_and_round_robin),
 		cmocka_unit_test(test_many_books_cost_no_search),
 		cmocka_unit_test(test_a_waiting_host_sleeps_and_others_go_on),
+		cmocka_unit_test(test_back_off_halves_and_grows_back),
 		cmocka_unit_test(test_drain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

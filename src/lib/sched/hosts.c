@@ -54,7 +54,7 @@ uint32_t jg_hosts_intern_new(struct jg_hosts *h, const char *name, int *created)
 	memset(host, 0, sizeof *host);
 	host->name = strdup(name);
 	host->head = host->tail = host->ring_next = JG_NONE;
-	host->per_host = h->per_host;
+	host->per_host = host->limit = h->per_host;
 	host->wait = h->wait;
 	if (!host->name)
 		return JG_NONE;
@@ -75,13 +75,31 @@ static int has_work(const struct jg_host *host)
 
 static int eligible(const struct jg_hosts *h, const struct jg_host *host)
 {
-	return has_work(host) && host->active < host->per_host;
+	return has_work(host) && host->active < host->limit;
 }
 
 void jg_hosts_set_limits(struct jg_hosts *h, uint32_t id, unsigned per_host, double wait)
 {
-	h->v[id].per_host = per_host;
+	h->v[id].per_host = h->v[id].limit = per_host;
 	h->v[id].wait = wait;
+}
+
+void jg_hosts_back_off(struct jg_hosts *h, uint32_t id, double retry_after)
+{
+	struct jg_host *host = &h->v[id];
+	host->limit = host->limit > 1 ? host->limit / 2 : 1;
+	host->ok_run = 0;
+	if (retry_after > 0 && host->next_start < h->now + retry_after)
+		host->next_start = h->now + retry_after;
+}
+
+void jg_hosts_answered(struct jg_hosts *h, uint32_t id)
+{
+	struct jg_host *host = &h->v[id];
+	if (host->limit >= host->per_host || ++host->ok_run < JG_HOSTS_GROW_EVERY)
+		return;
+	host->limit++;
+	host->ok_run = 0;
 }
 
 /* ---- pacing: a min-heap of sleeping hosts by the time they are due ---- */
@@ -261,7 +279,7 @@ void jg_hosts_release(struct jg_hosts *h, uint32_t id)
 int jg_hosts_try_acquire(struct jg_hosts *h, uint32_t id)
 {
 	struct jg_host *host = &h->v[id];
-	if (host->active >= host->per_host)
+	if (host->active >= host->limit)
 		return 0;
 	if (!due(h, host)) {
 		sleep_host(h, id); /* its wake lets the caller try again */

@@ -27,6 +27,10 @@ struct jg_host {
 	int in_ring;
 	int sleeping;               /* in the heap, waiting for next_start */
 	unsigned per_host;          /* its limit of transfers at once */
+	unsigned limit;             /* the limit now: halved when the server asks
+	                               to slow down, grown back by one per
+	                               JG_HOSTS_GROW_EVERY answers */
+	unsigned ok_run;            /* answers since the last change of limit */
 	double wait;                /* seconds between the starts of its requests */
 	double next_start;          /* not due before (the clock of jg_hosts_set_now) */
 };
@@ -66,6 +70,16 @@ static inline void jg_hosts_set_now(struct jg_hosts *h, double now)
 {
 	h->now = now;
 }
+/*
+ * The server asked to slow down (429, 503): the host's limit halves, never
+ * below 1, and with `retry_after` > 0 its next request waits that long (a
+ * floor for the host, not only for the URL that was told).
+ */
+void jg_hosts_back_off(struct jg_hosts *h, uint32_t host, double retry_after);
+/* An answer that was no such refusal: the limit grows back, by one per
+ * JG_HOSTS_GROW_EVERY of them, up to per_host (additive increase). */
+#define JG_HOSTS_GROW_EVERY 5
+void jg_hosts_answered(struct jg_hosts *h, uint32_t host);
 /* Sleeping hosts that are due by now go back into the ring. */
 void jg_hosts_wake(struct jg_hosts *h);
 /* When the next sleeping host is due; 0 when none sleeps. */
