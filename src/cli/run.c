@@ -347,6 +347,25 @@ static void note_gutenberg_pace(const struct cli *c)
 		       "is faster\n", (unsigned long long)n, (unsigned long long)(2 * (n - 1)));
 }
 
+/*
+ * Proxies are not supported yet: curl would resolve the proxy's name in a
+ * thread of its own, so the library turns them off. A proxy the user's
+ * environment names is then not used, and that must never pass silently.
+ */
+static void warn_unused_proxy(const struct cli *c)
+{
+	static const char *const vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
+	                                   "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+	for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+		const char *v = getenv(vars[i]);
+		if (v && *v) {
+			jg_say(stderr, "juggle: warning: %s is set, but juggle does not use proxies yet: "
+			       "connecting directly\n", vars[i]);
+			return;
+		}
+	}
+}
+
 /* What resuming has to say: printed as the run's own lines. */
 static void on_resume_notice(void *ctx, const char *text)
 {
@@ -496,6 +515,7 @@ int cli_run(const struct cli_args *args, int argc, char **argv)
 		        (unsigned long long)c.other_shards);
 	jg_report_set_total(&c.report, c.accepted);
 	note_gutenberg_pace(&c);
+	warn_unused_proxy(&c);
 	status = run(&c, loop);
 	if (!c.args->quiet && (c.resume.kept || c.resume.recounted || c.resume.revalidated))
 		jg_say(stderr, "juggle: resumed %s: %llu books kept, %llu counted again from their "
