@@ -154,6 +154,9 @@ JG_EXPORT int jg_options_set_per_host(struct jg_options *opts, unsigned n);
  * unless this or jg_options_set_per_host() is called. Added in 0.4.
  */
 JG_EXPORT int jg_options_set_wait(struct jg_options *opts, double seconds, int random);
+/* URLs added so far that go to such a host under its default pacing (so a
+ * caller can say why the run will be slow). Added in 0.4. */
+JG_EXPORT uint64_t jg_session_paced_by_default(const struct jg_session *s);
 /* Seconds to establish a connection (0 = curl's default). Default 30. */
 JG_EXPORT int jg_options_set_connect_timeout(struct jg_options *opts, double seconds);
 /* Abort when no byte arrived for this many seconds (> 0). Default 60. */

@@ -205,10 +205,8 @@ static void set_option(struct cli_args *a, int opt, const char *arg)
 		break;
 	case OPT_MIRROR:
 		check(jg_options_set_mirror(o, arg), "--mirror", arg);
-		a->mirror = arg;
 		break;
 	case OPT_PER_HOST:
-		a->per_host_set = 1;
 		check(jg_options_set_per_host(o, parse_count("--per-host", arg, 1, 100000)), "--per-host", arg);
 		break;
 	case OPT_CONNECT_TIMEOUT:

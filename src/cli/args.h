@@ -34,8 +34,6 @@ struct cli_args {
 	double checkpoint;         /* seconds between count seals; 0: at the end */
 	double wait;               /* --wait */
 	int random_wait, wait_set;
-	int per_host_set;          /* --per-host was given */
-	const char *mirror;        /* --mirror, or NULL: the library's default */
 };
 
 /* Parses argv; exits on --help, --version or a usage error. */

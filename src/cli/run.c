@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -311,21 +310,6 @@ static void on_progress(struct ev_loop *loop, ev_timer *w, int revents)
 	progress_draw(&c->progress, &f);
 }
 
-/* Whether `url`'s host is Project Gutenberg's main site. */
-static int on_gutenberg(const char *url)
-{
-	const char *p = strstr(url, "://");
-	p = p ? p + 3 : url;
-	size_t n = strcspn(p, "/:?#");
-	const char *at = memchr(p, '@', n);
-	if (at) {
-		n -= (size_t)(at + 1 - p);
-		p = at + 1;
-	}
-	return (n == 17 && strncasecmp(p, "www.gutenberg.org", 17) == 0) ||
-	       (n == 13 && strncasecmp(p, "gutenberg.org", 13) == 0);
-}
-
 /*
  * The main Gutenberg site gets one request at a time, 2 s apart, unless
  * the user chose --wait or --per-host: say so once when that makes a run
@@ -333,15 +317,8 @@ static int on_gutenberg(const char *url)
  */
 static void note_gutenberg_pace(const struct cli *c)
 {
-	const char *mirror = c->args->mirror ? c->args->mirror : "https://www.gutenberg.org";
-	if (c->args->quiet || c->args->wait_set || c->args->per_host_set)
-		return;
-	uint64_t n = 0;
-	for (size_t i = 0; i < c->n_entries; i++) {
-		const char *t = c->entries[i].text;
-		n += on_gutenberg(t[strspn(t, "0123456789")] == '\0' ? mirror : t);
-	}
-	if (n > GUTENBERG_NOTE_BOOKS)
+	uint64_t n = jg_session_paced_by_default(c->session);
+	if (!c->args->quiet && n > GUTENBERG_NOTE_BOOKS)
 		jg_say(stderr, "juggle: www.gutenberg.org asks automated tools for one request at a "
 		       "time, 2 s apart: %llu books take at least %llu s; a mirror (--mirror URL) "
 		       "is faster\n", (unsigned long long)n, (unsigned long long)(2 * (n - 1)));
@@ -352,7 +329,7 @@ static void note_gutenberg_pace(const struct cli *c)
  * thread of its own, so the library turns them off. A proxy the user's
  * environment names is then not used, and that must never pass silently.
  */
-static void warn_unused_proxy(const struct cli *c)
+static void warn_unused_proxy(void)
 {
 	static const char *const vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
 	                                   "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
@@ -515,7 +492,7 @@ int cli_run(const struct cli_args *args, int argc, char **argv)
 		        (unsigned long long)c.other_shards);
 	jg_report_set_total(&c.report, c.accepted);
 	note_gutenberg_pace(&c);
-	warn_unused_proxy(&c);
+	warn_unused_proxy();
 	status = run(&c, loop);
 	if (!c.args->quiet && (c.resume.kept || c.resume.recounted || c.resume.revalidated))
 		jg_say(stderr, "juggle: resumed %s: %llu books kept, %llu counted again from their "

@@ -16,7 +16,6 @@ struct jg_handoff_book {
 	/* Parked while counting is held: */
 	struct jg_handoff_book *next_parked;
 	char *body;
-	size_t len;
 };
 
 void jg_handoff_init(struct jg_handoff *h, struct jg_pool *pool, struct jg_fetch *fetch,
@@ -74,7 +73,7 @@ static int submit(struct jg_handoff *h, struct jg_handoff_book *c, char *body)
 	struct jg_pool_book pb = {
 		.job = c->what,
 		.body = body,
-		.len = c->what == JG_POOL_SAVE ? c->len : 0,
+		.len = c->what == JG_POOL_SAVE ? (size_t)c->out.bytes : 0,
 		.dir = h->dir,
 		.name = c->name,
 		.charset = charset,
@@ -108,7 +107,6 @@ int jg_handoff_give(struct jg_handoff *h, const struct jg_handoff_req *req)
 	c->out.bytes = req->len;
 	c->held = req->held;
 	c->ino = req->ino;
-	c->len = req->len;
 	if (h->hold) {
 		/* Kept here, in the memory budget, until the hold ends. */
 		c->body = req->body;

@@ -536,8 +536,10 @@ static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct
 	uint32_t host = jg_hosts_intern_new(&s->hosts, key, &created), idx;
 	if (host == JG_NONE)
 		return JG_ENOMEM;
-	if (created && is_gutenberg(u->host) && !s->opt.per_host_set && !s->opt.wait_set)
+	if (created && is_gutenberg(u->host) && !s->opt.per_host_set && !s->opt.wait_set) {
 		jg_hosts_set_limits(&s->hosts, host, GUTENBERG_PER_HOST, GUTENBERG_WAIT);
+		s->hosts.v[host].paced_by_default = 1;
+	}
 	int refused;
 	struct jg_book *b =
 		jg_catalog_add(&s->cat, s->store.dirfd, u, prior, user, s->added, &idx, &refused);
@@ -555,6 +557,8 @@ static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct
 	kick(s);
 	if (refused)
 		s->priors_refused++;
+	if (!reuse && s->hosts.v[host].paced_by_default)
+		s->paced_by_default++;
 	return refused ? JG_PRIOR_REFUSED : JG_OK;
 }
 
@@ -600,6 +604,11 @@ JG_EXPORT int jg_session_add_prior_sized(struct jg_session *s, const char *url,
 	memcpy(&p, prior, prior_size < sizeof p ? prior_size : sizeof p);
 	int rc = add(s, url, &p, user);
 	return rc == JG_PRIOR_REFUSED ? JG_OK : rc;
+}
+
+JG_EXPORT uint64_t jg_session_paced_by_default(const struct jg_session *s)
+{
+	return s ? s->paced_by_default : 0;
 }
 
 JG_EXPORT uint64_t jg_session_priors_refused(const struct jg_session *s)

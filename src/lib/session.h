@@ -44,6 +44,7 @@ struct jg_session {
 	uint64_t rng;
 	uint64_t ok, failed;
 	uint64_t priors_refused;    /* priors given that did not hold */
+	uint64_t paced_by_default;  /* books queued for a host paced by its own default */
 	struct jg_handoff handoff;  /* books with the pool, or held for it */
 	int draining;
 	int freeing;

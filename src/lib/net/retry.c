@@ -9,15 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-uint64_t jg_rng_next(uint64_t *state)
-{
-	uint64_t x = *state ? *state : 0x9e3779b97f4a7c15ULL;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*state = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
 
 static int http_transient(long code)
 {
@@ -139,7 +130,7 @@ double jg_retry_backoff(unsigned attempt, double base, double retry_after, uint6
 	double d = base * pow(2.0, attempt > 0 ? attempt - 1 : 0);
 	if (d > JG_BACKOFF_MAX)
 		d = JG_BACKOFF_MAX;
-	double unit = (double)(jg_rng_next(rng) >> 11) / 9007199254740992.0; /* [0,1) */
+	double unit = jg_rng_unit(rng);
 	d = d / 2 + unit * d / 2;
 	return d < retry_after ? retry_after : d;
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rng.h"
+
 /* Longest Retry-After juggle waits for; a longer one fails the URL. */
 #define JG_RETRY_AFTER_MAX 300.0
 /* Longest computed backoff between two attempts. */
@@ -30,8 +32,5 @@ int jg_retry_classify(const struct jg_attempt *a, char *why, size_t why_len, int
  * it) drawn from `*rng`; never less than `retry_after` (0 = none).
  */
 double jg_retry_backoff(unsigned attempt, double base, double retry_after, uint64_t *rng);
-
-/* xorshift64*: the session's own generator, so nothing global is shared. */
-uint64_t jg_rng_next(uint64_t *state);
 
 #endif

@@ -1,6 +1,6 @@
 #include "hosts.h"
 
-#include "retry.h"
+#include "rng.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -180,7 +180,7 @@ static void started(struct jg_hosts *h, struct jg_host *host)
 		return;
 	double w = host->wait;
 	if (h->random_wait && h->rng)
-		w *= 0.5 + (double)(jg_rng_next(h->rng) >> 11) / 9007199254740992.0;
+		w *= 0.5 + jg_rng_unit(h->rng);
 	host->next_start = h->now + w;
 }
 

@@ -31,6 +31,7 @@ struct jg_host {
 	                               to slow down, grown back by one per
 	                               JG_HOSTS_GROW_EVERY answers */
 	unsigned ok_run;            /* answers since the last change of limit */
+	int paced_by_default;       /* limits from the session's rule for that site */
 	double wait;                /* seconds between the starts of its requests */
 	double next_start;          /* not due before (the clock of jg_hosts_set_now) */
 };
