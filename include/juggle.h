@@ -189,8 +189,23 @@ JG_EXPORT int jg_options_set_max_buffer(struct jg_options *opts, uint64_t bytes)
  * (foreign_file).
  */
 JG_EXPORT int jg_options_set_forget_finished(struct jg_options *opts, int forget);
-/* Mirror that bare ebook numbers refer to. Default https://www.gutenberg.org */
+/*
+ * The mirror bare ebook numbers refer to, replacing any set before.
+ * Default https://www.gutenberg.org. JG_EURL when `url` is not an http or
+ * https URL.
+ */
 JG_EXPORT int jg_options_set_mirror(struct jg_options *opts, const char *url);
+/*
+ * One more mirror, up to JG_MIRRORS_MAX. Bare ebook numbers are spread over
+ * the mirrors by a stable hash of the number (the same book goes to the
+ * same mirror in every run with the same list); a book whose mirror fails
+ * it (no connection, no name, a timeout, a 5xx, 429 or 404: a mirror may
+ * lack a book) is tried at once on the next mirror, in list order, and
+ * fails only when every mirror did. Its result's url is the first
+ * mirror's, final_url the one that served it.
+ */
+#define JG_MIRRORS_MAX 64
+JG_EXPORT int jg_options_add_mirror(struct jg_options *opts, const char *url);
 /* CA bundle for TLS verification (verification itself is always on). */
 JG_EXPORT int jg_options_set_cacert(struct jg_options *opts, const char *file);
 /* DNS servers, "ADDR[:PORT],..." as curl's --dns-servers; NULL = system's. */

@@ -18,7 +18,9 @@ static const char usage_text[] =
 "Input:\n"
 "  -i, --input FILE         read URLs from FILE, one per line ('-' = stdin;\n"
 "                           '#' starts a comment line); may be repeated\n"
-"      --mirror URL         mirror for ebook numbers [https://www.gutenberg.org]\n"
+"      --mirror URL         mirror for ebook numbers, repeatable: spread over by\n"
+"                           number, the next one tried when one fails a book\n"
+"                           [https://www.gutenberg.org]\n"
 "Counting:\n"
 "  -w, --workers N          worker processes that save and count [online CPUs]\n"
 "      --split MODE         words: Unicode letters and digits (default);\n"
@@ -204,7 +206,11 @@ static void set_option(struct cli_args *a, int opt, const char *arg)
 		check(jg_options_set_jobs(o, a->jobs), "--jobs", arg);
 		break;
 	case OPT_MIRROR:
-		check(jg_options_set_mirror(o, arg), "--mirror", arg);
+		if (a->n_mirrors >= JG_MIRRORS_MAX)
+			cli_usage_error("--mirror: at most %d mirrors", JG_MIRRORS_MAX);
+		if (jg_options_add_mirror(o, arg) != JG_OK)
+			cli_usage_error("--mirror: expected an http or https URL, got '%s'", arg);
+		a->mirrors[a->n_mirrors++] = arg;
 		break;
 	case OPT_PER_HOST:
 		check(jg_options_set_per_host(o, parse_count("--per-host", arg, 1, 100000)), "--per-host", arg);
@@ -258,7 +264,8 @@ void cli_args_parse(struct cli_args *a, int argc, char **argv)
 	a->checkpoint = 300;
 	a->opts = jg_options_new();
 	a->lists = calloc((size_t)argc, sizeof *a->lists);
-	if (!a->opts || !a->lists) {
+	a->mirrors = calloc((size_t)argc, sizeof *a->mirrors);
+	if (!a->opts || !a->lists || !a->mirrors) {
 		jg_say(stderr, "juggle: out of memory\n");
 		exit(EXIT_USAGE);
 	}
@@ -324,6 +331,7 @@ void cli_args_fini(struct cli_args *a)
 {
 	jg_options_free(a->opts);
 	free(a->lists);
+	free(a->mirrors);
 	a->opts = NULL;
 	a->lists = NULL;
 }

@@ -18,6 +18,8 @@ struct cli_args {
 	struct jg_options *opts;   /* the library's settings, set from the options */
 	const char **lists;        /* -i FILE, in order */
 	size_t n_lists;
+	const char **mirrors;      /* --mirror URL, in order (none: the default) */
+	size_t n_mirrors;
 	int first_url;             /* argv index of the first URL argument */
 	int quiet;
 	const char *json;

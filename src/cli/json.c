@@ -111,8 +111,12 @@ void json_report_book(struct json_report *j, const char *url, const char *file, 
 		fputs("null", f);
 	else
 		json_string(f, error);
-	if (res && res->redirects) {
-		fprintf(f, ",\"redirects\":%u,\"final_url\":", res->redirects);
+	if (res && res->redirects)
+		fprintf(f, ",\"redirects\":%u", res->redirects);
+	/* Where it came from, when not its URL: a redirect's end, or the
+	 * mirror that had the book when its own did not. */
+	if (res && res->final_url && strcmp(res->final_url, url) != 0) {
+		fputs(",\"final_url\":", f);
 		json_string(f, res->final_url);
 	}
 	if (res) {

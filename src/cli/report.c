@@ -46,6 +46,45 @@ void jg_report_set_total(struct jg_report *r, uint64_t total)
 	r->per_book = !r->quiet && total <= 50;
 }
 
+int jg_report_set_mirrors(struct jg_report *r, const char *const *mirrors, size_t n)
+{
+	if (n < 2)
+		return 0;
+	r->mirror_books = calloc(n + 1, sizeof *r->mirror_books);
+	r->mirrors = malloc(n * sizeof *r->mirrors);
+	if (!r->mirror_books || !r->mirrors)
+		return -1;
+	memcpy(r->mirrors, mirrors, n * sizeof *r->mirrors);
+	r->n_mirrors = n;
+	return 0;
+}
+
+/* The mirror a book came from: the one its final URL starts with (the
+ * host's case aside); n_mirrors when a redirect took it elsewhere. */
+static size_t mirror_of(const struct jg_report *r, const char *url)
+{
+	for (size_t i = 0; i < r->n_mirrors; i++) {
+		size_t m = strlen(r->mirrors[i]);
+		while (m > 0 && r->mirrors[i][m - 1] == '/')
+			m--;
+		if (strncasecmp(url, r->mirrors[i], m) == 0 && url[m] == '/')
+			return i;
+	}
+	return r->n_mirrors;
+}
+
+static void print_mirrors(const struct jg_report *r)
+{
+	if (!r->n_mirrors)
+		return;
+	jg_say(stderr, "juggle: books per mirror:");
+	for (size_t i = 0; i < r->n_mirrors; i++)
+		jg_say(stderr, "%s %s %" PRIu64, i ? "," : "", r->mirrors[i], r->mirror_books[i]);
+	if (r->mirror_books[r->n_mirrors])
+		jg_say(stderr, ", elsewhere (redirected) %" PRIu64, r->mirror_books[r->n_mirrors]);
+	jg_say(stderr, "\n");
+}
+
 /* Appends a line to a summary list, unless `limit` lines are there. */
 __attribute__((format(printf, 5, 6)))
 static void remember(struct report_line ***tail, uint64_t *count, uint64_t limit, size_t size,
@@ -147,6 +186,8 @@ void jg_report_book(struct jg_report *r, const struct jg_result *res)
 		r->bytes += res->bytes;
 		if (res->reused)
 			r->reused_bytes += res->bytes;
+		if (r->n_mirrors && !res->reused)
+			r->mirror_books[mirror_of(r, res->final_url)]++;
 		remember_notes(r, res);
 	} else {
 		r->failed++;
@@ -184,6 +225,7 @@ static void print_summary(struct jg_report *r, const struct json_run *run)
 	if (run && run->engine != JG_ENGINE_LOOP)
 		jg_say(stderr, "juggle: %s engine, %u threads started\n", jg_engine_name(run->engine),
 		        run->threads);
+	print_mirrors(r);
 	for (struct report_line *f = r->failures; f; f = f->next)
 		jg_say(stderr, "  FAILED %s\n", f->text);
 	if (r->n_failures > SUMMARY_FAILURES)
@@ -250,4 +292,6 @@ void jg_report_fini(struct jg_report *r)
 		}
 	for (size_t i = 0; i < r->n_top; i++)
 		free((char *)r->top[i].word);
+	free(r->mirrors);
+	free(r->mirror_books);
 }

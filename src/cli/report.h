@@ -32,6 +32,9 @@ struct jg_report {
 	uint64_t n_failures;
 	struct report_line *notes, **notes_tail; /* what is worth knowing of a book */
 	uint64_t n_notes;
+	const char **mirrors;      /* two or more: the books each served */
+	size_t n_mirrors;
+	uint64_t *mirror_books;    /* n_mirrors + 1: the last, served elsewhere */
 };
 
 /* `progress` (the line to clear before printing) and `json_path` may be
@@ -40,6 +43,9 @@ int jg_report_init(struct jg_report *r, struct progress *progress, int quiet,
                    const char *json_path);
 /* The URLs accepted: a summary per book for 50 or fewer. */
 void jg_report_set_total(struct jg_report *r, uint64_t total);
+/* The mirrors of a run with several: the summary says what each served.
+ * 0, or -1 out of memory. */
+int jg_report_set_mirrors(struct jg_report *r, const char *const *mirrors, size_t n);
 /* A line of the input that could not be queued. */
 void jg_report_input_error(struct jg_report *r, const char *source, unsigned long line,
                            const char *text, const char *why);

@@ -461,7 +461,8 @@ int cli_run(const struct cli_args *args, int argc, char **argv)
 	}
 	c.started = ev_time();
 	progress_init(&c.progress, c.args->quiet);
-	if (jg_report_init(&c.report, &c.progress, c.args->quiet, c.args->json) < 0)
+	if (jg_report_init(&c.report, &c.progress, c.args->quiet, c.args->json) < 0 ||
+	    jg_report_set_mirrors(&c.report, c.args->mirrors, c.args->n_mirrors) < 0)
 		goto out;
 	jg_session_on_book(c.session, on_book, &c);
 	jg_session_on_idle(c.session, on_idle, &c);

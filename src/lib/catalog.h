@@ -38,6 +38,10 @@ struct jg_book {
 	struct jg_book_prior *prior; /* NULL: fetch as usual */
 	uint64_t seq;      /* its position among the URLs added (the index) */
 	uint32_t host;     /* the session's: its politeness slot */
+	/* A bare ebook number: `url` is on its first mirror. */
+	uint8_t mirror;         /* the mirror it goes to now, + 1; 0: not a number */
+	uint8_t mirrors_left;   /* mirrors not tried yet */
+	uint16_t attempts_before; /* attempts on the mirrors that failed it */
 };
 
 enum { BOOK_PAGE_SHIFT = 12, BOOK_PAGE = 1 << BOOK_PAGE_SHIFT };

@@ -31,9 +31,10 @@ struct jg_job {
 	int has_slot;              /* counted in js->active and its host's */
 	struct jg_job *ready_next; /* JOB_READY: in js->ready */
 	uint32_t book;
-	const char *url, *name;    /* the catalog's, for as long as the job lives */
+	const char *name;          /* the catalog's, for as long as the job lives */
 	const struct jg_book_prior *prior;
 	uint32_t host;             /* the politeness slot: the first URL's host */
+	int may_fall_back;         /* another mirror may have the book */
 	struct jg_url cur;         /* where the current attempt goes */
 	uint64_t *visited;         /* hashes of the URLs of the redirect chain */
 	struct jg_outcome out;     /* attempts and the answer: what its report says
@@ -202,7 +203,8 @@ static void job_wait(struct jg_job *job, double delay)
 static void job_retry_or_fail(struct jg_job *job, int err, const char *why, double retry_after)
 {
 	struct jg_jobs *js = job->js;
-	if (job->out.attempts > js->opt->retries) {
+	if (job->out.attempts > js->opt->retries ||
+	    (job->may_fall_back && jg_retry_is_mirrors_fault(err, job->out.http_code))) {
 		job_fail(job, err, why);
 		return;
 	}
@@ -590,18 +592,19 @@ unsigned jg_jobs_admit_ready(struct jg_jobs *js, unsigned budget)
 }
 
 
-int jg_job_start(struct jg_jobs *js, uint32_t book, uint32_t host, const struct jg_book *b)
+int jg_job_start(struct jg_jobs *js, uint32_t book, uint32_t host, const struct jg_book *b,
+                 const char *url, int may_fall_back)
 {
 	struct jg_job *job = job_new(js, book, host);
 	if (!job)
 		return -1;
-	job->url = b->url;
 	job->name = b->name;
+	job->may_fall_back = may_fall_back;
 	job->prior = b->prior;
 	job->has_slot = 1; /* jg_hosts_pop counted it on its host */
 	js->active++;
 	char why[256];
-	if (jg_url_parse(job->url, &job->cur, why, sizeof why) != JG_OK) {
+	if (jg_url_parse(url, &job->cur, why, sizeof why) != JG_OK) {
 		job_fail(job, JG_EURL, why);
 		return 0;
 	}

@@ -83,9 +83,14 @@ static inline unsigned jg_jobs_limit(const struct jg_jobs *js)
 	return js->cap ? js->cap : js->opt->jobs;
 }
 
-/* Starts the book `book` (its host's slot taken already). 0, or -1 out of
- * memory, having started nothing. */
-int jg_job_start(struct jg_jobs *js, uint32_t book, uint32_t host, const struct jg_book *b);
+/*
+ * Starts the book `book` (its host's slot taken already) at `url`, which
+ * is the book's own or a mirror's. With `may_fall_back` (another mirror
+ * may have it), a failure that is the mirror's fault ends the job at
+ * once, without retries. 0, or -1 out of memory, having started nothing.
+ */
+int jg_job_start(struct jg_jobs *js, uint32_t book, uint32_t host, const struct jg_book *b,
+                 const char *url, int may_fall_back);
 
 /* Jobs whose retry is due take up to `budget` slots; how many did. */
 unsigned jg_jobs_admit_ready(struct jg_jobs *js, unsigned budget);

@@ -1,6 +1,7 @@
 #include "options.h"
 
 #include "juggle.h"
+#include "url.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,7 @@ static int list_copy(char ***dst, size_t *n_dst, char *const *src, size_t n)
 void jg_options_fini(struct jg_options *o)
 {
 	free(o->output_dir);
-	free(o->mirror);
+	free_list(o->mirrors, o->n_mirrors);
 	free(o->cacert);
 	free(o->dns_servers);
 	free(o->user_agent);
@@ -97,16 +98,17 @@ int jg_options_copy(struct jg_options *dst, const struct jg_options *src)
 		src = &defaults;
 	}
 	*dst = *src;
-	dst->output_dir = dst->mirror = dst->cacert = dst->dns_servers = dst->user_agent = NULL;
-	dst->resolve = dst->headers = NULL;
-	dst->n_resolve = dst->n_headers = 0;
+	dst->output_dir = dst->cacert = dst->dns_servers = dst->user_agent = NULL;
+	dst->resolve = dst->headers = dst->mirrors = NULL;
+	dst->n_resolve = dst->n_headers = dst->n_mirrors = 0;
 	if (copy_string(&dst->output_dir, src->output_dir, default_output_dir) < 0 ||
-	    copy_string(&dst->mirror, src->mirror, default_mirror) < 0 ||
 	    copy_string(&dst->cacert, src->cacert, NULL) < 0 ||
 	    copy_string(&dst->dns_servers, src->dns_servers, NULL) < 0 ||
 	    copy_string(&dst->user_agent, src->user_agent, NULL) < 0 ||
 	    list_copy(&dst->resolve, &dst->n_resolve, src->resolve, src->n_resolve) < 0 ||
-	    list_copy(&dst->headers, &dst->n_headers, src->headers, src->n_headers) < 0)
+	    list_copy(&dst->headers, &dst->n_headers, src->headers, src->n_headers) < 0 ||
+	    (src->n_mirrors ? list_copy(&dst->mirrors, &dst->n_mirrors, src->mirrors, src->n_mirrors)
+	                    : list_add(&dst->mirrors, &dst->n_mirrors, default_mirror)) != 0)
 		goto fail;
 	return 0;
 fail:
@@ -226,11 +228,37 @@ JG_EXPORT int jg_options_set_forget_finished(struct jg_options *o, int forget)
 	return JG_OK;
 }
 
+JG_EXPORT int jg_options_add_mirror(struct jg_options *o, const char *url)
+{
+	if (!o || !url || !*url || o->n_mirrors >= JG_MIRRORS_MAX)
+		return JG_EINVAL;
+	/* Checked now, not at the first book: a typo in a mirror is the
+	 * caller's error, not each book's. */
+	struct jg_url u;
+	int err = jg_url_parse(url, &u, NULL, 0);
+	if (err != JG_OK)
+		return err == JG_ENOMEM ? err : JG_EURL;
+	jg_url_fini(&u);
+	return list_add(&o->mirrors, &o->n_mirrors, url);
+}
+
 JG_EXPORT int jg_options_set_mirror(struct jg_options *o, const char *url)
 {
 	if (!o || !url || !*url)
 		return JG_EINVAL;
-	return replace_string(&o->mirror, url);
+	char **old = o->mirrors;
+	size_t n_old = o->n_mirrors;
+	o->mirrors = NULL;
+	o->n_mirrors = 0;
+	int err = jg_options_add_mirror(o, url);
+	if (err != JG_OK) {
+		free_list(o->mirrors, o->n_mirrors);
+		o->mirrors = old;
+		o->n_mirrors = n_old;
+		return err;
+	}
+	free_list(old, n_old);
+	return JG_OK;
 }
 
 JG_EXPORT int jg_options_set_cacert(struct jg_options *o, const char *file)

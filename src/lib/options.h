@@ -20,7 +20,8 @@ struct jg_options {
 	double retry_delay;
 	unsigned max_redirects;
 	uint64_t max_buffer;
-	char *mirror;
+	char **mirrors;        /* base URLs, none: the default */
+	size_t n_mirrors;
 	char *cacert;
 	char *dns_servers;
 	char **resolve;        /* "HOST:PORT:ADDR[,ADDR]" entries */

@@ -49,13 +49,27 @@ static int notify(struct jg_session *s, uint32_t idx, const struct jg_result *r)
  * The one place a book's outcome becomes its public result, and is
  * reported. Returns 0 when the session is being freed.
  */
+/* Mirrors (with the add functions, below). */
+static int to_next_mirror(struct jg_session *s, uint32_t idx, const struct jg_outcome *o);
+static const char *url_now(const struct jg_session *s, const struct jg_book *b, char *buf,
+                           size_t len);
+
 static int report(struct jg_session *s, uint32_t idx, const struct jg_outcome *o)
 {
+	if (o->err != JG_OK && to_next_mirror(s, idx, o))
+		return 1;
 	const struct jg_book *b = jg_catalog_book(&s->cat, idx);
 	char path[JG_RESULT_PATH], sha[65];
 	snprintf(path, sizeof path, "%s/%s", s->store.dir, b->name);
 	int ok = o->err == JG_OK;
 	const struct jg_pool_result *pr = o->counted;
+	char why[JG_ERRBUF_SIZE + 64];
+	const char *error = ok ? "" : o->error ? o->error : jg_strerror(o->err);
+	if (!ok && b->mirror && s->opt.n_mirrors > 1 && o->err != JG_ECANCELED) {
+		snprintf(why, sizeof why, "%.*s (every mirror failed it: %zu tried)",
+		         JG_ERRBUF_SIZE - 1, error, s->opt.n_mirrors);
+		error = why;
+	}
 	struct jg_result r = {
 		.url = b->url,
 		.final_url = o->final_url ? o->final_url : b->url,
@@ -63,10 +77,10 @@ static int report(struct jg_session *s, uint32_t idx, const struct jg_outcome *o
 		.user = b->user,
 		.index = b->seq,
 		.err = o->err,
-		.error = ok ? "" : o->error ? o->error : jg_strerror(o->err),
+		.error = error,
 		.http_code = o->http_code,
 		.bytes = ok ? o->bytes : 0,
-		.attempts = o->attempts,
+		.attempts = o->attempts + b->attempts_before,
 		.redirects = o->redirects,
 		.elapsed = o->started > 0 ? ev_now(s->loop) - o->started : 0,
 		.foreign_file = jg_catalog_foreign_name(&s->cat, idx),
@@ -218,7 +232,15 @@ static int may_admit(const struct jg_session *s)
 static void admit_one(struct jg_session *s, uint32_t book, uint32_t host)
 {
 	s->idle_reported = 0;
-	if (jg_job_start(&s->jobs, book, host, jg_catalog_book(&s->cat, book)) < 0) {
+	const struct jg_book *b = jg_catalog_book(&s->cat, book);
+	char buf[JG_URL_MAX + 64];
+	const char *url = url_now(s, b, buf, sizeof buf);
+	if (!url) {
+		jg_hosts_release(&s->hosts, host);
+		report_failed(s, book, JG_ETOOLONG, "the URL on this mirror is too long");
+		return;
+	}
+	if (jg_job_start(&s->jobs, book, host, b, url, b->mirror && b->mirrors_left) < 0) {
 		/* Report without a job: count the slot back first. */
 		jg_hosts_release(&s->hosts, host);
 		report_unfinished(s, book, JG_ENOMEM, 0);
@@ -523,29 +545,102 @@ static int is_gutenberg(const char *host)
 	return strcmp(host, "www.gutenberg.org") == 0 || strcmp(host, "gutenberg.org") == 0;
 }
 
-static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct jg_prior *prior,
-                      void *user)
+/* The host (politeness slot) of `u`, created on first use. JG_NONE: ENOMEM. */
+static uint32_t host_of(struct jg_session *s, const struct jg_url *u)
 {
-	if (jg_catalog_has_url(&s->cat, u->url))
-		return JG_EDUPLICATE;
 	/* A host is a name and port: what one server answers on, and what
 	 * fails together when it is down. */
 	char key[JG_URL_MAX + 16];
 	snprintf(key, sizeof key, "%s:%ld", u->host, u->port);
 	int created;
-	uint32_t host = jg_hosts_intern_new(&s->hosts, key, &created), idx;
-	if (host == JG_NONE)
-		return JG_ENOMEM;
-	if (created && is_gutenberg(u->host) && !s->opt.per_host_set && !s->opt.wait_set) {
+	uint32_t host = jg_hosts_intern_new(&s->hosts, key, &created);
+	if (host != JG_NONE && created && is_gutenberg(u->host) && !s->opt.per_host_set &&
+	    !s->opt.wait_set) {
 		jg_hosts_set_limits(&s->hosts, host, GUTENBERG_PER_HOST, GUTENBERG_WAIT);
 		s->hosts.v[host].paced_by_default = 1;
 	}
+	return host;
+}
+
+/*
+ * Where a book goes now: its own URL, or, for an ebook number moved on to
+ * another mirror, that mirror's URL (written to `buf`). NULL: too long.
+ */
+static const char *url_now(const struct jg_session *s, const struct jg_book *b, char *buf,
+                           size_t len)
+{
+	size_t n = s->opt.n_mirrors;
+	if (!b->mirror || n < 2)
+		return b->url;
+	size_t now = b->mirror - 1u, tried = n - 1 - b->mirrors_left;
+	if (tried == 0)
+		return b->url;
+	/* The number, from the first mirror's ".../pgN.txt" (parsed, so
+	 * perhaps not spelled as the mirror was: only the end is sure). */
+	const char *pg = strrchr(b->url, '/');
+	char number[16];
+	size_t digits = pg ? strspn(pg + 3, "0123456789") : 0;
+	if (!pg || strncmp(pg, "/pg", 3) != 0 || digits == 0 || digits >= sizeof number)
+		return NULL;
+	memcpy(number, pg + 3, digits);
+	number[digits] = '\0';
+	return jg_url_expand_ebook(number, s->opt.mirrors[now], buf, len) ? buf : NULL;
+}
+
+/*
+ * A failed ebook number goes to its next mirror when the failure was its
+ * mirror's (jg_retry_is_mirrors_fault): queued there, ahead of no one,
+ * its attempts so far kept. 1 when it did; 0 to report the failure.
+ */
+static int to_next_mirror(struct jg_session *s, uint32_t idx, const struct jg_outcome *o)
+{
+	struct jg_book *b = jg_catalog_book(&s->cat, idx);
+	if (!b->mirror || !b->mirrors_left || s->draining || s->freeing ||
+	    !jg_retry_is_mirrors_fault(o->err, o->http_code))
+		return 0;
+	uint8_t was = b->mirror, left = b->mirrors_left;
+	b->mirror = (uint8_t)(b->mirror % s->opt.n_mirrors + 1);
+	b->mirrors_left--;
+	char buf[JG_URL_MAX + 64];
+	const char *url = url_now(s, b, buf, sizeof buf);
+	struct jg_url u;
+	uint32_t host = JG_NONE;
+	if (url && jg_url_parse(url, &u, NULL, 0) == JG_OK) {
+		host = host_of(s, &u);
+		jg_url_fini(&u);
+	}
+	if (host == JG_NONE || jg_hosts_push_book(&s->hosts, host, idx) < 0) {
+		b->mirror = was;
+		b->mirrors_left = left;
+		return 0;
+	}
+	b->host = host;
+	unsigned sum = b->attempts_before + o->attempts;
+	b->attempts_before = (uint16_t)(sum > UINT16_MAX ? UINT16_MAX : sum);
+	s->idle_reported = 0;
+	kick(s);
+	return 1;
+}
+
+/* `mirror`: the ebook number's first mirror, + 1; 0 for a URL. */
+static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct jg_prior *prior,
+                      void *user, unsigned mirror)
+{
+	if (jg_catalog_has_url(&s->cat, u->url))
+		return JG_EDUPLICATE;
+	uint32_t host = host_of(s, u), idx;
+	if (host == JG_NONE)
+		return JG_ENOMEM;
 	int refused;
 	struct jg_book *b =
 		jg_catalog_add(&s->cat, s->store.dirfd, u, prior, user, s->added, &idx, &refused);
 	if (!b)
 		return JG_ENOMEM;
 	b->host = host;
+	if (mirror) {
+		b->mirror = (uint8_t)mirror;
+		b->mirrors_left = (uint8_t)(s->opt.n_mirrors - 1);
+	}
 	/* Kept and recounted books need no transfer slot: a list of their own. */
 	int reuse = b->prior && b->prior->use != JG_PRIOR_REVALIDATE;
 	if ((reuse ? queue_reuse(s, idx) : jg_hosts_push_book(&s->hosts, host, idx)) < 0) {
@@ -569,13 +664,21 @@ static int add(struct jg_session *s, const char *url, const struct jg_prior *pri
 	if (s->draining || s->freeing)
 		return JG_EDRAINING;
 	char expanded[JG_URL_MAX + 64];
-	if (jg_url_expand_ebook(url, s->opt.mirror, expanded, sizeof expanded))
+	unsigned mirror = 0;
+	if (jg_url_is_ebook(url)) {
+		/* Spread over the mirrors, the same way in every run. */
+		char number[16];
+		int w = snprintf(number, sizeof number, "%lu", strtoul(url, NULL, 10));
+		mirror = (unsigned)(jg_hash_str(number, (size_t)w) % s->opt.n_mirrors);
+		if (!jg_url_expand_ebook(url, s->opt.mirrors[mirror++], expanded, sizeof expanded))
+			return JG_ETOOLONG;
 		url = expanded;
+	}
 	struct jg_url u;
 	int err = jg_url_parse(url, &u, NULL, 0);
 	if (err != JG_OK)
 		return err;
-	err = add_parsed(s, &u, prior, user);
+	err = add_parsed(s, &u, prior, user, mirror);
 	jg_url_fini(&u);
 	return err;
 }

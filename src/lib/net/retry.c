@@ -134,3 +134,19 @@ double jg_retry_backoff(unsigned attempt, double base, double retry_after, uint6
 	d = d / 2 + unit * d / 2;
 	return d < retry_after ? retry_after : d;
 }
+
+int jg_retry_is_mirrors_fault(int err, long http_code)
+{
+	switch (err) {
+	case JG_ECONNECT:
+	case JG_EDNS:
+	case JG_ETIMEOUT:
+	case JG_ETLS:
+	case JG_ETRANSFER:
+		return 1;
+	case JG_EHTTP:
+		return http_code >= 500 || http_code == 429 || http_code == 404 || http_code == 410;
+	default:
+		return 0;
+	}
+}

@@ -31,6 +31,13 @@ int jg_retry_classify(const struct jg_attempt *a, char *why, size_t why_len, int
  * doubled per attempt, capped, with "equal jitter" (between half and all of
  * it) drawn from `*rng`; never less than `retry_after` (0 = none).
  */
+/*
+ * Whether a failure is the mirror's rather than the book's, so that the
+ * next mirror may have it: no connection, no name, a timeout, TLS, a
+ * broken transfer, a 5xx or 429, and 404 or 410 (a mirror may lack a book).
+ */
+int jg_retry_is_mirrors_fault(int err, long http_code);
+
 double jg_retry_backoff(unsigned attempt, double base, double retry_after, uint64_t *rng);
 
 #endif

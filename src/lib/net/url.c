@@ -160,10 +160,15 @@ int jg_url_parse(const char *text, struct jg_url *out, char *why, size_t why_len
 	return err;
 }
 
-int jg_url_expand_ebook(const char *text, const char *mirror, char *out, size_t out_len)
+int jg_url_is_ebook(const char *text)
 {
 	size_t n = strspn(text, "0123456789");
-	if (n == 0 || n > 9 || text[n] != '\0')
+	return n > 0 && n <= 9 && text[n] == '\0';
+}
+
+int jg_url_expand_ebook(const char *text, const char *mirror, char *out, size_t out_len)
+{
+	if (!jg_url_is_ebook(text))
 		return 0;
 	unsigned long id = strtoul(text, NULL, 10);
 	size_t m = strlen(mirror);

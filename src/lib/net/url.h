@@ -26,6 +26,8 @@ void jg_url_fini(struct jg_url *u);
  * When `text` is a bare Project Gutenberg ebook number, writes the mirror's
  * URL of its plain text into `out` and returns 1; returns 0 otherwise.
  */
+/* 1 when `text` is a bare ebook number (1 to 9 digits). */
+int jg_url_is_ebook(const char *text);
 int jg_url_expand_ebook(const char *text, const char *mirror, char *out, size_t out_len);
 
 #endif

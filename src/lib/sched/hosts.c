@@ -293,14 +293,16 @@ int jg_hosts_try_acquire(struct jg_hosts *h, uint32_t id)
 void jg_hosts_drain_host(struct jg_hosts *h, uint32_t id, void (*fn)(void *ctx, uint32_t book),
                          void *ctx)
 {
-	struct jg_host *host = &h->v[id];
-	while (host->head != JG_NONE) {
-		uint32_t b = host->head;
-		host->head = h->next[b];
+	/* The queue is taken whole first: `fn` may queue a book again, on
+	 * this host or a new one (which may move the hosts' table). */
+	uint32_t b = h->v[id].head;
+	h->v[id].head = h->v[id].tail = JG_NONE;
+	while (b != JG_NONE) {
+		uint32_t next = h->next[b];
 		h->queued--;
 		fn(ctx, b);
+		b = next;
 	}
-	host->tail = JG_NONE;
 }
 
 void jg_hosts_drain_books(struct jg_hosts *h, void (*fn)(void *ctx, uint32_t book), void *ctx)
