@@ -164,6 +164,13 @@ JG_EXPORT int jg_options_set_stall_timeout(struct jg_options *opts, double secon
 /* Largest decoded body, in bytes, 1..JG_MAX_SIZE_LIMIT. Default 256 MiB. */
 #define JG_MAX_SIZE_LIMIT ((1ULL << 30) - (4ULL << 20))
 JG_EXPORT int jg_options_set_max_size(struct jg_options *opts, uint64_t bytes);
+/*
+ * At most `bytes_per_second` received by all the session's transfers
+ * together (curl's and wget's --limit-rate); 0 (the default) for no limit.
+ * Shared fairly: a transfer that finds the rate spent waits its turn.
+ * With JG_ENGINE_THREADS each thread gets its share of it instead.
+ */
+JG_EXPORT int jg_options_set_limit_rate(struct jg_options *opts, uint64_t bytes_per_second);
 /* Extra attempts on transient failures, 0..100. Default 3. */
 JG_EXPORT int jg_options_set_retries(struct jg_options *opts, unsigned retries);
 /* First retry delay in seconds; doubles per attempt, with jitter. Default 1. */

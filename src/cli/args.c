@@ -39,6 +39,8 @@ static const char usage_text[] =
 "      --connect-timeout S  seconds to connect [30]\n"
 "      --stall-timeout S    abort when no byte arrived for S seconds [60]\n"
 "      --max-size BYTES     largest decoded body, at most 1020M; K, M, G [256M]\n"
+"      --limit-rate RATE    bytes per second for the whole run, shared by all\n"
+"                           transfers; K, M, G as curl [no limit]\n"
 "      --retries N          retries on transient failures [3]\n"
 "      --retry-delay S      first retry delay, doubled each time [1]\n"
 "      --max-redirects N    redirects followed per URL [10]\n"
@@ -145,7 +147,7 @@ enum long_only {
 	OPT_MAX_SIZE, OPT_RETRIES, OPT_RETRY_DELAY, OPT_MAX_REDIRECTS, OPT_MAX_BUFFER,
 	OPT_CACERT, OPT_RESOLVE, OPT_DNS_SERVERS, OPT_SPLIT, OPT_KEEP_BOILERPLATE, OPT_TOP,
 	OPT_COUNTS, OPT_NO_COUNT, OPT_ENGINE, OPT_THREADS, OPT_SHARD, OPT_REFRESH, OPT_CHECKPOINT,
-	OPT_WAIT, OPT_RANDOM_WAIT,
+	OPT_WAIT, OPT_RANDOM_WAIT, OPT_LIMIT_RATE,
 };
 
 static const struct option long_options[] = {
@@ -159,6 +161,7 @@ static const struct option long_options[] = {
 	{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
 	{"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
 	{"max-size", required_argument, NULL, OPT_MAX_SIZE},
+	{"limit-rate", required_argument, NULL, OPT_LIMIT_RATE},
 	{"retries", required_argument, NULL, OPT_RETRIES},
 	{"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
 	{"max-redirects", required_argument, NULL, OPT_MAX_REDIRECTS},
@@ -222,6 +225,9 @@ static void set_option(struct cli_args *a, int opt, const char *arg)
 	case OPT_STALL_TIMEOUT:
 		check(jg_options_set_stall_timeout(o, parse_number("--stall-timeout", arg, 0.001, 86400)),
 		      "--stall-timeout", arg);
+		break;
+	case OPT_LIMIT_RATE:
+		check(jg_options_set_limit_rate(o, parse_size("--limit-rate", arg)), "--limit-rate", arg);
 		break;
 	case OPT_MAX_SIZE: check(jg_options_set_max_size(o, parse_size("--max-size", arg)), "--max-size", arg); break;
 	case OPT_RETRIES:

@@ -188,6 +188,14 @@ JG_EXPORT int jg_options_set_max_size(struct jg_options *o, uint64_t bytes)
 	return JG_OK;
 }
 
+JG_EXPORT int jg_options_set_limit_rate(struct jg_options *o, uint64_t bytes_per_second)
+{
+	if (!o)
+		return JG_EINVAL;
+	o->limit_rate = bytes_per_second;
+	return JG_OK;
+}
+
 JG_EXPORT int jg_options_set_retries(struct jg_options *o, unsigned retries)
 {
 	if (!o || retries > 100)

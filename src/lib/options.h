@@ -16,6 +16,7 @@ struct jg_options {
 	double connect_timeout;
 	double stall_timeout;
 	uint64_t max_size;
+	uint64_t limit_rate;   /* bytes per second, all transfers; 0: none */
 	unsigned retries;
 	double retry_delay;
 	unsigned max_redirects;

@@ -421,6 +421,7 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 		.stall_timeout = s->opt.stall_timeout,
 		.max_size = s->opt.max_size,
 		.max_buffer = s->opt.max_buffer,
+		.limit_rate = s->opt.limit_rate,
 		.store = &s->store,
 		.cacert = s->opt.cacert,
 		.user_agent = ua,

@@ -422,3 +422,29 @@ def test_a_proxy_in_the_environment_is_never_ignored_silently(server, tmp_path):
     p = subprocess.run([JUGGLE, "-o", str(tmp_path / "u"), url], env=clean, capture_output=True,
                        text=True, timeout=30)
     assert p.returncode == 0 and "proxy" not in p.stderr, p.stderr
+
+
+def test_limit_rate_holds_the_whole_run_to_the_rate_and_shares_it(server, juggle):
+    """--limit-rate 512K: 2 MiB take 4 s (within 15%), whether one book
+    or four at once, and four share it fairly (they end together)."""
+    size = 2 << 20
+    one = [server.url(f"/gen/rate-one.txt?size={size}")]
+    four = [server.url(f"/gen/rate-{i}.txt?size={size // 4}") for i in range(4)]
+    for urls, out in ((one, "one"), (four, "four")):
+        t0 = time.monotonic()
+        r = juggle("--limit-rate", "512K", "--no-count", *urls, out=out)
+        took = time.monotonic() - t0
+        assert r.rc == 0, r.stderr
+        assert sum(b["bytes"] for b in r.report()["books"]) >= size
+        print(f"--limit-rate 512K, 2 MiB as {len(urls)} book(s): {took:.2f} s")
+        assert 4 * 0.85 <= took <= 4 * 1.15, took
+    four_ends = sorted(e["t"] for e in server.log()
+                       if e["ev"] == "end" and "/gen/rate-" in e["target"] and "one" not in
+                       e["target"])
+    assert len(four_ends) == 4
+    # Fair: no book got the rate to itself and ended early.
+    assert four_ends[-1] - four_ends[0] < 0.6, four_ends
+    # Unlimited, the same bytes take a fraction of that.
+    t0 = time.monotonic()
+    r = juggle("--no-count", *[u + "&again=1" for u in four], out="free")
+    assert r.rc == 0 and time.monotonic() - t0 < 1.5, r.stderr

@@ -100,6 +100,17 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
+static void touch(struct jg_transfer *t);
+
+/* Tokens came: curl hands over the bytes it kept, into on_write, now. */
+static void on_rate_resume(struct jg_rate_waiter *w)
+{
+	struct jg_transfer *t =
+		(struct jg_transfer *)(void *)((char *)w - offsetof(struct jg_transfer, rate_wait));
+	touch(t);
+	curl_easy_pause(t->easy, CURLPAUSE_CONT);
+}
+
 int jg_fetch_init(struct jg_fetch *f, struct ev_loop *loop, const struct jg_fetch_config *cfg,
                   jg_fetch_done_cb done, char *why, size_t why_len)
 {
@@ -123,6 +134,8 @@ int jg_fetch_init(struct jg_fetch *f, struct ev_loop *loop, const struct jg_fetc
 	ev_prepare_init(&f->drain, on_drain);
 	f->drain.data = f;
 	ev_idle_init(&f->drain_more, on_drain_more);
+	jg_rate_init(&f->rate, loop, f->engine == &jg_engine_multi ? cfg->limit_rate : 0,
+	             on_rate_resume);
 	f->budget.held = &f->in_memory;
 	f->budget.limit = cfg->max_buffer ? cfg->max_buffer : UINT64_MAX;
 	curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
@@ -147,6 +160,7 @@ void jg_fetch_fini(struct jg_fetch *f)
 	ev_timer_stop(f->loop, &f->timer);
 	ev_prepare_stop(f->loop, &f->drain);
 	ev_idle_stop(f->loop, &f->drain_more);
+	jg_rate_fini(&f->rate);
 	f->multi = NULL;
 }
 
@@ -385,6 +399,12 @@ static size_t on_write(char *data, size_t size, size_t n, void *userp)
 		t->paused = 1;
 		return CURL_WRITEFUNC_PAUSE;
 	}
+	if (!jg_rate_may(&t->f->rate, &t->rate_wait)) {
+		/* Over --limit-rate: curl keeps these bytes until tokens come. */
+		jg_rate_wait(&t->f->rate, &t->rate_wait);
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	jg_rate_spend(&t->f->rate, bytes);
 	t->received += bytes;
 	t->f->received += bytes;
 	if (!body_wanted(t)) {
@@ -580,6 +600,8 @@ static void on_drain_more(struct ev_loop *loop, ev_idle *w, int revents)
 static void on_stall(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct jg_transfer *t = w->data;
+	if (t->rate_wait.waiting)
+		touch(t); /* held back by --limit-rate, not by the server */
 	double idle = ev_now(loop) - t->last_activity;
 	double limit = t->f->cfg.stall_timeout;
 	if (idle < limit) {
@@ -645,6 +667,11 @@ static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, f->cfg.user_agent);
+	if (f->cfg.limit_rate && f->engine != &jg_engine_multi) {
+		/* Threads write on their own: each gets its share (rate.h). */
+		uint64_t share = f->cfg.limit_rate / (f->cfg.threads ? f->cfg.threads : 1);
+		curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)(share ? share : 1));
+	}
 	/* Content codings are undone here (decode.h), not by curl. */
 	curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
 	/* curl reads a socket in buffer-sized steps with a poll() between
@@ -803,6 +830,7 @@ void jg_fetch_release(struct jg_transfer *t)
 	if (t->body)
 		drop_body(t);
 	remove_todo(t);
+	jg_rate_forget(&t->f->rate, &t->rate_wait);
 	if (t->pending) {
 		t->f->in_memory -= t->pending_cap;
 		free(t->pending);

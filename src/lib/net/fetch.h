@@ -32,6 +32,7 @@
 #include "decode.h"
 #include "engine.h"
 #include "head.h"
+#include "rate.h"
 #include "store.h"
 
 /* The body of an error or redirect answer is read this far at most. */
@@ -87,6 +88,7 @@ struct jg_transfer {
 	                             may hold more without more input */
 	size_t pending_len, pending_cap;
 	int paused;               /* we told curl to hold on (WRITEFUNC_PAUSE) */
+	struct jg_rate_waiter rate_wait; /* paused for --limit-rate's tokens */
 	int finished;             /* curl is done; the pending bytes are not */
 	struct jg_transfer *todo_next; /* in the fetch's list of work left */
 	int in_todo;
@@ -114,6 +116,7 @@ struct jg_fetch_config {
 	const struct jg_engine_ops *engine; /* engine.h; NULL: jg_engine_multi */
 	unsigned threads;         /* the threads engine's limit */
 	struct jg_store *store;   /* where bodies spill; borrowed, may be NULL */
+	uint64_t limit_rate;      /* bytes per second for all transfers; 0: none */
 };
 
 struct jg_fetch {
@@ -132,6 +135,7 @@ struct jg_fetch {
 	ev_prepare drain;           /* works through `todo` before the loop waits */
 	ev_idle drain_more;         /* keeps the loop from waiting meanwhile */
 	uint64_t spills;            /* bodies sent to their file for want of memory */
+	struct jg_rate rate;        /* --limit-rate, for the multi engine */
 	/* Atomic: engine threads add to them while the loop reads them. */
 	_Atomic uint64_t in_memory; /* body and decoder bytes held, until the
 	                               caller releases a body it took */
