@@ -570,6 +570,34 @@ struct jg_stats {
 };
 
 /*
+ * One host's figures: what a server operator would ask of the run. A host
+ * is a name and port; a book counts on the host of its own URL (of the
+ * mirror it went to last, for an ebook number), redirects included. Sized:
+ * grows only at its end.
+ */
+struct jg_host_stats {
+	const char *name;         /* "host:port"; the session's, valid until it is freed */
+	uint64_t requests;        /* attempts started, retries included */
+	uint64_t ok, failed;      /* books reported */
+	uint64_t bytes;           /* of the books saved */
+	double waited;            /* seconds it had work but was held back
+	                             (--wait, Retry-After, Crawl-delay) */
+	unsigned concurrency_max; /* most transfers at once */
+	unsigned limit;           /* its limit now: halved by 429/503, grown back */
+	const char *robots;       /* its robots.txt: "" when not asked */
+};
+
+/* Hosts the session has met, in the order met. */
+JG_EXPORT size_t jg_session_host_count(const struct jg_session *s);
+/*
+ * Fills the first `size` bytes of `*out` (sizeof the caller's struct) with
+ * host `i`'s figures (0 <= i < jg_session_host_count()). JG_OK, or
+ * JG_EINVAL for no such host.
+ */
+JG_EXPORT int jg_session_host_stats(const struct jg_session *s, size_t i,
+                                    struct jg_host_stats *out, size_t size);
+
+/*
  * Fills the first `size` bytes of `*out` (sizeof the caller's struct: the
  * macro jg_session_stats() passes it) with the session's figures.
  */

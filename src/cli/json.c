@@ -164,6 +164,23 @@ static void json_process(FILE *f)
 	        ru.ru_nivcsw);
 }
 
+/* "hosts": what the run asked of each server. */
+static void json_hosts(FILE *f, const struct jg_host_stats *h, size_t n)
+{
+	fputs("\"hosts\":[", f);
+	for (size_t i = 0; i < n; i++) {
+		fputs(i ? ",{\"host\":" : "{\"host\":", f);
+		json_string(f, h[i].name);
+		fprintf(f, ",\"requests\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"failed\":%" PRIu64
+		        ",\"bytes\":%" PRIu64 ",\"waited_seconds\":%.3f,\"concurrency_max\":%u"
+		        ",\"limit\":%u,\"robots\":", h[i].requests, h[i].ok, h[i].failed, h[i].bytes,
+		        h[i].waited, h[i].concurrency_max, h[i].limit);
+		json_string(f, h[i].robots);
+		fputc('}', f);
+	}
+	fputs("],", f);
+}
+
 int json_report_finish(struct json_report *j, const struct json_totals *t,
                        const struct json_run *run, unsigned merged_shards)
 {
@@ -193,6 +210,7 @@ int json_report_finish(struct json_report *j, const struct json_totals *t,
 		fprintf(f, "\"engine\":\"%s\",\"threads\":%u,", jg_engine_name(run->engine),
 		        run->threads);
 		json_process(f);
+		json_hosts(f, run->hosts, run->n_hosts);
 		fprintf(f, "\"loop_stall\":{\"max_seconds\":%.6f,\"p99_seconds\":%.6f,"
 		        "\"iterations\":%" PRIu64 "}}\n", run->stall_max, run->stall_p99,
 		        run->loop_iterations);

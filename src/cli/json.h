@@ -37,6 +37,8 @@ struct json_run {
 	unsigned threads;
 	double stall_max, stall_p99;
 	uint64_t loop_iterations;
+	const struct jg_host_stats *hosts; /* names and robots owned by the caller */
+	size_t n_hosts;
 };
 
 /* Starts the report at `path`. 0, or -1 after printing why. */

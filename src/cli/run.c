@@ -351,6 +351,35 @@ static void on_resume_notice(void *ctx, const char *text)
 	jg_say(stderr, "juggle: %s\n", text);
 }
 
+/* The hosts' figures, kept past the session (their strings copied). NULL
+ * with *n = 0 when there are none or memory ran out: the report goes on. */
+static struct jg_host_stats *copy_hosts(const struct jg_session *s, size_t *n)
+{
+	size_t count = jg_session_host_count(s);
+	struct jg_host_stats *v = calloc(count ? count : 1, sizeof *v);
+	*n = 0;
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < count; i++) {
+		jg_session_host_stats(s, i, &v[i], sizeof v[i]);
+		v[i].name = strdup(v[i].name);
+		v[i].robots = strdup(v[i].robots);
+		*n = i + 1;
+		if (!v[i].name || !v[i].robots)
+			break;
+	}
+	return v;
+}
+
+static void free_hosts(struct jg_host_stats *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((char *)v[i].name);
+		free((char *)v[i].robots);
+	}
+	free(v);
+}
+
 static int run(struct cli *c, struct ev_loop *loop)
 {
 	ev_signal sigint, sigterm;
@@ -379,6 +408,8 @@ static int run(struct cli *c, struct ev_loop *loop)
 	}
 	struct jg_stats st;
 	jg_session_stats(c->session, &st);
+	size_t n_hosts = 0;
+	struct jg_host_stats *hosts = copy_hosts(c->session, &n_hosts);
 	/* Whatever did not finish is reported as cancelled. */
 	jg_session_free(c->session);
 	c->session = NULL;
@@ -395,8 +426,11 @@ static int run(struct cli *c, struct ev_loop *loop)
 		.stall_max = st.stall_max,
 		.stall_p99 = st.stall_p99,
 		.loop_iterations = st.loop_iterations,
+		.hosts = hosts,
+		.n_hosts = n_hosts,
 	};
 	int io_failed = jg_report_finish(&c->report, &measured) < 0;
+	free_hosts(hosts, n_hosts);
 	if (c->interrupted)
 		return EXIT_INTERRUPTED;
 	if (io_failed || c->report.failed || c->report.input_errors)

@@ -45,15 +45,15 @@ static void kick(struct jg_session *s);
 
 static int notify(struct jg_session *s, uint32_t idx, const struct jg_result *r);
 
-/*
- * The one place a book's outcome becomes its public result, and is
- * reported. Returns 0 when the session is being freed.
- */
 /* Mirrors (with the add functions, below). */
 static int to_next_mirror(struct jg_session *s, uint32_t idx, const struct jg_outcome *o);
 static const char *url_now(const struct jg_session *s, const struct jg_book *b, char *buf,
                            size_t len);
 
+/*
+ * The one place a book's outcome becomes its public result, and is
+ * reported. Returns 0 when the session is being freed.
+ */
 static int report(struct jg_session *s, uint32_t idx, const struct jg_outcome *o)
 {
 	if (o->err != JG_OK && to_next_mirror(s, idx, o))
@@ -63,11 +63,11 @@ static int report(struct jg_session *s, uint32_t idx, const struct jg_outcome *o
 	snprintf(path, sizeof path, "%s/%s", s->store.dir, b->name);
 	int ok = o->err == JG_OK;
 	const struct jg_pool_result *pr = o->counted;
-	char why[JG_ERRBUF_SIZE + 64];
+	char why[1024];
 	const char *error = ok ? "" : o->error ? o->error : jg_strerror(o->err);
 	if (!ok && b->mirror && s->opt.n_mirrors > 1 && o->err != JG_ECANCELED) {
-		snprintf(why, sizeof why, "%.*s (every mirror failed it: %zu tried)",
-		         JG_ERRBUF_SIZE - 1, error, s->opt.n_mirrors);
+		snprintf(why, sizeof why, "%.900s (every mirror failed it: %zu tried)", error,
+		         s->opt.n_mirrors);
 		error = why;
 	}
 	struct jg_result r = {
@@ -126,6 +126,10 @@ static int notify(struct jg_session *s, uint32_t idx, const struct jg_result *r)
 		s->ok++;
 	else if (r->err != JG_ECANCELED)
 		s->failed++;
+	/* A book kept from an earlier run asked nothing of its host. */
+	if (r->err != JG_ECANCELED && !(r->reused && r->attempts == 0))
+		jg_hosts_book_done(&s->hosts, jg_catalog_book(&s->cat, idx)->host, r->err == JG_OK,
+		                   r->bytes);
 	int forget = s->opt.forget_finished;
 	if (forget)
 		jg_catalog_unlist(&s->cat, idx); /* the callback may add the same URL again */
@@ -756,6 +760,35 @@ JG_EXPORT void jg_session_hold_counting(struct jg_session *s, int hold)
 	jg_handoff_hold(&s->handoff, hold);
 	if (!hold)
 		kick(s);
+}
+
+JG_EXPORT size_t jg_session_host_count(const struct jg_session *s)
+{
+	return s ? s->hosts.n : 0;
+}
+
+JG_EXPORT int jg_session_host_stats(const struct jg_session *s, size_t i,
+                                    struct jg_host_stats *out, size_t size)
+{
+	if (!s || !out || i >= s->hosts.n)
+		return JG_EINVAL;
+	const struct jg_host *h = &s->hosts.v[i];
+	double now = ev_now(s->loop);
+	struct jg_host_stats st = {
+		.name = h->name,
+		.requests = h->requests,
+		.ok = h->ok,
+		.failed = h->failed,
+		.bytes = h->bytes,
+		/* A host asleep now has waited since it fell asleep too. */
+		.waited = h->waited + (h->sleeping ? now - h->slept_at : 0),
+		.concurrency_max = h->active_max,
+		.limit = h->limit,
+		.robots = h->robots ? h->robots : "",
+	};
+	memset(out, 0, size);
+	memcpy(out, &st, size < sizeof st ? size : sizeof st);
+	return JG_OK;
 }
 
 static void fill_stats(const struct jg_session *s, struct jg_stats *out)

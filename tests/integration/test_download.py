@@ -448,3 +448,37 @@ def test_limit_rate_holds_the_whole_run_to_the_rate_and_shares_it(server, juggle
     t0 = time.monotonic()
     r = juggle("--no-count", *[u + "&again=1" for u in four], out="free")
     assert r.rc == 0 and time.monotonic() - t0 < 1.5, r.stderr
+
+
+def test_json_hosts_say_what_the_run_asked_of_each_server(server, juggle):
+    """The report's hosts array: requests (retries included), books ok and
+    failed, bytes, seconds held back by --wait, the concurrency reached and
+    the limit left after a 503; each figure checked against the server's
+    own log and the books."""
+    other = f"other.test:{server.port}"
+    a = [server.url(f"/gen/ha{i}.txt?delay=100") for i in range(6)]
+    a.append(server.url("/gen/ha-503.txt?fail=1&retry_after=0"))
+    a.append(server.url("/gen/ha-404.txt?status=404"))
+    b = [f"http://{other}/gen/hb{i}.txt" for i in range(3)]
+    r = juggle("--resolve", f"{other}:127.0.0.1", "--per-host", "4", "--retry-delay", "0",
+               "--wait", "0.2", *a, *b, timeout=60)
+    assert r.rc == 1, r.stderr  # the 404
+    rep = r.report()
+    hosts = {h["host"]: h for h in rep["hosts"]}
+    assert set(hosts) == {f"127.0.0.1:{server.port}", other}
+    for name, urls, starts in ((f"127.0.0.1:{server.port}", a, "/gen/ha"),
+                               (other, b, "/gen/hb")):
+        h = hosts[name]
+        books = [x for x in rep["books"] if x["url"] in urls]
+        assert h["requests"] == len(server.starts(starts)), h
+        assert h["ok"] == sum(x["status"] == "ok" for x in books)
+        assert h["failed"] == sum(x["status"] == "failed" for x in books)
+        assert h["bytes"] == sum(x["bytes"] for x in books if x["status"] == "ok")
+        # --wait 0.2 between starts: held back about that per request after
+        # the first (a little less when a request took longer than the wait).
+        assert 0.1 * (h["requests"] - 1) <= h["waited_seconds"] <= 0.25 * h["requests"], h
+        assert h["robots"] == ""
+    ha = hosts[f"127.0.0.1:{server.port}"]
+    assert ha["requests"] == 9 and ha["ok"] == 7 and ha["failed"] == 1, ha  # 503 retried once
+    assert 1 <= ha["concurrency_max"] <= 4
+    assert ha["limit"] < 4, ha  # the 503 halved it, not yet grown back

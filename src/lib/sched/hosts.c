@@ -132,6 +132,7 @@ static int sleep_host(struct jg_hosts *h, uint32_t id)
 		i = (i - 1) / 2;
 	}
 	host->sleeping = 1;
+	host->slept_at = h->now;
 	return 0;
 }
 
@@ -159,6 +160,7 @@ void jg_hosts_wake(struct jg_hosts *h)
 		uint32_t id = h->heap[0].id;
 		heap_pop(h);
 		h->v[id].sleeping = 0;
+		h->v[id].waited += h->now - h->v[id].slept_at;
 		ring_maybe_append(h, id);
 	}
 }
@@ -173,9 +175,13 @@ static int due(const struct jg_hosts *h, const struct jg_host *host)
 	return host->next_start <= h->now;
 }
 
-/* A request of `host` starts now: the next may start a wait later. */
+/* A request of `host` starts now (counted in `active`): the next may
+ * start a wait later. */
 static void started(struct jg_hosts *h, struct jg_host *host)
 {
+	host->requests++;
+	if (host->active > host->active_max)
+		host->active_max = host->active;
 	if (host->wait <= 0)
 		return;
 	double w = host->wait;
@@ -259,13 +265,13 @@ uint32_t jg_hosts_pop(struct jg_hosts *h, uint32_t *book)
 		}
 	}
 	struct jg_host *host = &h->v[id];
-	started(h, host);
 	*book = host->head;
 	host->head = h->next[*book];
 	if (host->head == JG_NONE)
 		host->tail = JG_NONE;
 	h->queued--;
 	host->active++;
+	started(h, host);
 	ring_maybe_append(h, id);
 	return id;
 }
@@ -288,6 +294,17 @@ int jg_hosts_try_acquire(struct jg_hosts *h, uint32_t id)
 	host->active++;
 	started(h, host);
 	return 1;
+}
+
+void jg_hosts_book_done(struct jg_hosts *h, uint32_t id, int ok, uint64_t bytes)
+{
+	struct jg_host *host = &h->v[id];
+	if (ok) {
+		host->ok++;
+		host->bytes += bytes;
+	} else {
+		host->failed++;
+	}
 }
 
 void jg_hosts_drain_host(struct jg_hosts *h, uint32_t id, void (*fn)(void *ctx, uint32_t book),

@@ -34,6 +34,11 @@ struct jg_host {
 	int paced_by_default;       /* limits from the session's rule for that site */
 	double wait;                /* seconds between the starts of its requests */
 	double next_start;          /* not due before (the clock of jg_hosts_set_now) */
+	/* What the run did with it (jg_host_stats): */
+	uint64_t requests, ok, failed, bytes;
+	unsigned active_max;
+	double waited, slept_at;    /* seconds held back; when it last began to */
+	const char *robots;         /* its robots.txt's standing; NULL: not asked */
 };
 
 struct jg_host_sleeper {
@@ -95,6 +100,8 @@ int jg_hosts_push_book(struct jg_hosts *h, uint32_t host, uint32_t book);
 uint32_t jg_hosts_pop(struct jg_hosts *h, uint32_t *book);
 /* One admitted book of `host` is finished with. */
 void jg_hosts_release(struct jg_hosts *h, uint32_t host);
+/* A book of `host` was reported: saved (`bytes`) or failed. */
+void jg_hosts_book_done(struct jg_hosts *h, uint32_t host, int ok, uint64_t bytes);
 /* Takes a slot of `host` for a book admitted before (a retry): 1, or 0
  * when the host has per-host transfers already. */
 int jg_hosts_try_acquire(struct jg_hosts *h, uint32_t host);
