@@ -418,7 +418,13 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 	for (size_t i = 0; i < s->opt.n_resolve; i++)
 		if (jg_resolver_pin(&s->resolver, s->opt.resolve[i]) < 0)
 			return JG_ENOMEM;
-	snprintf(s->user_agent, sizeof s->user_agent, "juggle/%s", JG_VERSION);
+	/* Crawlers' manners: name the program and, when the build says where,
+	 * a page for the server's operator ("+URL", as search engines do). */
+	if (*JG_CONTACT_URL)
+		snprintf(s->user_agent, sizeof s->user_agent, "juggle/%s (+%s)", JG_VERSION,
+		         JG_CONTACT_URL);
+	else
+		snprintf(s->user_agent, sizeof s->user_agent, "juggle/%s", JG_VERSION);
 	const char *ua = s->opt.user_agent ? s->opt.user_agent : s->user_agent;
 	struct jg_fetch_config cfg = {
 		.connect_timeout = s->opt.connect_timeout,

@@ -40,7 +40,7 @@ struct jg_session {
 	void *on_book_user;
 	jg_idle_cb on_idle;
 	void *on_idle_user;
-	char user_agent[32];
+	char user_agent[32 + sizeof JG_CONTACT_URL];
 	uint64_t rng;
 	uint64_t ok, failed;
 	uint64_t priors_refused;    /* priors given that did not hold */
