@@ -358,6 +358,9 @@ JG_EXPORT size_t jg_counts_top(const struct jg_counts *c, size_t n, struct jg_wo
  */
 JG_EXPORT int jg_counts_write_tsv(const struct jg_counts *c, const char *path);
 JG_EXPORT int jg_counts_write_tsv_at(const struct jg_counts *c, int dirfd, const char *name);
+/* The same lines to an open descriptor (1 for stdout, say), left open.
+ * JG_OK, JG_ENOMEM or JG_EIO (errno says why). */
+JG_EXPORT int jg_counts_write_tsv_fd(const struct jg_counts *c, int fd);
 
 /*
  * Tables of one's own, e.g. to combine the tables of several runs (as

@@ -27,11 +27,13 @@ static const char usage_text[] =
 "                           whitespace: ASCII white space, as wc -w\n"
 "      --keep-boilerplate   count the Project Gutenberg header and licence too\n"
 "      --top N              most frequent words shown per book and in all [10]\n"
-"      --counts FILE        write every word as word<TAB>count, most frequent first\n"
+"      --counts FILE        every word as word<TAB>count, most frequent first\n"
+"                           (FILE '-': stdout)\n"
 "      --no-count           save only, count nothing\n"
 "Output:\n"
 "  -o, --output DIR         directory for the books [texts]\n"
-"      --json FILE          write a JSON report of every URL to FILE\n"
+"      --json FILE          a JSON report of every URL (FILE '-': stdout)\n"
+"      --failed FILE        every failed URL, a line each, for -i ('-': stdout)\n"
 "  -q, --quiet              no progress line; summary only when something failed\n"
 "Network:\n"
 "  -j, --jobs N             concurrent transfers [64]\n"
@@ -60,8 +62,9 @@ static const char usage_text[] =
 /* The help's second half (ISO C's string literals stop at 4095 bytes). */
 static const char usage_more[] =
 "Sharding and resuming (for array jobs of a scheduler):\n"
-"      --shard K/N          only the URLs whose hash falls in shard K of N (0-based);\n"
-"                           auto/N: K from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX\n"
+"      --shard K/N          only the URLs whose hash falls in shard K of N\n"
+"                           (0-based); auto/N: K from SLURM_ARRAY_TASK_ID or\n"
+"                           JOB_COMPLETION_INDEX\n"
 "      --checkpoint S       seal the counts so far every S seconds, so that a\n"
 "                           killed run need not count its books again [300]\n"
 "      --refresh            revalidate books saved by an earlier run with a\n"
@@ -85,7 +88,7 @@ static const char usage_more[] =
 "  juggle --mirror http://127.0.0.1:8080 -i ids.txt\n"
 "\n"
 "Exit status: 0 when every URL was saved, 1 when any failed or any input\n"
-"line was bad, 2 on a usage error, 130 when interrupted.\n";
+"line was bad, 2 on a usage error, 130/143/129 on SIGINT/SIGTERM/SIGHUP.\n";
 
 void cli_usage_error(const char *fmt, ...)
 {
@@ -147,7 +150,7 @@ enum long_only {
 	OPT_MAX_SIZE, OPT_RETRIES, OPT_RETRY_DELAY, OPT_MAX_REDIRECTS, OPT_MAX_BUFFER,
 	OPT_CACERT, OPT_RESOLVE, OPT_DNS_SERVERS, OPT_SPLIT, OPT_KEEP_BOILERPLATE, OPT_TOP,
 	OPT_COUNTS, OPT_NO_COUNT, OPT_ENGINE, OPT_THREADS, OPT_SHARD, OPT_REFRESH, OPT_CHECKPOINT,
-	OPT_WAIT, OPT_RANDOM_WAIT, OPT_LIMIT_RATE,
+	OPT_WAIT, OPT_RANDOM_WAIT, OPT_LIMIT_RATE, OPT_FAILED,
 };
 
 static const struct option long_options[] = {
@@ -178,6 +181,7 @@ static const struct option long_options[] = {
 	{"keep-boilerplate", no_argument, NULL, OPT_KEEP_BOILERPLATE},
 	{"top", required_argument, NULL, OPT_TOP},
 	{"counts", required_argument, NULL, OPT_COUNTS},
+	{"failed", required_argument, NULL, OPT_FAILED},
 	{"no-count", no_argument, NULL, OPT_NO_COUNT},
 	{"engine", required_argument, NULL, OPT_ENGINE},
 	{"threads", required_argument, NULL, OPT_THREADS},
@@ -289,6 +293,7 @@ void cli_args_parse(struct cli_args *a, int argc, char **argv)
 		case OPT_NO_COUNT: a->count_flags |= JG_COUNT_OFF; break;
 		case OPT_TOP: a->top = parse_count("--top", optarg, 0, 64); break;
 		case OPT_COUNTS: a->counts_path = optarg; break;
+		case OPT_FAILED: a->failed_path = optarg; break;
 		case OPT_ENGINE:
 			if (strcmp(optarg, "loop") == 0)
 				a->engine = JG_ENGINE_LOOP;
@@ -324,6 +329,11 @@ void cli_args_parse(struct cli_args *a, int argc, char **argv)
 	a->first_url = optind;
 	if (optind >= argc && a->n_lists == 0)
 		cli_usage_error("%s", "no URLs given (as arguments or with -i FILE)");
+	/* One stream cannot carry two files. */
+	const char *to_stdout[] = {a->json, a->counts_path, a->failed_path};
+	for (int i = 0, n = 0; i < 3; i++)
+		if (to_stdout[i] && strcmp(to_stdout[i], "-") == 0 && ++n > 1)
+			cli_usage_error("%s", "only one of --json, --counts and --failed may be '-' (stdout)");
 	if (a->counts_path && (a->count_flags & JG_COUNT_OFF))
 		cli_usage_error("%s", "--counts and --no-count contradict each other");
 	if (a->threads && a->engine != JG_ENGINE_THREADS)

@@ -24,6 +24,7 @@ struct cli_args {
 	int quiet;
 	const char *json;
 	const char *counts_path;
+	const char *failed_path;   /* --failed FILE */
 	unsigned workers;          /* 0: one per online CPU */
 	unsigned count_flags;
 	unsigned top;

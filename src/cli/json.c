@@ -49,31 +49,6 @@ static void json_field(FILE *f, const char *key, const char *value)
 	json_string(f, value);
 }
 
-/*
- * A new file beside `path` to write it in, renamed over it once whole:
- * "DIR/.NAME.jg-PID-N.part", made here and now with O_EXCL, so nothing a
- * writer of DIR planted there (a symlink) is followed.
- */
-static FILE *open_temp_beside(const char *path, char *temp, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-	int dir_len = slash ? (int)(slash - path + 1) : 0;
-	const char *base = slash ? slash + 1 : path;
-	for (unsigned n = 0; n < 100; n++) {
-		snprintf(temp, len, "%.*s.%s.jg-%ld-%u.part", dir_len, path, base, (long)getpid(), n);
-		int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			FILE *f = fdopen(fd, "w");
-			if (!f)
-				close(fd);
-			return f;
-		}
-		if (errno != EEXIST)
-			return NULL;
-	}
-	return NULL;
-}
-
 static void json_counts(FILE *f, const struct jg_result *res)
 {
 	if (!res || !res->counted)
@@ -92,9 +67,9 @@ void json_report_book(struct json_report *j, const char *url, const char *file, 
                       long code, uint64_t bytes, unsigned attempts, double elapsed,
                       const char *error, const struct jg_result *res)
 {
-	if (!j->f)
+	if (!j->out.f)
 		return;
-	FILE *f = j->f;
+	FILE *f = j->out.f;
 	fputs(j->first ? "\n" : ",\n", f);
 	j->first = 0;
 	fputs("{\"url\":", f);
@@ -106,7 +81,8 @@ void json_report_book(struct json_report *j, const char *url, const char *file, 
 		fputs("null", f);
 	fprintf(f, ",\"status\":\"%s\",\"http_code\":%ld,\"bytes\":%" PRIu64
 	        ",\"attempts\":%u,\"elapsed\":%.6f,\"error\":",
-	        ok ? "ok" : "failed", code, bytes, attempts, elapsed);
+	        ok ? "ok" : res && res->err == JG_ECANCELED ? "cancelled" : "failed", code, bytes,
+	        attempts, elapsed);
 	if (ok)
 		fputs("null", f);
 	else
@@ -184,14 +160,15 @@ static void json_hosts(FILE *f, const struct jg_host_stats *h, size_t n)
 int json_report_finish(struct json_report *j, const struct json_totals *t,
                        const struct json_run *run, unsigned merged_shards)
 {
-	FILE *f = j->f;
+	FILE *f = j->out.f;
 	if (!f)
 		return 0;
 	fprintf(f, "\n],\"totals\":{\"urls\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"failed\":%" PRIu64
-	        ",\"input_errors\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"retries\":%" PRIu64
-	        ",\"wall_seconds\":%.6f,\"bytes_per_second\":%.1f},",
-	        t->urls, t->ok, t->failed, t->input_errors, t->bytes, run ? run->retries : 0,
-	        run ? run->wall : 0.0, run && run->wall > 0 ? t->bytes / run->wall : 0.0);
+	        ",\"cancelled\":%" PRIu64 ",\"input_errors\":%" PRIu64 ",\"bytes\":%" PRIu64
+	        ",\"retries\":%" PRIu64 ",\"wall_seconds\":%.6f,\"bytes_per_second\":%.1f},",
+	        t->urls, t->ok, t->failed, t->cancelled, t->input_errors, t->bytes,
+	        run ? run->retries : 0,
+	        run ? run->wall : 0.0, run && run->wall > 0 ? (t->bytes - t->reused_bytes) / run->wall : 0.0);
 	if (t->have_counts) {
 		fprintf(f, "\"counts\":{\"words\":%" PRIu64 ",\"distinct\":%" PRIu64 ",\"top\":[",
 		        t->words, t->distinct);
@@ -215,45 +192,23 @@ int json_report_finish(struct json_report *j, const struct json_totals *t,
 		        "\"iterations\":%" PRIu64 "}}\n", run->stall_max, run->stall_p99,
 		        run->loop_iterations);
 	}
-	int bad = ferror(f);
-	bad |= fclose(f) != 0;
-	j->f = NULL;
-	if (bad || rename(j->temp, j->path) < 0) {
-		jg_say(stderr, "juggle: %s: %s\n", j->path, strerror(errno));
-		unlink(j->temp);
-		return -1;
-	}
-	return 0;
+	return outfile_commit(&j->out);
 }
 
 int json_report_open(struct json_report *j, const char *path)
 {
 	memset(j, 0, sizeof *j);
-	if (!path)
+	if (outfile_open(&j->out, "--json", path) < 0)
+		return -1;
+	if (!j->out.f)
 		return 0;
-	j->path = strdup(path);
-	j->temp = malloc(strlen(path) + 64);
-	if (!j->path || !j->temp) {
-		jg_say(stderr, "juggle: out of memory\n");
-		return -1;
-	}
-	j->f = open_temp_beside(path, j->temp, strlen(path) + 64);
-	if (!j->f) {
-		jg_say(stderr, "juggle: %s: %s\n", j->temp, strerror(errno));
-		return -1;
-	}
-	fprintf(j->f, "{\"juggle\":\"%s\",\"books\":[", jg_version());
+	fprintf(j->out.f, "{\"juggle\":\"%s\",\"books\":[", jg_version());
 	j->first = 1;
 	return 0;
 }
 
 void json_report_close(struct json_report *j)
 {
-	if (j->f) {
-		fclose(j->f);
-		unlink(j->temp);
-	}
-	free(j->path);
-	free(j->temp);
+	outfile_close(&j->out);
 	memset(j, 0, sizeof *j);
 }

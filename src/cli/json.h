@@ -11,17 +11,19 @@
 #include <stdio.h>
 
 #include "juggle.h"
+#include "outfile.h"
 
 struct json_report {
-	FILE *f;                   /* NULL: no report asked for */
-	char *path, *temp;
+	struct outfile out;        /* out.f NULL: no report asked for */
 	int first;
 };
 
 /* The totals every report ends with (a run's wall time and retries are
  * its json_run's; a merge's are 0). */
 struct json_totals {
-	uint64_t urls, ok, failed, input_errors, bytes;
+	uint64_t urls, ok, failed, cancelled, input_errors, bytes;
+	uint64_t reused_bytes;     /* of `bytes`, kept from an earlier run: not in
+	                              the rate, as in the summary */
 	int have_counts;
 	uint64_t words, distinct;
 	const struct jg_word_count *top;

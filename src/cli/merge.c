@@ -6,6 +6,7 @@
  * read again.
  */
 #include "merge.h"
+#include "outfile.h"
 #include "say.h"
 
 #include "manifest.h"
@@ -352,10 +353,14 @@ int jg_merge_main(int argc, char **argv)
 	report_input_errors(&report, shards, n);
 	if (all) {
 		jg_report_counts(&report, all, a.top);
-		if (a.counts_path && jg_counts_write_tsv(all, a.counts_path) != JG_OK) {
+		struct outfile out;
+		if (outfile_open(&out, "--counts", a.counts_path) < 0 ||
+		    (out.f && (jg_counts_write_tsv_fd(all, fileno(out.f)) != JG_OK ||
+		               outfile_commit(&out) < 0))) {
 			jg_say(stderr, "juggle merge: %s: cannot write the counts\n", a.counts_path);
 			incomplete = 1;
 		}
+		outfile_close(&out);
 	}
 	if (jg_report_finish(&report, NULL) < 0) /* a merge ran nothing */
 		incomplete = 1;

@@ -189,9 +189,13 @@ void jg_report_book(struct jg_report *r, const struct jg_result *res)
 		if (r->n_mirrors && !res->reused)
 			r->mirror_books[mirror_of(r, res->final_url)]++;
 		remember_notes(r, res);
+	} else if (res->err == JG_ECANCELED) {
+		r->cancelled++; /* not a failure: a rerun fetches it */
 	} else {
 		r->failed++;
 		remember_failure(r, res->url, res->error);
+		if (r->failed_list)
+			fprintf(r->failed_list, "%s\n", res->url);
 	}
 	json_report_book(&r->json, res->url, res->file, ok, res->http_code, res->bytes, res->attempts,
 	                 res->elapsed, res->error, res);
@@ -211,6 +215,18 @@ static void print_summary(struct jg_report *r, const struct json_run *run)
 		char b[32];
 		progress_human_bytes((double)r->reused_bytes, b, sizeof b);
 		snprintf(kept, sizeof kept, " (%s already on disk)", b);
+	}
+	if (r->interrupted) {
+		/* What matters now: what is safe, and that a rerun goes on. */
+		uint64_t left = r->total > r->ok + r->failed ? r->total - r->ok - r->failed : 0;
+		jg_say(stderr, "juggle: interrupted: %" PRIu64 " saved, %" PRIu64 " not fetched",
+		       r->ok, left);
+		if (r->failed)
+			jg_say(stderr, ", %" PRIu64 " failed", r->failed);
+		jg_say(stderr, "; run again to resume\n");
+		for (struct report_line *f = r->failures; f; f = f->next)
+			jg_say(stderr, "  FAILED %s\n", f->text);
+		return;
 	}
 	jg_say(stderr, "juggle: %" PRIu64 " ok, %" PRIu64 " failed", r->ok,
 	        r->failed + r->input_errors);
@@ -268,7 +284,9 @@ int jg_report_finish(struct jg_report *r, const struct json_run *run)
 	struct json_totals t = {
 		.urls = r->total,
 		.ok = r->ok,
-		.failed = r->failed + r->input_errors,
+		.failed = r->failed, /* books: urls == ok + failed + cancelled */
+		.cancelled = r->cancelled,
+		.reused_bytes = r->reused_bytes,
 		.input_errors = r->input_errors,
 		.bytes = r->bytes,
 		.have_counts = r->have_counts,

@@ -25,6 +25,9 @@ struct jg_report {
 	unsigned merged_shards;    /* `juggle merge`: shards combined; 0 for a run */
 	uint64_t total;            /* URLs accepted */
 	uint64_t ok, failed, bytes;
+	uint64_t cancelled;        /* not fetched: the run was interrupted */
+	int interrupted;
+	FILE *failed_list;         /* --failed: every failed URL, a line each */
 	uint64_t reused_bytes;     /* of `bytes`: books kept from an earlier run */
 	uint64_t input_errors;
 	struct json_report json;

@@ -7,6 +7,7 @@
 #include "run.h"
 
 #include "input.h"
+#include "outfile.h"
 #include "progress.h"
 #include "report.h"
 #include "resume.h"
@@ -47,7 +48,9 @@ struct cli {
 	ev_timer progress_timer;   /* feeds the progress line from the session's figures */
 	double started;
 	uint64_t accepted, duplicates;
-	int interrupted;
+	int interrupted;           /* the signal that stopped the run, or 0 */
+	int write_failed;          /* a result file could not be written */
+	struct outfile counts_out, failed_out;
 };
 
 /* A URL line of the list, read before anything is queued. */
@@ -213,13 +216,15 @@ static void on_counts(struct jg_pool *pool, const struct jg_counts *pool_counts,
 	/* The books kept from earlier runs are in the snapshot, not the pool. */
 	const struct jg_counts *counts = jg_resume_seal(&c->resume, pool_counts, 1);
 	if (!counts) {
-		c->report.input_errors++;
+		c->write_failed = 1; /* the snapshot could not be sealed: said why */
 		return;
 	}
 	jg_report_counts(&c->report, counts, c->args->top);
-	if (c->args->counts_path && jg_counts_write_tsv(counts, c->args->counts_path) != JG_OK) {
-		jg_say(stderr, "juggle: %s: cannot write the counts: %s\n", c->args->counts_path, strerror(errno));
-		c->report.input_errors++;
+	if (c->counts_out.f && (jg_counts_write_tsv_fd(counts, fileno(c->counts_out.f)) != JG_OK ||
+	                        outfile_commit(&c->counts_out) < 0)) {
+		jg_say(stderr, "juggle: --counts %s: cannot write the counts: %s\n", c->args->counts_path,
+		       strerror(errno));
+		c->write_failed = 1;
 	}
 }
 
@@ -289,7 +294,8 @@ static void collect_counts(struct cli *c, struct ev_loop *loop)
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct cli *c = w->data;
-	c->interrupted = 1;
+	c->interrupted = w->signum;
+	c->report.interrupted = 1;
 	ev_break(loop, EVBREAK_ONE);
 }
 
@@ -382,12 +388,16 @@ static void free_hosts(struct jg_host_stats *v, size_t n)
 
 static int run(struct cli *c, struct ev_loop *loop)
 {
-	ev_signal sigint, sigterm;
+	/* SIGHUP (the terminal went away) ends the run as TERM does: files
+	 * tidied, journal and report written. */
+	ev_signal sigint, sigterm, sighup;
 	ev_signal_init(&sigint, on_signal, SIGINT);
 	ev_signal_init(&sigterm, on_signal, SIGTERM);
-	sigint.data = sigterm.data = c;
+	ev_signal_init(&sighup, on_signal, SIGHUP);
+	sigint.data = sigterm.data = sighup.data = c;
 	ev_signal_start(loop, &sigint);
 	ev_signal_start(loop, &sigterm);
+	ev_signal_start(loop, &sighup);
 	ev_unref(loop);
 	ev_unref(loop);
 	if (c->progress.shown) {
@@ -417,6 +427,7 @@ static int run(struct cli *c, struct ev_loop *loop)
 	ev_ref(loop);
 	ev_signal_stop(loop, &sigint);
 	ev_signal_stop(loop, &sigterm);
+	ev_signal_stop(loop, &sighup);
 	struct json_run measured = {
 		.wall = ev_time() - c->started,
 		.retries = st.retries,
@@ -431,9 +442,11 @@ static int run(struct cli *c, struct ev_loop *loop)
 	};
 	int io_failed = jg_report_finish(&c->report, &measured) < 0;
 	free_hosts(hosts, n_hosts);
+	if (c->failed_out.f && outfile_commit(&c->failed_out) < 0)
+		io_failed = 1;
 	if (c->interrupted)
-		return EXIT_INTERRUPTED;
-	if (io_failed || c->report.failed || c->report.input_errors)
+		return 128 + c->interrupted; /* as a shell reports a death by it */
+	if (io_failed || c->write_failed || c->report.failed || c->report.input_errors)
 		return EXIT_SOME_FAILED;
 	return EXIT_ALL_OK;
 }
@@ -489,15 +502,20 @@ int cli_run(const struct cli_args *args, int argc, char **argv)
 	struct ev_loop *loop = c.loop = ev_default_loop(EVFLAG_AUTO);
 	char why[JG_ERRBUF_SIZE];
 	int status = EXIT_USAGE;
+	/* The files the user named are made first: a path that cannot be
+	 * written stops the run before anything is fetched or created. */
+	progress_init(&c.progress, c.args->quiet);
+	if (jg_report_init(&c.report, &c.progress, c.args->quiet, c.args->json) < 0 ||
+	    jg_report_set_mirrors(&c.report, c.args->mirrors, c.args->n_mirrors) < 0 ||
+	    outfile_open(&c.counts_out, "--counts", c.args->counts_path) < 0 ||
+	    outfile_open(&c.failed_out, "--failed", c.args->failed_path) < 0)
+		goto out;
+	c.report.failed_list = c.failed_out.f;
 	if (jg_session_new(&c.session, loop, c.args->opts, why) != JG_OK) {
 		jg_say(stderr, "juggle: %s\n", why);
 		goto out;
 	}
 	c.started = ev_time();
-	progress_init(&c.progress, c.args->quiet);
-	if (jg_report_init(&c.report, &c.progress, c.args->quiet, c.args->json) < 0 ||
-	    jg_report_set_mirrors(&c.report, c.args->mirrors, c.args->n_mirrors) < 0)
-		goto out;
 	jg_session_on_book(c.session, on_book, &c);
 	jg_session_on_idle(c.session, on_idle, &c);
 	c.resume_opened = 1;
@@ -537,6 +555,8 @@ int cli_run(const struct cli_args *args, int argc, char **argv)
 out:
 	jg_session_free(c.session); /* NULL after a run */
 	jg_report_fini(&c.report);
+	outfile_close(&c.counts_out);
+	outfile_close(&c.failed_out);
 	if (c.resume_opened)
 		jg_resume_close(&c.resume);
 	jg_pool_free(c.pool);

@@ -73,3 +73,61 @@ def test_progress_line_on_a_terminal(server, tmp_path):
     text = out.decode()
     assert "\r\x1b[K[1/2]" in text and "ETA" in text
     assert "2 ok, 0 failed" in text
+
+
+def test_json_and_counts_to_stdout_with_the_summary_on_stderr(server, tmp_path):
+    import json
+    urls = [server.url(f"/gen/so{i}.txt") for i in range(3)]
+    r = subprocess.run([JUGGLE, "-o", str(tmp_path / "a"), "--json", "-", *urls],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=30)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert [b["url"] for b in sorted(rep["books"], key=lambda b: b["url"])] == sorted(urls)
+    assert "3 ok, 0 failed" in r.stderr and "3 ok" not in r.stdout
+    assert not os.path.exists(tmp_path / "-")
+    c = subprocess.run([JUGGLE, "-q", "-o", str(tmp_path / "b"), "--counts", "-", *urls],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=30)
+    assert c.returncode == 0, c.stderr
+    lines = c.stdout.splitlines()
+    assert lines and all(len(l.split("\t")) == 2 for l in lines)
+    counts = [int(l.split("\t")[1]) for l in lines]
+    assert counts == sorted(counts, reverse=True)
+    # The same table as a file gets.
+    f = subprocess.run([JUGGLE, "-q", "-o", str(tmp_path / "c"), "--counts",
+                        str(tmp_path / "c.tsv"), *urls], capture_output=True, text=True,
+                       timeout=30)
+    assert f.returncode == 0 and (tmp_path / "c.tsv").read_text() == c.stdout
+    assert not os.path.exists(tmp_path / "-")
+    both = subprocess.run([JUGGLE, "--json", "-", "--counts", "-", *urls],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert both.returncode == 2
+    assert "only one of --json, --counts and --failed may be '-'" in both.stderr
+
+
+def test_failed_file_lists_every_failed_url_ready_for_i(server, tmp_path):
+    bad = [server.url(f"/gen/f{i}.txt?status=404") for i in range(30)]
+    good = [server.url("/gen/fine.txt")]
+    lst = tmp_path / "failed.txt"
+    r = subprocess.run([JUGGLE, "-q", "-o", str(tmp_path / "t"), "--failed", str(lst), *good,
+                        *bad], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert sorted(lst.read_text().splitlines()) == sorted(bad)  # all 30, not the first 20
+    assert r.stderr.count("FAILED ") == 20 and "and 10 more failures" in r.stderr
+    # The list is an input list: a rerun on it asks for those URLs again.
+    again = subprocess.run([JUGGLE, "-q", "-o", str(tmp_path / "t"), "-i", str(lst)],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1 and again.stderr.count("FAILED ") == 20
+
+
+def test_a_result_path_that_cannot_be_written_stops_before_anything(server, tmp_path):
+    """A --json/--counts/--failed path in a missing directory: exit 2 before
+    a request or the output directory, naming the user's path."""
+    for opt in ("--json", "--counts", "--failed"):
+        out = tmp_path / f"out{opt}"
+        path = str(tmp_path / "no-such-dir" / "x")
+        r = subprocess.run([JUGGLE, "-o", str(out), opt, path, server.url(f"/gen/e{opt}.txt")],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2, (opt, r.returncode, r.stderr)
+        assert f"juggle: {opt} {path}: cannot write it: No such file or directory" in r.stderr
+        assert not out.exists(), opt
+    assert not server.starts("/gen/e")

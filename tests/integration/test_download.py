@@ -282,26 +282,56 @@ def test_unreachable_port_is_a_connect_error(juggle):
     assert b["attempts"] == 2 and "onnect" in b["error"]
 
 
-def test_interrupt_cancels_cleanly(server, tmp_path):
-    import signal
+def interrupt_run(server, tmp_path, sig, tag, *extra):
+    """juggle on one quick book and three that hang, stopped by `sig` once
+    the three are under way; its exit status, stderr, output dir, report."""
     import subprocess
     from conftest import JUGGLE
-    out = tmp_path / "t"
-    urls = [server.url(f"/gen/hang{i}.txt?stall=1000&size=100000") for i in range(3)]
-    proc = subprocess.Popen([JUGGLE, "-o", str(out), server.url("/gen/quick.txt"), *urls],
+    out = tmp_path / tag
+    report = tmp_path / f"{tag}.json"
+    urls = [server.url(f"/gen/{tag}-hang{i}.txt?stall=1000&size=100000") for i in range(3)]
+    proc = subprocess.Popen([JUGGLE, "-o", str(out), "--json", str(report), *extra,
+                             server.url(f"/gen/{tag}-quick.txt"), *urls],
                             stderr=subprocess.PIPE, text=True)
     for _ in range(100):  # until the stalled transfers are under way
-        if len(server.starts("hang")) == 3:
+        if len(server.starts(f"{tag}-hang")) == 3:
             break
         time.sleep(0.05)
     time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=10)
-    assert proc.returncode == 130
-    assert book_files(out) == ["quick.txt"]
-    assert "1 ok, 3 failed" in err
-    for u in urls:
-        assert f"FAILED {u}: cancelled" in err
+    with open(report) as f:
+        rep = json.load(f)
+    return proc.returncode, err, out, rep, urls
+
+
+def test_interrupt_says_what_is_safe_and_lists_no_cancelled_book_as_failed(server, tmp_path):
+    """Ctrl-C: one line saying what was saved and what was not fetched,
+    exit 130, the quick book kept, no temporary file left, the hung ones
+    "cancelled" in the report and named nowhere as failures."""
+    import signal
+    rc, err, out, rep, urls = interrupt_run(server, tmp_path, signal.SIGINT, "int")
+    assert rc == 130, err
+    assert book_files(out) == ["int-quick.txt"]
+    assert not [f for f in os.listdir(out) if f.endswith(".part")]
+    assert "juggle: interrupted: 1 saved, 3 not fetched; run again to resume" in err, err
+    assert "FAILED" not in err and "failed" not in err, err
+    status = {b["url"]: b["status"] for b in rep["books"]}
+    assert [status[u] for u in urls] == ["cancelled"] * 3
+    t = rep["totals"]
+    assert (t["ok"], t["failed"], t["cancelled"]) == (1, 0, 3)
+    assert t["urls"] == t["ok"] + t["failed"] + t["cancelled"]
+
+
+def test_sigterm_and_sighup_end_the_run_as_a_shell_reports_them(server, tmp_path):
+    import signal
+    for sig, code in ((signal.SIGTERM, 143), (signal.SIGHUP, 129)):
+        rc, err, out, rep, _ = interrupt_run(server, tmp_path, sig, f"sig{code}")
+        assert rc == code, (sig, err)
+        assert "interrupted: 1 saved, 3 not fetched" in err
+        assert book_files(out) == [f"sig{code}-quick.txt"]
+        # The journal was written: a rerun keeps the saved book.
+        assert os.path.exists(os.path.join(out, ".juggle", "manifest"))
 
 
 def test_user_agent_and_headers_shape_every_request(server, juggle):

@@ -78,6 +78,30 @@ static int open_temp(int dirfd, const char *name, char *temp, size_t temp_len)
 	return -1;
 }
 
+JG_EXPORT int jg_counts_write_tsv_fd(const struct jg_counts *c, int fd)
+{
+	if (!c || fd < 0)
+		return JG_EINVAL;
+	/* A stream of its own over a copy: closing it leaves `fd` open. */
+	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	FILE *f = copy >= 0 ? fdopen(copy, "w") : NULL;
+	if (!f) {
+		int saved = errno;
+		if (copy >= 0)
+			close(copy);
+		errno = saved;
+		return saved == ENOMEM ? JG_ENOMEM : JG_EIO;
+	}
+	int rc = jg_wc_write_tsv(&c->wc, f);
+	int saved = errno;
+	if (fclose(f) != 0 && rc == 0) {
+		rc = -1;
+		saved = errno;
+	}
+	errno = saved;
+	return rc < 0 ? JG_EIO : JG_OK;
+}
+
 JG_EXPORT int jg_counts_write_tsv_at(const struct jg_counts *c, int dirfd, const char *name)
 {
 	char temp[300];
