@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage_text[] =
 "Usage: juggle [OPTION]... [URL | EBOOK-NUMBER]...\n"
@@ -249,7 +250,11 @@ static void set_option(struct cli_args *a, int opt, const char *arg)
 		check(jg_options_set_max_buffer(o, (uint64_t)mib << 20), "--max-buffer", arg);
 		break;
 	}
-	case OPT_CACERT: check(jg_options_set_cacert(o, arg), "--cacert", arg); break;
+	case OPT_CACERT:
+		if (access(arg, R_OK) != 0)
+			cli_usage_error("--cacert %s: cannot read it: %s", arg, strerror(errno));
+		check(jg_options_set_cacert(o, arg), "--cacert", arg);
+		break;
 	case OPT_RESOLVE:
 		if (jg_options_add_resolve(o, arg) != JG_OK)
 			cli_usage_error("--resolve: expected HOST:PORT:ADDR[,ADDR]..., got '%s'", arg);
@@ -266,6 +271,14 @@ static void set_option(struct cli_args *a, int opt, const char *arg)
 	}
 }
 
+/* An option as typed, without its "=value". */
+static const char *option_text(const char *arg)
+{
+	static char text[128];
+	snprintf(text, sizeof text, "%.*s", (int)strcspn(arg, "="), arg);
+	return text;
+}
+
 void cli_args_parse(struct cli_args *a, int argc, char **argv)
 {
 	int opt;
@@ -279,9 +292,17 @@ void cli_args_parse(struct cli_args *a, int argc, char **argv)
 		jg_say(stderr, "juggle: out of memory\n");
 		exit(EXIT_USAGE);
 	}
-	while ((opt = getopt_long(argc, argv, "i:o:qj:w:A:H:hV", long_options, NULL)) != -1) {
+	/* getopt's own messages would start with argv[0]: ours say "juggle:". */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":i:o:qj:w:A:H:hV", long_options, NULL)) != -1) {
 		switch (opt) {
-		case 'i': a->lists[a->n_lists++] = optarg; break;
+		case 'i':
+			/* Checked now: a list that cannot be read stops the run
+			 * before anything is fetched or made. */
+			if (strcmp(optarg, "-") != 0 && access(optarg, R_OK) != 0)
+				cli_usage_error("-i %s: cannot read it: %s", optarg, strerror(errno));
+			a->lists[a->n_lists++] = optarg;
+			break;
 		case 'w': a->workers = parse_count("--workers", optarg, 1, 256); break;
 		case OPT_SPLIT:
 			if (strcmp(optarg, "whitespace") == 0)
@@ -322,7 +343,11 @@ void cli_args_parse(struct cli_args *a, int argc, char **argv)
 			fputs(usage_more, stdout);
 			exit(EXIT_ALL_OK);
 		case 'V': print_version(); exit(EXIT_ALL_OK);
-		case '?': jg_say(stderr, "Try 'juggle --help' for more information.\n"); exit(EXIT_USAGE);
+		case ':': cli_usage_error("%s needs a value", option_text(argv[optind - 1]));
+		case '?':
+			if (optopt && optopt < 256)
+				cli_usage_error("unknown option '-%c'", optopt);
+			cli_usage_error("unknown option '%s'", option_text(argv[optind - 1]));
 		default: set_option(a, opt, optarg); break;
 		}
 	}

@@ -30,11 +30,19 @@ def test_usage_errors_exit_2():
     for args, msg in [([], "no URLs given"), (["-j", "0", "x"], "--jobs: invalid value '0'"),
                       (["--max-size", "ten", "x"], "--max-size: invalid size 'ten'"),
                       (["--resolve", "nocolon", "x"], "--resolve: expected HOST:PORT:ADDR"),
-                      (["--bogus"], "unrecognized option")]:
+                      (["--bogus=3"], "juggle: unknown option '--bogus'"),
+                      (["-Z"], "juggle: unknown option '-Z'"),
+                      (["x", "--json"], "juggle: --json needs a value"),
+                      (["x", "-o"], "juggle: -o needs a value"),
+                      (["--cacert", "/no/such.pem", "x"],
+                       "juggle: --cacert /no/such.pem: cannot read it: No such file"),
+                      (["--mirror", "gopher://x/", "84"], "--mirror: expected an http")]:
         p = subprocess.run([JUGGLE, *args], capture_output=True, text=True)
         assert p.returncode == 2, args
         assert msg in p.stderr, (args, p.stderr)
-        assert p.stderr.startswith("juggle: ") or "unrecognized" in p.stderr
+        # One prefix for every message: never getopt's "argv[0]:" ones.
+        assert p.stderr.startswith("juggle: "), p.stderr
+        assert JUGGLE not in p.stderr
 
 
 def test_output_directory_that_cannot_be_made(tmp_path):

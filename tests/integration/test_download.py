@@ -49,14 +49,19 @@ def test_list_file_comments_blanks_duplicates_and_bad_lines(server, juggle, tmp_
     ]
     lst = tmp_path / "urls.txt"
     lst.write_text("\n".join(lines) + "\n")
-    r = juggle("-i", str(lst), "-i", str(tmp_path / "missing.txt"))
+    # A list that cannot be read is a usage error, before anything is made.
+    missing = str(tmp_path / "missing.txt")
+    m = juggle("-i", str(lst), "-i", missing, out="not-made")
+    assert m.rc == 2
+    assert f"juggle: -i {missing}: cannot read it: No such file or directory" in m.stderr
+    assert not os.path.exists(m.out) and not server.starts("/gen/")
+    r = juggle("-i", str(lst))
     assert r.rc == 1
     assert r.files() == ["a.txt", "b.txt"]
     assert f"urls.txt:6: ftp://example.org/book.txt: scheme not allowed" in r.stderr
     assert f"urls.txt:7: file:///etc/passwd: scheme not allowed" in r.stderr
     assert "urls.txt:8: http://[::1: malformed URL" in r.stderr
     assert "urls.txt:9: line longer than 8 KiB" in r.stderr
-    assert "missing.txt: cannot open URL list: No such file or directory" in r.stderr
     assert len(server.starts("/gen/a.txt")) == 1
 
 
