@@ -14,8 +14,9 @@
  * not part of a well-formed sequence becomes U+FFFD), controls escaped. */
 static void json_string(FILE *f, const char *s)
 {
+	char *masked = jg_mask_secrets(s ? s : ""); /* no password in a report */
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)(masked ? masked : ""); *p; p++) {
 		switch (*p) {
 		case '"': fputs("\\\"", f); break;
 		case '\\': fputs("\\\\", f); break;
@@ -39,6 +40,7 @@ static void json_string(FILE *f, const char *s)
 		}
 	}
 	fputc('"', f);
+	free(masked);
 }
 
 static void json_field(FILE *f, const char *key, const char *value)

@@ -63,6 +63,42 @@ static void put_file(void *ctx, const char *p, size_t n)
 	fwrite(p, 1, n, ctx);
 }
 
+/* Where the authority after "://" at `p` ends. */
+static const char *authority_end(const char *p)
+{
+	return p + strcspn(p, "/?#@ \t\r\n\"'<>");
+}
+
+char *jg_mask_secrets(const char *s)
+{
+	size_t len = strlen(s), grow = 0;
+	/* "***" may be longer than what it hides: room for each, first. */
+	for (const char *p = strstr(s, "://"); p; p = strstr(p + 3, "://"))
+		grow += 3;
+	char *out = malloc(len + grow + 1), *o = out;
+	if (!out)
+		return NULL;
+	const char *p = s;
+	for (const char *sep; (sep = strstr(p, "://")) != NULL;) {
+		const char *user = sep + 3;
+		const char *end = authority_end(user);
+		const char *colon = memchr(user, ':', (size_t)(end - user));
+		memcpy(o, p, (size_t)(user - p));
+		o += user - p;
+		p = user;
+		if (*end == '@' && colon) {
+			/* user:password@host: the user stays, the password goes. */
+			memcpy(o, user, (size_t)(colon + 1 - user));
+			o += colon + 1 - user;
+			memcpy(o, "***", 3);
+			o += 3;
+			p = end;
+		}
+	}
+	strcpy(o, p);
+	return out;
+}
+
 void jg_say(FILE *f, const char *fmt, ...)
 {
 	va_list ap;
@@ -72,7 +108,14 @@ void jg_say(FILE *f, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
-	size_t len = (size_t)n;
+	char *masked = jg_mask_secrets(text);
+	free(text);
+	if (!masked) {
+		fputs("juggle: out of memory\n", f);
+		return;
+	}
+	text = masked;
+	size_t len = strlen(text);
 	int newline = len && text[len - 1] == '\n';
 	escape(text, len - newline, put_file, f);
 	if (newline)

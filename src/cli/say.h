@@ -23,6 +23,14 @@ void jg_say(FILE *f, const char *fmt, ...);
  */
 size_t jg_utf8_seq_len(const unsigned char *p);
 
+/*
+ * A copy of `s` in which the password of every "scheme://user:password@"
+ * reads "***" (curl and wget hide them the same way): what juggle prints,
+ * reports and journals never shows a secret a URL carried. The caller
+ * frees it; NULL when memory ran out.
+ */
+char *jg_mask_secrets(const char *s);
+
 /* `s` escaped into `out` (`len` bytes, cut short if need be); returns out. */
 const char *jg_escape(const char *s, char *out, size_t len);
 

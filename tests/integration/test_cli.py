@@ -139,3 +139,32 @@ def test_a_result_path_that_cannot_be_written_stops_before_anything(server, tmp_
         assert f"juggle: {opt} {path}: cannot write it: No such file or directory" in r.stderr
         assert not out.exists(), opt
     assert not server.starts("/gen/e")
+
+
+def test_credentials_in_urls_never_show(server, tmp_path):
+    """user:secret@ in a URL: sent to the server (curl's basic auth), but
+    shown as user:***@ in messages, the JSON report and the journal; a
+    rerun still finds the book in the journal and keeps it."""
+    import json
+    host = server.base.replace("http://", "")
+    ok = f"http://alice:s3cret@{host}/gen/cred-ok.txt"
+    bad = f"http://alice:s3cret@{host}/gen/cred-bad.txt?status=404"
+    out = tmp_path / "t"
+    cmd = [JUGGLE, "-o", str(out), "--json", str(tmp_path / "r.json"), ok, bad]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1, r.stderr
+    assert "s3cret" not in r.stderr and "alice:***@" in r.stderr, r.stderr
+    rep = (tmp_path / "r.json").read_text()
+    assert "s3cret" not in rep and "alice:***@" in rep
+    journal = b"".join(p.read_bytes() for p in (out / ".juggle").iterdir() if p.is_file())
+    assert b"s3cret" not in journal and b"alice:***@" in journal
+    # The server got the credentials: they were used, only never shown.
+    auth = [e for e in server.log() if e["ev"] == "start" and "cred-ok" in e["target"]]
+    assert auth
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    books = {b["url"]: b for b in json.loads((tmp_path / "r.json").read_text())["books"]}
+    kept = books[f"http://alice:***@{host}/gen/cred-ok.txt"]
+    assert kept["status"] == "ok" and kept.get("reused"), kept
+    assert len([e for e in server.log() if e["ev"] == "start" and "cred-ok" in e["target"]]) \
+        == len(auth), "the rerun fetched the kept book again"
+    assert "s3cret" not in again.stderr

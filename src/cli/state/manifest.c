@@ -85,11 +85,17 @@ static int grow_slots(struct jg_manifest *m)
 	return 0;
 }
 
+/* The journal keeps no password a URL carried (jg_mask_secrets): its
+ * books are found, and kept, by their masked text. */
 struct jg_mf_book *jg_mf_find(const struct jg_manifest *m, const char *text)
 {
 	if (!m->slots)
 		return NULL;
-	uint32_t at = m->slots[slot_of(m, text)];
+	char *masked = jg_mask_secrets(text);
+	if (!masked)
+		return NULL;
+	uint32_t at = m->slots[slot_of(m, masked)];
+	free(masked);
 	return at ? &m->books[at - 1] : NULL;
 }
 
@@ -103,19 +109,29 @@ static char *dup_or_null(const char *s, int *failed)
 	return d;
 }
 
+static char *dup_masked(const char *s, int *failed)
+{
+	if (!s)
+		return NULL;
+	char *d = jg_mask_secrets(s);
+	if (!d)
+		*failed = 1;
+	return d;
+}
+
 static int copy_book(struct jg_mf_book *dst, const struct jg_mf_book *src)
 {
 	int failed = 0;
 	*dst = *src;
-	dst->text = dup_or_null(src->text, &failed);
-	dst->url = dup_or_null(src->url, &failed);
+	dst->text = dup_masked(src->text, &failed);
+	dst->url = dup_masked(src->url, &failed);
 	dst->file = dup_or_null(src->file, &failed);
 	dst->sha256 = dup_or_null(src->sha256, &failed);
 	dst->etag = dup_or_null(src->etag, &failed);
 	dst->last_modified = dup_or_null(src->last_modified, &failed);
 	dst->content_type = dup_or_null(src->content_type, &failed);
-	dst->final_url = dup_or_null(src->final_url, &failed);
-	dst->error = dup_or_null(src->error, &failed);
+	dst->final_url = dup_masked(src->final_url, &failed);
+	dst->error = dup_masked(src->error, &failed);
 	dst->top = dup_or_null(src->top, &failed);
 	dst->charset = dup_or_null(src->charset, &failed);
 	dst->charset_from = dup_or_null(src->charset_from, &failed);
@@ -132,10 +148,10 @@ int jg_mf_put(struct jg_manifest *m, const struct jg_mf_book *b)
 		return -1;
 	if ((m->n_books + 1) * 2 > (m->slots ? m->mask + 1 : 0) && grow_slots(m) < 0)
 		return -1;
-	size_t i = slot_of(m, b->text);
 	struct jg_mf_book copy;
 	if (copy_book(&copy, b) < 0)
 		return -1;
+	size_t i = slot_of(m, copy.text); /* masked, as every key */
 	if (m->slots[i]) {
 		struct jg_mf_book *old = &m->books[m->slots[i] - 1];
 		/* The snapshot holds the counts of the version it sealed. */
@@ -214,15 +230,21 @@ static void put(struct line *l, const char *p, size_t n)
 	l->len += n;
 }
 
-/* A value never holds a raw tab or line break: they are escaped. */
+/* A value never holds a raw tab or line break: they are escaped; nor a
+ * URL's password (jg_mask_secrets). */
 static void put_field(struct line *l, const char *key, const char *value)
 {
 	if (!value)
 		return;
+	char *masked = jg_mask_secrets(value);
+	if (!masked) {
+		l->failed = 1;
+		return;
+	}
 	put(l, "\t", 1);
 	put(l, key, strlen(key));
 	put(l, "=", 1);
-	for (const char *p = value; *p; p++) {
+	for (const char *p = masked; *p; p++) {
 		const char *esc = NULL;
 		switch (*p) {
 		case '\\': esc = "\\\\"; break;
@@ -236,6 +258,7 @@ static void put_field(struct line *l, const char *key, const char *value)
 		else
 			put(l, p, 1);
 	}
+	free(masked);
 }
 
 static void put_u64(struct line *l, const char *key, uint64_t v)
