@@ -113,6 +113,9 @@ enum jg_err {
 
 /* A static description of `err`; never NULL, also for unknown values. */
 JG_EXPORT const char *jg_strerror(int err);
+/* A stable short name for an error, for programs to match on ("dns",
+ * "connect", "timeout", "http", ...; "ok" for JG_OK, "unknown" for none). */
+JG_EXPORT const char *jg_err_name(int err);
 
 /*
  * Process-wide set-up of libcurl and c-ares (curl_global_init and

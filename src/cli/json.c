@@ -65,50 +65,134 @@ static void json_counts(FILE *f, const struct jg_result *res)
 	fputc(']', f);
 }
 
-void json_report_book(struct json_report *j, const char *url, const char *file, int ok,
-                      long code, uint64_t bytes, unsigned attempts, double elapsed,
-                      const char *error, const struct jg_result *res)
+/*
+ * Books are reported as they end, but listed in input order: each entry
+ * goes to a scratch file as it comes, with its place and extent noted
+ * (24 bytes a book, not the entry itself), and the report is assembled
+ * in order at the end.
+ */
+static int note_entry(struct json_report *j, uint64_t key, long off, long end)
 {
-	if (!j->out.f)
+	if (j->n == j->cap) {
+		size_t cap = j->cap ? j->cap * 2 : 1024;
+		struct json_entry *v = realloc(j->entries, cap * sizeof *v);
+		if (!v)
+			return -1;
+		j->entries = v;
+		j->cap = cap;
+	}
+	j->entries[j->n++] = (struct json_entry){key, off, (size_t)(end - off)};
+	return 0;
+}
+
+void json_report_book(struct json_report *j, const struct jg_result *res,
+                      const struct json_origin *from)
+{
+	if (!j->out.f || j->failed)
 		return;
-	FILE *f = j->out.f;
-	fputs(j->first ? "\n" : ",\n", f);
-	j->first = 0;
-	fputs("{\"url\":", f);
-	json_string(f, url);
+	FILE *f = j->scratch;
+	long off = ftell(f);
+	int ok = res->err == JG_OK;
+	const char *status = ok ? "ok" : res->err == JG_ECANCELED ? "cancelled" : "failed";
+	uint64_t key = from ? from->index : j->arrived;
+	j->arrived++;
+	fputc('{', f);
+	if (from) {
+		fprintf(f, "\"index\":%" PRIu64 ",", from->index);
+		if (from->list) {
+			fputs("\"list\":", f);
+			json_string(f, from->list);
+			fprintf(f, ",\"line\":%lu,", from->line);
+		}
+	}
+	fputs("\"url\":", f);
+	json_string(f, res->url);
 	fputs(",\"file\":", f);
-	if (file)
-		json_string(f, file);
+	if (ok && res->file)
+		json_string(f, res->file);
 	else
 		fputs("null", f);
 	fprintf(f, ",\"status\":\"%s\",\"http_code\":%ld,\"bytes\":%" PRIu64
-	        ",\"attempts\":%u,\"elapsed\":%.6f,\"error\":",
-	        ok ? "ok" : res && res->err == JG_ECANCELED ? "cancelled" : "failed", code, bytes,
-	        attempts, elapsed);
-	if (ok)
+	        ",\"attempts\":%u,\"elapsed\":%.6f,\"error\":", status, res->http_code,
+	        ok ? res->bytes : 0, res->attempts, res->elapsed);
+	if (ok) {
 		fputs("null", f);
-	else
-		json_string(f, error);
-	if (res && res->redirects)
+	} else {
+		json_string(f, res->error);
+		fprintf(f, ",\"error_kind\":\"%s\"", jg_err_name(res->err));
+	}
+	if (res->redirects)
 		fprintf(f, ",\"redirects\":%u", res->redirects);
 	/* Where it came from, when not its URL: a redirect's end, or the
 	 * mirror that had the book when its own did not. */
-	if (res && res->final_url && strcmp(res->final_url, url) != 0) {
+	if (res->final_url && strcmp(res->final_url, res->url) != 0) {
 		fputs(",\"final_url\":", f);
 		json_string(f, res->final_url);
 	}
-	if (res) {
-		json_field(f, "sha256", res->sha256);
-		json_field(f, "content_type", res->content_type);
-		json_field(f, "charset", res->charset);
-		json_field(f, "charset_from", res->charset_from);
-		json_field(f, "charset_note", res->charset_note);
-		json_field(f, "foreign_file", res->foreign_file);
-	}
-	if (res && res->reused)
+	json_field(f, "sha256", res->sha256);
+	json_field(f, "content_type", res->content_type);
+	json_field(f, "charset", res->charset);
+	json_field(f, "charset_from", res->charset_from);
+	json_field(f, "charset_note", res->charset_note);
+	json_field(f, "foreign_file", res->foreign_file);
+	if (res->reused)
 		fputs(",\"reused\":true", f);
 	json_counts(f, res);
 	fputc('}', f);
+	long end = ftell(f);
+	if (off < 0 || end < 0 || ferror(f) || note_entry(j, key, off, end) < 0)
+		j->failed = 1;
+}
+
+/* Input errors sort after every book: their keys start here. */
+#define INPUT_ERROR_KEYS (UINT64_C(1) << 63)
+
+void json_report_input_error(struct json_report *j, const char *source, unsigned long line,
+                             const char *text, const char *why)
+{
+	if (!j->out.f || j->failed)
+		return;
+	FILE *f = j->scratch;
+	long off = ftell(f);
+	fputs("{\"list\":", f);
+	json_string(f, source);
+	fprintf(f, ",\"line\":%lu,\"url\":", line);
+	json_string(f, text ? text : "");
+	fputs(",\"file\":null,\"status\":\"failed\",\"error\":", f);
+	json_string(f, why);
+	fputs(",\"error_kind\":\"input\"}", f);
+	long end = ftell(f);
+	if (off < 0 || end < 0 || ferror(f) || note_entry(j, INPUT_ERROR_KEYS + j->arrived++, off, end) < 0)
+		j->failed = 1;
+}
+
+static int by_key(const void *a, const void *b)
+{
+	const struct json_entry *x = a, *y = b;
+	return x->key < y->key ? -1 : x->key > y->key;
+}
+
+/* The books, in order, from the scratch file into the report. */
+static int copy_books(struct json_report *j)
+{
+	if (j->failed || fflush(j->scratch) != 0)
+		return -1;
+	qsort(j->entries, j->n, sizeof *j->entries, by_key);
+	char buf[65536];
+	int fd = fileno(j->scratch);
+	for (size_t i = 0; i < j->n; i++) {
+		fputs(i ? ",\n" : "\n", j->out.f);
+		for (size_t done = 0; done < j->entries[i].len;) {
+			size_t want = j->entries[i].len - done;
+			ssize_t n = pread(fd, buf, want < sizeof buf ? want : sizeof buf,
+			                  j->entries[i].off + (off_t)done);
+			if (n <= 0)
+				return -1;
+			fwrite(buf, 1, (size_t)n, j->out.f);
+			done += (size_t)n;
+		}
+	}
+	return 0;
 }
 
 /* This process's own figures; the workers are processes of their own. */
@@ -165,6 +249,10 @@ int json_report_finish(struct json_report *j, const struct json_totals *t,
 	FILE *f = j->out.f;
 	if (!f)
 		return 0;
+	if (copy_books(j) < 0) {
+		jg_say(stderr, "juggle: --json: the books' scratch file: %s\n", strerror(errno));
+		return -1;
+	}
 	fprintf(f, "\n],\"totals\":{\"urls\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"failed\":%" PRIu64
 	        ",\"cancelled\":%" PRIu64 ",\"input_errors\":%" PRIu64 ",\"bytes\":%" PRIu64
 	        ",\"retries\":%" PRIu64 ",\"wall_seconds\":%.6f,\"bytes_per_second\":%.1f},",
@@ -204,13 +292,20 @@ int json_report_open(struct json_report *j, const char *path)
 		return -1;
 	if (!j->out.f)
 		return 0;
+	/* Unlinked at once: nothing of it stays, however the run ends. */
+	if (!(j->scratch = tmpfile())) {
+		jg_say(stderr, "juggle: --json: cannot make a scratch file: %s\n", strerror(errno));
+		return -1;
+	}
 	fprintf(j->out.f, "{\"juggle\":\"%s\",\"books\":[", jg_version());
-	j->first = 1;
 	return 0;
 }
 
 void json_report_close(struct json_report *j)
 {
 	outfile_close(&j->out);
+	if (j->scratch)
+		fclose(j->scratch);
+	free(j->entries);
 	memset(j, 0, sizeof *j);
 }

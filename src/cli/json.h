@@ -13,9 +13,26 @@
 #include "juggle.h"
 #include "outfile.h"
 
+struct json_entry {
+	uint64_t key;              /* input position (or order of arrival) */
+	long off;                  /* in the scratch file */
+	size_t len;
+};
+
 struct json_report {
 	struct outfile out;        /* out.f NULL: no report asked for */
-	int first;
+	FILE *scratch;             /* the books' entries, as they came */
+	struct json_entry *entries;
+	size_t n, cap;
+	uint64_t arrived;
+	int failed;                /* an entry could not be kept */
+};
+
+/* Where a book came from in the input: NULL for a merge's. */
+struct json_origin {
+	uint64_t index;            /* 0-based position among the input's URLs */
+	const char *list;          /* the -i list it was read from; NULL: an argument */
+	unsigned long line;        /* its line there */
 };
 
 /* The totals every report ends with (a run's wall time and retries are
@@ -46,9 +63,11 @@ struct json_run {
 /* Starts the report at `path`. 0, or -1 after printing why. */
 int json_report_open(struct json_report *j, const char *path);
 /* One book (`res` NULL for an input line that was no URL). */
-void json_report_book(struct json_report *j, const char *url, const char *file, int ok,
-                      long code, uint64_t bytes, unsigned attempts, double elapsed,
-                      const char *error, const struct jg_result *res);
+void json_report_book(struct json_report *j, const struct jg_result *res,
+                      const struct json_origin *from);
+/* A line of the input that named no book it could take (after the books). */
+void json_report_input_error(struct json_report *j, const char *source, unsigned long line,
+                             const char *text, const char *why);
 /* Ends it: `run` for a run, or `merged_shards` for a merge. 0, or -1 after
  * printing why. */
 int json_report_finish(struct json_report *j, const struct json_totals *t,

@@ -155,7 +155,7 @@ static void report_record(struct jg_report *r, const struct shard *sh, const str
 	static char words[JG_MF_TOP_WORDS]; /* as long as a run's */
 	char path[PATH_MAX + 300];
 	jg_mf_book_to_result(b, sh->dir, &res, path, sizeof path, top, words, sizeof words);
-	jg_report_book(r, &res);
+	jg_report_book(r, &res, NULL);
 }
 
 /* An input line is read by every shard: report each once. Sorting them

@@ -146,9 +146,7 @@ void jg_report_input_error(struct jg_report *r, const char *source, unsigned lon
 	clear_progress(r);
 	jg_say(stderr, "juggle: %s: %s\n", where, why);
 	r->input_errors++;
-	char error[700];
-	snprintf(error, sizeof error, "%s:%lu: %s", source, line, why);
-	json_report_book(&r->json, text ? text : "", NULL, 0, 0, 0, 0, 0, error, NULL);
+	json_report_input_error(&r->json, source, line, text, why);
 }
 
 /* A word list as "w n w n": a book's, or the whole run's top words. */
@@ -178,7 +176,8 @@ static void print_book_counts(struct jg_report *r, const struct jg_result *res)
 	say_words(head, res->top, res->n_top);
 }
 
-void jg_report_book(struct jg_report *r, const struct jg_result *res)
+void jg_report_book(struct jg_report *r, const struct jg_result *res,
+                    const struct json_origin *from)
 {
 	int ok = res->err == 0;
 	if (ok) {
@@ -197,8 +196,7 @@ void jg_report_book(struct jg_report *r, const struct jg_result *res)
 		if (r->failed_list)
 			fprintf(r->failed_list, "%s\n", res->url);
 	}
-	json_report_book(&r->json, res->url, res->file, ok, res->http_code, res->bytes, res->attempts,
-	                 res->elapsed, res->error, res);
+	json_report_book(&r->json, res, from);
 	if (res->counted && r->per_book)
 		print_book_counts(r, res);
 }

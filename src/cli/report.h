@@ -53,7 +53,8 @@ int jg_report_set_mirrors(struct jg_report *r, const char *const *mirrors, size_
 void jg_report_input_error(struct jg_report *r, const char *source, unsigned long line,
                            const char *text, const char *why);
 /* A finished URL (the session's book callback). */
-void jg_report_book(struct jg_report *r, const struct jg_result *res);
+void jg_report_book(struct jg_report *r, const struct jg_result *res,
+                    const struct json_origin *from);
 /* The merged counts: the top words on stderr and in the JSON report. */
 void jg_report_counts(struct jg_report *r, const struct jg_counts *c, unsigned top);
 /* Prints the summary and completes the JSON report: `run` is what a run

@@ -199,7 +199,10 @@ static void on_book(struct jg_session *s, const struct jg_result *r, void *user)
 	struct jg_word_count top[JG_MF_TOP_MAX];
 	static char words[JG_MF_TOP_WORDS]; /* workers send words of <= 1024 bytes */
 	jg_resume_book(&c->resume, e->text, e->index, &res, top, words, sizeof words);
-	jg_report_book(&c->report, &res);
+	/* "argument" and "stdin" are no list files: arguments have no line. */
+	int listed = strcmp(e->source, "argument") != 0;
+	struct json_origin from = {e->index, listed ? e->source : NULL, listed ? e->line : 0};
+	jg_report_book(&c->report, &res, &from);
 }
 
 static void on_idle(struct jg_session *s, void *user)

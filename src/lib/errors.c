@@ -28,3 +28,32 @@ JG_EXPORT const char *jg_strerror(int err)
 	}
 	return "unknown error";
 }
+
+JG_EXPORT const char *jg_err_name(int err)
+{
+	switch ((enum jg_err)err) {
+	case JG_OK: return "ok";
+	case JG_EINVAL: return "invalid";
+	case JG_ENOMEM: return "no_memory";
+	case JG_EURL: return "url";
+	case JG_ESCHEME: return "scheme";
+	case JG_EDUPLICATE: return "duplicate";
+	case JG_ECANCELED: return "cancelled";
+	case JG_EDNS: return "dns";
+	case JG_ECONNECT: return "connect";
+	case JG_ETIMEOUT: return "timeout";
+	case JG_EHTTP: return "http";
+	case JG_ETLS: return "tls";
+	case JG_ETOOLARGE: return "too_large";
+	case JG_EREDIRECT: return "redirect";
+	case JG_ETRANSFER: return "transfer";
+	case JG_EIO: return "io";
+	case JG_EDRAINING: return "draining";
+	case JG_ETOOLONG: return "too_long";
+	case JG_EINTERNAL: return "internal";
+	case JG_EWORKER: return "worker";
+	case JG_EPOOL: return "pool";
+	case JG_EBUSY: return "busy";
+	}
+	return "unknown";
+}

@@ -168,3 +168,30 @@ def test_credentials_in_urls_never_show(server, tmp_path):
     assert len([e for e in server.log() if e["ev"] == "start" and "cred-ok" in e["target"]]) \
         == len(auth), "the rerun fetched the kept book again"
     assert "s3cret" not in again.stderr
+
+
+def test_json_books_in_input_order_with_where_they_came_from(server, tmp_path):
+    """Books finish in any order (the first is slow) but are listed in
+    input order, with index, list and line; each failure has a stable
+    error_kind; totals add up."""
+    import json
+    slow = server.url("/gen/order-slow.txt?delay=600")
+    lst = tmp_path / "list.txt"
+    lst.write_text("# a comment\n" + server.url("/gen/order-b.txt") + "\n\n" +
+                   server.url("/gen/order-c.txt?status=404") + "\nftp://nope/x\n" +
+                   "http://no-such-host.invalid/d.txt\n")
+    r = subprocess.run([JUGGLE, "-q", "-o", str(tmp_path / "t"), "--retries", "0", "--json", "-",
+                        slow, "-i", str(lst)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    rep = json.loads(r.stdout)
+    books = rep["books"]
+    # index: the position among the input's URL lines, the bad one (ftp) included.
+    assert [b.get("index") for b in books] == [0, 1, 2, 4, None]
+    assert books[0]["url"] == slow and "list" not in books[0] and "line" not in books[0]
+    assert [(b.get("list"), b.get("line")) for b in books[1:]] == \
+        [(str(lst), 2), (str(lst), 4), (str(lst), 6), (str(lst), 5)]
+    assert [b["status"] for b in books] == ["ok", "ok", "failed", "failed", "failed"]
+    assert [b.get("error_kind") for b in books] == [None, None, "http", "dns", "input"]
+    t = rep["totals"]
+    assert t["urls"] == t["ok"] + t["failed"] + t["cancelled"] == 4
+    assert t["input_errors"] == 1
