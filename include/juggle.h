@@ -466,6 +466,29 @@ JG_EXPORT int jg_session_new(struct jg_session **out, struct ev_loop *loop,
 JG_EXPORT void jg_session_on_book(struct jg_session *s, jg_book_cb cb, void *user);
 JG_EXPORT void jg_session_on_idle(struct jg_session *s, jg_idle_cb cb, void *user);
 
+/* What a book's attempts go through, as it happens (curl's -v, wget's
+ * log): for a log, never needed to get results. */
+enum jg_event_kind {
+	JG_EVENT_START,     /* an attempt starts: `url`, `attempt` */
+	JG_EVENT_REDIRECT,  /* `url` sent it to `detail` */
+	JG_EVENT_RETRY,     /* it failed (`detail`: why) and waits `delay` s */
+	JG_EVENT_MIRROR,    /* its mirror failed it (`detail`: why): on to `url` */
+};
+
+/* Sized: grows only at its end. Its strings are valid during the call. */
+struct jg_event {
+	enum jg_event_kind kind;
+	const char *url;
+	const char *detail;   /* "" when none */
+	double delay;         /* RETRY: seconds until the next attempt */
+	unsigned attempt;     /* this book's attempt, from 1 */
+	void *user;           /* the book's, as added */
+};
+
+/* The callback may not add, drain or free: it only looks. */
+typedef void (*jg_event_cb)(struct jg_session *s, const struct jg_event *ev, void *user);
+JG_EXPORT void jg_session_on_event(struct jg_session *s, jg_event_cb cb, void *user);
+
 /*
  * Queues `url` (copied) for download; `user` comes back in its result. A
  * string of digits alone means that Project Gutenberg ebook on the mirror.

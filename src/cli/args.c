@@ -36,6 +36,8 @@ static const char usage_text[] =
 "      --json FILE          a JSON report of every URL (FILE '-': stdout)\n"
 "      --failed FILE        every failed URL, a line each, for -i ('-': stdout)\n"
 "  -q, --quiet              no progress line; summary only when something failed\n"
+"  -v, --verbose            a line per event as it happens (start, redirect,\n"
+"                           retry and why, wait, failure), the loop's figures\n"
 "Network:\n"
 "  -j, --jobs N             concurrent transfers [64]\n"
 "      --per-host N         concurrent transfers per host (name and port) [8]\n"
@@ -159,6 +161,7 @@ static const struct option long_options[] = {
 	{"mirror", required_argument, NULL, OPT_MIRROR},
 	{"output", required_argument, NULL, 'o'},
 	{"json", required_argument, NULL, OPT_JSON},
+	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"jobs", required_argument, NULL, 'j'},
 	{"per-host", required_argument, NULL, OPT_PER_HOST},
@@ -294,7 +297,7 @@ void cli_args_parse(struct cli_args *a, int argc, char **argv)
 	}
 	/* getopt's own messages would start with argv[0]: ours say "juggle:". */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":i:o:qj:w:A:H:hV", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":i:o:qvj:w:A:H:hV", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
 			/* Checked now: a list that cannot be read stops the run
@@ -337,6 +340,7 @@ void cli_args_parse(struct cli_args *a, int argc, char **argv)
 		case OPT_RANDOM_WAIT: a->random_wait = 1; a->wait_set = 1; break;
 		case OPT_CHECKPOINT: a->checkpoint = parse_number("--checkpoint", optarg, 0, 86400 * 7); break;
 		case 'q': a->quiet = 1; break;
+		case 'v': a->verbose = 1; break;
 		case OPT_JSON: a->json = optarg; break;
 		case 'h':
 			fputs(usage_text, stdout);

@@ -22,6 +22,7 @@ struct cli_args {
 	size_t n_mirrors;
 	int first_url;             /* argv index of the first URL argument */
 	int quiet;
+	int verbose;               /* -v */
 	const char *json;
 	const char *counts_path;
 	const char *failed_path;   /* --failed FILE */

@@ -169,11 +169,44 @@ static void say_words(const char *head, const struct jg_word_count *w, size_t n)
 static void print_book_counts(struct jg_report *r, const struct jg_result *res)
 {
 	const char *name = res->file ? strrchr(res->file, '/') : NULL;
-	char head[600];
-	snprintf(head, sizeof head, "%.400s: %" PRIu64 " words, %" PRIu64 " distinct;",
-	         name ? name + 1 : res->url, res->words, res->distinct);
+	char head[600], words[32], distinct[32];
+	snprintf(head, sizeof head, "%.400s: %s words, %s distinct;", name ? name + 1 : res->url,
+	         jg_count_text(res->words, words), jg_count_text(res->distinct, distinct));
 	clear_progress(r);
 	say_words(head, res->top, res->n_top);
+}
+
+void jg_report_event(struct jg_report *r, const struct jg_event *e)
+{
+	if (!r->verbose)
+		return;
+	clear_progress(r);
+	switch (e->kind) {
+	case JG_EVENT_START:
+		if (e->attempt > 1)
+			jg_say(stderr, "juggle: GET %s (attempt %u)\n", e->url, e->attempt);
+		else
+			jg_say(stderr, "juggle: GET %s\n", e->url);
+		break;
+	case JG_EVENT_REDIRECT:
+		jg_say(stderr, "juggle: %s redirects to %s\n", e->url, e->detail);
+		break;
+	case JG_EVENT_RETRY:
+		jg_say(stderr, "juggle: %s: %s; again in %.1f s\n", e->url, e->detail, e->delay);
+		break;
+	case JG_EVENT_MIRROR:
+		jg_say(stderr, "juggle: the mirror failed it (%s); next mirror: %s\n", e->detail, e->url);
+		break;
+	}
+}
+
+void jg_report_worker_restart(struct jg_report *r, unsigned restarts)
+{
+	if (!r->verbose)
+		return;
+	clear_progress(r);
+	jg_say(stderr, "juggle: a worker process died and was started again (%u so far); its "
+	       "book is counted again\n", restarts);
 }
 
 void jg_report_book(struct jg_report *r, const struct jg_result *res,
@@ -195,8 +228,22 @@ void jg_report_book(struct jg_report *r, const struct jg_result *res,
 		remember_failure(r, res->url, res->error);
 		if (r->failed_list)
 			fprintf(r->failed_list, "%s\n", res->url);
+		/* A run too long for a line per book says each failure as it
+		 * comes, not only 20 at the end. */
+		if (r->verbose || (!r->quiet && !r->per_book)) {
+			clear_progress(r);
+			jg_say(stderr, "juggle: FAILED %s: %s\n", res->url, res->error);
+		}
 	}
 	json_report_book(&r->json, res, from);
+	if (res->counted)
+		r->counted_books++;
+	if (ok && r->verbose) {
+		char size[32];
+		progress_human_bytes((double)res->bytes, size, sizeof size);
+		clear_progress(r);
+		jg_say(stderr, "juggle: %s %s: %s\n", res->reused ? "kept" : "saved", res->url, size);
+	}
 	if (res->counted && r->per_book)
 		print_book_counts(r, res);
 }
@@ -217,25 +264,33 @@ static void print_summary(struct jg_report *r, const struct json_run *run)
 	if (r->interrupted) {
 		/* What matters now: what is safe, and that a rerun goes on. */
 		uint64_t left = r->total > r->ok + r->failed ? r->total - r->ok - r->failed : 0;
-		jg_say(stderr, "juggle: interrupted: %" PRIu64 " saved, %" PRIu64 " not fetched",
-		       r->ok, left);
+		char saved[32], not_fetched[32], failed[32];
+		jg_say(stderr, "juggle: interrupted: %s saved, %s not fetched",
+		       jg_count_text(r->ok, saved), jg_count_text(left, not_fetched));
 		if (r->failed)
-			jg_say(stderr, ", %" PRIu64 " failed", r->failed);
+			jg_say(stderr, ", %s failed", jg_count_text(r->failed, failed));
 		jg_say(stderr, "; run again to resume\n");
 		for (struct report_line *f = r->failures; f; f = f->next)
 			jg_say(stderr, "  FAILED %s\n", f->text);
 		return;
 	}
-	jg_say(stderr, "juggle: %" PRIu64 " ok, %" PRIu64 " failed", r->ok,
-	        r->failed + r->input_errors);
+	char ok[32], failed[32], lines[96], retries[96];
+	jg_say(stderr, "juggle: %s ok, %s failed", jg_count_text(r->ok, ok),
+	       jg_count_text(r->failed + r->input_errors, failed));
 	if (r->input_errors)
-		jg_say(stderr, " (%" PRIu64 " bad input lines)", r->input_errors);
-	if (!run)
+		jg_say(stderr, " (%s)", jg_count_of(r->input_errors, "bad input line", "bad input lines",
+		                                    lines));
+	if (!run) {
 		jg_say(stderr, "; %s in %u shards\n", bytes, r->merged_shards);
-	else
-		jg_say(stderr, "; %s%s in %.2f s (%s/s); %" PRIu64 " retries; loop stall max %.1f ms, "
-		        "p99 %.1f ms\n", bytes, kept, wall, speed, run->retries, run->stall_max * 1e3,
-		        run->stall_p99 * 1e3);
+	} else {
+		jg_say(stderr, "; %s%s in %.2f s (%s/s); %s", bytes, kept, wall, speed,
+		       jg_count_of(run->retries, "retry", "retries", retries));
+		/* The loop's health is for those who look into juggle itself. */
+		if (r->verbose)
+			jg_say(stderr, "; loop stall max %.1f ms, p99 %.1f ms", run->stall_max * 1e3,
+			       run->stall_p99 * 1e3);
+		jg_say(stderr, "\n");
+	}
 	if (run && run->engine != JG_ENGINE_LOOP)
 		jg_say(stderr, "juggle: %s engine, %u threads started\n", jg_engine_name(run->engine),
 		        run->threads);
@@ -264,11 +319,13 @@ void jg_report_counts(struct jg_report *r, const struct jg_counts *c, unsigned t
 		if (r->top[i].word)
 			r->n_top = i + 1;
 	}
-	if (r->quiet)
+	/* Nothing counted (every book failed): no line of zeros. */
+	if (r->quiet || (r->count_words == 0 && r->counted_books == 0))
 		return;
-	char head[128];
-	snprintf(head, sizeof head, "juggle: %" PRIu64 " words, %" PRIu64 " distinct; top %zu:",
-	         r->count_words, r->count_distinct, r->n_top);
+	char head[160], words_text[32], distinct[32];
+	snprintf(head, sizeof head, "juggle: %s words, %s distinct; top %zu:",
+	         jg_count_text(r->count_words, words_text), jg_count_text(r->count_distinct, distinct),
+	         r->n_top);
 	clear_progress(r);
 	say_words(head, r->top, r->n_top);
 }

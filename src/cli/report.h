@@ -17,6 +17,7 @@ struct progress;
 struct jg_report {
 	struct progress *progress; /* the live line to clear, or NULL */
 	int quiet;
+	int verbose;               /* -v: events as they happen, the loop's figures */
 	int per_book;              /* print each book's counts */
 	int have_counts;
 	uint64_t count_words, count_distinct;
@@ -25,7 +26,8 @@ struct jg_report {
 	unsigned merged_shards;    /* `juggle merge`: shards combined; 0 for a run */
 	uint64_t total;            /* URLs accepted */
 	uint64_t ok, failed, bytes;
-	uint64_t cancelled;        /* not fetched: the run was interrupted */
+	uint64_t cancelled;
+	uint64_t counted_books;        /* not fetched: the run was interrupted */
 	int interrupted;
 	FILE *failed_list;         /* --failed: every failed URL, a line each */
 	uint64_t reused_bytes;     /* of `bytes`: books kept from an earlier run */
@@ -52,6 +54,10 @@ int jg_report_set_mirrors(struct jg_report *r, const char *const *mirrors, size_
 /* A line of the input that could not be queued. */
 void jg_report_input_error(struct jg_report *r, const char *source, unsigned long line,
                            const char *text, const char *why);
+/* -v: one line for what happens to a book, as it happens. */
+void jg_report_event(struct jg_report *r, const struct jg_event *e);
+/* -v: a worker process died (`restarts` so far) and was started again. */
+void jg_report_worker_restart(struct jg_report *r, unsigned restarts);
 /* A finished URL (the session's book callback). */
 void jg_report_book(struct jg_report *r, const struct jg_result *res,
                     const struct json_origin *from);

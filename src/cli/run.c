@@ -50,6 +50,7 @@ struct cli {
 	uint64_t accepted, duplicates;
 	int interrupted;           /* the signal that stopped the run, or 0 */
 	int write_failed;          /* a result file could not be written */
+	unsigned restarts_seen;    /* worker restarts told of (-v) */
 	struct outfile counts_out, failed_out;
 };
 
@@ -203,6 +204,15 @@ static void on_book(struct jg_session *s, const struct jg_result *r, void *user)
 	int listed = strcmp(e->source, "argument") != 0;
 	struct json_origin from = {e->index, listed ? e->source : NULL, listed ? e->line : 0};
 	jg_report_book(&c->report, &res, &from);
+	unsigned restarts = c->pool ? jg_pool_restarts(c->pool) : 0;
+	if (restarts != c->restarts_seen)
+		jg_report_worker_restart(&c->report, c->restarts_seen = restarts);
+}
+
+static void on_event(struct jg_session *s, const struct jg_event *e, void *user)
+{
+	struct cli *c = user;
+	jg_report_event(&c->report, e);
 }
 
 static void on_idle(struct jg_session *s, void *user)
@@ -514,6 +524,7 @@ int cli_run(const struct cli_args *args, int argc, char **argv)
 	    outfile_open(&c.failed_out, "--failed", c.args->failed_path) < 0)
 		goto out;
 	c.report.failed_list = c.failed_out.f;
+	c.report.verbose = c.args->verbose;
 	if (jg_session_new(&c.session, loop, c.args->opts, why) != JG_OK) {
 		jg_say(stderr, "juggle: %s\n", why);
 		goto out;
@@ -521,6 +532,8 @@ int cli_run(const struct cli_args *args, int argc, char **argv)
 	c.started = ev_time();
 	jg_session_on_book(c.session, on_book, &c);
 	jg_session_on_idle(c.session, on_idle, &c);
+	if (c.args->verbose)
+		jg_session_on_event(c.session, on_event, &c);
 	c.resume_opened = 1;
 	if (jg_resume_open(&c.resume, c.args->outdir ? c.args->outdir : "texts", c.args->count_flags,
 	                   c.args->refresh, on_resume_notice, &c) < 0)
@@ -550,11 +563,13 @@ int cli_run(const struct cli_args *args, int argc, char **argv)
 	note_gutenberg_pace(&c);
 	warn_unused_proxy();
 	status = run(&c, loop);
-	if (!c.args->quiet && (c.resume.kept || c.resume.recounted || c.resume.revalidated))
-		jg_say(stderr, "juggle: resumed %s: %llu books kept, %llu counted again from their "
-		        "files, %llu not modified (304)\n", c.args->outdir ? c.args->outdir : "texts",
-		        (unsigned long long)c.resume.kept, (unsigned long long)c.resume.recounted,
-		        (unsigned long long)c.resume.revalidated);
+	if (!c.args->quiet && (c.resume.kept || c.resume.recounted || c.resume.revalidated)) {
+		char kept[96], again[32], same[32];
+		jg_say(stderr, "juggle: resumed %s: %s kept, %s counted again from their files, %s not "
+		       "modified (304)\n", c.args->outdir ? c.args->outdir : "texts",
+		       jg_count_of(c.resume.kept, "book", "books", kept),
+		       jg_count_text(c.resume.recounted, again), jg_count_text(c.resume.revalidated, same));
+	}
 out:
 	jg_session_free(c.session); /* NULL after a run */
 	jg_report_fini(&c.report);

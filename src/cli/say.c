@@ -1,6 +1,7 @@
 #include "say.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,27 @@ static void put_file(void *ctx, const char *p, size_t n)
 static const char *authority_end(const char *p)
 {
 	return p + strcspn(p, "/?#@ \t\r\n\"'<>");
+}
+
+const char *jg_count_text(uint64_t n, char buf[32])
+{
+	char digits[24];
+	int len = snprintf(digits, sizeof digits, "%llu", (unsigned long long)n);
+	char *o = buf;
+	for (int i = 0; i < len; i++) {
+		if (i > 0 && (len - i) % 3 == 0)
+			*o++ = ',';
+		*o++ = digits[i];
+	}
+	*o = '\0';
+	return buf;
+}
+
+const char *jg_count_of(uint64_t n, const char *one, const char *many, char buf[96])
+{
+	char num[32];
+	snprintf(buf, 96, "%s %s", jg_count_text(n, num), n == 1 ? one : many);
+	return buf;
 }
 
 char *jg_mask_secrets(const char *s)

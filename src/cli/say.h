@@ -10,6 +10,7 @@
 #ifndef JG_SAY_H
 #define JG_SAY_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 /* printf to `f`, escaped as above. */
@@ -30,6 +31,11 @@ size_t jg_utf8_seq_len(const unsigned char *p);
  * frees it; NULL when memory ran out.
  */
 char *jg_mask_secrets(const char *s);
+
+/* `n` with thousands separated ("12,345"), in `buf`; returns buf. */
+const char *jg_count_text(uint64_t n, char buf[32]);
+/* "1 book", "2 books": `n` (separated) and the right form of the noun. */
+const char *jg_count_of(uint64_t n, const char *one, const char *many, char buf[96]);
 
 /* `s` escaped into `out` (`len` bytes, cut short if need be); returns out. */
 const char *jg_escape(const char *s, char *out, size_t len);

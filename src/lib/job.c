@@ -60,6 +60,19 @@ static int tell(struct jg_jobs *js, const struct jg_job_event *ev)
 	return js->event(js->ctx, ev);
 }
 
+/* Tells the session's log what happens to a job, when it keeps one. */
+static void note(struct jg_job *job, enum jg_event_kind kind, const char *url,
+                 const char *detail, double delay)
+{
+	struct jg_jobs *js = job->js;
+	if (!js->noting)
+		return;
+	struct jg_event e = {.kind = kind, .url = url, .detail = detail ? detail : "",
+	                     .delay = delay, .attempt = job->out.attempts};
+	struct jg_job_event ev = {.kind = JG_JOB_NOTE, .book = job->book, .note = &e};
+	tell(js, &ev);
+}
+
 static void slot_free(struct jg_jobs *js)
 {
 	struct jg_job_event ev = {.kind = JG_JOB_SLOT_FREE};
@@ -216,7 +229,15 @@ static void job_retry_or_fail(struct jg_job *job, int err, const char *why, doub
 		return;
 	}
 	js->retries++;
-	job_wait(job, jg_retry_backoff(job->out.attempts, js->opt->retry_delay, retry_after, js->rng));
+	double delay = jg_retry_backoff(job->out.attempts, js->opt->retry_delay, retry_after, js->rng);
+	if (retry_after > 0) {
+		char text[600];
+		snprintf(text, sizeof text, "%s (Retry-After %.0f s)", why, retry_after);
+		note(job, JG_EVENT_RETRY, job->cur.url, text, delay);
+	} else {
+		note(job, JG_EVENT_RETRY, job->cur.url, why, delay);
+	}
+	job_wait(job, delay);
 }
 
 /*
@@ -341,6 +362,7 @@ static void job_attempt(struct jg_job *job)
 {
 	struct jg_jobs *js = job->js;
 	job->out.attempts++;
+	note(job, JG_EVENT_START, job->cur.url, NULL, 0);
 	if (job->cur.is_ip) {
 		job_fetch(job, NULL);
 		return;
@@ -393,6 +415,7 @@ static void job_redirect(struct jg_job *job, const char *location)
 		return;
 	}
 	job->visited[++job->out.redirects] = h;
+	note(job, JG_EVENT_REDIRECT, job->cur.url, next.url, 0);
 	jg_url_fini(&job->cur);
 	job->cur = next;
 	/* Following a redirect is not a new attempt. */

@@ -40,6 +40,7 @@ enum jg_job_event_kind {
 	JG_JOB_HOST_DOWN,  /* `host` is unreachable (`err`, `why`): its queue fails */
 	JG_JOB_BODY,       /* the book is whole: hand `req` over to the pool and
 	                      set `*taken` (the job ends either way) */
+	JG_JOB_NOTE,       /* `note` happened to `book`: for the caller's log */
 };
 
 struct jg_job_event {
@@ -51,6 +52,7 @@ struct jg_job_event {
 	const char *why;
 	const struct jg_handoff_req *req; /* BODY */
 	int *taken;
+	const struct jg_event *note;   /* NOTE (its `user` left to the session) */
 };
 
 /* Returns 0 when the session is being freed: the jobs stop calling. */
@@ -68,6 +70,7 @@ struct jg_jobs {
 	int streaming;                 /* bodies go straight to files */
 	int counting;                  /* kept files are counted again */
 	int stopped;                   /* the session is being freed */
+	int noting;                    /* the session wants JG_JOB_NOTE events */
 	jg_job_event_fn event;
 	void *ctx;
 	struct jg_job *list;           /* resolving, fetching or waiting */

@@ -183,6 +183,18 @@ static void fail_queued(void *ctx, uint32_t book)
 	report_failed(t->s, book, t->err, t->why);
 }
 
+/* The caller's log: an event of book `idx`, as it happens. */
+static void tell_event(struct jg_session *s, uint32_t idx, const struct jg_event *e)
+{
+	if (!s->on_event || s->freeing)
+		return;
+	struct jg_event copy = *e;
+	copy.user = jg_catalog_book(&s->cat, idx)->user;
+	s->in_callback++;
+	s->on_event(s, &copy, s->on_event_user);
+	s->in_callback--;
+}
+
 /* The jobs' answer: a book's end, a slot come free, a host gone down. */
 static int on_job_event(void *ctx, const struct jg_job_event *ev)
 {
@@ -195,6 +207,9 @@ static int on_job_event(void *ctx, const struct jg_job_event *ev)
 		break;
 	case JG_JOB_BODY:
 		*ev->taken = jg_handoff_give(&s->handoff, ev->req) == 0;
+		break;
+	case JG_JOB_NOTE:
+		tell_event(s, ev->book, ev->note);
 		break;
 	case JG_JOB_HOST_DOWN: {
 		/* Its queued URLs fail now, naming the host, rather than each
@@ -527,6 +542,13 @@ JG_EXPORT void jg_session_on_idle(struct jg_session *s, jg_idle_cb cb, void *use
 	s->on_idle_user = user;
 }
 
+JG_EXPORT void jg_session_on_event(struct jg_session *s, jg_event_cb cb, void *user)
+{
+	s->on_event = cb;
+	s->on_event_user = user;
+	s->jobs.noting = cb != NULL;
+}
+
 static int queue_reuse(struct jg_session *s, uint32_t idx)
 {
 	if (s->n_reuse == s->cap_reuse) {
@@ -628,6 +650,10 @@ static int to_next_mirror(struct jg_session *s, uint32_t idx, const struct jg_ou
 	b->host = host;
 	unsigned sum = b->attempts_before + o->attempts;
 	b->attempts_before = (uint16_t)(sum > UINT16_MAX ? UINT16_MAX : sum);
+	struct jg_event e = {.kind = JG_EVENT_MIRROR, .url = url,
+	                     .detail = o->error ? o->error : jg_strerror(o->err),
+	                     .attempt = b->attempts_before};
+	tell_event(s, idx, &e);
 	s->idle_reported = 0;
 	kick(s);
 	return 1;

@@ -40,6 +40,8 @@ struct jg_session {
 	void *on_book_user;
 	jg_idle_cb on_idle;
 	void *on_idle_user;
+	jg_event_cb on_event;
+	void *on_event_user;
 	char user_agent[32 + sizeof JG_CONTACT_URL];
 	uint64_t rng;
 	uint64_t ok, failed;

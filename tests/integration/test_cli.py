@@ -195,3 +195,58 @@ def test_json_books_in_input_order_with_where_they_came_from(server, tmp_path):
     t = rep["totals"]
     assert t["urls"] == t["ok"] + t["failed"] + t["cancelled"] == 4
     assert t["input_errors"] == 1
+
+
+def test_summary_speaks_plainly(server, tmp_path):
+    """Singular and plural right, thousands separated, no counts line when
+    nothing was counted, the loop's figures only with -v."""
+    ok = [server.url("/gen/plain-a.txt?size=300000")]
+    r = subprocess.run([JUGGLE, "-o", str(tmp_path / "a"), *ok, server.url("/gen/p.txt?fail=1")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "; 1 retry" in r.stderr and "1 retries" not in r.stderr
+    assert "loop stall" not in r.stderr
+    words = re.search(r"juggle: ([0-9,]+) words, ([0-9,]+) distinct", r.stderr)
+    assert words and "," in words.group(1), r.stderr  # some 60,000 words
+    assert re.fullmatch(r"\d{1,3}(,\d{3})*", words.group(1))
+    v = subprocess.run([JUGGLE, "-v", "-o", str(tmp_path / "b"), *ok], capture_output=True,
+                       text=True, timeout=30)
+    assert "; 0 retries; loop stall max" in v.stderr, v.stderr
+    none = subprocess.run([JUGGLE, "-o", str(tmp_path / "c"), server.url("/gen/x.txt?status=404")],
+                          capture_output=True, text=True, timeout=30)
+    assert none.returncode == 1 and " words, " not in none.stderr, none.stderr
+
+
+def test_verbose_tells_each_event_as_it_happens(server, tmp_path):
+    urls = [server.url("/gen/v-ok.txt"), server.url("/gen/v-503.txt?fail=1&retry_after=1"),
+            server.url("/gen/v-r.txt?redirect=1"), server.url("/gen/v-404.txt?status=404")]
+    r = subprocess.run([JUGGLE, "-v", "-o", str(tmp_path / "t"), *urls], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 1
+    lines = r.stderr.splitlines()
+    for u in urls:
+        assert f"juggle: GET {u}" in lines, u
+    assert f"juggle: GET {urls[1]} (attempt 2)" in lines
+    assert any(l.startswith(f"juggle: {urls[1]}: HTTP 503 (Retry-After 1 s); again in ")
+               for l in lines), r.stderr
+    assert f"juggle: {urls[2]} redirects to {server.url('/gen/v-r.txt?redirect=0')}" in lines
+    assert f"juggle: FAILED {urls[3]}: HTTP 404" in lines
+    assert any(l.startswith(f"juggle: saved {urls[0]}: ") for l in lines)
+    # Each line in the order it happened: the retry's second GET after its wait.
+    assert lines.index(f"juggle: GET {urls[1]} (attempt 2)") > \
+        lines.index(f"juggle: GET {urls[1]}")
+
+
+def test_a_long_run_names_failures_as_they_happen(server, tmp_path):
+    """Over 50 books there is no line per book: a failure is said when it
+    happens (and again in the summary's first 20)."""
+    urls = [server.url(f"/gen/long{i}.txt?size=2000") for i in range(60)]
+    urls.append(server.url("/gen/long-bad.txt?status=404"))
+    r = subprocess.run([JUGGLE, "-o", str(tmp_path / "t"), *urls], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1
+    assert f"juggle: FAILED {urls[-1]}: HTTP 404\n" in r.stderr
+    assert f"  FAILED {urls[-1]}: HTTP 404\n" in r.stderr
+    q = subprocess.run([JUGGLE, "-q", "-o", str(tmp_path / "q"), *urls], capture_output=True,
+                       text=True, timeout=60)
+    assert "juggle: FAILED" not in q.stderr and "  FAILED" in q.stderr
