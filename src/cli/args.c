@@ -36,6 +36,9 @@ static const char usage_text[] =
 "      --json FILE          a JSON report of every URL (FILE '-': stdout)\n"
 "      --failed FILE        every failed URL, a line each, for -i ('-': stdout)\n"
 "  -q, --quiet              no progress line; summary only when something failed\n"
+"      --config FILE        read options from FILE, not the default config file\n"
+"                           ($XDG_CONFIG_HOME/juggle/config or\n"
+"                           ~/.config/juggle/config); --no-config: read none\n"
 "  -v, --verbose            a line per event as it happens (start, redirect,\n"
 "                           retry and why, wait, failure), the loop's figures\n"
 "Network:\n"
@@ -93,6 +96,9 @@ static const char usage_more[] =
 "Exit status: 0 when every URL was saved, 1 when any failed or any input\n"
 "line was bad, 2 on a usage error, 130/143/129 on SIGINT/SIGTERM/SIGHUP.\n";
 
+/* "FILE:LINE: " while the config file's settings are taken. */
+static const char *usage_where = "";
+
 void cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -101,7 +107,7 @@ void cli_usage_error(const char *fmt, ...)
 	if (vasprintf(&text, fmt, ap) < 0)
 		text = NULL;
 	va_end(ap);
-	jg_say(stderr, "juggle: %s\n", text ? text : "usage error");
+	jg_say(stderr, "juggle: %s%s\n", usage_where, text ? text : "usage error");
 	fputs("Try 'juggle --help' for more information.\n", stderr);
 	free(text);
 	exit(EXIT_USAGE);
@@ -153,7 +159,7 @@ enum long_only {
 	OPT_MAX_SIZE, OPT_RETRIES, OPT_RETRY_DELAY, OPT_MAX_REDIRECTS, OPT_MAX_BUFFER,
 	OPT_CACERT, OPT_RESOLVE, OPT_DNS_SERVERS, OPT_SPLIT, OPT_KEEP_BOILERPLATE, OPT_TOP,
 	OPT_COUNTS, OPT_NO_COUNT, OPT_ENGINE, OPT_THREADS, OPT_SHARD, OPT_REFRESH, OPT_CHECKPOINT,
-	OPT_WAIT, OPT_RANDOM_WAIT, OPT_LIMIT_RATE, OPT_FAILED,
+	OPT_WAIT, OPT_RANDOM_WAIT, OPT_LIMIT_RATE, OPT_FAILED, OPT_CONFIG, OPT_NO_CONFIG,
 };
 
 static const struct option long_options[] = {
@@ -162,6 +168,8 @@ static const struct option long_options[] = {
 	{"output", required_argument, NULL, 'o'},
 	{"json", required_argument, NULL, OPT_JSON},
 	{"verbose", no_argument, NULL, 'v'},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"no-config", no_argument, NULL, OPT_NO_CONFIG},
 	{"quiet", no_argument, NULL, 'q'},
 	{"jobs", required_argument, NULL, 'j'},
 	{"per-host", required_argument, NULL, OPT_PER_HOST},
@@ -199,9 +207,21 @@ static const struct option long_options[] = {
 
 static void print_version(void)
 {
-	char libs[512];
+	char libs[1024];
 	jg_library_versions(libs, sizeof libs);
 	printf("juggle %s\n%s\n", jg_version(), libs);
+}
+
+/* Appends to one of the lists options give; out of memory ends the run. */
+static void push(const char ***v, size_t *n, const char *s)
+{
+	const char **grown = realloc(*v, (*n + 1) * sizeof *grown);
+	if (!grown) {
+		jg_say(stderr, "juggle: out of memory\n");
+		exit(EXIT_USAGE);
+	}
+	grown[(*n)++] = s;
+	*v = grown;
 }
 
 static void set_option(struct cli_args *a, int opt, const char *arg)
@@ -221,7 +241,7 @@ static void set_option(struct cli_args *a, int opt, const char *arg)
 			cli_usage_error("--mirror: at most %d mirrors", JG_MIRRORS_MAX);
 		if (jg_options_add_mirror(o, arg) != JG_OK)
 			cli_usage_error("--mirror: expected an http or https URL, got '%s'", arg);
-		a->mirrors[a->n_mirrors++] = arg;
+		push(&a->mirrors, &a->n_mirrors, arg);
 		break;
 	case OPT_PER_HOST:
 		check(jg_options_set_per_host(o, parse_count("--per-host", arg, 1, 100000)), "--per-host", arg);
@@ -274,6 +294,118 @@ static void set_option(struct cli_args *a, int opt, const char *arg)
 	}
 }
 
+/* One option, from the command line or the config file. */
+static void take_option(struct cli_args *a, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'i':
+		/* Checked now: a list that cannot be read stops the run
+		 * before anything is fetched or made. */
+		if (strcmp(arg, "-") != 0 && access(arg, R_OK) != 0)
+			cli_usage_error("-i %s: cannot read it: %s", arg, strerror(errno));
+		push(&a->lists, &a->n_lists, arg);
+		break;
+	case 'w': a->workers = parse_count("--workers", arg, 1, 256); break;
+	case OPT_SPLIT:
+		if (strcmp(arg, "whitespace") == 0)
+			a->count_flags |= JG_COUNT_WHITESPACE;
+		else if (strcmp(arg, "words") != 0)
+			cli_usage_error("--split: expected 'words' or 'whitespace', got '%s'", arg);
+		break;
+	case OPT_KEEP_BOILERPLATE: a->count_flags |= JG_COUNT_KEEP_BOILERPLATE; break;
+	case OPT_NO_COUNT: a->count_flags |= JG_COUNT_OFF; break;
+	case OPT_TOP: a->top = parse_count("--top", arg, 0, 64); break;
+	case OPT_COUNTS: a->counts_path = arg; break;
+	case OPT_FAILED: a->failed_path = arg; break;
+	case OPT_ENGINE:
+		if (strcmp(arg, "loop") == 0)
+			a->engine = JG_ENGINE_LOOP;
+		else if (strcmp(arg, "threads") == 0)
+			a->engine = JG_ENGINE_THREADS;
+		else if (strcmp(arg, "serial") == 0)
+			a->engine = JG_ENGINE_SERIAL;
+		else
+			cli_usage_error("--engine: expected 'loop', 'threads' or 'serial', got '%s'", arg);
+		break;
+	case OPT_THREADS: a->threads = parse_count("--threads", arg, 1, JG_THREADS_MAX); break;
+	case OPT_SHARD: {
+		char why[160];
+		if (jg_shard_parse(arg, &a->shard, why, sizeof why) < 0)
+			cli_usage_error("--shard: %s", why);
+		break;
+	}
+	case OPT_REFRESH: a->refresh = 1; break;
+	case OPT_WAIT: a->wait = parse_number("--wait", arg, 0, 3600); a->wait_set = 1; break;
+	case OPT_RANDOM_WAIT: a->random_wait = 1; a->wait_set = 1; break;
+	case OPT_CHECKPOINT: a->checkpoint = parse_number("--checkpoint", arg, 0, 86400 * 7); break;
+	case 'q': a->quiet = 1; break;
+	case 'v': a->verbose = 1; break;
+	case OPT_JSON: a->json = arg; break;
+	case 'h':
+		fputs(usage_text, stdout);
+		fputs(usage_more, stdout);
+		exit(EXIT_ALL_OK);
+	case 'V': print_version(); exit(EXIT_ALL_OK);
+	case OPT_CONFIG:
+	case OPT_NO_CONFIG:
+		break; /* read before anything else */
+	default: set_option(a, opt, arg); break;
+	}
+}
+
+/* A config file's setting: the long option of that name, as if given. */
+static void on_config_setting(void *ctx, const char *file, unsigned long line, const char *name,
+                              const char *value)
+{
+	struct cli_args *a = ctx;
+	static char where[4200];
+	snprintf(where, sizeof where, "%s:%lu: ", file, line);
+	usage_where = where;
+	const struct option *o = long_options;
+	while (o->name && strcmp(o->name, name) != 0)
+		o++;
+	if (!o->name)
+		cli_usage_error("unknown option '%s'", name);
+	if (o->val == 'h' || o->val == 'V' || o->val == OPT_CONFIG || o->val == OPT_NO_CONFIG)
+		cli_usage_error("'%s' has no place in a config file", name);
+	if (o->has_arg == required_argument && !value)
+		cli_usage_error("%s needs a value", name);
+	if (o->has_arg == no_argument && value)
+		cli_usage_error("%s takes no value, got '%s'", name, value);
+	take_option(a, o->val, value);
+	usage_where = "";
+}
+
+/*
+ * The config file comes first, so the command line overrides it:
+ * --config FILE names one (it must exist), --no-config skips it, else
+ * the default path (cli_config_default_path) is read if there.
+ */
+static void read_config(struct cli_args *a, int argc, char **argv)
+{
+	const char *path = NULL;
+	int skip = 0;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--no-config") == 0)
+			skip = 1;
+		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			path = argv[i] + 9;
+	}
+	if (skip)
+		return;
+	char fallback[4096], why[4300];
+	if (!path) {
+		cli_config_default_path(fallback, sizeof fallback);
+		if (!*fallback)
+			return;
+	}
+	if (cli_config_read(&a->config, path ? path : fallback, path != NULL, on_config_setting, a,
+	                    why, sizeof why) < 0)
+		cli_usage_error("%s", why);
+}
+
 /* An option as typed, without its "=value". */
 static const char *option_text(const char *arg)
 {
@@ -289,70 +421,21 @@ void cli_args_parse(struct cli_args *a, int argc, char **argv)
 	a->top = 10;
 	a->checkpoint = 300;
 	a->opts = jg_options_new();
-	a->lists = calloc((size_t)argc, sizeof *a->lists);
-	a->mirrors = calloc((size_t)argc, sizeof *a->mirrors);
-	if (!a->opts || !a->lists || !a->mirrors) {
+	if (!a->opts) {
 		jg_say(stderr, "juggle: out of memory\n");
 		exit(EXIT_USAGE);
 	}
+	read_config(a, argc, argv);
 	/* getopt's own messages would start with argv[0]: ours say "juggle:". */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":i:o:qvj:w:A:H:hV", long_options, NULL)) != -1) {
 		switch (opt) {
-		case 'i':
-			/* Checked now: a list that cannot be read stops the run
-			 * before anything is fetched or made. */
-			if (strcmp(optarg, "-") != 0 && access(optarg, R_OK) != 0)
-				cli_usage_error("-i %s: cannot read it: %s", optarg, strerror(errno));
-			a->lists[a->n_lists++] = optarg;
-			break;
-		case 'w': a->workers = parse_count("--workers", optarg, 1, 256); break;
-		case OPT_SPLIT:
-			if (strcmp(optarg, "whitespace") == 0)
-				a->count_flags |= JG_COUNT_WHITESPACE;
-			else if (strcmp(optarg, "words") != 0)
-				cli_usage_error("--split: expected 'words' or 'whitespace', got '%s'", optarg);
-			break;
-		case OPT_KEEP_BOILERPLATE: a->count_flags |= JG_COUNT_KEEP_BOILERPLATE; break;
-		case OPT_NO_COUNT: a->count_flags |= JG_COUNT_OFF; break;
-		case OPT_TOP: a->top = parse_count("--top", optarg, 0, 64); break;
-		case OPT_COUNTS: a->counts_path = optarg; break;
-		case OPT_FAILED: a->failed_path = optarg; break;
-		case OPT_ENGINE:
-			if (strcmp(optarg, "loop") == 0)
-				a->engine = JG_ENGINE_LOOP;
-			else if (strcmp(optarg, "threads") == 0)
-				a->engine = JG_ENGINE_THREADS;
-			else if (strcmp(optarg, "serial") == 0)
-				a->engine = JG_ENGINE_SERIAL;
-			else
-				cli_usage_error("--engine: expected 'loop', 'threads' or 'serial', got '%s'", optarg);
-			break;
-		case OPT_THREADS: a->threads = parse_count("--threads", optarg, 1, JG_THREADS_MAX); break;
-		case OPT_SHARD: {
-			char why[160];
-			if (jg_shard_parse(optarg, &a->shard, why, sizeof why) < 0)
-				cli_usage_error("--shard: %s", why);
-			break;
-		}
-		case OPT_REFRESH: a->refresh = 1; break;
-		case OPT_WAIT: a->wait = parse_number("--wait", optarg, 0, 3600); a->wait_set = 1; break;
-		case OPT_RANDOM_WAIT: a->random_wait = 1; a->wait_set = 1; break;
-		case OPT_CHECKPOINT: a->checkpoint = parse_number("--checkpoint", optarg, 0, 86400 * 7); break;
-		case 'q': a->quiet = 1; break;
-		case 'v': a->verbose = 1; break;
-		case OPT_JSON: a->json = optarg; break;
-		case 'h':
-			fputs(usage_text, stdout);
-			fputs(usage_more, stdout);
-			exit(EXIT_ALL_OK);
-		case 'V': print_version(); exit(EXIT_ALL_OK);
 		case ':': cli_usage_error("%s needs a value", option_text(argv[optind - 1]));
 		case '?':
 			if (optopt && optopt < 256)
 				cli_usage_error("unknown option '-%c'", optopt);
 			cli_usage_error("unknown option '%s'", option_text(argv[optind - 1]));
-		default: set_option(a, opt, optarg); break;
+		default: take_option(a, opt, optarg); break;
 		}
 	}
 	a->first_url = optind;
@@ -377,6 +460,7 @@ void cli_args_fini(struct cli_args *a)
 	jg_options_free(a->opts);
 	free(a->lists);
 	free(a->mirrors);
+	cli_config_fini(&a->config);
 	a->opts = NULL;
 	a->lists = NULL;
 }

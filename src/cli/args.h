@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "juggle.h"
 #include "shard.h"
 
@@ -20,6 +21,7 @@ struct cli_args {
 	size_t n_lists;
 	const char **mirrors;      /* --mirror URL, in order (none: the default) */
 	size_t n_mirrors;
+	struct cli_config config;  /* the file's lines, which options point into */
 	int first_url;             /* argv index of the first URL argument */
 	int quiet;
 	int verbose;               /* -v */

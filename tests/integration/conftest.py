@@ -21,6 +21,9 @@ JUGGLE = os.path.join(BUILD, "juggle")
 # their business (juggle warns about an unused proxy; one test sets its own).
 for _k in [k for k in os.environ if k.lower() in ("http_proxy", "https_proxy", "all_proxy")]:
     del os.environ[_k]
+# Nor is the user's own config file: juggle reads $XDG_CONFIG_HOME/juggle/config.
+import tempfile  # noqa: E402
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="jg-no-config-")
 # The project's version: meson.build's project(), its one source of truth.
 with open(os.path.join(os.path.dirname(__file__), "../../meson.build")) as _f:
     VERSION = re.search(r"version: '([0-9.]+)'", _f.read()).group(1)

@@ -22,8 +22,18 @@ def test_help_and_version():
     assert v.stdout.startswith(f"juggle {version}\n"), v.stdout
     with open(os.path.join(root, "doc", "juggle.1")) as f:
         assert f'"juggle {version}"' in f.readline()
-    for lib in ("libcurl", "libev", "c-ares"):
-        assert lib in v.stdout
+    # Every library that shapes results, with the version running now
+    # (checked against the system's own where Python can ask it).
+    for lib in ("libcurl ", "libev ", "c-ares ", "utf8proc ", "Unicode ", "zlib ", "brotli ",
+                "zstd ", "OpenSSL ", "glibc "):
+        assert lib in v.stdout, lib
+    import ssl
+    import zlib
+    assert f"zlib {zlib.ZLIB_RUNTIME_VERSION}" in v.stdout
+    assert ssl.OPENSSL_VERSION.split()[1] in v.stdout
+    assert f"glibc {os.confstr('CS_GNU_LIBC_VERSION').split()[1]}" in v.stdout
+    # --help fits 80 columns.
+    assert max(len(l) for l in h.stdout.splitlines()) <= 80
 
 
 def test_usage_errors_exit_2():
@@ -250,3 +260,51 @@ def test_a_long_run_names_failures_as_they_happen(server, tmp_path):
     q = subprocess.run([JUGGLE, "-q", "-o", str(tmp_path / "q"), *urls], capture_output=True,
                        text=True, timeout=60)
     assert "juggle: FAILED" not in q.stderr and "  FAILED" in q.stderr
+
+
+def test_config_file_is_read_first_and_the_command_line_wins(server, tmp_path):
+    import json
+    xdg = tmp_path / "xdg"
+    (xdg / "juggle").mkdir(parents=True)
+    (xdg / "juggle" / "config").write_text(
+        "# juggle's defaults here\n"
+        f"mirror = {server.base}\n"
+        "--quiet\n"
+        f"json {tmp_path / 'from-config.json'}\n"
+        "\n"
+        "retries=0\n")
+    env = dict(os.environ, XDG_CONFIG_HOME=str(xdg))
+    r = subprocess.run([JUGGLE, "-o", str(tmp_path / "a"), "1342"], capture_output=True,
+                       text=True, env=env, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""  # quiet, from the file
+    rep = json.loads((tmp_path / "from-config.json").read_text())
+    assert rep["books"][0]["url"] == server.url("/cache/epub/1342/pg1342.txt")  # its mirror
+    # The command line overrides the file.
+    r2 = subprocess.run([JUGGLE, "-o", str(tmp_path / "b"), "--json", str(tmp_path / "cli.json"),
+                         "1342"], capture_output=True, text=True, env=env, timeout=30)
+    assert r2.returncode == 0 and (tmp_path / "cli.json").exists()
+    # --no-config: the default mirror again (asked of a DNS server on
+    # loopback that is not there: it fails, and nothing leaves the machine).
+    r3 = subprocess.run([JUGGLE, "--no-config", "-q", "-o", str(tmp_path / "c"), "--json", "-",
+                         "--retries", "0", "--dns-servers", "127.0.0.1:9", "1342"],
+                        capture_output=True, text=True, env=env, timeout=30)
+    assert json.loads(r3.stdout)["books"][0]["url"].startswith("https://www.gutenberg.org/")
+    # --config FILE: another file, which must exist; errors name file and line.
+    bad = tmp_path / "bad.conf"
+    bad.write_text("jobs = 4\n\nper-host = many\n")
+    e = subprocess.run([JUGGLE, "--config", str(bad), "x"], capture_output=True, text=True,
+                       env=env)
+    assert e.returncode == 2
+    assert f"juggle: {bad}:3: --per-host: invalid value 'many'" in e.stderr, e.stderr
+    for text, msg in (("frobnicate = 1\n", "unknown option 'frobnicate'"),
+                      ("quiet = yes\n", "quiet takes no value, got 'yes'"),
+                      ("json\n", "json needs a value"),
+                      ("help\n", "'help' has no place in a config file")):
+        bad.write_text(text)
+        e = subprocess.run([JUGGLE, "--config", str(bad), "x"], capture_output=True, text=True)
+        assert e.returncode == 2 and f"juggle: {bad}:1: {msg}" in e.stderr, (text, e.stderr)
+    m = subprocess.run([JUGGLE, "--config", str(tmp_path / "none.conf"), "x"],
+                       capture_output=True, text=True)
+    assert m.returncode == 2
+    assert f"config file {tmp_path / 'none.conf'}: No such file or directory" in m.stderr
