@@ -1,4 +1,5 @@
 #include "args.h"
+#include "completion.h"
 #include "say.h"
 
 #include <errno.h>
@@ -160,7 +161,11 @@ enum long_only {
 	OPT_CACERT, OPT_RESOLVE, OPT_DNS_SERVERS, OPT_SPLIT, OPT_KEEP_BOILERPLATE, OPT_TOP,
 	OPT_COUNTS, OPT_NO_COUNT, OPT_ENGINE, OPT_THREADS, OPT_SHARD, OPT_REFRESH, OPT_CHECKPOINT,
 	OPT_WAIT, OPT_RANDOM_WAIT, OPT_LIMIT_RATE, OPT_FAILED, OPT_CONFIG, OPT_NO_CONFIG,
+	OPT_COMPLETION,
 };
+
+/* The letters, as getopt takes them: completion reads them too. */
+#define SHORT_OPTIONS "i:o:qvj:w:A:H:hV"
 
 static const struct option long_options[] = {
 	{"input", required_argument, NULL, 'i'},
@@ -202,6 +207,7 @@ static const struct option long_options[] = {
 	{"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
+	{"completion", required_argument, NULL, OPT_COMPLETION},
 	{NULL, 0, NULL, 0},
 };
 
@@ -346,6 +352,10 @@ static void take_option(struct cli_args *a, int opt, const char *arg)
 		fputs(usage_more, stdout);
 		exit(EXIT_ALL_OK);
 	case 'V': print_version(); exit(EXIT_ALL_OK);
+	case OPT_COMPLETION:
+		if (cli_completion_write(stdout, arg, long_options, SHORT_OPTIONS) < 0)
+			cli_usage_error("--completion: expected 'bash' or 'zsh', got '%s'", arg);
+		exit(EXIT_ALL_OK);
 	case OPT_CONFIG:
 	case OPT_NO_CONFIG:
 		break; /* read before anything else */
@@ -428,7 +438,7 @@ void cli_args_parse(struct cli_args *a, int argc, char **argv)
 	read_config(a, argc, argv);
 	/* getopt's own messages would start with argv[0]: ours say "juggle:". */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":i:o:qvj:w:A:H:hV", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":" SHORT_OPTIONS, long_options, NULL)) != -1) {
 		switch (opt) {
 		case ':': cli_usage_error("%s needs a value", option_text(argv[optind - 1]));
 		case '?':

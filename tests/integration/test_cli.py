@@ -308,3 +308,44 @@ def test_config_file_is_read_first_and_the_command_line_wins(server, tmp_path):
                        capture_output=True, text=True)
     assert m.returncode == 2
     assert f"config file {tmp_path / 'none.conf'}: No such file or directory" in m.stderr
+
+
+def complete(script, *words):
+    """What bash completion offers after `words` (the last one being typed)."""
+    line = " ".join(f"'{w}'" for w in words)
+    prog = f"""source '{script}'
+COMP_WORDS=(juggle {line}); COMP_CWORD={len(words)}
+_juggle; printf '%s\\n' "${{COMPREPLY[@]}}" """
+    r = subprocess.run(["bash", "-c", prog], capture_output=True, text=True, cwd=os.path.dirname(script))
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()
+
+
+def test_completions_are_the_option_table_and_agree_with_help():
+    from conftest import BUILD
+    bash = os.path.join(BUILD, "completions", "juggle")
+    zsh = os.path.join(BUILD, "completions", "_juggle")
+    # The installed files are what juggle writes from its option table.
+    for path, shell in ((bash, "bash"), (zsh, "zsh")):
+        gen = subprocess.run([JUGGLE, "--completion", shell], capture_output=True, text=True)
+        with open(path) as f:
+            assert f.read() == gen.stdout, shell
+    offered = set(complete(bash, "--"))
+    helped = set(re.findall(r"(--[a-z][a-z-]*)", subprocess.run(
+        [JUGGLE, "--help"], capture_output=True, text=True).stdout))
+    # Every option --help names can be completed, and every completed one
+    # is in --help (but --completion itself, which only the build uses).
+    assert helped - offered == set(), helped - offered
+    assert offered - helped == {"--completion"}, offered - helped
+    assert complete(bash, "--eng") == ["--engine"]
+    assert complete(bash, "--engine", "") == ["loop", "serial", "threads"] or \
+        sorted(complete(bash, "--engine", "")) == ["loop", "serial", "threads"]
+    assert sorted(complete(bash, "--split", "w")) == ["whitespace", "words"]
+    assert "-q" in complete(bash, "-")
+    with open(zsh) as f:
+        z = f.read()
+    assert z.startswith("#compdef juggle\n")
+    for opt in offered:
+        assert f"{opt}" in z, opt
+    r = subprocess.run([JUGGLE, "--completion", "fish"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--completion: expected 'bash' or 'zsh'" in r.stderr
