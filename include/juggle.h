@@ -14,12 +14,21 @@
  *   jg_pool_new(&pool, workers, errbuf);   optional: counting; see below
  *   jg_global_init();                      once per process, before threads
  *   opts = jg_options_new(); jg_options_set_*(opts, ...);
+ *   jg_options_set_pool(opts, pool);       with counting
  *   jg_session_new(&s, loop, opts, errbuf); jg_options_free(opts);
- *   jg_session_on_book(s, cb, user); jg_session_on_idle(s, cb, user);
+ *   jg_session_on_book(s, on_book, user);
+ *   jg_session_on_idle(s, on_idle, loop);  on_idle: ev_break(loop, EVBREAK_ONE)
  *   jg_session_add_url(s, "https://...", user);    any number, any time
- *   ev_run(loop, 0);                       the caller's loop does the work
+ *   ev_run(loop, 0);                       the caller's loop does the work;
+ *                                          returns once on_idle broke it
  *   jg_session_free(s);
+ *   jg_pool_free(pool);                    after its sessions
  *   jg_global_cleanup();
+ *
+ * The idle callback is how a program that runs the loop for juggle alone
+ * knows it is done: a pool's pipes (and any other watcher of the caller's)
+ * keep ev_run() going, so without the ev_break() it would never return. A
+ * daemon whose loop runs for ever needs no such callback.
  *
  * Errors are negative `enum jg_err` values; jg_strerror() describes them.
  * Every string passed in is copied; every pointer handed to a callback is
@@ -32,8 +41,9 @@
  * Sessions and pools are not thread-safe: use each from its loop's thread.
  * A callback may add URLs to its session, drain it or free it.
  *
- * Build: `pkg-config --cflags --libs juggle` (libjuggle.so.0, or the
- * static libjuggle.a with --static); link libev as well, whose loop you run.
+ * Build: `pkg-config --cflags --libs juggle` (libjuggle.so.0), or
+ * `pkg-config --static --cflags --libs juggle` for the static libjuggle.a;
+ * both link libev as well, whose loop you run.
  *
  * ABI policy. libjuggle.so.0 stays compatible: a program built against an
  * older juggle.h of soname 0 runs with any newer libjuggle.so.0. Within a

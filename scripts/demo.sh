@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 books=${BOOKS:-200}
-scripts/deps.sh
+scripts/deps.sh demo
 [ -f build/build.ninja ] || meson setup build >/dev/null
 ninja -C build >/dev/null
 portfile=$(mktemp)

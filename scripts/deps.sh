@@ -1,15 +1,28 @@
 #!/usr/bin/env bash
-# Installs what juggle needs to build and test, from Debian's packages.
+# Installs, from Debian's packages, what juggle needs: `deps.sh demo` what
+# building it and its test server takes (the demo), `deps.sh` or
+# `deps.sh test` that and what the tests and fuzzers use besides.
 set -euo pipefail
+profile=${1:-test}
 packages=(
   build-essential meson ninja-build pkg-config
-  libcurl4-openssl-dev libev-dev libc-ares-dev libutf8proc-dev zlib1g-dev libssl-dev libcmocka-dev
+  libcurl4-openssl-dev libev-dev libc-ares-dev libutf8proc-dev zlib1g-dev libssl-dev
   libzstd-dev libbrotli-dev
-  python3 python3-pytest nginx-light openssl curl
-  clang libclang-rt-14-dev
-  abigail-tools
-  slurmctld slurmd slurm-client munge
 )
+case $profile in
+  demo) ;;
+  test)
+    packages+=(
+      libcmocka-dev python3 python3-pytest nginx-light openssl curl
+      clang libclang-rt-14-dev
+      abigail-tools
+      slurmctld slurmd slurm-client munge
+      # What `pkg-config --static --libs juggle` names through libcurl's
+      # own Libs.private (the static-link test).
+      libnghttp2-dev librtmp-dev libssh2-1-dev libpsl-dev libkrb5-dev libldap2-dev libidn2-dev
+    ) ;;
+  *) echo "deps.sh: expected 'demo' or 'test', got '$profile'" >&2; exit 2 ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
