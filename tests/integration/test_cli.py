@@ -4,6 +4,8 @@ import pty
 import re
 import subprocess
 
+import pytest
+
 from conftest import JUGGLE
 
 
@@ -62,6 +64,34 @@ def test_output_directory_that_cannot_be_made(tmp_path):
                        capture_output=True, text=True)
     assert p.returncode == 2
     assert f"juggle: {blocker}/sub: cannot create directory: Not a directory" in p.stderr
+
+
+def test_an_output_directory_that_is_not_writable_is_named_as_given(tmp_path):
+    """The message names the user's directory, not juggle's DIR/.juggle;
+    run as an unprivileged user (root may write anywhere)."""
+    import pwd
+    import tempfile
+    if os.getuid() != 0:
+        pytest.skip("needs root, to run juggle as nobody")
+    nobody = pwd.getpwnam("nobody")
+    ro = tempfile.mkdtemp(prefix="jg-ro-")
+    os.chmod(ro, 0o555)
+    if not os.access(JUGGLE, os.X_OK) or any(
+            not (os.stat(d).st_mode & 0o001) for d in parents(JUGGLE)):
+        pytest.skip("the build tree is not reachable for nobody")
+    p = subprocess.run([JUGGLE, "-o", ro, "http://127.0.0.1:9/x"], capture_output=True,
+                       text=True, user=nobody.pw_uid, group=nobody.pw_gid,
+                       env={"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": ro})
+    os.rmdir(ro)
+    assert p.returncode == 2, p.stderr
+    assert f"juggle: output directory {ro} is not writable: Permission denied" in p.stderr
+
+
+def parents(path):
+    path = os.path.dirname(os.path.abspath(path))
+    while path != "/":
+        yield path
+        path = os.path.dirname(path)
 
 
 def test_no_progress_without_a_terminal(server, juggle):

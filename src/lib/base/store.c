@@ -108,6 +108,12 @@ void jg_store_close(struct jg_store *st)
 
 int jg_store_lock(struct jg_store *st, char *why, size_t why_len)
 {
+	/* Said of the directory the user named, not of juggle's insides. */
+	if (faccessat(st->dirfd, ".", W_OK, AT_EACCESS) < 0) {
+		snprintf(why, why_len, "output directory %s is not writable: %s", st->dir,
+		         strerror(errno));
+		return -1;
+	}
 	if (mkdirat(st->dirfd, JG_STORE_STATE, 0777) < 0 && errno != EEXIST) {
 		snprintf(why, why_len, "%s/%s: %s", st->dir, JG_STORE_STATE, strerror(errno));
 		return -1;
