@@ -113,6 +113,7 @@ enum jg_err {
 	JG_EWORKER = -19,    /* a worker process died on this book, twice */
 	JG_EPOOL = -20,      /* no worker process could be started */
 	JG_EBUSY = -21,      /* another session holds the output directory */
+	JG_ENAME = -22,      /* the file name asked for is another book's, or empty */
 };
 
 /* The longest URL the session accepts, in bytes. */
@@ -557,6 +558,15 @@ struct jg_prior {              /* sized: grows only at its end */
 JG_EXPORT int jg_session_add_prior_sized(struct jg_session *s, const char *url,
                                          const struct jg_prior *prior, size_t prior_size,
                                          void *user);
+/*
+ * As jg_session_add_prior_sized(), and the book is saved as `name` (NULL:
+ * from its URL, as usual), made safe as any name is. JG_ENAME when another
+ * book of the session has that name or nothing is left of it once made
+ * safe. `prior` may be NULL.
+ */
+JG_EXPORT int jg_session_add_named(struct jg_session *s, const char *url, const char *name,
+                                   const struct jg_prior *prior, size_t prior_size,
+                                   void *user);
 /* Priors given to jg_session_add_prior() that did not hold, so far. */
 JG_EXPORT uint64_t jg_session_priors_refused(const struct jg_session *s);
 /* The 0.3 function, kept for programs built against it (see above). */

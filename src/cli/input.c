@@ -31,10 +31,18 @@ static void take_line(char *buf, size_t len, int has_nul, const char *source, un
 	char *text = jg_input_trim(buf);
 	if (*text == '\0' || *text == '#')
 		return;
-	if (has_nul)
+	if (has_nul) {
 		sink->error(sink->ctx, source, line, "line contains a NUL byte");
-	else
-		sink->url(sink->ctx, source, line, text);
+		return;
+	}
+	/* "URL<TAB>NAME": a URL never holds a raw tab, so the first one ends it. */
+	char *tab = strchr(text, '\t'), *name = NULL;
+	if (tab) {
+		*tab = '\0';
+		text = jg_input_trim(text);
+		name = jg_input_trim(tab + 1);
+	}
+	sink->url(sink->ctx, source, line, text, name);
 }
 
 /*

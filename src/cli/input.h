@@ -9,8 +9,10 @@
 #include <stdio.h>
 
 struct jg_input_sink {
-	/* A candidate URL (trimmed, NUL-terminated) from `source`:`line`. */
-	void (*url)(void *ctx, const char *source, unsigned long line, const char *text);
+	/* A candidate URL (trimmed, NUL-terminated) from `source`:`line`, and
+	 * the file name the line gave it after a tab ("URL<TAB>NAME"), or NULL. */
+	void (*url)(void *ctx, const char *source, unsigned long line, const char *text,
+	            const char *name);
 	/* A line that cannot be a URL, with the reason. */
 	void (*error)(void *ctx, const char *source, unsigned long line, const char *why);
 	void *ctx;

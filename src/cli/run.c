@@ -57,6 +57,7 @@ struct cli {
 /* A URL line of the list, read before anything is queued. */
 struct entry {
 	char *text;
+	char *name;                /* the file name its list line gave, or NULL */
 	const char *source;        /* "argument", "stdin" or the file's name */
 	unsigned long line;
 	uint64_t index;            /* position among the whole list's URLs */
@@ -74,7 +75,8 @@ static void input_error(struct cli *c, const char *source, unsigned long line, c
  * The whole list is read before anything is queued: whether an earlier
  * run's count snapshot still holds depends on the list as a whole.
  */
-static void on_input_url(void *ctx, const char *source, unsigned long line, const char *text)
+static void on_input_url(void *ctx, const char *source, unsigned long line, const char *text,
+                         const char *name)
 {
 	struct cli *c = ctx;
 	size_t len = strlen(text);
@@ -100,7 +102,9 @@ static void on_input_url(void *ctx, const char *source, unsigned long line, cons
 		c->cap_entries = cap;
 	}
 	struct entry *e = &c->entries[c->n_entries];
-	if (!(e->text = strdup(text))) {
+	e->name = NULL;
+	if (!(e->text = strdup(text)) || (name && !(e->name = strdup(name)))) {
+		free(e->text);
 		input_error(c, source, line, text, "out of memory");
 		return;
 	}
@@ -125,15 +129,21 @@ static void queue_entries(struct cli *c)
 		struct entry *e = &c->entries[i];
 		const struct jg_prior *p = c->plan[i].use ? &c->plan[i] : NULL;
 		uint64_t refused = jg_session_priors_refused(c->session);
-		int rc = p ? jg_session_add_prior(c->session, e->text, p, e)
-		           : jg_session_add_url(c->session, e->text, e);
+		int rc = e->name ? jg_session_add_named(c->session, e->text, e->name, p, sizeof *p, e)
+		         : p     ? jg_session_add_prior(c->session, e->text, p, e)
+		                 : jg_session_add_url(c->session, e->text, e);
 		if (jg_session_priors_refused(c->session) != refused)
 			jg_resume_refused(&c->resume, e->text);
 		if (rc == JG_OK)
 			c->accepted++;
 		else if (rc == JG_EDUPLICATE)
 			c->duplicates++; /* downloaded once, as asked */
-		else if (!c->requeued)
+		else if (!c->requeued && rc == JG_ENAME) {
+			char why[600];
+			snprintf(why, sizeof why, "file name '%.400s' is another book's, or nothing is left "
+			         "of it once made safe", e->name);
+			input_error(c, e->source, e->line, e->text, why);
+		} else if (!c->requeued)
 			input_error(c, e->source, e->line, e->text, jg_strerror(rc));
 	}
 }
@@ -169,7 +179,7 @@ static void read_inputs(struct cli *c, int argc, char **argv)
 	for (int i = c->args->first_url; i < argc; i++) {
 		char *text = jg_input_trim(argv[i]);
 		if (*text)
-			on_input_url(c, "argument", (unsigned long)(i - c->args->first_url + 1), text);
+			on_input_url(c, "argument", (unsigned long)(i - c->args->first_url + 1), text, NULL);
 	}
 	for (size_t i = 0; i < c->args->n_lists; i++) {
 		const char *name = c->args->lists[i];
@@ -578,8 +588,10 @@ out:
 	if (c.resume_opened)
 		jg_resume_close(&c.resume);
 	jg_pool_free(c.pool);
-	for (size_t i = 0; i < c.n_entries; i++)
+	for (size_t i = 0; i < c.n_entries; i++) {
 		free(c.entries[i].text);
+		free(c.entries[i].name);
+	}
 	free(c.entries);
 	free(c.texts);
 	free(c.plan);

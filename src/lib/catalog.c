@@ -258,12 +258,22 @@ static void book_untake(struct jg_catalog *c, uint32_t idx, int fresh)
  * order. A name held by a foreign file is passed over the same way.
  */
 static const char *assign_name(struct jg_catalog *c, int dirfd, uint32_t book,
-                               const struct jg_url *u, const struct jg_prior *prior)
+                               const struct jg_url *u, const char *want,
+                               const struct jg_prior *prior, int *clash)
 {
 	char base[JG_NAME_MAX + 1];
 	char name[JG_NAME_MAX + 24];
-	if (!jg_store_sanitize(u->basename, strlen(u->basename), base))
+	if (want) {
+		/* The caller's name, made safe; another book's is refused, not
+		 * numbered: the caller asked for that very file. */
+		if (!jg_store_sanitize(want, strlen(want), base) ||
+		    jg_idxset_find(&c->names, base, strlen(base)) != JG_NONE) {
+			*clash = 1;
+			return NULL;
+		}
+	} else if (!jg_store_sanitize(u->basename, strlen(u->basename), base)) {
 		snprintf(base, sizeof base, "index.html");
+	}
 	snprintf(name, sizeof name, "%s", base);
 	int foreign_seen = 0;
 	for (unsigned k = 1;; k++) {
@@ -323,9 +333,10 @@ int jg_catalog_has_url(const struct jg_catalog *c, const char *url)
 }
 
 struct jg_book *jg_catalog_add(struct jg_catalog *c, int dirfd, const struct jg_url *u,
-                               const struct jg_prior *prior, void *user, uint64_t seq,
-                               uint32_t *idx, int *refused)
+                               const char *name, const struct jg_prior *prior, void *user,
+                               uint64_t seq, uint32_t *idx, int *refused, int *clash)
 {
+	*clash = 0;
 	int fresh;
 	struct jg_book *b = book_take(c, idx, &fresh);
 	if (!b)
@@ -335,7 +346,7 @@ struct jg_book *jg_catalog_add(struct jg_catalog *c, int dirfd, const struct jg_
 	b->user = user;
 	b->seq = seq;
 	b->url = book_strdup(c, u->url);
-	b->name = b->url ? assign_name(c, dirfd, *idx, u, prior) : NULL;
+	b->name = b->url ? assign_name(c, dirfd, *idx, u, name, prior, clash) : NULL;
 	b->prior = b->name ? check_prior(c, dirfd, b, prior, &failed) : NULL;
 	if (!b->name || failed) {
 		/* An add that failed leaves nothing behind: no strings, no

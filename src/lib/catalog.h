@@ -93,12 +93,14 @@ int jg_catalog_has_url(const struct jg_catalog *c, const char *url);
  * Adds the book of URL `u`: a slot, its URL, its file name (see
  * catalog.c), and `prior` when it holds for the file in `dirfd` (the
  * output directory). Its URL and name are taken from then on. The new
- * book, with its slot in `*idx`, or NULL (ENOMEM) leaving no trace.
- * `*refused`: a prior was given and does not hold.
+ * book, with its slot in `*idx`, or NULL leaving no trace: ENOMEM, or
+ * with `*clash` set, `name` (the caller's choice, NULL: from the URL) is
+ * another book's or empty once made safe. `*refused`: a prior was given
+ * and does not hold.
  */
 struct jg_book *jg_catalog_add(struct jg_catalog *c, int dirfd, const struct jg_url *u,
-                               const struct jg_prior *prior, void *user, uint64_t seq,
-                               uint32_t *idx, int *refused);
+                               const char *name, const struct jg_prior *prior, void *user,
+                               uint64_t seq, uint32_t *idx, int *refused, int *clash);
 /* Takes back the book the last jg_catalog_add() gave: as if never added. */
 void jg_catalog_drop(struct jg_catalog *c, uint32_t idx);
 

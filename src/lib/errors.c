@@ -25,6 +25,7 @@ JG_EXPORT const char *jg_strerror(int err)
 	case JG_EWORKER: return "worker process died";
 	case JG_EPOOL: return "no worker process";
 	case JG_EBUSY: return "the output directory is in use";
+	case JG_ENAME: return "that file name is another book's";
 	}
 	return "unknown error";
 }
@@ -54,6 +55,7 @@ JG_EXPORT const char *jg_err_name(int err)
 	case JG_EWORKER: return "worker";
 	case JG_EPOOL: return "pool";
 	case JG_EBUSY: return "busy";
+	case JG_ENAME: return "name";
 	}
 	return "unknown";
 }

@@ -659,20 +659,21 @@ static int to_next_mirror(struct jg_session *s, uint32_t idx, const struct jg_ou
 	return 1;
 }
 
-/* `mirror`: the ebook number's first mirror, + 1; 0 for a URL. */
-static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct jg_prior *prior,
-                      void *user, unsigned mirror)
+/* `mirror`: the ebook number's first mirror, + 1; 0 for a URL. `name`:
+ * the caller's file name, NULL: from the URL. */
+static int add_parsed(struct jg_session *s, const struct jg_url *u, const char *name,
+                      const struct jg_prior *prior, void *user, unsigned mirror)
 {
 	if (jg_catalog_has_url(&s->cat, u->url))
 		return JG_EDUPLICATE;
 	uint32_t host = host_of(s, u), idx;
 	if (host == JG_NONE)
 		return JG_ENOMEM;
-	int refused;
-	struct jg_book *b =
-		jg_catalog_add(&s->cat, s->store.dirfd, u, prior, user, s->added, &idx, &refused);
+	int refused, clash;
+	struct jg_book *b = jg_catalog_add(&s->cat, s->store.dirfd, u, name, prior, user, s->added,
+	                                   &idx, &refused, &clash);
 	if (!b)
-		return JG_ENOMEM;
+		return clash ? JG_ENAME : JG_ENOMEM;
 	b->host = host;
 	if (mirror) {
 		b->mirror = (uint8_t)mirror;
@@ -694,7 +695,8 @@ static int add_parsed(struct jg_session *s, const struct jg_url *u, const struct
 	return refused ? JG_PRIOR_REFUSED : JG_OK;
 }
 
-static int add(struct jg_session *s, const char *url, const struct jg_prior *prior, void *user)
+static int add(struct jg_session *s, const char *url, const char *name,
+               const struct jg_prior *prior, void *user)
 {
 	if (!s || !url)
 		return JG_EINVAL;
@@ -715,14 +717,14 @@ static int add(struct jg_session *s, const char *url, const struct jg_prior *pri
 	int err = jg_url_parse(url, &u, NULL, 0);
 	if (err != JG_OK)
 		return err;
-	err = add_parsed(s, &u, prior, user, mirror);
+	err = add_parsed(s, &u, name, prior, user, mirror);
 	jg_url_fini(&u);
 	return err;
 }
 
 JG_EXPORT int jg_session_add_url(struct jg_session *s, const char *url, void *user)
 {
-	return add(s, url, NULL, user);
+	return add(s, url, NULL, NULL, user);
 }
 
 /*
@@ -736,13 +738,25 @@ JG_EXPORT int jg_session_add_prior_sized(struct jg_session *s, const char *url,
                                          const struct jg_prior *prior, size_t prior_size,
                                          void *user)
 {
-	if (!prior || prior_size < PRIOR_SIZE_0_3)
+	if (!prior)
+		return JG_EINVAL;
+	return jg_session_add_named(s, url, NULL, prior, prior_size, user);
+}
+
+JG_EXPORT int jg_session_add_named(struct jg_session *s, const char *url, const char *name,
+                                   const struct jg_prior *prior, size_t prior_size, void *user)
+{
+	if (name && !*name)
+		return JG_ENAME;
+	if (!prior)
+		return add(s, url, name, NULL, user);
+	if (prior_size < PRIOR_SIZE_0_3)
 		return JG_EINVAL;
 	/* A larger struct than ours: its fields beyond ours are not read. A
 	 * smaller one (an older program's) would leave ours past its end as 0. */
 	struct jg_prior p = {0};
 	memcpy(&p, prior, prior_size < sizeof p ? prior_size : sizeof p);
-	int rc = add(s, url, &p, user);
+	int rc = add(s, url, name, &p, user);
 	return rc == JG_PRIOR_REFUSED ? JG_OK : rc;
 }
 
@@ -761,10 +775,10 @@ JG_EXPORT int (jg_session_add_prior)(struct jg_session *s, const char *url,
                                      const struct jg_prior *prior, void *user)
 {
 	if (!prior)
-		return add(s, url, NULL, user);
+		return add(s, url, NULL, NULL, user);
 	struct jg_prior p = {0};
 	memcpy(&p, prior, PRIOR_SIZE_0_3);
-	return add(s, url, &p, user);
+	return add(s, url, NULL, &p, user);
 }
 
 JG_EXPORT int jg_session_claim_file(struct jg_session *s, const char *name)

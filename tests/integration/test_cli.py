@@ -379,3 +379,30 @@ def test_completions_are_the_option_table_and_agree_with_help():
         assert f"{opt}" in z, opt
     r = subprocess.run([JUGGLE, "--completion", "fish"], capture_output=True, text=True)
     assert r.returncode == 2 and "--completion: expected 'bash' or 'zsh'" in r.stderr
+
+
+def test_a_list_line_may_name_its_file(server, tmp_path):
+    """URL<TAB>NAME saves the body as DIR/NAME, made safe like any name; a
+    name another book has is an input error on that line, the rest goes on."""
+    lst = tmp_path / "list.txt"
+    lst.write_text(f"{server.url('/gen/n1.txt')}\tmoby dick.txt\n"
+                   f"{server.url('/gen/n2.txt')}\t../../etc/evil\n"
+                   f"{server.url('/gen/n3.txt')}\tmoby dick.txt\n"
+                   f"{server.url('/gen/n4.txt')}\n")
+    out = tmp_path / "t"
+    r = subprocess.run([JUGGLE, "-q", "-o", str(out), "-i", str(lst)], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 1, r.stderr
+    files = sorted(f for f in os.listdir(out) if f != ".juggle")
+    assert "moby dick.txt" in files and "n4.txt" in files, files
+    assert not any("/" in f or f.startswith("..") for f in files)
+    assert len(files) == 3, files  # n3 was refused
+    with open(out / "moby dick.txt", "rb") as f:
+        assert f.read() == server.fetch("/gen/n1.txt")
+    assert f"list.txt:3: {server.url('/gen/n3.txt')}: file name 'moby dick.txt' is another " \
+           "book's" in r.stderr, r.stderr
+    assert not server.starts("/gen/n3.txt")
+    # A rerun keeps the named books by their names.
+    again = subprocess.run([JUGGLE, "-o", str(out), "-i", str(lst)], capture_output=True,
+                           text=True, timeout=30)
+    assert "3 books kept" in again.stderr, again.stderr

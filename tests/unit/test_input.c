@@ -14,15 +14,18 @@
 
 struct seen {
 	char urls[8][128];
+	char names[8][128];
 	unsigned long url_lines[8];
 	int n_urls;
 	char errors[8][128];
 	int n_errors;
 };
 
-static void on_url(void *ctx, const char *source, unsigned long line, const char *text)
+static void on_url(void *ctx, const char *source, unsigned long line, const char *text,
+                   const char *name)
 {
 	struct seen *s = ctx;
+	snprintf(s->names[s->n_urls], sizeof s->names[0], "%s", name ? name : "(none)");
 	snprintf(s->urls[s->n_urls], sizeof s->urls[0], "%s", text);
 	s->url_lines[s->n_urls++] = line;
 }
@@ -107,9 +110,29 @@ static void test_trim_in_place(void **state)
 	assert_string_equal(jg_input_trim(b), "");
 }
 
+static void test_a_tab_names_the_file(void **state)
+{
+	static const char text[] = "http://a/x\tmoby.txt\n  http://b/y \t  my book.txt \n"
+	                           "http://c/z\t\nhttp://d/w\ta\tb\n";
+	struct seen s;
+	read_text(text, sizeof text - 1, &s);
+	assert_int_equal(s.n_urls, 4);
+	assert_string_equal(s.urls[0], "http://a/x");
+	assert_string_equal(s.names[0], "moby.txt");
+	assert_string_equal(s.urls[1], "http://b/y");
+	assert_string_equal(s.names[1], "my book.txt");
+	/* A trailing tab is trimmed with the line: no name. */
+	assert_string_equal(s.urls[2], "http://c/z");
+	assert_string_equal(s.names[2], "(none)");
+	/* Only the first tab splits: the rest is the name's (made safe later). */
+	assert_string_equal(s.urls[3], "http://d/w");
+	assert_string_equal(s.names[3], "a\tb");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_a_tab_names_the_file),
 		cmocka_unit_test(test_trims_and_skips),
 		cmocka_unit_test(test_byte_order_mark_loses_no_line),
 		cmocka_unit_test(test_long_line_is_refused_and_rest_goes_on),
