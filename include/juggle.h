@@ -216,6 +216,7 @@ JG_EXPORT int jg_options_set_forget_finished(struct jg_options *opts, int forget
  * https URL.
  */
 JG_EXPORT int jg_options_set_mirror(struct jg_options *opts, const char *url);
+
 /*
  * One more mirror, up to JG_MIRRORS_MAX. Bare ebook numbers are spread over
  * the mirrors by a stable hash of the number (the same book goes to the
@@ -304,6 +305,30 @@ JG_EXPORT int jg_options_set_engine(struct jg_options *opts, enum jg_engine engi
                                     unsigned threads);
 /* "loop", "threads", "serial"; NULL for an unknown value. */
 JG_EXPORT const char *jg_engine_name(enum jg_engine engine);
+
+/*
+ * What a set of options says, for a report to record the settings that
+ * shaped its results (defaults included). Sized: grows only at its end.
+ * Strings belong to `opts` and live as long as it does, unchanged.
+ */
+struct jg_settings {
+	unsigned jobs, per_host;
+	double wait;              /* seconds; 0: none */
+	int random_wait;
+	uint64_t limit_rate;      /* bytes per second; 0: none */
+	unsigned retries;
+	double retry_delay, connect_timeout, stall_timeout;
+	uint64_t max_size;
+	unsigned max_redirects;
+	unsigned count_flags;     /* enum jg_count_flags */
+	unsigned top;
+	enum jg_engine engine;
+	size_t n_mirrors;
+	const char *const *mirrors;
+	const char *user_agent;   /* NULL: juggle's own */
+};
+JG_EXPORT void jg_options_settings(const struct jg_options *opts, struct jg_settings *out,
+                                   size_t size);
 
 /*
  * Starts `workers` (1..256) worker processes now; they block on their

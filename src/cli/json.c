@@ -226,6 +226,35 @@ static void json_process(FILE *f)
 	        ru.ru_nivcsw);
 }
 
+/* "options": the settings that shape results, defaults included. */
+static void json_options(FILE *f, const struct jg_settings *o)
+{
+	if (!o)
+		return;
+	fprintf(f, "\"options\":{\"jobs\":%u,\"per_host\":%u,\"wait\":%g,\"random_wait\":%s,"
+	        "\"limit_rate\":%" PRIu64 ",\"retries\":%u,\"retry_delay\":%g,"
+	        "\"connect_timeout\":%g,\"stall_timeout\":%g,\"max_size\":%" PRIu64
+	        ",\"max_redirects\":%u,\"count\":%s,\"split\":\"%s\",\"keep_boilerplate\":%s,"
+	        "\"top\":%u,\"engine\":\"%s\",\"mirrors\":[",
+	        o->jobs, o->per_host, o->wait, o->random_wait ? "true" : "false", o->limit_rate,
+	        o->retries, o->retry_delay, o->connect_timeout, o->stall_timeout, o->max_size,
+	        o->max_redirects, o->count_flags & JG_COUNT_OFF ? "false" : "true",
+	        o->count_flags & JG_COUNT_WHITESPACE ? "whitespace" : "words",
+	        o->count_flags & JG_COUNT_KEEP_BOILERPLATE ? "true" : "false", o->top,
+	        jg_engine_name(o->engine));
+	for (size_t i = 0; i < o->n_mirrors; i++) {
+		if (i)
+			fputc(',', f);
+		json_string(f, o->mirrors[i]);
+	}
+	fputs("],\"user_agent\":", f);
+	if (o->user_agent)
+		json_string(f, o->user_agent);
+	else
+		fputs("null", f);
+	fputs("},", f);
+}
+
 /* "hosts": what the run asked of each server. */
 static void json_hosts(FILE *f, const struct jg_host_stats *h, size_t n)
 {
@@ -277,6 +306,7 @@ int json_report_finish(struct json_report *j, const struct json_totals *t,
 		fprintf(f, "\"engine\":\"%s\",\"threads\":%u,", jg_engine_name(run->engine),
 		        run->threads);
 		json_process(f);
+		json_options(f, run->settings);
 		json_hosts(f, run->hosts, run->n_hosts);
 		fprintf(f, "\"loop_stall\":{\"max_seconds\":%.6f,\"p99_seconds\":%.6f,"
 		        "\"iterations\":%" PRIu64 "}}\n", run->stall_max, run->stall_p99,

@@ -56,6 +56,7 @@ struct json_run {
 	unsigned threads;
 	double stall_max, stall_p99;
 	uint64_t loop_iterations;
+	const struct jg_settings *settings; /* the options the run had; NULL: none */
 	const struct jg_host_stats *hosts; /* names and robots owned by the caller */
 	size_t n_hosts;
 };

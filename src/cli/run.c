@@ -443,6 +443,8 @@ static int run(struct cli *c, struct ev_loop *loop)
 	jg_session_stats(c->session, &st);
 	size_t n_hosts = 0;
 	struct jg_host_stats *hosts = copy_hosts(c->session, &n_hosts);
+	struct jg_settings settings;
+	jg_options_settings(c->args->opts, &settings, sizeof settings);
 	/* Whatever did not finish is reported as cancelled. */
 	jg_session_free(c->session);
 	c->session = NULL;
@@ -460,6 +462,7 @@ static int run(struct cli *c, struct ev_loop *loop)
 		.stall_max = st.stall_max,
 		.stall_p99 = st.stall_p99,
 		.loop_iterations = st.loop_iterations,
+		.settings = &settings,
 		.hosts = hosts,
 		.n_hosts = n_hosts,
 	};

@@ -236,6 +236,35 @@ JG_EXPORT int jg_options_set_forget_finished(struct jg_options *o, int forget)
 	return JG_OK;
 }
 
+static const char *const default_mirrors[] = {default_mirror};
+
+JG_EXPORT void jg_options_settings(const struct jg_options *o, struct jg_settings *out,
+                                   size_t size)
+{
+	struct jg_settings st = {
+		.jobs = o->jobs,
+		.per_host = o->per_host,
+		.wait = o->wait,
+		.random_wait = o->random_wait,
+		.limit_rate = o->limit_rate,
+		.retries = o->retries,
+		.retry_delay = o->retry_delay,
+		.connect_timeout = o->connect_timeout,
+		.stall_timeout = o->stall_timeout,
+		.max_size = o->max_size,
+		.max_redirects = o->max_redirects,
+		.count_flags = o->count_flags,
+		.top = o->top,
+		.engine = (enum jg_engine)o->engine,
+		/* None set: the default a session would take. */
+		.n_mirrors = o->n_mirrors ? o->n_mirrors : 1,
+		.mirrors = o->n_mirrors ? (const char *const *)o->mirrors : default_mirrors,
+		.user_agent = o->user_agent,
+	};
+	memset(out, 0, size);
+	memcpy(out, &st, size < sizeof st ? size : sizeof st);
+}
+
 JG_EXPORT int jg_options_add_mirror(struct jg_options *o, const char *url)
 {
 	if (!o || !url || !*url || o->n_mirrors >= JG_MIRRORS_MAX)

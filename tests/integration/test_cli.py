@@ -406,3 +406,17 @@ def test_a_list_line_may_name_its_file(server, tmp_path):
     again = subprocess.run([JUGGLE, "-o", str(out), "-i", str(lst)], capture_output=True,
                            text=True, timeout=30)
     assert "3 books kept" in again.stderr, again.stderr
+
+
+def test_json_options_record_the_settings_that_shaped_the_run(server, tmp_path):
+    import json
+    r = subprocess.run([JUGGLE, "-q", "-o", str(tmp_path / "t"), "--json", "-", "-j", "7",
+                        "--per-host", "3", "--wait", "0.01", "--limit-rate", "10M", "--split",
+                        "whitespace", "--top", "5", "--mirror", server.base, "--mirror",
+                        server.url("/m2"), "84"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    o = json.loads(r.stdout)["options"]
+    assert (o["jobs"], o["per_host"], o["wait"], o["limit_rate"]) == (7, 3, 0.01, 10 << 20)
+    assert (o["split"], o["top"], o["count"], o["engine"]) == ("whitespace", 5, True, "loop")
+    assert o["mirrors"] == [server.base, server.url("/m2")]
+    assert o["retries"] == 3 and o["max_size"] == 256 << 20  # defaults, named too
