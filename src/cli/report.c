@@ -230,7 +230,7 @@ void jg_report_book(struct jg_report *r, const struct jg_result *res,
 			fprintf(r->failed_list, "%s\n", res->url);
 		/* A run too long for a line per book says each failure as it
 		 * comes, not only 20 at the end. */
-		if (r->verbose || (!r->quiet && !r->per_book)) {
+		if (r->running && (r->verbose || (!r->quiet && !r->per_book))) {
 			clear_progress(r);
 			jg_say(stderr, "juggle: FAILED %s: %s\n", res->url, res->error);
 		}

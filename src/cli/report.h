@@ -18,6 +18,7 @@ struct jg_report {
 	struct progress *progress; /* the live line to clear, or NULL */
 	int quiet;
 	int verbose;               /* -v: events as they happen, the loop's figures */
+	int running;               /* a run (not a merge): books end as it goes */
 	int per_book;              /* print each book's counts */
 	int have_counts;
 	uint64_t count_words, count_distinct;

@@ -538,6 +538,7 @@ int cli_run(const struct cli_args *args, int argc, char **argv)
 		goto out;
 	c.report.failed_list = c.failed_out.f;
 	c.report.verbose = c.args->verbose;
+	c.report.running = 1;
 	if (jg_session_new(&c.session, loop, c.args->opts, why) != JG_OK) {
 		jg_say(stderr, "juggle: %s\n", why);
 		goto out;
