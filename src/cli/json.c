@@ -1,6 +1,8 @@
 #include "json.h"
 #include "say.h"
 
+#include "grow.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -73,14 +75,8 @@ static void json_counts(FILE *f, const struct jg_result *res)
  */
 static int note_entry(struct json_report *j, uint64_t key, long off, long end)
 {
-	if (j->n == j->cap) {
-		size_t cap = j->cap ? j->cap * 2 : 1024;
-		struct json_entry *v = realloc(j->entries, cap * sizeof *v);
-		if (!v)
-			return -1;
-		j->entries = v;
-		j->cap = cap;
-	}
+	if (jg_grow(&j->entries, &j->cap, j->n, sizeof *j->entries, 1024) < 0)
+		return -1;
 	j->entries[j->n++] = (struct json_entry){key, off, (size_t)(end - off)};
 	return 0;
 }

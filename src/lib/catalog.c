@@ -1,4 +1,5 @@
 #include "catalog.h"
+#include "grow.h"
 
 #include "store.h"
 
@@ -186,14 +187,8 @@ static int held_by_foreign(const struct jg_catalog *c, int dirfd, const char *na
 
 static int note_foreign(struct jg_catalog *c, uint32_t book, const char *name)
 {
-	if (c->n_foreign == c->cap_foreign) {
-		size_t cap = c->cap_foreign ? c->cap_foreign * 2 : 16;
-		struct jg_foreign *f = realloc(c->foreign, cap * sizeof *f);
-		if (!f)
-			return -1;
-		c->foreign = f;
-		c->cap_foreign = cap;
-	}
+	if (jg_grow(&c->foreign, &c->cap_foreign, c->n_foreign, sizeof *c->foreign, 16) < 0)
+		return -1;
 	const char *copy = book_strdup(c, name);
 	if (!copy)
 		return -1;

@@ -1,4 +1,5 @@
 #include "session.h"
+#include "grow.h"
 
 #include "catalog.h"
 #include "handoff.h"
@@ -551,14 +552,8 @@ JG_EXPORT void jg_session_on_event(struct jg_session *s, jg_event_cb cb, void *u
 
 static int queue_reuse(struct jg_session *s, uint32_t idx)
 {
-	if (s->n_reuse == s->cap_reuse) {
-		size_t cap = s->cap_reuse ? s->cap_reuse * 2 : 64;
-		uint32_t *r = realloc(s->reuse, cap * sizeof *r);
-		if (!r)
-			return -1;
-		s->reuse = r;
-		s->cap_reuse = cap;
-	}
+	if (jg_grow(&s->reuse, &s->cap_reuse, s->n_reuse, sizeof *s->reuse, 64) < 0)
+		return -1;
 	s->reuse[s->n_reuse++] = idx;
 	return 0;
 }

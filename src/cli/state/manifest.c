@@ -1,6 +1,8 @@
 #include "manifest.h"
 #include "say.h"
 
+#include "grow.h"
+
 #include "juggle.h"
 #include "shard.h"
 
@@ -178,14 +180,9 @@ int jg_mf_put(struct jg_manifest *m, const struct jg_mf_book *b)
 
 int jg_mf_put_input_error(struct jg_manifest *m, const struct jg_mf_input_error *e)
 {
-	if (m->n_input_errors == m->cap_input_errors) {
-		size_t cap = m->cap_input_errors ? m->cap_input_errors * 2 : 16;
-		struct jg_mf_input_error *v = realloc(m->input_errors, cap * sizeof *v);
-		if (!v)
-			return -1;
-		m->input_errors = v;
-		m->cap_input_errors = cap;
-	}
+	if (jg_grow(&m->input_errors, &m->cap_input_errors, m->n_input_errors,
+	            sizeof *m->input_errors, 16) < 0)
+		return -1;
 	int failed = 0;
 	struct jg_mf_input_error *d = &m->input_errors[m->n_input_errors];
 	d->line = e->line;

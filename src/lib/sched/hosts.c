@@ -1,4 +1,5 @@
 #include "hosts.h"
+#include "grow.h"
 
 #include "rng.h"
 
@@ -117,14 +118,8 @@ static int sleep_host(struct jg_hosts *h, uint32_t id)
 	struct jg_host *host = &h->v[id];
 	if (host->sleeping)
 		return 0;
-	if (h->n_heap == h->cap_heap) {
-		size_t cap = h->cap_heap ? h->cap_heap * 2 : 16;
-		struct jg_host_sleeper *v = realloc(h->heap, cap * sizeof *v);
-		if (!v)
-			return -1;
-		h->heap = v;
-		h->cap_heap = cap;
-	}
+	if (jg_grow(&h->heap, &h->cap_heap, h->n_heap, sizeof *h->heap, 16) < 0)
+		return -1;
 	size_t i = h->n_heap++;
 	h->heap[i] = (struct jg_host_sleeper){host->next_start, id};
 	while (i > 0 && h->heap[(i - 1) / 2].at > h->heap[i].at) {
