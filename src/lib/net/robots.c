@@ -423,17 +423,22 @@ static const char *line_end(const char *p, const char *end)
 	return p;
 }
 
+size_t jg_robots_readable(const char *text, size_t len)
+{
+	if (len <= JG_ROBOTS_MAX_BYTES)
+		return len;
+	/* Up to the last line end within the limit: no line cut short. */
+	size_t n = JG_ROBOTS_MAX_BYTES;
+	while (n > 0 && text[n - 1] != '\n' && text[n - 1] != '\r')
+		n--;
+	return n;
+}
+
 int jg_robots_parse(struct jg_robots *r, const char *text, size_t len, const char *agent)
 {
 	jg_robots_init(r);
 	struct parser ps = {.agent = agent, .agent_len = strlen(agent)};
-	const char *p = text, *end = text + len;
-	if (len > JG_ROBOTS_MAX_BYTES) {
-		/* Up to the last line end within the limit: no line cut short. */
-		end = text + JG_ROBOTS_MAX_BYTES;
-		while (end > text && end[-1] != '\n' && end[-1] != '\r')
-			end--;
-	}
+	const char *p = text, *end = text + jg_robots_readable(text, len);
 	if (end - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
 		p += 3;
 	while (p < end && !ps.failed) {

@@ -84,6 +84,12 @@ void jg_robots_init(struct jg_robots *r);
 void jg_robots_fini(struct jg_robots *r);
 
 /*
+ * How many of the `len` bytes at `text` are read: all of them up to
+ * JG_ROBOTS_MAX_BYTES, else up to the last line end within that many.
+ */
+size_t jg_robots_readable(const char *text, size_t len);
+
+/*
  * Reads the rules that apply to `agent` (a product token, see
  * jg_robots_agent) from the `len` bytes at `text` (any bytes; only the
  * first JG_ROBOTS_MAX_BYTES are read) into `r`, which it initialises.
