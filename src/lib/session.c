@@ -749,7 +749,7 @@ static void destroy(struct jg_session *s)
 		report_unfinished(s, s->reuse[s->next_reuse++], JG_ECANCELED, 0);
 	free(s->reuse);
 	jg_jobs_cancel(&s->jobs);
-	if (s->opt.robots)
+	if (s->robots.loop) /* set up: a session that failed earlier has none */
 		jg_robots_gate_fini(&s->robots);
 	if (s->cat.pages)
 		jg_hosts_drain_books(&s->hosts, cancel_queued, s);
