@@ -114,6 +114,8 @@ enum jg_err {
 	JG_EPOOL = -20,      /* no worker process could be started */
 	JG_EBUSY = -21,      /* another session holds the output directory */
 	JG_ENAME = -22,      /* the file name asked for is another book's, or empty */
+	JG_EROBOTS = -23,    /* robots.txt disallows it (jg_options_set_robots);
+	                        added in 0.4 */
 };
 
 /* The longest URL the session accepts, in bytes. */
@@ -246,6 +248,23 @@ JG_EXPORT int jg_options_add_resolve(struct jg_options *opts, const char *entry)
 #define JG_HEADER_MAX 1024
 #define JG_HEADERS_MAX 64
 JG_EXPORT int jg_options_set_user_agent(struct jg_options *opts, const char *ua);
+/*
+ * Keep to robots.txt (RFC 9309); off by default. On, the first URL of
+ * each origin (scheme, host and port) waits for that origin's
+ * /robots.txt, fetched once as one of the host's requests (its per-host
+ * limit and wait apply); its other URLs wait meanwhile. The groups used
+ * are those naming the User-Agent's product token ("juggle", or what
+ * precedes the first '/' or blank of jg_options_set_user_agent's), else
+ * those of '*'. A URL it disallows is not requested and fails with
+ * JG_EROBOTS, its error naming the robots.txt and the rule. A 4xx allows
+ * everything; a 5xx or no answer (connect, DNS, timeout) refuses every
+ * URL of the origin for the session's life. Crawl-delay N (at most 30)
+ * becomes the host's least wait between requests. 2xx and 4xx answers
+ * are kept in DIR/.juggle/robots/ for 24 hours, so that a session within
+ * that time asks nothing again. Redirects of a book to another origin are
+ * not checked against that origin's robots.txt. Added in 0.4.
+ */
+JG_EXPORT int jg_options_set_robots(struct jg_options *opts, int on);
 /*
  * A header for every request, "Name: value" as curl's -H; may be called up
  * to JG_HEADERS_MAX times. It replaces a header juggle would send of the

@@ -62,6 +62,10 @@ static const char usage_text[] =
 "                           to the same host, as wget -w [0; www.gutenberg.org:\n"
 "                           2, one at a time, unless --wait or --per-host]\n"
 "      --random-wait        scale each wait by 0.5 to 1.5, as wget\n"
+"      --robots             keep to each host's robots.txt (RFC 9309), fetched\n"
+"                           before its first URL: a URL it disallows fails;\n"
+"                           Crawl-delay raises --wait (to 30 s at most); kept\n"
+"                           24 h in DIR/.juggle/robots [off]\n"
 "  -A, --user-agent STR     the User-Agent sent [juggle/VERSION]\n"
 "  -H, --header 'N: V'      add header N to every request, replacing juggle's\n"
 "                           own of that name; 'N:' removes it; may be repeated\n";
@@ -161,7 +165,7 @@ enum long_only {
 	OPT_CACERT, OPT_RESOLVE, OPT_DNS_SERVERS, OPT_SPLIT, OPT_KEEP_BOILERPLATE, OPT_TOP,
 	OPT_COUNTS, OPT_NO_COUNT, OPT_ENGINE, OPT_THREADS, OPT_SHARD, OPT_REFRESH, OPT_CHECKPOINT,
 	OPT_WAIT, OPT_RANDOM_WAIT, OPT_LIMIT_RATE, OPT_FAILED, OPT_CONFIG, OPT_NO_CONFIG,
-	OPT_COMPLETION,
+	OPT_COMPLETION, OPT_ROBOTS,
 };
 
 /* The letters, as getopt takes them: completion reads them too. */
@@ -192,6 +196,7 @@ static const struct option long_options[] = {
 	{"user-agent", required_argument, NULL, 'A'},
 	{"wait", required_argument, NULL, OPT_WAIT},
 	{"random-wait", no_argument, NULL, OPT_RANDOM_WAIT},
+	{"robots", no_argument, NULL, OPT_ROBOTS},
 	{"header", required_argument, NULL, 'H'},
 	{"workers", required_argument, NULL, 'w'},
 	{"split", required_argument, NULL, OPT_SPLIT},
@@ -290,6 +295,7 @@ static void set_option(struct cli_args *a, int opt, const char *arg)
 		break;
 	case OPT_DNS_SERVERS: check(jg_options_set_dns_servers(o, arg), "--dns-servers", arg); break;
 	case 'A': check(jg_options_set_user_agent(o, arg), "--user-agent", arg); break;
+	case OPT_ROBOTS: check(jg_options_set_robots(o, 1), "--robots", ""); break;
 	case 'H':
 		if (jg_options_add_header(o, arg) != JG_OK)
 			cli_usage_error("--header: expected 'Name: value' (a token, then no control "

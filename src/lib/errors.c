@@ -26,6 +26,7 @@ JG_EXPORT const char *jg_strerror(int err)
 	case JG_EPOOL: return "no worker process";
 	case JG_EBUSY: return "the output directory is in use";
 	case JG_ENAME: return "that file name is another book's";
+	case JG_EROBOTS: return "disallowed by robots.txt";
 	}
 	return "unknown error";
 }
@@ -56,6 +57,7 @@ JG_EXPORT const char *jg_err_name(int err)
 	case JG_EPOOL: return "pool";
 	case JG_EBUSY: return "busy";
 	case JG_ENAME: return "name";
+	case JG_EROBOTS: return "robots";
 	}
 	return "unknown";
 }

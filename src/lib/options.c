@@ -381,6 +381,14 @@ static int header_text_ok(const char *s, size_t max)
 	return n <= max;
 }
 
+JG_EXPORT int jg_options_set_robots(struct jg_options *o, int on)
+{
+	if (!o)
+		return JG_EINVAL;
+	o->robots = on != 0;
+	return JG_OK;
+}
+
 JG_EXPORT int jg_options_set_user_agent(struct jg_options *o, const char *ua)
 {
 	if (!o || (ua && (!*ua || !header_text_ok(ua, JG_HEADER_MAX))))

@@ -36,6 +36,7 @@ struct jg_options {
 	unsigned engine;       /* enum jg_engine */
 	unsigned threads;      /* 0 = jobs */
 	int forget_finished;   /* a reported book leaves the session */
+	int robots;            /* keep to each origin's robots.txt (robots_gate.h) */
 };
 
 /* Deep copy of `src` (NULL = defaults) into `dst`; 0 or -1 on ENOMEM. */

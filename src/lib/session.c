@@ -161,7 +161,7 @@ static int report_failed(struct jg_session *s, uint32_t idx, int err, const char
 /* Reports idleness once per stretch of it: admission may run many times. */
 static void maybe_idle(struct jg_session *s)
 {
-	if (s->freeing || s->jobs.list || s->handoff.counting ||
+	if (s->freeing || s->jobs.list || s->handoff.counting || s->robots.fetching ||
 	    ((s->hosts.queued || s->next_reuse < s->n_reuse) && !s->draining) || s->idle_reported)
 		return;
 	s->idle_reported = 1;
@@ -244,9 +244,30 @@ static int may_admit(const struct jg_session *s)
 	 * few books per slot waiting to be counted, a backlog only costs
 	 * memory, so wait for the workers. */
 	uint64_t backlog_max = 4 * (uint64_t)s->opt.jobs + 64;
-	return !s->draining && !s->freeing && s->jobs.active < jg_jobs_limit(&s->jobs) &&
+	/* A robots.txt in flight is a transfer too. */
+	uint64_t active = s->jobs.active + s->robots.fetching;
+	return !s->draining && !s->freeing && active < jg_jobs_limit(&s->jobs) &&
 	       held < s->opt.max_buffer &&
 	       s->handoff.counting < backlog_max;
+}
+
+/*
+ * What the host's robots.txt says of the book just popped: 1 it goes; 0
+ * it waits in its queue for that robots.txt, or was refused (reported).
+ */
+static int robots_let_in(struct jg_session *s, uint32_t book, uint32_t host, const char *url)
+{
+	char why[600];
+	switch (jg_robots_gate_check(&s->robots, host, book, url, why, sizeof why)) {
+	case JG_ROBOTS_GO:
+		return 1;
+	case JG_ROBOTS_DENY:
+		report_failed(s, book, JG_EROBOTS, why);
+		break;
+	case JG_ROBOTS_WAIT:
+		break;
+	}
+	return 0;
 }
 
 static void admit_one(struct jg_session *s, uint32_t book, uint32_t host)
@@ -254,12 +275,14 @@ static void admit_one(struct jg_session *s, uint32_t book, uint32_t host)
 	s->idle_reported = 0;
 	const struct jg_book *b = jg_catalog_book(&s->cat, book);
 	char buf[JG_URL_MAX + 64];
-	const char *url = url_now(s, b, buf, sizeof buf);
+	const char *url = url_now(s, b, buf, sizeof buf); /* a mirror's, perhaps */
 	if (!url) {
 		jg_hosts_release(&s->hosts, host);
 		report_failed(s, book, JG_ETOOLONG, "the URL on this mirror is too long");
 		return;
 	}
+	if (s->opt.robots && !robots_let_in(s, book, host, url))
+		return;
 	if (jg_job_start(&s->jobs, book, host, b, url, b->mirror && b->mirrors_left) < 0) {
 		/* Report without a job: count the slot back first. */
 		jg_hosts_release(&s->hosts, host);
@@ -414,6 +437,21 @@ static int remember_existing(void *ctx, const char *name)
 	return jg_catalog_note_existing(ctx, name);
 }
 
+/* Transfers end here: a robots.txt's goes to the gate, the rest to their jobs. */
+static void on_transfer_done(struct jg_transfer *t)
+{
+	struct jg_session *s = (struct jg_session *)(void *)((char *)t->f -
+	                                                     offsetof(struct jg_session, fetch));
+	if (!s->opt.robots || !jg_robots_gate_take(&s->robots, t))
+		jg_job_on_transfer_done(t);
+}
+
+/* A host's robots.txt is known: its books may go. */
+static void on_robots_ready(void *ctx)
+{
+	kick(ctx);
+}
+
 static int setup(struct jg_session *s, char *why, size_t why_len)
 {
 	if (jg_store_open(&s->store, s->opt.output_dir, (uint32_t)jg_rng_next(&s->rng), why,
@@ -456,8 +494,12 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 		.engine = s->opt.engine == JG_ENGINE_LOOP ? &jg_engine_multi : &jg_engine_threads,
 		.threads = s->opt.threads,
 	};
-	if (jg_fetch_init(&s->fetch, s->loop, &cfg, jg_job_on_transfer_done, why, why_len) < 0)
+	if (jg_fetch_init(&s->fetch, s->loop, &cfg, on_transfer_done, why, why_len) < 0)
 		return JG_EINTERNAL;
+	if (s->opt.robots && jg_robots_gate_init(&s->robots, s->loop, &s->fetch, &s->resolver,
+	                                         &s->hosts, &s->store, ua, on_robots_ready, s,
+	                                         why, why_len) < 0)
+		return JG_EIO;
 	/* Without counting, workers would only copy bodies to disk: the body
 	 * streams to its file as it arrives instead, holding no memory. */
 	s->jobs = (struct jg_jobs){
@@ -803,6 +845,14 @@ JG_EXPORT void jg_session_hold_counting(struct jg_session *s, int hold)
 		kick(s);
 }
 
+/* A host's robots.txt for the hosts array: "" when never asked; the
+ * https origin's when both were (a host is a name and port). */
+static const char *robots_standing(const struct jg_host *h)
+{
+	enum jg_robots_state st = h->robots[1] != JG_ROBOTS_UNKNOWN ? h->robots[1] : h->robots[0];
+	return st == JG_ROBOTS_UNKNOWN ? "" : jg_robots_state_name(st);
+}
+
 JG_EXPORT size_t jg_session_host_count(const struct jg_session *s)
 {
 	return s ? s->hosts.n : 0;
@@ -825,7 +875,7 @@ JG_EXPORT int jg_session_host_stats(const struct jg_session *s, size_t i,
 		.waited = h->waited + (h->sleeping ? now - h->slept_at : 0),
 		.concurrency_max = h->active_max,
 		.limit = h->limit,
-		.robots = h->robots ? h->robots : "",
+		.robots = robots_standing(h),
 	};
 	memset(out, 0, size);
 	memcpy(out, &st, size < sizeof st ? size : sizeof st);
@@ -884,6 +934,8 @@ static void destroy(struct jg_session *s)
 		report_unfinished(s, s->reuse[s->next_reuse++], JG_ECANCELED, 0);
 	free(s->reuse);
 	jg_jobs_cancel(&s->jobs);
+	if (s->robots.loop) /* set up: a session that failed earlier has none */
+		jg_robots_gate_fini(&s->robots);
 	if (s->cat.pages)
 		jg_hosts_drain_books(&s->hosts, cancel_queued, s);
 	ev_prepare_stop(s->loop, &s->admit);

@@ -13,6 +13,7 @@
 #include "juggle.h"
 #include "options.h"
 #include "resolve.h"
+#include "robots_gate.h"
 #include "stall.h"
 #include "store.h"
 #include "trash.h"
@@ -30,6 +31,7 @@ struct jg_session {
 	struct jg_catalog cat;      /* the books added */
 	uint64_t added;             /* URLs accepted: the next book's seq */
 	struct jg_jobs jobs;        /* admitted books: their attempts and slots */
+	struct jg_robots_gate robots; /* robots.txt fetched and kept to (opt.robots) */
 	uint32_t *reuse;            /* books kept or recounted without a transfer */
 	size_t n_reuse, cap_reuse, next_reuse;
 	ev_prepare admit;           /* runs admission before the loop next waits */

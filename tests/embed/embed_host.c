@@ -22,7 +22,12 @@
  *            again, a failed one and a saved one; indexes still count
  *            every add, the second copy of a saved book gets "name.1",
  *            and freeing it with books in flight frees their strings.
+ *   robots   a session that keeps to robots.txt (none here: a 404, so
+ *            all allowed) saves its books; a second one over the same
+ *            directory is refused (JG_EBUSY) and leaves the host's
+ *            descriptors alone, its stdin included.
  */
+#include <fcntl.h>
 #include <juggle.h>
 
 #include <ev.h>
@@ -511,10 +516,60 @@ static int mode_forget(struct ev_loop *loop, struct jg_pool *pool, const char *o
 	return 0;
 }
 
+static int robots_ok, robots_done;
+
+static void on_robots_book(struct jg_session *s, const struct jg_result *r, void *user)
+{
+	robots_ok += r->err == JG_OK;
+	if (r->err != JG_OK)
+		fail("%s: %s", r->url, r->error);
+	robots_done++;
+}
+
+static void on_robots_idle(struct jg_session *s, void *user)
+{
+	ev_break(user, EVBREAK_ALL);
+}
+
+static int mode_robots(struct ev_loop *loop, struct jg_pool *pool, const char *out)
+{
+	if (fcntl(0, F_GETFD) < 0 && open("/dev/null", O_RDONLY) != 0)
+		return 2; /* a stdin to watch */
+	struct jg_options *o = jg_options_new();
+	jg_options_set_output_dir(o, out);
+	jg_options_set_pool(o, pool);
+	if (jg_options_set_robots(o, 1) != JG_OK || jg_options_set_robots(NULL, 1) != JG_EINVAL)
+		fail("jg_options_set_robots");
+	struct jg_session *s, *busy = NULL;
+	char why[JG_ERRBUF_SIZE];
+	if (jg_session_new(&s, loop, o, why) != JG_OK) {
+		fprintf(stderr, "jg_session_new: %s\n", why);
+		return 2;
+	}
+	/* Refused before its robots.txt cache was opened: nothing of it is closed. */
+	if (jg_session_new(&busy, loop, o, why) != JG_EBUSY || busy)
+		fail("a second session over %s was not refused", out);
+	if (fcntl(0, F_GETFD) < 0)
+		fail("a refused session closed the host's stdin");
+	jg_options_free(o);
+	jg_session_on_book(s, on_robots_book, NULL);
+	jg_session_on_idle(s, on_robots_idle, loop);
+	add(s, "/gen/r1.txt", NULL);
+	add(s, "/gen/r2.txt", NULL);
+	add(s, "/gen/r3.txt", NULL);
+	ev_run(loop, 0);
+	jg_session_free(s);
+	fprintf(stderr, "robots: %d ok of %d\n", robots_ok, robots_done);
+	if (robots_ok != 3)
+		fail("expected 3 books saved");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
-		fprintf(stderr, "usage: embed_host timer|threads|two|free|forget BASE_URL OUT_DIR\n");
+		fprintf(stderr,
+		        "usage: embed_host timer|threads|two|free|forget|robots BASE_URL OUT_DIR\n");
 		return 2;
 	}
 	const char *mode = argv[1];
@@ -542,6 +597,8 @@ int main(int argc, char **argv)
 		rc = mode_free(loop, pool, out);
 	else if (strcmp(mode, "forget") == 0)
 		rc = mode_forget(loop, pool, out);
+	else if (strcmp(mode, "robots") == 0)
+		rc = mode_robots(loop, pool, out);
 	else
 		rc = 2;
 	if (pool && jg_pool_exec_starts(pool) != 0)

@@ -56,6 +56,12 @@ def test_forgetting_session_takes_a_finished_url_again(server, tmp_path):
     assert "forget: 3 failed, 2 saved, 5 added, 2 files" in err
 
 
+def test_robots_through_the_public_api(server, tmp_path):
+    err = run_host("robots", server, tmp_path)
+    assert "robots: 3 ok of 3" in err
+    assert [e["target"] for e in server.starts()][0] == "/robots.txt"
+
+
 def test_installed_library_builds_a_program_with_pkg_config(tmp_path):
     if not shutil.which("pkg-config"):
         pytest.skip("pkg-config is not installed")

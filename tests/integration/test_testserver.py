@@ -412,3 +412,23 @@ def test_rss_stays_small_while_streaming_without_end(make_server, q, amount):
     assert after - before < (16384 if asan else 2048), (before, after)
     if not asan:
         assert after < 20000, after
+
+
+def test_route_gives_a_fixed_path_its_query(make_server, tmp_path):
+    """--route PATH?QUERY: a client that asks for PATH alone (a robots.txt)
+    gets what the query says; with a query of its own it gets that."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "robots.txt").write_text("User-agent: *\nDisallow: /\n")
+    srv = make_server("--root", str(root), "--route", "/robots.txt?status=503&delay=300",
+                      "--route", "/moved.txt?location=/robots.txt&status=301")
+    t0 = time.monotonic()
+    status, _, body = payload(srv, "/robots.txt")
+    assert status == 503 and body == b"status 503\n"
+    assert time.monotonic() - t0 >= 0.3
+    status, _, body = payload(srv, "/robots.txt?x=1")
+    assert status == 200 and body == b"User-agent: *\nDisallow: /\n"
+    status, fields, _ = payload(srv, "/moved.txt")
+    assert status == 301 and fields["location"] == b"/robots.txt"
+    bad = subprocess.run([srv.proc.args[0], "--route", "robots.txt"], capture_output=True)
+    assert bad.returncode == 2

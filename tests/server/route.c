@@ -481,10 +481,31 @@ static void finish(const struct http_req *req, bool head, struct jg_plan *p)
                (p->endless && !p->no_body) || p->junk_at != JG_JUNK_NONE;
 }
 
+/* --route: the query a request for this path without one gets. */
+static const char *alias_query(const struct jg_config *cfg,
+                               const struct http_req *req)
+{
+    for (unsigned i = 0; i < cfg->n_routes && req->query.n == 0; i++) {
+        const struct jg_route_alias *a = &cfg->routes[i];
+        if (req->path.n == a->path_len && memcmp(req->path.p, a->spec, a->path_len) == 0)
+            return a->spec + a->path_len + 1;
+    }
+    return NULL;
+}
+
 void jg_route(const struct jg_config *cfg, struct jg_failtab *fails,
-              const struct http_req *req, struct jg_plan *p)
+              const struct http_req *sent, struct jg_plan *p)
 {
     struct jg_query q;
+    struct http_req aliased;
+    const struct http_req *req = sent;
+    const char *query = alias_query(cfg, sent);
+
+    if (query) {
+        aliased = *sent;
+        aliased.query = jg_slice_make(query, strlen(query));
+        req = &aliased;
+    }
     bool head = jg_slice_eq(req->method, "HEAD");
 
     set_defaults(cfg, p);

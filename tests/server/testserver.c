@@ -23,7 +23,7 @@ static void usage(FILE *f)
     fputs("usage: jg-testserver [--port N] [--bind ADDR] [--root DIR]\n"
           "                     [--log FILE] [--delay MS] [--rate BYTES_PER_SEC]\n"
           "                     [--book-size BYTES] [--port-file FILE]\n"
-          "                     [--idle-timeout SECONDS]\n",
+          "                     [--idle-timeout SECONDS] [--route PATH?QUERY]...\n",
           f);
 }
 
@@ -50,6 +50,19 @@ static bool parse_seconds(const char *s, double *out)
     return *s && !*end && !errno && *out >= 0;
 }
 
+/* "PATH?QUERY": PATH starts with '/', and the '?' is there. */
+static bool add_route(const char *arg, struct jg_config *cfg)
+{
+    const char *q = strchr(arg, '?');
+
+    if (arg[0] != '/' || !q || cfg->n_routes == JG_ROUTES_MAX)
+        return false;
+    cfg->routes[cfg->n_routes].spec = arg;
+    cfg->routes[cfg->n_routes].path_len = (size_t)(q - arg);
+    cfg->n_routes++;
+    return true;
+}
+
 static bool apply_option(int opt, const char *arg, struct jg_config *cfg)
 {
     uint64_t v;
@@ -68,6 +81,7 @@ static bool apply_option(int opt, const char *arg, struct jg_config *cfg)
     case 'R': return parse_u64(arg, &cfg->rate);
     case 's': return parse_u64(arg, &cfg->book_size);
     case 'i': return parse_seconds(arg, &cfg->idle_timeout);
+    case 'a': return add_route(arg, cfg);
     default: return false;
     }
 }
@@ -85,6 +99,7 @@ static int parse_args(int argc, char **argv, struct jg_config *cfg)
         { "book-size", required_argument, NULL, 's' },
         { "port-file", required_argument, NULL, 'f' },
         { "idle-timeout", required_argument, NULL, 'i' },
+        { "route", required_argument, NULL, 'a' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };

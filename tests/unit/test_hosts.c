@@ -140,6 +140,82 @@ static void test_drain(void **state)
 	jg_hosts_fini(&h);
 }
 
+/*
+ * robots.txt's part: a held host admits nothing while its robots.txt is
+ * fetched with the slot and pacing start of the book put back; a book it
+ * refuses gives both back; Crawl-delay is a floor under every wait.
+ */
+static void test_hold_unpop_and_refund(void **state)
+{
+	struct jg_hosts h;
+	jg_hosts_init(&h, 1);
+	uint32_t a = jg_hosts_intern(&h, "a"), b = jg_hosts_intern(&h, "b");
+	jg_hosts_set_limits(&h, a, 1, 2.0);
+	for (uint32_t i = 0; i < 3; i++)
+		jg_hosts_push_book(&h, a, i);
+	jg_hosts_push_book(&h, b, 10);
+	uint32_t book;
+	jg_hosts_set_now(&h, 100.0);
+	assert_int_equal(jg_hosts_pop(&h, &book), a);
+	assert_int_equal(book, 0);
+	/* Its robots.txt goes first, on that slot and start. */
+	jg_hosts_hold(&h, a);
+	jg_hosts_unpop(&h, a, book);
+	assert_int_equal(h.queued, 4);
+	assert_int_equal(h.v[a].active, 1);
+	assert_int_equal(jg_hosts_pop(&h, &book), b); /* others go on */
+	jg_hosts_set_now(&h, 103.0);
+	jg_hosts_wake(&h);
+	assert_int_equal(jg_hosts_pop(&h, &book), JG_NONE); /* held, though due */
+	jg_hosts_release(&h, a);
+	jg_hosts_release_hold(&h, a);
+	assert_int_equal(jg_hosts_pop(&h, &book), a);
+	assert_int_equal(book, 0); /* the same book, still first */
+	assert_true(h.v[a].next_start == 105.0);
+	/* Refused: its slot and its pacing start come back at once. */
+	jg_hosts_refund(&h, a);
+	assert_int_equal(h.v[a].active, 0);
+	assert_true(h.v[a].next_start <= 103.0);
+	assert_int_equal(jg_hosts_pop(&h, &book), a);
+	assert_int_equal(book, 1);
+	assert_int_equal(jg_hosts_pop(&h, &book), JG_NONE);
+	jg_hosts_fini(&h);
+}
+
+static void test_min_wait_is_a_floor(void **state)
+{
+	struct jg_hosts h;
+	uint64_t rng = 42;
+	jg_hosts_init(&h, 4);
+	h.random_wait = 1;
+	h.rng = &rng;
+	uint32_t a = jg_hosts_intern(&h, "a");
+	jg_hosts_set_limits(&h, a, 4, 1.0);
+	for (uint32_t i = 0; i < 100; i++)
+		jg_hosts_push_book(&h, a, i);
+	jg_hosts_set_now(&h, 10.0);
+	uint32_t book;
+	assert_int_equal(jg_hosts_pop(&h, &book), a);
+	/* Learnt after the start at 10: the next is held back from there. */
+	jg_hosts_set_min_wait(&h, a, 1.25, 10.0);
+	assert_true(h.v[a].next_start == 11.25);
+	double now = 11.25;
+	for (int i = 0; i < 50; i++) {
+		jg_hosts_set_now(&h, now);
+		jg_hosts_wake(&h);
+		assert_int_equal(jg_hosts_pop(&h, &book), a);
+		jg_hosts_release(&h, a);
+		/* 0.5 .. 1.5 of the 1 s wait, never under the floor. */
+		assert_true(h.v[a].next_start - now >= 1.25 - 1e-9);
+		assert_true(h.v[a].next_start - now <= 1.5 + 1e-9);
+		now = h.v[a].next_start;
+	}
+	/* A smaller floor later does not lower it. */
+	jg_hosts_set_min_wait(&h, a, 0.5, now);
+	assert_true(h.v[a].min_wait == 1.25);
+	jg_hosts_fini(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -148,6 +224,8 @@ int main(void)
 		cmocka_unit_test(test_a_waiting_host_sleeps_and_others_go_on),
 		cmocka_unit_test(test_back_off_halves_and_grows_back),
 		cmocka_unit_test(test_drain),
+		cmocka_unit_test(test_hold_unpop_and_refund),
+		cmocka_unit_test(test_min_wait_is_a_floor),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

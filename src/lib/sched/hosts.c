@@ -76,7 +76,7 @@ static int has_work(const struct jg_host *host)
 
 static int eligible(const struct jg_hosts *h, const struct jg_host *host)
 {
-	return has_work(host) && host->active < host->limit;
+	return has_work(host) && host->active < host->limit && !host->held;
 }
 
 void jg_hosts_set_limits(struct jg_hosts *h, uint32_t id, unsigned per_host, double wait)
@@ -177,11 +177,14 @@ static void started(struct jg_hosts *h, struct jg_host *host)
 	host->requests++;
 	if (host->active > host->active_max)
 		host->active_max = host->active;
-	if (host->wait <= 0)
+	host->undo_next_start = host->next_start;
+	if (host->wait <= 0 && host->min_wait <= 0)
 		return;
 	double w = host->wait;
 	if (h->random_wait && h->rng)
 		w *= 0.5 + jg_rng_unit(h->rng);
+	if (w < host->min_wait)
+		w = host->min_wait;
 	host->next_start = h->now + w;
 }
 
@@ -269,6 +272,46 @@ uint32_t jg_hosts_pop(struct jg_hosts *h, uint32_t *book)
 	started(h, host);
 	ring_maybe_append(h, id);
 	return id;
+}
+
+void jg_hosts_hold(struct jg_hosts *h, uint32_t id)
+{
+	h->v[id].held = 1; /* a pop that meets it in the ring passes it over */
+}
+
+void jg_hosts_release_hold(struct jg_hosts *h, uint32_t id)
+{
+	h->v[id].held = 0;
+	ring_maybe_append(h, id);
+}
+
+void jg_hosts_unpop(struct jg_hosts *h, uint32_t id, uint32_t book)
+{
+	struct jg_host *host = &h->v[id];
+	h->next[book] = host->head;
+	host->head = book;
+	if (host->tail == JG_NONE)
+		host->tail = book;
+	h->queued++;
+	ring_maybe_append(h, id);
+}
+
+void jg_hosts_refund(struct jg_hosts *h, uint32_t id)
+{
+	struct jg_host *host = &h->v[id];
+	host->next_start = host->undo_next_start;
+	host->active--;
+	host->requests--; /* none was made */
+	ring_maybe_append(h, id);
+}
+
+void jg_hosts_set_min_wait(struct jg_hosts *h, uint32_t id, double seconds, double since)
+{
+	struct jg_host *host = &h->v[id];
+	if (seconds > host->min_wait)
+		host->min_wait = seconds;
+	if (host->next_start < since + host->min_wait)
+		host->next_start = since + host->min_wait;
 }
 
 void jg_hosts_release(struct jg_hosts *h, uint32_t id)

@@ -18,6 +18,18 @@
 
 #include "idxset.h"
 
+/*
+ * What a host's robots.txt says, when the session keeps to it
+ * (robots_gate.h); one per scheme, as RFC 9309 has a file per origin.
+ */
+enum jg_robots_state {
+	JG_ROBOTS_UNKNOWN = 0,  /* not asked: robots off, or no URL of that scheme yet */
+	JG_ROBOTS_FETCHING,     /* its fetch is in flight: the host's books wait */
+	JG_ROBOTS_ALLOW_ALL,    /* a 4xx (or redirects past 5): everything allowed */
+	JG_ROBOTS_PARSED,       /* read: each URL is checked against its rules */
+	JG_ROBOTS_UNREACHABLE,  /* a 5xx or no answer: everything disallowed this run */
+};
+
 struct jg_host {
 	char *name;
 	unsigned active;            /* admitted and not yet released */
@@ -38,7 +50,11 @@ struct jg_host {
 	uint64_t requests, ok, failed, bytes;
 	unsigned active_max;
 	double waited, slept_at;    /* seconds held back; when it last began to */
-	const char *robots;         /* its robots.txt's standing; NULL: not asked */
+	double min_wait;            /* a floor under every wait, random or not
+	                               (robots.txt's Crawl-delay) */
+	double undo_next_start;     /* next_start before the last pop: jg_hosts_refund */
+	int held;                   /* admits nothing until released (jg_hosts_hold) */
+	enum jg_robots_state robots[2]; /* [0] http, [1] https */
 };
 
 struct jg_host_sleeper {
@@ -98,6 +114,30 @@ int jg_hosts_push_book(struct jg_hosts *h, uint32_t host, uint32_t book);
  * its host, whose id it returns; JG_NONE when nothing is admissible.
  */
 uint32_t jg_hosts_pop(struct jg_hosts *h, uint32_t *book);
+/*
+ * Held, a host admits nothing (its books wait, its slots stay counted)
+ * until it is released; jg_hosts_release_hold() puts it back in turn.
+ */
+void jg_hosts_hold(struct jg_hosts *h, uint32_t host);
+void jg_hosts_release_hold(struct jg_hosts *h, uint32_t host);
+/*
+ * The book just popped from `host` goes back to the head of its queue;
+ * the slot and the pacing start the pop took stay taken (they are spent
+ * on another request in its place: its robots.txt).
+ */
+void jg_hosts_unpop(struct jg_hosts *h, uint32_t host, uint32_t book);
+/*
+ * The book just popped from `host` was not requested (robots.txt forbids
+ * it): the slot and the place in the pacing the pop took are given back.
+ * Only right after that pop, before another of the same host.
+ */
+void jg_hosts_refund(struct jg_hosts *h, uint32_t host);
+/*
+ * Never less than `seconds` between two starts of `host`, whatever the
+ * wait and --random-wait say; the next start is held back accordingly
+ * from the last one, at `since`.
+ */
+void jg_hosts_set_min_wait(struct jg_hosts *h, uint32_t host, double seconds, double since);
 /* One admitted book of `host` is finished with. */
 void jg_hosts_release(struct jg_hosts *h, uint32_t host);
 /* A book of `host` was reported: saved (`bytes`) or failed. */
