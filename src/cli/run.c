@@ -258,13 +258,19 @@ static void on_counts(struct jg_pool *pool, const struct jg_counts *pool_counts,
  * and let the books go again. A run killed later counts again only what
  * it counted after this.
  */
-static void on_checkpoint_counts(struct jg_pool *pool, const struct jg_counts *counts, void *user)
+static void on_checkpoint_sealed(void *ctx)
 {
-	struct cli *c = user;
-	jg_resume_seal(&c->resume, counts, 0);
+	struct cli *c = ctx;
 	c->checkpointing = 0;
 	if (c->session)
 		jg_session_hold_counting(c->session, 0);
+}
+
+static void on_checkpoint_counts(struct jg_pool *pool, const struct jg_counts *counts, void *user)
+{
+	struct cli *c = user;
+	/* Held until the seal is written: a child writes it, off the loop. */
+	jg_resume_checkpoint(&c->resume, c->loop, counts, on_checkpoint_sealed, c);
 }
 
 static void on_checkpoint(struct ev_loop *loop, ev_timer *w, int revents)
@@ -552,6 +558,9 @@ int cli_run(const struct cli_args *args, int argc, char **argv)
 	if (jg_resume_open(&c.resume, c.args->outdir ? c.args->outdir : "texts", c.args->count_flags,
 	                   c.args->refresh, on_resume_notice, &c) < 0)
 		goto out;
+	/* A child may seal checkpoints unless threads run (fork() then is
+	 * no place for malloc). */
+	c.resume.may_fork = c.args->engine == JG_ENGINE_LOOP;
 	read_inputs(&c, argc, argv);
 	c.texts = malloc((c.n_entries ? c.n_entries : 1) * sizeof *c.texts);
 	c.plan = calloc(c.n_entries ? c.n_entries : 1, sizeof *c.plan);

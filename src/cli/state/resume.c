@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* What the run is told; the policy prints nothing itself. */
@@ -370,6 +371,8 @@ void jg_resume_input_error(struct jg_resume *r, const char *source, unsigned lon
 	warn_write_failed(r);
 }
 
+static void wait_for_sealer(struct jg_resume *r);
+
 const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_counts *pool_counts,
                                        int final)
 {
@@ -386,6 +389,7 @@ const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_coun
 	r->all = all;
 	if (!r->writing)
 		return all;
+	wait_for_sealer(r);
 	char why[600];
 	struct jg_mf_seal seal = {r->next_gen, r->saved, jg_counts_total(all), jg_counts_distinct(all), 0};
 	/* The seal is the commit point; the older snapshot goes after it.
@@ -408,8 +412,96 @@ const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_coun
 	return all;
 }
 
+/* The child's seal, or its end without one: the seal line is written. */
+static void take_seal(struct jg_resume *r)
+{
+	int fd = r->sealer_watch.fd;
+	struct jg_mf_seal seal;
+	ssize_t n;
+	while ((n = read(fd, &seal, sizeof seal)) < 0 && errno == EINTR)
+		;
+	close(fd);
+	/* Reaped by the default loop's SIGCHLD watcher, or here. */
+	waitpid(r->sealer, NULL, WNOHANG);
+	r->sealer = 0;
+	if (n != (ssize_t)sizeof seal)
+		notice(r, "a checkpoint's snapshot could not be written; a rerun will count the "
+		       "books since the last one again");
+	else if (jg_mf_write_seal(&r->w, &seal) == 0) {
+		jg_snapshot_remove_stale(r->jfd, seal.gen);
+		r->next_gen++;
+		r->seals++;
+	}
+	warn_write_failed(r);
+	if (r->sealed)
+		r->sealed(r->sealed_ctx);
+}
+
+static void on_sealer_done(struct ev_loop *loop, ev_io *w, int revents)
+{
+	ev_io_stop(loop, w);
+	take_seal(w->data);
+}
+
+void jg_resume_checkpoint(struct jg_resume *r, struct ev_loop *loop,
+                          const struct jg_counts *pool_counts, void (*sealed)(void *ctx),
+                          void *ctx)
+{
+	int fds[2] = {-1, -1};
+	pid_t pid = -1;
+	if (r->writing && r->may_fork && !r->sealer && pipe2(fds, O_CLOEXEC) == 0)
+		pid = fork();
+	if (pid == 0) {
+		/* The child: a copy of the tables as they are now. It merges,
+		 * writes and reports its seal, and leaves by _exit: nothing of
+		 * the parent's (stdio buffers, atexit) runs twice. */
+		close(fds[0]);
+		struct jg_counts *all = jg_counts_new();
+		if (!all || (r->prior_counts && jg_counts_merge(all, r->prior_counts) != JG_OK) ||
+		    jg_counts_merge(all, pool_counts) != JG_OK)
+			_exit(1);
+		char why[600];
+		struct jg_mf_seal seal = {r->next_gen, r->saved, jg_counts_total(all),
+		                          jg_counts_distinct(all), 0};
+		if (jg_snapshot_write(r->jfd, r->dir, all, &seal, 0, why, sizeof why) < 0 ||
+		    write(fds[1], &seal, sizeof seal) != (ssize_t)sizeof seal)
+			_exit(1);
+		_exit(0);
+	}
+	if (pid < 0) {
+		if (fds[0] >= 0) {
+			close(fds[0]);
+			close(fds[1]);
+		}
+		jg_resume_seal(r, pool_counts, 0);
+		if (sealed)
+			sealed(ctx);
+		return;
+	}
+	close(fds[1]);
+	r->sealer = pid;
+	r->loop = loop;
+	r->sealed = sealed;
+	r->sealed_ctx = ctx;
+	ev_io_init(&r->sealer_watch, on_sealer_done, fds[0], EV_READ);
+	r->sealer_watch.data = r;
+	ev_io_start(loop, &r->sealer_watch);
+}
+
+/* A checkpoint's child still writing: its seal is waited for, so the
+ * final one comes after it (and no child outlives the run). */
+static void wait_for_sealer(struct jg_resume *r)
+{
+	if (!r->sealer)
+		return;
+	ev_io_stop(r->loop, &r->sealer_watch);
+	r->sealed = NULL; /* the run has moved on: nothing is held for it */
+	take_seal(r);
+}
+
 void jg_resume_close(struct jg_resume *r)
 {
+	wait_for_sealer(r);
 	jg_mf_close(&r->w);
 	if (r->jfd >= 0)
 		close(r->jfd);

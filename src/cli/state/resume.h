@@ -18,7 +18,9 @@
 #ifndef JG_RESUME_H
 #define JG_RESUME_H
 
+#include <ev.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "juggle.h"
 #include "manifest.h"
@@ -48,6 +50,13 @@ struct jg_resume {
 	uint64_t kept, recounted, revalidated;
 	uint64_t saved;               /* B records in the manifest now */
 	unsigned seals;               /* seals written by this run */
+	/* A checkpoint sealed by a child process (jg_resume_checkpoint): */
+	int may_fork;                 /* no threads: fork() is safe */
+	pid_t sealer;                 /* 0: none running */
+	struct ev_loop *loop;
+	ev_io sealer_watch;           /* its seal comes back on a pipe */
+	void (*sealed)(void *ctx);
+	void *sealed_ctx;
 };
 
 /*
@@ -116,6 +125,19 @@ void jg_resume_input_error(struct jg_resume *r, const char *source, unsigned lon
  */
 const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_counts *pool_counts,
                                        int final);
+
+/*
+ * A checkpoint's seal, off the loop: a forked child merges the table,
+ * sorts and writes the snapshot (the 30 ms of a large table) while the
+ * loop goes on; once it has, the seal line is written here and `sealed`
+ * called. The books must stay held from the workers until then: a seal
+ * covers every book recorded before its line. Without fork (threads
+ * run, or fork failed) it seals inline and calls `sealed` before
+ * returning.
+ */
+void jg_resume_checkpoint(struct jg_resume *r, struct ev_loop *loop,
+                          const struct jg_counts *pool_counts, void (*sealed)(void *ctx),
+                          void *ctx);
 
 void jg_resume_close(struct jg_resume *r);
 
