@@ -25,6 +25,7 @@ JG_EXPORT const char *jg_strerror(int err)
 	case JG_EWORKER: return "worker process died";
 	case JG_EPOOL: return "no worker process";
 	case JG_EBUSY: return "the output directory is in use";
+	case JG_EPROXY: return "proxy failure";
 	}
 	return "unknown error";
 }

@@ -34,6 +34,11 @@ struct jg_options {
 	unsigned engine;       /* enum jg_engine */
 	unsigned threads;      /* 0 = jobs */
 	int forget_finished;   /* a reported book leaves the session */
+	char *proxy_http;      /* proxy of http:// URLs, NULL: none (proxy.h) */
+	char *proxy_https;     /* of https:// URLs */
+	int proxy_set;         /* chosen by the caller: the environment is not read */
+	char *noproxy;         /* hosts that go direct (noproxy.h) */
+	int noproxy_set;
 };
 
 /* Deep copy of `src` (NULL = defaults) into `dst`; 0 or -1 on ENOMEM. */

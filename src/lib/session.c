@@ -392,6 +392,10 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 	for (size_t i = 0; i < s->opt.n_resolve; i++)
 		if (jg_resolver_pin(&s->resolver, s->opt.resolve[i]) < 0)
 			return JG_ENOMEM;
+	/* The setters validated these: only memory can fail here. */
+	if (jg_proxies_init(&s->proxies, s->opt.proxy_http, s->opt.proxy_https, s->opt.noproxy, why,
+	                    why_len) < 0)
+		return JG_EINVAL;
 	snprintf(s->user_agent, sizeof s->user_agent, "juggle/%s", JG_VERSION);
 	const char *ua = s->opt.user_agent ? s->opt.user_agent : s->user_agent;
 	struct jg_fetch_config cfg = {
@@ -416,6 +420,7 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 		.opt = &s->opt,
 		.fetch = &s->fetch,
 		.resolver = &s->resolver,
+		.proxies = &s->proxies,
 		.hosts = &s->hosts,
 		.store = &s->store,
 		.rng = &s->rng,
@@ -716,6 +721,7 @@ static void destroy(struct jg_session *s)
 	jg_fetch_fini(&s->fetch);
 	if (s->resolver.loop)
 		jg_resolver_fini(&s->resolver);
+	jg_proxies_fini(&s->proxies);
 	jg_store_close(&s->store);
 	if (s->trash.loop)
 		jg_trash_fini(&s->trash);
