@@ -6,6 +6,7 @@ packages=(
   libcurl4-openssl-dev libev-dev libc-ares-dev libutf8proc-dev zlib1g-dev libssl-dev libcmocka-dev
   libzstd-dev libbrotli-dev
   python3 python3-pytest nginx-light openssl curl
+  tinyproxy microsocks socat strace
   clang libclang-rt-14-dev
   abigail-tools
   slurmctld slurmd slurm-client munge
@@ -20,7 +21,10 @@ sudo=""
 echo "installing: ${missing[*]}" >&2
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The nginx package starts a system-wide server; the tests run their own.
-if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
-  $sudo systemctl stop nginx || true
-fi
+# The nginx and tinyproxy packages start system-wide servers; the tests
+# run their own.
+for service in nginx tinyproxy; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
+    $sudo systemctl stop "$service" || true
+  fi
+done
