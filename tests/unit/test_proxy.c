@@ -74,6 +74,7 @@ static void test_malformed_proxy_urls_say_why(void **state)
 		{"http://p.example:3128/path", "no path, query or fragment"},
 		{"http://p.example:3128/?q", "no path, query or fragment"},
 		{"http://p.example:3128#f", "no path, query or fragment"},
+		{"http://%34:1080", "does not read back"},
 		{"http://p.exa mple", "space or control character"},
 		{"http://p.example\r\nX-Evil: 1", "space or control character"},
 		{"http://p.example\x7f", "space or control character"},
@@ -168,7 +169,9 @@ static void test_noproxy_refuses_malformed_entries(void **state)
 		{"example.org:80", "no port"},
 		{"[example.org]", "no port"},
 		{".", "an empty name"},
-		{"a.test,..", "an empty name"},
+		{"a.test,..", "'..': an empty name"},
+		{"a..test", "an empty label"},
+		{"a.test..", "an empty label"},
 		{"a\x01.test", "control character"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

@@ -73,32 +73,43 @@ static int parse_entry(const char *tok, size_t len, struct jg_noproxy_entry *e, 
 			         (unsigned)(unsigned char)tok[i]);
 			return -1;
 		}
+	const char *orig = tok;
+	size_t orig_len = len;
+	/* ".example.org" and "example.org." mean example.org (and ".10.0.0.1"
+	 * the address: a name never matches one). */
+	if (len > 1 && tok[0] == '.') {
+		tok++;
+		len--;
+	}
+	if (len > 1 && tok[len - 1] == '.')
+		len--;
 	int bad_bits = 0;
 	if (parse_address(tok, len, e, &bad_bits)) {
 		if (!bad_bits)
 			return 0;
-		snprintf(why, why_len, "'%.*s': the prefix length must be 0 to %u", (int)len, tok,
-		         e->kind == JG_NOPROXY_IPV4 ? 32 : 128);
+		snprintf(why, why_len, "'%.*s': the prefix length must be 0 to %u", (int)orig_len,
+		         orig, e->kind == JG_NOPROXY_IPV4 ? 32 : 128);
 		return -1;
 	}
 	if (memchr(tok, '/', len)) {
-		snprintf(why, why_len, "'%.*s': a prefix length needs an IP address", (int)len, tok);
+		snprintf(why, why_len, "'%.*s': a prefix length needs an IP address", (int)orig_len,
+		         orig);
 		return -1;
 	}
 	if (memchr(tok, ':', len) || memchr(tok, '[', len) || memchr(tok, ']', len)) {
 		snprintf(why, why_len, "'%.*s': not a host name, domain or IP address (no port)",
-		         (int)len, tok);
+		         (int)orig_len, orig);
 		return -1;
 	}
-	/* ".example.org" and "example.org." mean example.org. */
-	if (tok[0] == '.') {
-		tok++;
-		len--;
+	if (len == 1 && tok[0] == '.')
+		len = 0;
+	if (len && (tok[0] == '.' || tok[len - 1] == '.' || memmem(tok, len, "..", 2))) {
+		snprintf(why, why_len, "'%.*s': an empty label", (int)(orig_len > 64 ? 64 : orig_len),
+		         orig);
+		return -1;
 	}
-	if (len && tok[len - 1] == '.')
-		len--;
 	if (len == 0 || len > JG_NOPROXY_NAME_MAX) {
-		snprintf(why, why_len, "'%.*s': %s", (int)(len > 64 ? 64 : len), tok,
+		snprintf(why, why_len, "'%.*s': %s", (int)(orig_len > 64 ? 64 : orig_len), orig,
 		         len ? "longer than a host name can be" : "an empty name");
 		return -1;
 	}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* curl's default ports when the URL names none (CURL_DEFAULT_PROXY_PORT,
  * CURL_DEFAULT_HTTPS_PROXY_PORT): what curl would use, so that the
@@ -90,6 +91,8 @@ static int fill(struct jg_proxy *out, const char *scheme, const char *user, cons
 		return fail(why, why_len, "this libcurl cannot talk TLS to a proxy (https://)");
 	out->type = schemes[i].type;
 	out->port = port ? strtol(port, NULL, 10) : schemes[i].port;
+	if (out->port < 1 || out->port > 65535)
+		return fail(why, why_len, "port %ld out of range (1 to 65535)", out->port);
 	for (char *p = out->host; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	out->is_ip = host_is_ip(out->host);
@@ -146,6 +149,25 @@ done:
 	return rc;
 }
 
+/*
+ * The curl form is parsed again by curl: it must name the same host.
+ * curl decodes a percent-encoded host after its checks, so "%34" comes
+ * out as "4", which reads back as 0.0.0.4; such a URL is refused, as
+ * url.c refuses it for servers.
+ */
+static int reads_back(const struct jg_proxy *p)
+{
+	CURLU *h = curl_url();
+	char *host = NULL;
+	int same = h && curl_url_set(h, CURLUPART_URL, p->curl_url, CURLU_NON_SUPPORT_SCHEME) ==
+	                        CURLUE_OK &&
+	           curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	           strcasecmp(host, p->host) == 0;
+	curl_free(host);
+	curl_url_cleanup(h);
+	return same;
+}
+
 int jg_proxy_parse(const char *text, struct jg_proxy *out, char *why, size_t why_len)
 {
 	memset(out, 0, sizeof *out);
@@ -173,6 +195,9 @@ int jg_proxy_parse(const char *text, struct jg_proxy *out, char *why, size_t why
 	}
 	curl_url_cleanup(h);
 	free(full);
+	if (rc == 0 && !reads_back(out))
+		rc = fail(why, why_len, "malformed URL (a percent-encoded host name that does not "
+		          "read back)");
 	if (rc < 0)
 		jg_proxy_fini(out);
 	return rc;
