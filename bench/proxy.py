@@ -10,8 +10,10 @@ juggle runs with --no-count (only the transfers differ between modes, so
 the figure is the loop's own) and -j 64 --per-host 64. For each mode: wall
 seconds, juggle's CPU seconds (user + system, from wait4), and the proxy
 process's CPU seconds over the run (/proc/PID/stat, all its threads).
-Every run must save every book. Uses a release build in build-bench/
-unless --juggle names a binary.
+Every run must save every book, into --out-dir (default /dev/shm when
+there is one: on this project's sandboxed machines creating a file on the
+disk costs some 0.7 ms, which would drown what is measured). Uses a
+release build in build-bench/ unless --juggle names a binary.
 """
 import argparse
 import os
@@ -62,8 +64,8 @@ def build():
     return os.path.join(ROOT, "build-bench/juggle")
 
 
-def one_run(juggle, work, urls_file, proxy, books, n):
-    out = os.path.join(work, f"out{n}")
+def one_run(juggle, out_dir, urls_file, proxy, books, n):
+    out = os.path.join(out_dir, f"out{n}")
     cmd = [juggle, "-q", "--no-count", "-j", "64", "--per-host", "64", "-o", out,
            "-i", urls_file]
     if proxy:
@@ -90,6 +92,7 @@ def main():
     ap.add_argument("--size", type=int, default=4000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--juggle")
+    ap.add_argument("--out-dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
     a = ap.parse_args()
     for tool in ("tinyproxy", "microsocks"):
         if not shutil.which(tool):
@@ -97,6 +100,7 @@ def main():
     juggle = a.juggle or build()
     server_bin = os.path.join(os.path.dirname(juggle), "tests/server/jg-testserver")
     work = tempfile.mkdtemp(prefix="jg-bench-proxy.")
+    out_dir = tempfile.mkdtemp(prefix="jg-bench-proxy-out.", dir=a.out_dir)
     procs = []
     try:
         port_file = os.path.join(work, "port")
@@ -131,12 +135,12 @@ def main():
         for _ in range(a.runs):
             for name, proxy, proc in modes:
                 before = cpu_of(proc.pid) if proc else 0.0
-                wall, cpu = one_run(juggle, work, urls_file, proxy, a.books, n)
+                wall, cpu = one_run(juggle, out_dir, urls_file, proxy, a.books, n)
                 after = cpu_of(proc.pid) if proc else 0.0
                 figures[name].append((wall, cpu, after - before))
                 n += 1
-        print(f"{a.books} books of {a.size} bytes, --no-count -j 64 --per-host 64, "
-              f"medians of {a.runs}:")
+        print(f"{a.books} books of {a.size} bytes into {out_dir}, --no-count -j 64 "
+              f"--per-host 64, medians of {a.runs}:")
         print(f"| {'mode':22} | wall s | juggle CPU s | proxy CPU s |")
         print(f"|{'-' * 24}|--------|--------------|-------------|")
         for name, _, proc in modes:
@@ -151,6 +155,7 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(out_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ address and the Via header. Who resolved what: the proxies run in a mount
 namespace of their own whose /etc/hosts knows onlyproxy.test, a name only
 they can resolve; juggle resolves with --dns-servers pointed at this
 test's DNS server, which logs every query and knows no such name."""
+import json
 import os
 import shutil
 import signal
@@ -216,7 +217,6 @@ def run(tmp_path, *args, env=None, out="texts"):
                        env={**base, **(env or {})}, capture_output=True, text=True, timeout=120)
     p.books = {}
     if json_path.exists():
-        import json
         with open(json_path) as f:
             p.books = {b["url"]: b for b in json.load(f)["books"]}
     p.out = out_dir
