@@ -36,12 +36,28 @@ def free_port():
     return port
 
 
+def owns_listener(pid, port):
+    """Whether `pid` holds the socket listening on 127.0.0.1:port (another
+    program may have taken the free port meanwhile)."""
+    want = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as f:
+        inodes = {f"socket:[{c[9]}]" for c in (line.split() for line in f.readlines()[1:])
+                  if c[1] == want and c[3] == "0A"}
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes
+                   for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
 def wait_listening(port, proc):
     for _ in range(200):
         if proc.poll() is not None:
-            raise SystemExit(f"{proc.args[0]} exited at once")
+            raise SystemExit(f"{proc.args[0]} exited at once (port {port} taken?)")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            if not owns_listener(proc.pid, port):
+                raise SystemExit(f"port {port} was taken by another program: run again")
             return
         except OSError:
             time.sleep(0.025)
@@ -80,7 +96,7 @@ def one_run(juggle, out_dir, urls_file, proxy, books, n):
     p.stderr.close()
     saved = len([f for f in os.listdir(out) if f != ".juggle"])
     if p.returncode != 0 or saved != books:
-        raise SystemExit(f"run through {proxy or 'nothing'} failed ({p.returncode}, "
+        raise SystemExit(f"run through {proxy or 'no proxy'} failed ({p.returncode}, "
                          f"{saved} of {books} saved): {err[-500:]}")
     shutil.rmtree(out)
     return wall, ru.ru_utime + ru.ru_stime

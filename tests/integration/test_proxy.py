@@ -58,6 +58,23 @@ def hosts_namespace(tmp):
             _ns["hosts"]]
 
 
+def owns_listener(pid, port):
+    """Whether process `pid` holds the socket listening on 127.0.0.1:port:
+    a free port handed out here may be taken meanwhile by anyone's server."""
+    want = f"0100007F:{port:04X}"
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if cols[1] == want and cols[3] == "0A":  # LISTEN
+                inodes.add(f"socket:[{cols[9]}]")
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes
+                   for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
 def wait_listening(port, proc, what):
     for _ in range(200):
         if proc.poll() is not None:
@@ -71,14 +88,25 @@ def wait_listening(port, proc, what):
 
 
 class Daemon:
-    """A server of the test's; its log is `log`, or what it prints."""
+    """A server of the test's on a free port, started by `cmd(port)`; its
+    log is `log(port)`, or what it prints."""
 
-    def __init__(self, cmd, port, out, what, log=None):
-        self.port = port
-        self.log_path = log or out
-        self.out = open(out, "w")
-        self.proc = subprocess.Popen(cmd, stdout=self.out, stderr=subprocess.STDOUT)
-        wait_listening(port, self.proc, what)
+    def __init__(self, cmd, what, out, log=None):
+        for _ in range(5):
+            self.port = free_port()
+            self.log_path = (log or out)(self.port)
+            self.out = open(out(self.port), "w")
+            self.proc = subprocess.Popen(cmd(self.port), stdout=self.out,
+                                         stderr=subprocess.STDOUT)
+            try:
+                wait_listening(self.port, self.proc, what)
+            except pytest.fail.Exception:
+                if self.proc.poll() is None:
+                    raise
+            if self.proc.poll() is None and owns_listener(self.proc.pid, self.port):
+                return
+            self.stop()  # the port was taken: another one
+        pytest.fail(f"{what} found no free port")
 
     def log(self):
         time.sleep(0.05)  # lines of the last connection
@@ -86,7 +114,8 @@ class Daemon:
             return f.read()
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -102,34 +131,36 @@ def daemons(tmp_path):
     def tinyproxy(extra=""):
         need(TINYPROXY, "tinyproxy")
         ns = hosts_namespace(str(tmp_path))
-        port = free_port()
-        log = str(tmp_path / f"tinyproxy{len(made)}.log")
-        conf = tmp_path / f"tinyproxy{len(made)}.conf"
-        conf.write_text(f"Listen 127.0.0.1\nPort {port}\nBind {PROXY_FROM}\nTimeout 60\n"
-                        f'LogFile "{log}"\nLogLevel Info\nMaxClients 200\n'
-                        f"Allow 127.0.0.1\n{extra}\n")
-        d = Daemon(ns + [TINYPROXY, "-d", "-c", str(conf)], port, log + ".out", "tinyproxy",
-                   log=log)
+        name = tmp_path / f"tinyproxy{len(made)}"
+
+        def cmd(port):
+            (tmp_path / f"{name}-{port}.conf").write_text(
+                f"Listen 127.0.0.1\nPort {port}\nBind {PROXY_FROM}\nTimeout 60\n"
+                f'LogFile "{name}-{port}.log"\nLogLevel Info\nMaxClients 200\n'
+                f"Allow 127.0.0.1\n{extra}\n")
+            return ns + [TINYPROXY, "-d", "-c", f"{name}-{port}.conf"]
+        d = Daemon(cmd, "tinyproxy", lambda port: f"{name}-{port}.out",
+                   log=lambda port: f"{name}-{port}.log")
         made.append(d)
         return d
 
     def microsocks():
         need(MICROSOCKS, "microsocks")
         ns = hosts_namespace(str(tmp_path))
-        port = free_port()
-        log = str(tmp_path / f"microsocks{len(made)}.log")
-        d = Daemon(ns + [MICROSOCKS, "-i", "127.0.0.1", "-p", str(port), "-b", PROXY_FROM],
-                   port, log, "microsocks")
+        name = tmp_path / f"microsocks{len(made)}"
+        d = Daemon(lambda port: ns + [MICROSOCKS, "-i", "127.0.0.1", "-p", str(port), "-b",
+                                      PROXY_FROM],
+                   "microsocks", lambda port: f"{name}-{port}.log")
         made.append(d)
         return d
 
     def tls_front(to_port, cert, key):
         """TLS on the way to a proxy: what an https:// proxy is."""
         need(SOCAT, "socat")
-        port = free_port()
-        log = str(tmp_path / f"socat{len(made)}.log")
-        d = Daemon([SOCAT, f"OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,cert={cert},"
-                    f"key={key},verify=0", f"TCP:127.0.0.1:{to_port}"], port, log, "socat")
+        name = tmp_path / f"socat{len(made)}"
+        d = Daemon(lambda port: [SOCAT, f"OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,"
+                                 f"cert={cert},key={key},verify=0", f"TCP:127.0.0.1:{to_port}"],
+                   "socat", lambda port: f"{name}-{port}.log")
         made.append(d)
         return d
 
