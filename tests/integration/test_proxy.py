@@ -40,22 +40,21 @@ _ns = {}
 
 def hosts_namespace(tmp):
     """A command prefix that runs a program with /etc/hosts replaced (a
-    mount namespace: needs root, as CI has), or a skip."""
+    mount namespace: root, as CI has, or else a user namespace), or a skip."""
+    hosts = os.path.join(tmp, "hosts")
+    with open(hosts, "w") as f:
+        f.write(f"127.0.0.1 localhost {ONLY}\n")
+    unshare = ["unshare", "-m" if os.geteuid() == 0 else "-rm"]
     if "ok" not in _ns:
-        hosts = os.path.join(tmp, "hosts")
-        with open(hosts, "w") as f:
-            f.write(f"127.0.0.1 localhost {ONLY}\n")
-        p = subprocess.run(["unshare", "-m", "sh", "-c",
-                            f'mount --bind "$0" /etc/hosts && getent hosts {ONLY}', hosts],
-                           capture_output=True, text=True)
+        p = subprocess.run(unshare + ["sh", "-c",
+                                      f'mount --bind "$0" /etc/hosts && getent hosts {ONLY}',
+                                      hosts], capture_output=True, text=True)
         _ns["ok"] = p.returncode == 0
-        _ns["hosts"] = hosts
         _ns["why"] = p.stderr.strip()
     if not _ns["ok"]:
-        pytest.skip("the proxies need a mount namespace (unshare -m, as root) for a name "
-                    f"only they know: {_ns['why']}")
-    return ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"',
-            _ns["hosts"]]
+        pytest.skip("the proxies need a mount namespace (unshare -m as root, or -rm with "
+                    f"user namespaces) for a name only they know: {_ns['why']}")
+    return unshare + ["sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', hosts]
 
 
 def owns_listener(pid, port):
