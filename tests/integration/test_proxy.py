@@ -559,3 +559,15 @@ def test_malformed_proxy_settings_are_usage_errors(tmp_path):
     # -x '' means no proxy: the variables are not even read.
     p = run(tmp_path, "-x", "", "--retries", "0", url, env={"https_proxy": "socks4://p:1"})
     assert p.returncode == 1 and "socks4" not in p.stderr
+
+
+def test_help_and_man_page_tell_of_proxies():
+    h = subprocess.run([JUGGLE, "--help"], capture_output=True, text=True)
+    assert h.returncode == 0
+    for word in ("-x, --proxy URL", "socks5h", "--noproxy LIST", "no_proxy"):
+        assert word in h.stdout, word
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    with open(os.path.join(root, "doc", "juggle.1")) as f:
+        man = f.read()
+    for word in (r"\-\-proxy", r"\-\-noproxy", ".SH ENVIRONMENT", "https_proxy", "HTTP_PROXY"):
+        assert word in man, word
