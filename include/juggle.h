@@ -116,6 +116,7 @@ enum jg_err {
 	JG_ENAME = -22,      /* the file name asked for is another book's, or empty */
 	JG_EROBOTS = -23,    /* robots.txt disallows it (jg_options_set_robots);
 	                        added in 0.4 */
+	JG_EPROXY = -24,     /* the proxy was unreachable, refused or failed */
 };
 
 /* The longest URL the session accepts, in bytes. */
@@ -273,6 +274,51 @@ JG_EXPORT int jg_options_set_robots(struct jg_options *opts, int on);
  * tab. JG_EINVAL otherwise. Added in 0.4.
  */
 JG_EXPORT int jg_options_add_header(struct jg_options *opts, const char *line);
+
+/*
+ * Proxies. Added in 0.4. By default a session connects directly and reads
+ * no environment variable: a library that changed course with its host's
+ * environment would surprise a daemon that was started from a shell with
+ * http_proxy set. jg_options_read_proxy_env() is there to opt in (the
+ * command line does).
+ *
+ * jg_options_set_proxy(): every URL goes through `url`,
+ * [SCHEME://][USER[:PASSWORD]@]HOST[:PORT], SCHEME http (the default),
+ * https (TLS to the proxy, verified with jg_options_set_cacert's bundle),
+ * socks5 (juggle resolves the server's name) or socks5h (the proxy does);
+ * PORT defaults to 1080, 443 for https, as curl's. https:// URLs go
+ * through an http(s) proxy with CONNECT. NULL or "" = no proxy. Either
+ * way the choice is explicit: jg_options_read_proxy_env() then leaves the
+ * proxies alone. JG_EINVAL for a malformed URL or an unknown scheme.
+ *
+ * jg_options_set_noproxy(): hosts that go direct all the same, as curl's
+ * --noproxy: names and domains ("example.org" and ".example.org" both
+ * cover www.example.org), IP addresses with an optional /prefix length,
+ * "*" for every host; separated by commas or white space. NULL or "" =
+ * none; explicit likewise. JG_EINVAL for a malformed entry.
+ *
+ * Names never go to a resolver thread: the proxy's name is resolved on
+ * the loop by c-ares, and the server's name too when curl must send an
+ * address (socks5); through http, https and socks5h proxies the server's
+ * name is the proxy's to resolve. A proxy that cannot be reached, refuses
+ * (a CONNECT answered 403 or 407, a SOCKS refusal) or fails is reported
+ * as JG_EPROXY with the proxy named in the result's error, and retried
+ * when that may help; it does not count against the server's host.
+ */
+JG_EXPORT int jg_options_set_proxy(struct jg_options *opts, const char *url);
+JG_EXPORT int jg_options_set_noproxy(struct jg_options *opts, const char *list);
+/*
+ * The proxy variables curl reads, for whatever was not set explicitly
+ * above: http_proxy for http:// URLs (never HTTP_PROXY, which a CGI
+ * program may get from a request's Proxy: header), https_proxy or
+ * HTTPS_PROXY for https:// ones, all_proxy or ALL_PROXY for both, and
+ * no_proxy or NO_PROXY; the first of each that is set and not empty. Reads
+ * the environment now, once (getenv is not safe while another thread
+ * changes the environment). JG_OK, or JG_EINVAL with the variable, its
+ * value and the reason in `errbuf` (JG_ERRBUF_SIZE bytes, may be NULL);
+ * nothing is changed then. JG_ENOMEM.
+ */
+JG_EXPORT int jg_options_read_proxy_env(struct jg_options *opts, char *errbuf);
 
 /*
  * Word counting. A pool of worker processes saves and counts the books of

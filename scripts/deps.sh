@@ -14,6 +14,7 @@ case $profile in
   test)
     packages+=(
       libcmocka-dev python3 python3-pytest nginx-light openssl curl
+      tinyproxy microsocks socat strace
       clang libclang-rt-14-dev
       abigail-tools
       slurmctld slurmd slurm-client munge
@@ -33,7 +34,10 @@ sudo=""
 echo "installing: ${missing[*]}" >&2
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The nginx package starts a system-wide server; the tests run their own.
-if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
-  $sudo systemctl stop nginx || true
-fi
+# The nginx and tinyproxy packages start system-wide servers; the tests
+# run their own.
+for service in nginx tinyproxy; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
+    $sudo systemctl stop "$service" || true
+  fi
+done

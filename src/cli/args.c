@@ -68,7 +68,12 @@ static const char usage_text[] =
 "                           24 h in DIR/.juggle/robots [off]\n"
 "  -A, --user-agent STR     the User-Agent sent [juggle/VERSION]\n"
 "  -H, --header 'N: V'      add header N to every request, replacing juggle's\n"
-"                           own of that name; 'N:' removes it; may be repeated\n";
+"                           own of that name; 'N:' removes it; may be repeated\n"
+"  -x, --proxy URL          [SCHEME://][USER:PASS@]HOST[:PORT], SCHEME http,\n"
+"                           https, socks5 or socks5h; '' for none [http_proxy,\n"
+"                           https_proxy, all_proxy from the environment]\n"
+"      --noproxy LIST       hosts, domains, IPs[/bits] that go direct; '*' all\n"
+"                           [no_proxy from the environment]\n";
 
 /* The help's second half (ISO C's string literals stop at 4095 bytes). */
 static const char usage_more[] =
@@ -165,11 +170,11 @@ enum long_only {
 	OPT_CACERT, OPT_RESOLVE, OPT_DNS_SERVERS, OPT_SPLIT, OPT_KEEP_BOILERPLATE, OPT_TOP,
 	OPT_COUNTS, OPT_NO_COUNT, OPT_ENGINE, OPT_THREADS, OPT_SHARD, OPT_REFRESH, OPT_CHECKPOINT,
 	OPT_WAIT, OPT_RANDOM_WAIT, OPT_LIMIT_RATE, OPT_FAILED, OPT_CONFIG, OPT_NO_CONFIG,
-	OPT_COMPLETION, OPT_ROBOTS,
+	OPT_COMPLETION, OPT_ROBOTS, OPT_NOPROXY,
 };
 
 /* The letters, as getopt takes them: completion reads them too. */
-#define SHORT_OPTIONS "i:o:qvj:w:A:H:hV"
+#define SHORT_OPTIONS "i:o:qvj:w:A:H:x:hV"
 
 static const struct option long_options[] = {
 	{"input", required_argument, NULL, 'i'},
@@ -198,6 +203,8 @@ static const struct option long_options[] = {
 	{"random-wait", no_argument, NULL, OPT_RANDOM_WAIT},
 	{"robots", no_argument, NULL, OPT_ROBOTS},
 	{"header", required_argument, NULL, 'H'},
+	{"proxy", required_argument, NULL, 'x'},
+	{"noproxy", required_argument, NULL, OPT_NOPROXY},
 	{"workers", required_argument, NULL, 'w'},
 	{"split", required_argument, NULL, OPT_SPLIT},
 	{"keep-boilerplate", no_argument, NULL, OPT_KEEP_BOILERPLATE},
@@ -233,6 +240,18 @@ static void push(const char ***v, size_t *n, const char *s)
 	}
 	grown[(*n)++] = s;
 	*v = grown;
+}
+
+/* A proxy URL for a message: its credentials, if any, as "***". */
+static void redact(const char *url, char *out, size_t len)
+{
+	const char *at = strrchr(url, '@');
+	const char *start = strstr(url, "://");
+	start = start ? start + 3 : url;
+	if (at && at > start)
+		snprintf(out, len, "%.*s***%s", (int)(start - url), url, at);
+	else
+		snprintf(out, len, "%s", url);
 }
 
 static void set_option(struct cli_args *a, int opt, const char *arg)
@@ -301,6 +320,20 @@ static void set_option(struct cli_args *a, int opt, const char *arg)
 			cli_usage_error("--header: expected 'Name: value' (a token, then no control "
 			                "characters; at most %d headers of %d bytes), got '%s'",
 			                JG_HEADERS_MAX, JG_HEADER_MAX, arg);
+		break;
+	case 'x':
+		if (jg_options_set_proxy(o, arg) != JG_OK) {
+			char shown[300];
+			redact(arg, shown, sizeof shown);
+			cli_usage_error("--proxy: expected [SCHEME://][USER:PASSWORD@]HOST[:PORT] with "
+			                "SCHEME http, https, socks5 or socks5h, got '%s'", shown);
+		}
+		a->proxy_given = 1;
+		break;
+	case OPT_NOPROXY:
+		if (jg_options_set_noproxy(o, arg) != JG_OK)
+			cli_usage_error("--noproxy: expected host names, domains or IP addresses "
+			                "(ADDR[/BITS]) separated by commas, or '*', got '%s'", arg);
 		break;
 	default: cli_usage_error("%s", "unknown option");
 	}
@@ -467,6 +500,13 @@ void cli_args_parse(struct cli_args *a, int argc, char **argv)
 	if (a->threads && a->engine != JG_ENGINE_THREADS)
 		cli_usage_error("%s", "--threads needs --engine threads");
 	jg_options_set_engine(a->opts, a->engine, a->threads);
+	/* After the options: -x and --noproxy win over the variables. */
+	char why[JG_ERRBUF_SIZE];
+	int rc = jg_options_read_proxy_env(a->opts, why);
+	if (rc == JG_EINVAL)
+		cli_usage_error("%s (--proxy URL or --proxy '' overrides it)", why);
+	if (rc != JG_OK)
+		cli_usage_error("%s", jg_strerror(rc));
 	if (a->wait_set)
 		jg_options_set_wait(a->opts, a->wait, a->random_wait);
 }

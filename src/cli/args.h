@@ -40,6 +40,7 @@ struct cli_args {
 	double checkpoint;         /* seconds between count seals; 0: at the end */
 	double wait;               /* --wait */
 	int random_wait, wait_set;
+	int proxy_given;           /* -x: the *_proxy variables are not read */
 };
 
 /* Parses argv; exits on --help, --version or a usage error. */

@@ -360,22 +360,17 @@ static void note_gutenberg_pace(const struct cli *c)
 }
 
 /*
- * Proxies are not supported yet: curl would resolve the proxy's name in a
- * thread of its own, so the library turns them off. A proxy the user's
- * environment names is then not used, and that must never pass silently.
+ * The proxy variables are honoured (jg_options_read_proxy_env), all but
+ * HTTP_PROXY, as in curl: a CGI program gets it from a request's Proxy:
+ * header, so it cannot be trusted. That must not pass silently either.
  */
-static void warn_unused_proxy(void)
+static void warn_ignored_proxy(const struct cli_args *a)
 {
-	static const char *const vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
-	                                   "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
-	for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
-		const char *v = getenv(vars[i]);
-		if (v && *v) {
-			jg_say(stderr, "juggle: warning: %s is set, but juggle does not use proxies yet: "
-			       "connecting directly\n", vars[i]);
-			return;
-		}
-	}
+	const char *upper = getenv("HTTP_PROXY"), *lower = getenv("http_proxy");
+	if (a->proxy_given || !upper || !*upper || (lower && *lower))
+		return;
+	jg_say(stderr, "juggle: warning: HTTP_PROXY is set but not used: as curl, juggle takes "
+	       "the proxy of http:// URLs from http_proxy (lower case) or all_proxy only\n");
 }
 
 /* What resuming has to say: printed as the run's own lines. */
@@ -584,7 +579,7 @@ int cli_run(const struct cli_args *args, int argc, char **argv)
 		        (unsigned long long)c.other_shards);
 	jg_report_set_total(&c.report, c.accepted);
 	note_gutenberg_pace(&c);
-	warn_unused_proxy();
+	warn_ignored_proxy(c.args);
 	status = run(&c, loop);
 	if (!c.args->quiet && (c.resume.kept || c.resume.recounted || c.resume.revalidated)) {
 		char kept[96], again[32], same[32];

@@ -27,6 +27,7 @@ JG_EXPORT const char *jg_strerror(int err)
 	case JG_EBUSY: return "the output directory is in use";
 	case JG_ENAME: return "that file name is another book's";
 	case JG_EROBOTS: return "disallowed by robots.txt";
+	case JG_EPROXY: return "proxy failure";
 	}
 	return "unknown error";
 }
@@ -58,6 +59,7 @@ JG_EXPORT const char *jg_err_name(int err)
 	case JG_EBUSY: return "busy";
 	case JG_ENAME: return "name";
 	case JG_EROBOTS: return "robots";
+	case JG_EPROXY: return "proxy";
 	}
 	return "unknown";
 }

@@ -13,7 +13,7 @@
 
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
-enum job_state { JOB_RESOLVING, JOB_FETCHING, JOB_WAITING, JOB_READY };
+enum job_state { JOB_RESOLVING_PROXY, JOB_RESOLVING, JOB_FETCHING, JOB_WAITING, JOB_READY };
 
 /* Unreachable attempts in a row (connect, DNS, timeout; no answer in
  * between) after which a host's queued URLs fail at once. */
@@ -24,6 +24,9 @@ struct jg_job {
 	struct jg_jobs *js;
 	struct jg_job *prev, *next;
 	struct jg_resolve_req dns;
+	struct jg_resolve_req proxy_dns;
+	const struct jg_proxy *proxy; /* the current attempt's, NULL: direct */
+	char *proxy_at;            /* its "host:port:addrs" for curl, NULL: a literal */
 	struct jg_transfer xfer;
 	ev_timer backoff;
 	struct jg_store_temp file;  /* download only: the attempt's file */
@@ -109,6 +112,9 @@ static void job_stop(struct jg_job *job)
 {
 	struct jg_jobs *js = job->js;
 	switch (job->state) {
+	case JOB_RESOLVING_PROXY:
+		jg_resolver_cancel(js->resolver, &job->proxy_dns);
+		break;
 	case JOB_RESOLVING:
 		jg_resolver_cancel(js->resolver, &job->dns);
 		break;
@@ -157,6 +163,7 @@ static void job_free(struct jg_job *job)
 	job_give_slot(job);
 	jg_store_abort(js->store, &job->file);
 	jg_url_fini(&job->cur);
+	free(job->proxy_at);
 	free(job->visited);
 	jg_outcome_fini(&job->out);
 	free(job);
@@ -338,7 +345,12 @@ static void job_fetch(struct jg_job *job, const char *addrs)
 	job->state = JOB_FETCHING;
 	const struct jg_book_prior *prior = job->prior;
 	struct jg_fetch_cond cond = {prior ? prior->etag : NULL, prior ? prior->last_modified : NULL};
-	if (jg_fetch_start(js->fetch, &job->xfer, job->cur.url, entry, job->file.fd,
+	struct jg_fetch_route route = {
+		.resolve = entry,
+		.proxy = job->proxy ? job->proxy->curl_url : NULL,
+		.proxy_resolve = job->proxy_at,
+	};
+	if (jg_fetch_start(js->fetch, &job->xfer, job->cur.url, &route, job->file.fd,
 	                   prior ? &cond : NULL) < 0)
 		job_fail(job, JG_EINTERNAL, job->xfer.errbuf);
 }
@@ -357,13 +369,13 @@ static void on_resolved(struct jg_resolve_req *req, const char *addrs, const cha
 		job_fail(job, JG_EDNS, why);
 }
 
-/* One attempt: resolve the current URL's host, then fetch it. */
-static void job_attempt(struct jg_job *job)
+/* Resolves the current URL's host when curl needs its address, then fetches. */
+static void job_resolve_server(struct jg_job *job)
 {
 	struct jg_jobs *js = job->js;
-	job->out.attempts++;
-	note(job, JG_EVENT_START, job->cur.url, NULL, 0);
-	if (job->cur.is_ip) {
+	/* Through an http(s) or socks5h proxy the name is the proxy's to
+	 * resolve: curl gets none of ours, and needs none. */
+	if (job->cur.is_ip || (job->proxy && !jg_proxy_wants_address(job->proxy))) {
 		job_fetch(job, NULL);
 		return;
 	}
@@ -378,6 +390,74 @@ static void job_attempt(struct jg_job *job)
 		break;
 	case JG_RESOLVE_FAILED:
 		on_resolved(&job->dns, NULL, answer, transient);
+		break;
+	case JG_RESOLVE_PENDING:
+		break;
+	}
+}
+
+/* The proxy's address is known: curl gets it as a CURLOPT_RESOLVE entry. */
+static void job_proxy_found(struct jg_job *job, const char *addrs)
+{
+	const struct jg_proxy *p = job->proxy;
+	free(job->proxy_at);
+	if (asprintf(&job->proxy_at, "%s:%ld:%s", p->host, p->port, addrs) < 0) {
+		job->proxy_at = NULL;
+		job_fail(job, JG_ENOMEM, "out of memory");
+		return;
+	}
+	job_resolve_server(job);
+}
+
+/* The proxy's name did not resolve: the proxy's failure, not the host's. */
+static void job_proxy_unknown(struct jg_job *job, const char *why, int transient)
+{
+	char text[600];
+	snprintf(text, sizeof text, "proxy %s: %.400s", job->proxy->shown, why);
+	if (transient)
+		job_retry_or_fail(job, JG_EPROXY, text, 0);
+	else
+		job_fail(job, JG_EPROXY, text);
+}
+
+static void on_proxy_resolved(struct jg_resolve_req *req, const char *addrs, const char *why,
+                              int transient)
+{
+	struct jg_job *job = container_of(req, struct jg_job, proxy_dns);
+	if (addrs)
+		job_proxy_found(job, addrs);
+	else
+		job_proxy_unknown(job, why, transient);
+}
+
+/*
+ * One attempt: the route (direct, or which proxy: it may differ after a
+ * redirect), the proxy's address, the server's when curl needs it, then
+ * the transfer.
+ */
+static void job_attempt(struct jg_job *job)
+{
+	struct jg_jobs *js = job->js;
+	job->out.attempts++;
+	note(job, JG_EVENT_START, job->cur.url, NULL, 0);
+	free(job->proxy_at);
+	job->proxy_at = NULL;
+	job->proxy = jg_proxies_route(js->proxies, &job->cur);
+	if (!job->proxy || job->proxy->is_ip) {
+		job_resolve_server(job);
+		return;
+	}
+	const char *answer;
+	int transient;
+	job->state = JOB_RESOLVING_PROXY;
+	job->proxy_dns.cb = on_proxy_resolved;
+	switch (jg_resolver_lookup(js->resolver, job->proxy->host, job->proxy->port, &job->proxy_dns,
+	                           &answer, &transient)) {
+	case JG_RESOLVE_DONE:
+		job_proxy_found(job, answer);
+		break;
+	case JG_RESOLVE_FAILED:
+		job_proxy_unknown(job, answer, transient);
 		break;
 	case JG_RESOLVE_PENDING:
 		break;
@@ -505,6 +585,21 @@ static void job_save(struct jg_job *job)
 	job_hand_over(job, JG_POOL_SAVE, body, len, held, 0);
 }
 
+/* JG_EPROXY when the attempt's proxy failed it, JG_OK otherwise. */
+static int proxy_failure(const struct jg_job *job, const struct jg_transfer *t, char *why,
+                         size_t why_len, int *transient)
+{
+	struct jg_proxy_attempt pa = {
+		.curl_code = t->code,
+		.http_code = t->http_code,
+		.curl_error = t->errbuf,
+	};
+	if (t->aborted || t->stalled || t->out_of_fds)
+		return JG_OK; /* we stopped it ourselves, or had no descriptor */
+	jg_fetch_proxy_answer(t, &pa.connect_code, &pa.proxy_error);
+	return jg_proxy_classify(job->proxy, &pa, why, why_len, transient);
+}
+
 void jg_job_on_transfer_done(struct jg_transfer *t)
 {
 	struct jg_job *job = container_of(t, struct jg_job, xfer);
@@ -555,9 +650,20 @@ void jg_job_on_transfer_done(struct jg_transfer *t)
 		.max_size = js->opt->max_size,
 		.curl_error = t->errbuf,
 	};
-	char why[300];
+	char why[600];
 	int transient;
-	int err = jg_retry_classify(&a, why, sizeof why, &transient);
+	int err = job->proxy ? proxy_failure(job, t, why, sizeof why, &transient) : JG_OK;
+	if (err == JG_OK)
+		err = jg_retry_classify(&a, why, sizeof why, &transient);
+	if (err == JG_EPROXY) {
+		/* Nothing was heard from the server: no word on its host. */
+		jg_fetch_release(t);
+		if (transient)
+			job_retry_or_fail(job, err, why, 0);
+		else
+			job_fail(job, err, why);
+		return;
+	}
 	int answered = t->http_code > 0;
 	/* What the server says of its load is the host's business, beyond
 	 * this URL: a 429 or 503 slows the whole host down (AIMD). */

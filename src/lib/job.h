@@ -29,6 +29,7 @@
 #include "hosts.h"
 #include "options.h"
 #include "outcome.h"
+#include "proxy.h"
 #include "resolve.h"
 #include "store.h"
 
@@ -64,6 +65,7 @@ struct jg_jobs {
 	const struct jg_options *opt;
 	struct jg_fetch *fetch;
 	struct jg_resolver *resolver;
+	const struct jg_proxies *proxies; /* which URLs go through which proxy */
 	struct jg_hosts *hosts;
 	struct jg_store *store;
 	uint64_t *rng;                 /* the retries' jitter */

@@ -2,7 +2,9 @@
 
 #include "juggle.h"
 #include "url.h"
+#include "proxy.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +72,9 @@ void jg_options_fini(struct jg_options *o)
 	free(o->cacert);
 	free(o->dns_servers);
 	free(o->user_agent);
+	free(o->proxy_http);
+	free(o->proxy_https);
+	free(o->noproxy);
 	free_list(o->resolve, o->n_resolve);
 	free_list(o->headers, o->n_headers);
 	set_defaults(o);
@@ -101,10 +106,14 @@ int jg_options_copy(struct jg_options *dst, const struct jg_options *src)
 	dst->output_dir = dst->cacert = dst->dns_servers = dst->user_agent = NULL;
 	dst->resolve = dst->headers = dst->mirrors = NULL;
 	dst->n_resolve = dst->n_headers = dst->n_mirrors = 0;
+	dst->proxy_http = dst->proxy_https = dst->noproxy = NULL;
 	if (copy_string(&dst->output_dir, src->output_dir, default_output_dir) < 0 ||
 	    copy_string(&dst->cacert, src->cacert, NULL) < 0 ||
 	    copy_string(&dst->dns_servers, src->dns_servers, NULL) < 0 ||
 	    copy_string(&dst->user_agent, src->user_agent, NULL) < 0 ||
+	    copy_string(&dst->proxy_http, src->proxy_http, NULL) < 0 ||
+	    copy_string(&dst->proxy_https, src->proxy_https, NULL) < 0 ||
+	    copy_string(&dst->noproxy, src->noproxy, NULL) < 0 ||
 	    list_copy(&dst->resolve, &dst->n_resolve, src->resolve, src->n_resolve) < 0 ||
 	    list_copy(&dst->headers, &dst->n_headers, src->headers, src->n_headers) < 0 ||
 	    (src->n_mirrors ? list_copy(&dst->mirrors, &dst->n_mirrors, src->mirrors, src->n_mirrors)
@@ -414,4 +423,94 @@ JG_EXPORT int jg_options_add_header(struct jg_options *o, const char *line)
 		if (!is_token_char((unsigned char)*p))
 			return JG_EINVAL;
 	return list_add(&o->headers, &o->n_headers, line);
+}
+
+/* A proxy URL jg_proxy_parse() takes; NULL and "" are "none". */
+static int proxy_valid(const char *url, char *why, size_t why_len)
+{
+	struct jg_proxy p;
+	if (!url || !*url)
+		return 1;
+	if (jg_proxy_parse(url, &p, why, why_len) < 0)
+		return 0;
+	jg_proxy_fini(&p);
+	return 1;
+}
+
+static int noproxy_valid(const char *list, char *why, size_t why_len)
+{
+	struct jg_noproxy np;
+	if (jg_noproxy_parse(list, &np, why, why_len) < 0)
+		return 0;
+	jg_noproxy_fini(&np);
+	return 1;
+}
+
+/* Both schemes' proxies at once: all or nothing. */
+static int set_proxies(struct jg_options *o, const char *http, const char *https)
+{
+	char *h = NULL, *s = NULL;
+	if ((http && *http && !(h = strdup(http))) || (https && *https && !(s = strdup(https)))) {
+		free(h);
+		return JG_ENOMEM;
+	}
+	free(o->proxy_http);
+	free(o->proxy_https);
+	o->proxy_http = h;
+	o->proxy_https = s;
+	o->proxy_set = 1;
+	return JG_OK;
+}
+
+JG_EXPORT int jg_options_set_proxy(struct jg_options *o, const char *url)
+{
+	char why[200];
+	if (!o || !proxy_valid(url, why, sizeof why))
+		return JG_EINVAL;
+	return set_proxies(o, url, url);
+}
+
+JG_EXPORT int jg_options_set_noproxy(struct jg_options *o, const char *list)
+{
+	char why[200];
+	if (!o || !noproxy_valid(list, why, sizeof why))
+		return JG_EINVAL;
+	int rc = replace_string(&o->noproxy, list && *list ? list : NULL);
+	if (rc == JG_OK)
+		o->noproxy_set = 1;
+	return rc;
+}
+
+static int bad_variable(char *errbuf, const char *var, const char *value, const char *why)
+{
+	if (errbuf)
+		snprintf(errbuf, JG_ERRBUF_SIZE, "%.16s='%.60s': %.150s", var, value, why);
+	return JG_EINVAL;
+}
+
+JG_EXPORT int jg_options_read_proxy_env(struct jg_options *o, char *errbuf)
+{
+	char why[200];
+	struct jg_proxy_env env;
+	if (!o)
+		return JG_EINVAL;
+	jg_proxy_env_read(&env, getenv);
+	if (!o->proxy_set) {
+		if (!proxy_valid(env.http, why, sizeof why))
+			return bad_variable(errbuf, env.http_var, env.http, why);
+		if (!proxy_valid(env.https, why, sizeof why))
+			return bad_variable(errbuf, env.https_var, env.https, why);
+	}
+	if (!o->noproxy_set && !noproxy_valid(env.noproxy, why, sizeof why))
+		return bad_variable(errbuf, env.noproxy_var, env.noproxy, why);
+	/* Read, not chosen: proxy_set stays as it was. */
+	if (!o->proxy_set) {
+		int set = o->proxy_set, rc = set_proxies(o, env.http, env.https);
+		o->proxy_set = set;
+		if (rc != JG_OK)
+			return rc;
+	}
+	if (!o->noproxy_set && replace_string(&o->noproxy, env.noproxy) != JG_OK)
+		return JG_ENOMEM;
+	return JG_OK;
 }

@@ -37,6 +37,11 @@ struct jg_options {
 	unsigned threads;      /* 0 = jobs */
 	int forget_finished;   /* a reported book leaves the session */
 	int robots;            /* keep to each origin's robots.txt (robots_gate.h) */
+	char *proxy_http;      /* proxy of http:// URLs, NULL: none (proxy.h) */
+	char *proxy_https;     /* of https:// URLs */
+	int proxy_set;         /* chosen by the caller: the environment is not read */
+	char *noproxy;         /* hosts that go direct (noproxy.h) */
+	int noproxy_set;
 };
 
 /* Deep copy of `src` (NULL = defaults) into `dst`; 0 or -1 on ENOMEM. */

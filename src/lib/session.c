@@ -472,6 +472,10 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 	for (size_t i = 0; i < s->opt.n_resolve; i++)
 		if (jg_resolver_pin(&s->resolver, s->opt.resolve[i]) < 0)
 			return JG_ENOMEM;
+	/* The setters validated these: only memory can fail here. */
+	if (jg_proxies_init(&s->proxies, s->opt.proxy_http, s->opt.proxy_https, s->opt.noproxy, why,
+	                    why_len) < 0)
+		return JG_EINVAL;
 	/* Crawlers' manners: name the program and, when the build says where,
 	 * a page for the server's operator ("+URL", as search engines do). */
 	if (*JG_CONTACT_URL)
@@ -500,6 +504,7 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 	                                         &s->hosts, &s->store, ua, on_robots_ready, s,
 	                                         why, why_len) < 0)
 		return JG_EIO;
+	s->robots.proxies = &s->proxies;
 	/* Without counting, workers would only copy bodies to disk: the body
 	 * streams to its file as it arrives instead, holding no memory. */
 	s->jobs = (struct jg_jobs){
@@ -507,6 +512,7 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 		.opt = &s->opt,
 		.fetch = &s->fetch,
 		.resolver = &s->resolver,
+		.proxies = &s->proxies,
 		.hosts = &s->hosts,
 		.store = &s->store,
 		.rng = &s->rng,
@@ -946,6 +952,7 @@ static void destroy(struct jg_session *s)
 	jg_fetch_fini(&s->fetch);
 	if (s->resolver.loop)
 		jg_resolver_fini(&s->resolver);
+	jg_proxies_fini(&s->proxies);
 	jg_store_close(&s->store);
 	if (s->trash.loop)
 		jg_trash_fini(&s->trash);

@@ -12,6 +12,7 @@
 #include "hosts.h"
 #include "juggle.h"
 #include "options.h"
+#include "proxy.h"
 #include "resolve.h"
 #include "robots_gate.h"
 #include "stall.h"
@@ -26,6 +27,7 @@ struct jg_session {
 	struct jg_trash trash;      /* big temporary files, freed a slice at a time */
 	struct jg_fetch fetch;
 	struct jg_resolver resolver;
+	struct jg_proxies proxies;  /* which URLs go through which proxy */
 	struct jg_hosts hosts;
 	struct jg_stall stall;
 	struct jg_catalog cat;      /* the books added */

@@ -18,8 +18,9 @@ import pytest
 BUILD = os.environ.get("JG_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
 JUGGLE = os.path.join(BUILD, "juggle")
 # Every test talks to loopback: the machine's proxy settings are none of
-# their business (juggle warns about an unused proxy; one test sets its own).
-for _k in [k for k in os.environ if k.lower() in ("http_proxy", "https_proxy", "all_proxy")]:
+# their business (juggle honours them; test_proxy.py sets its own).
+for _k in [k for k in os.environ
+           if k.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")]:
     del os.environ[_k]
 # Nor is the user's own config file: juggle reads $XDG_CONFIG_HOME/juggle/config.
 import tempfile  # noqa: E402

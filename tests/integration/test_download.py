@@ -444,21 +444,6 @@ def test_retry_after_holds_the_whole_host_and_halves_its_concurrency(server, jug
     assert max_overlap(after) <= 2, after
 
 
-def test_a_proxy_in_the_environment_is_never_ignored_silently(server, tmp_path):
-    url = server.url("/gen/px.txt")
-    env = {**os.environ, "https_proxy": "http://127.0.0.1:9"}
-    env.pop("http_proxy", None)
-    p = subprocess.run([JUGGLE, "-o", str(tmp_path / "t"), url], env=env, capture_output=True,
-                       text=True, timeout=30)
-    assert p.returncode == 0, p.stderr
-    assert "juggle: warning: https_proxy is set, but juggle does not use proxies yet: " \
-           "connecting directly" in p.stderr
-    clean = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    p = subprocess.run([JUGGLE, "-o", str(tmp_path / "u"), url], env=clean, capture_output=True,
-                       text=True, timeout=30)
-    assert p.returncode == 0 and "proxy" not in p.stderr, p.stderr
-
-
 def test_limit_rate_holds_the_whole_run_to_the_rate_and_shares_it(server, juggle):
     """--limit-rate 512K: 2 MiB take 4 s (within 15%), whether one book
     or four at once, and four share it fairly (they end together)."""

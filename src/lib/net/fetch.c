@@ -653,7 +653,8 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
 	return fd;
 }
 
-static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url)
+static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url,
+                      const char *proxy)
 {
 	CURL *e = t->easy;
 	curl_easy_setopt(e, CURLOPT_URL, url);
@@ -684,8 +685,18 @@ static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	/* A proxy from the environment would be resolved by curl's thread. */
-	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	/* Only the proxy the caller chose, or none: curl would otherwise read
+	 * *_proxy and no_proxy from the environment (explicit strings, ""
+	 * included, keep it from that), and resolve what they name in its
+	 * thread. Which URLs go direct is decided before (proxy.h). */
+	curl_easy_setopt(e, CURLOPT_PROXY, proxy ? proxy : "");
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+	if (proxy) {
+		/* The proxy's answer to CONNECT is no part of the server's head. */
+		curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+		if (f->cfg.cacert)
+			curl_easy_setopt(e, CURLOPT_PROXY_CAINFO, f->cfg.cacert);
+	}
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	/* Waiting for a connection that may multiplex pays only with TLS
 	 * (HTTP/2 is negotiated there); on cleartext it would serialise. */
@@ -727,15 +738,31 @@ static int add_header(struct curl_slist **list, const char *name, const char *va
 	return 0;
 }
 
-int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url, const char *resolve,
-                   int sink, const struct jg_fetch_cond *cond)
+/* Appends `entry` (if any) to the transfer's CURLOPT_RESOLVE list. */
+static int add_resolve(struct jg_transfer *t, const char *entry)
 {
+	if (!entry)
+		return 0;
+	struct curl_slist *l = curl_slist_append(t->resolve, entry);
+	if (!l)
+		return -1;
+	t->resolve = l;
+	return 0;
+}
+
+int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url,
+                   const struct jg_fetch_route *route, int sink,
+                   const struct jg_fetch_cond *cond)
+{
+	static const struct jg_fetch_route direct;
+	if (!route)
+		route = &direct;
 	memset(t, 0, sizeof *t);
 	t->f = f;
 	t->sink = sink;
 	t->spill.fd = -1;
 	jg_head_init(&t->head);
-	if (resolve && !(t->resolve = curl_slist_append(NULL, resolve)))
+	if (add_resolve(t, route->resolve) < 0 || add_resolve(t, route->proxy_resolve) < 0)
 		goto nomem;
 	if (!caller_sets(f, "Accept-Encoding") &&
 	    add_header(&t->headers, "Accept-Encoding", JG_ACCEPT_ENCODING) < 0)
@@ -753,7 +780,7 @@ int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url, c
 	}
 	if (!(t->easy = take_easy(f)))
 		goto nomem;
-	configure(f, t, url);
+	configure(f, t, url, route->proxy);
 	if (f->engine->start(f, t) < 0) {
 		jg_fetch_release(t);
 		return -1;
@@ -853,6 +880,15 @@ void jg_fetch_release(struct jg_transfer *t)
 	t->resolve = NULL;
 	curl_slist_free_all(t->headers);
 	t->headers = NULL;
+}
+
+void jg_fetch_proxy_answer(const struct jg_transfer *t, long *connect_code, long *proxy_error)
+{
+	*connect_code = *proxy_error = 0;
+	if (!t->easy)
+		return;
+	curl_easy_getinfo(t->easy, CURLINFO_HTTP_CONNECTCODE, connect_code);
+	curl_easy_getinfo(t->easy, CURLINFO_PROXY_ERROR, proxy_error);
 }
 
 const char *jg_fetch_header(const struct jg_transfer *t, const char *name)

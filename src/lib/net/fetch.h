@@ -159,8 +159,21 @@ struct jg_fetch_cond {
 };
 
 /*
- * Starts fetching `url`; `resolve` ("host:port:addrs", may be NULL) tells
- * curl where the host is, so curl never resolves on its own. A 2xx body
+ * Where a transfer goes, so that curl never resolves a name on its own
+ * (Debian's libcurl would in a thread): "host:port:addrs" entries for
+ * CURLOPT_RESOLVE, and the proxy, if any. Strings are borrowed for the
+ * call (curl copies them).
+ */
+struct jg_fetch_route {
+	const char *resolve;       /* the server's address, or NULL: an address
+	                              literal, or the proxy resolves its name */
+	const char *proxy;         /* for CURLOPT_PROXY (proxy.h), NULL: direct */
+	const char *proxy_resolve; /* the proxy's address, or NULL: a literal */
+};
+
+/*
+ * Starts fetching `url` along `route` (NULL: direct, nothing to resolve:
+ * an address literal). A 2xx body
  * is written to `sink` as it arrives when sink >= 0 (t->len counts it),
  * else kept in memory. With `cond`,
  * the request carries If-None-Match / If-Modified-Since (a 304 then ends
@@ -168,7 +181,8 @@ struct jg_fetch_cond {
  * until `done` fires or it cancels.
  */
 int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url,
-                   const char *resolve, int sink, const struct jg_fetch_cond *cond);
+                   const struct jg_fetch_route *route, int sink,
+                   const struct jg_fetch_cond *cond);
 /* Stops a transfer in flight without calling `done`; frees its body. */
 void jg_fetch_cancel(struct jg_transfer *t);
 /* Engine threads started so far (0 for the loop engine). */
@@ -186,6 +200,9 @@ void jg_fetch_release(struct jg_transfer *t);
 const char *jg_fetch_content_type(const struct jg_transfer *t);
 /* The value of response header `name` of a finished transfer, or NULL. */
 const char *jg_fetch_header(const struct jg_transfer *t, const char *name);
+/* What the proxy of a finished transfer answered: its status to CONNECT
+ * (0 if none) and curl's CURLproxycode (a SOCKS failure; 0 if none). */
+void jg_fetch_proxy_answer(const struct jg_transfer *t, long *connect_code, long *proxy_error);
 /* The Location of a 3xx answer of a finished transfer, resolved against
  * its URL, or NULL. Valid until the transfer is released. */
 const char *jg_fetch_redirect_url(struct jg_transfer *t);

@@ -28,6 +28,10 @@ struct robots_fetch {
 	uint32_t host;
 	int https;
 	int resolving;              /* waiting on `dns` */
+	int proxy_resolving;        /* waiting on `proxy_dns` */
+	struct jg_resolve_req proxy_dns;
+	const struct jg_proxy *proxy; /* the request's, NULL: direct */
+	char *proxy_at;             /* its "host:port:addrs" for curl, NULL: a literal */
 	int transferring;           /* `xfer` is curl's */
 	struct jg_resolve_req dns;
 	struct jg_transfer xfer;
@@ -78,9 +82,11 @@ static void fetch_stop(struct robots_fetch *f)
 {
 	if (f->resolving)
 		jg_resolver_cancel(f->g->resolver, &f->dns);
+	if (f->proxy_resolving)
+		jg_resolver_cancel(f->g->resolver, &f->proxy_dns);
 	if (f->transferring)
 		jg_fetch_cancel(&f->xfer);
-	f->resolving = f->transferring = 0;
+	f->resolving = f->proxy_resolving = f->transferring = 0;
 }
 
 static void fetch_free(struct robots_fetch *f)
@@ -95,6 +101,7 @@ static void fetch_free(struct robots_fetch *f)
 	g->fetching--;
 	jg_url_fini(&f->cur);
 	free(f->origin);
+	free(f->proxy_at);
 	free(f);
 }
 
@@ -201,7 +208,12 @@ static void fetch_send(struct robots_fetch *f, const char *addrs)
 		snprintf(resolve, sizeof resolve, "%s:%ld:%s", f->cur.host, f->cur.port, addrs);
 		entry = resolve;
 	}
-	if (jg_fetch_start(g->fetch, &f->xfer, f->cur.url, entry, -1, NULL) < 0) {
+	struct jg_fetch_route route = {
+		.resolve = entry,
+		.proxy = f->proxy ? f->proxy->curl_url : NULL,
+		.proxy_resolve = f->proxy_at,
+	};
+	if (jg_fetch_start(g->fetch, &f->xfer, f->cur.url, &route, -1, NULL) < 0) {
 		char why[CURL_ERROR_SIZE + 16];
 		snprintf(why, sizeof why, "%s", f->xfer.errbuf);
 		fetch_fail(f, why);
@@ -222,9 +234,11 @@ static void on_resolved(struct jg_resolve_req *req, const char *addrs, const cha
 		fetch_fail(f, why);
 }
 
-static void fetch_attempt(struct robots_fetch *f)
+/* The server's address, when curl needs it: not through a proxy that
+ * resolves names itself (http, https, socks5h), as the books do. */
+static void fetch_resolve_server(struct robots_fetch *f)
 {
-	if (f->cur.is_ip) {
+	if (f->cur.is_ip || (f->proxy && !jg_proxy_wants_address(f->proxy))) {
 		fetch_send(f, NULL);
 		return;
 	}
@@ -241,6 +255,53 @@ static void fetch_attempt(struct robots_fetch *f)
 	case JG_RESOLVE_FAILED:
 		f->resolving = 0;
 		fetch_fail(f, answer);
+		break;
+	case JG_RESOLVE_PENDING:
+		break;
+	}
+}
+
+static void on_proxy_resolved(struct jg_resolve_req *req, const char *addrs, const char *why,
+                              int transient)
+{
+	struct robots_fetch *f = container_of(req, struct robots_fetch, proxy_dns);
+	f->proxy_resolving = 0;
+	if (!addrs) {
+		char text[600];
+		snprintf(text, sizeof text, "proxy %s: %.400s", f->proxy->shown, why);
+		fetch_fail(f, text);
+		return;
+	}
+	if (asprintf(&f->proxy_at, "%s:%ld:%s", f->proxy->host, f->proxy->port, addrs) < 0) {
+		f->proxy_at = NULL;
+		fetch_fail(f, "out of memory");
+		return;
+	}
+	fetch_resolve_server(f);
+}
+
+/* One request: its route (direct, or the proxy the books of that URL
+ * take), the proxy's address on the loop, then the server's if need be. */
+static void fetch_attempt(struct robots_fetch *f)
+{
+	free(f->proxy_at);
+	f->proxy_at = NULL;
+	f->proxy = f->g->proxies ? jg_proxies_route(f->g->proxies, &f->cur) : NULL;
+	if (!f->proxy || f->proxy->is_ip) {
+		fetch_resolve_server(f);
+		return;
+	}
+	const char *answer;
+	int transient;
+	f->proxy_dns.cb = on_proxy_resolved;
+	f->proxy_resolving = 1;
+	switch (jg_resolver_lookup(f->g->resolver, f->proxy->host, f->proxy->port, &f->proxy_dns,
+	                           &answer, &transient)) {
+	case JG_RESOLVE_DONE:
+		on_proxy_resolved(&f->proxy_dns, answer, NULL, 0);
+		break;
+	case JG_RESOLVE_FAILED:
+		on_proxy_resolved(&f->proxy_dns, NULL, answer, transient);
 		break;
 	case JG_RESOLVE_PENDING:
 		break;

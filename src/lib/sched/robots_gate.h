@@ -38,6 +38,7 @@
 
 #include "fetch.h"
 #include "hosts.h"
+#include "proxy.h"
 #include "resolve.h"
 #include "robots.h"
 #include "robots_cache.h"
@@ -57,6 +58,7 @@ struct jg_robots_gate {
 	struct jg_fetch *fetch;
 	struct jg_resolver *resolver;
 	struct jg_hosts *hosts;
+	const struct jg_proxies *proxies;    /* the books' proxies: robots.txt goes the same way */
 	struct jg_robots_cache cache;
 	char agent[JG_ROBOTS_AGENT_MAX + 1]; /* the product token groups are matched on */
 	struct robots_site *sites;           /* 2 per host id: http, https */
