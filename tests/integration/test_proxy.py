@@ -289,6 +289,22 @@ def test_http_url_through_http_proxy(origin, daemons, names, tmp_path):
     assert "warning" not in p.stderr
 
 
+def test_robots_txt_goes_through_the_proxy_as_the_books_do(origin, daemons, names, tmp_path):
+    """--robots with -x: robots.txt is asked of the proxy too (the name is
+    the proxy's to resolve), and what it disallows is not fetched."""
+    (origin.root / "robots.txt").write_text("User-agent: *\nDisallow: /books/b1.txt\n")
+    tp = daemons["tinyproxy"]()
+    urls = [origin.url(ONLY, i) for i in range(3)]
+    p = run(tmp_path, "--dns-servers", f"127.0.0.1:{names.port}", "--robots", "-x",
+            f"http://127.0.0.1:{tp.port}", *urls)
+    assert p.returncode == 1, p.stderr
+    assert "disallowed by" in p.books[urls[1]]["error"]
+    assert f"GET http://{ONLY}:{origin.port}/robots.txt HTTP/1.1" in tp.log()
+    uris = [u for _, _, u in proxied(origin)]
+    assert "/robots.txt" in uris and "/books/b1.txt" not in uris
+    assert direct(origin) == [] and asked(names) == set()
+
+
 def test_https_url_through_http_proxy_uses_connect(origin, daemons, names, tmp_path):
     tp = daemons["tinyproxy"]()
     urls = [origin.url(ONLY, i, tls=True) for i in range(BOOKS)]
