@@ -5,7 +5,7 @@ packages=(
   build-essential meson ninja-build pkg-config
   libcurl4-openssl-dev libev-dev libc-ares-dev libutf8proc-dev zlib1g-dev libssl-dev libcmocka-dev
   libzstd-dev libbrotli-dev
-  python3 python3-pytest nginx-light openssl curl
+  python3 python3-pytest nginx-light openssl curl tmux
   clang libclang-rt-14-dev
   abigail-tools
   slurmctld slurmd slurm-client munge
