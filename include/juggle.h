@@ -706,6 +706,17 @@ struct jg_stats {
 	double stall_p99;      /* its 99th percentile, s (an upper bound) */
 	enum jg_engine engine;
 	unsigned threads;      /* engine threads started (0 for the loop) */
+	/* Added in 0.4: what the transfers in flight said they will bring. */
+	uint64_t active_sized; /* of `active`: transfers whose answer, a 2xx,
+	                          gave a Content-Length */
+	uint64_t bytes_expected; /* what those still have to receive: their
+	                          Content-Lengths less the body bytes they got
+	                          so far. In the bytes `bytes` counts, as sent:
+	                          with a Content-Encoding the coded size, not
+	                          the decoded one no header tells; a chunked
+	                          body has none. bytes + bytes_expected is what
+	                          `bytes` reaches once they end, if nothing
+	                          else starts and none fails. */
 };
 
 /*

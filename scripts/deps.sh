@@ -14,7 +14,7 @@ case $profile in
   test)
     packages+=(
       libcmocka-dev python3 python3-pytest nginx-light openssl curl
-      tinyproxy microsocks socat strace
+      tinyproxy microsocks socat strace tmux
       clang libclang-rt-14-dev
       abigail-tools
       slurmctld slurmd slurm-client munge

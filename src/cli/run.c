@@ -46,6 +46,7 @@ struct cli {
 	struct jg_report report;
 	struct progress progress;
 	ev_timer progress_timer;   /* feeds the progress line from the session's figures */
+	ev_signal winch;           /* the terminal's new size, for the line */
 	double started;
 	uint64_t accepted, duplicates;
 	int interrupted;           /* the signal that stopped the run, or 0 */
@@ -334,15 +335,56 @@ static void on_progress(struct ev_loop *loop, ev_timer *w, int revents)
 	struct cli *c = w->data;
 	struct jg_stats st;
 	jg_session_stats(c->session, &st);
+	uint64_t done = st.ok + st.failed;
+	/* A book left is with the workers (its bytes are all in), in flight
+	 * with a length it gave, or of a size nobody has said yet. */
+	uint64_t left = c->accepted > done ? c->accepted - done : 0;
+	uint64_t sized = st.counting + st.active_sized;
 	struct progress_figures f = {
-		.done = st.ok + st.failed,
+		.done = done,
 		.total = c->accepted,
 		.bytes = st.bytes,
+		.expected = st.bytes_expected,
+		.unsized = left > sized ? left - sized : 0,
 		.active = st.active,
+		.waiting = st.waiting,
 		.failed = st.failed,
-		.elapsed = ev_time() - c->started,
 	};
-	progress_draw(&c->progress, &f);
+	progress_update(&c->progress, &f, ev_now(loop));
+}
+
+static void on_winch(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct cli *c = w->data;
+	progress_resized(&c->progress);
+}
+
+/* Progress alone must not keep the loop running: its watchers are
+ * unreferenced. */
+static void start_progress(struct cli *c, struct ev_loop *loop)
+{
+	if (!c->progress.shown)
+		return;
+	ev_timer_init(&c->progress_timer, on_progress, 0.2, 0.2);
+	c->progress_timer.data = c;
+	ev_timer_start(loop, &c->progress_timer);
+	ev_unref(loop);
+	ev_signal_init(&c->winch, on_winch, SIGWINCH);
+	c->winch.data = c;
+	ev_signal_start(loop, &c->winch);
+	ev_unref(loop);
+}
+
+static void stop_progress(struct cli *c, struct ev_loop *loop)
+{
+	if (ev_is_active(&c->progress_timer)) {
+		ev_ref(loop);
+		ev_timer_stop(loop, &c->progress_timer);
+	}
+	if (ev_is_active(&c->winch)) {
+		ev_ref(loop);
+		ev_signal_stop(loop, &c->winch);
+	}
 }
 
 /*
@@ -424,22 +466,14 @@ static int run(struct cli *c, struct ev_loop *loop)
 	ev_signal_start(loop, &sighup);
 	ev_unref(loop);
 	ev_unref(loop);
-	if (c->progress.shown) {
-		ev_timer_init(&c->progress_timer, on_progress, 0.2, 0.2);
-		c->progress_timer.data = c;
-		ev_timer_start(loop, &c->progress_timer);
-		ev_unref(loop); /* progress alone must not keep the loop running */
-	}
+	start_progress(c, loop);
 	if (c->accepted > 0) {
 		start_checkpoints(c, loop);
 		ev_run(loop, 0);
 		collect_counts(c, loop);
 	}
 	stop_checkpoints(c, loop);
-	if (ev_is_active(&c->progress_timer)) {
-		ev_ref(loop);
-		ev_timer_stop(loop, &c->progress_timer);
-	}
+	stop_progress(c, loop);
 	struct jg_stats st;
 	jg_session_stats(c->session, &st);
 	size_t n_hosts = 0;
@@ -531,7 +565,8 @@ int cli_run(const struct cli_args *args, int argc, char **argv)
 	int status = EXIT_USAGE;
 	/* The files the user named are made first: a path that cannot be
 	 * written stops the run before anything is fetched or created. */
-	progress_init(&c.progress, c.args->quiet);
+	c.started = ev_time();
+	progress_init(&c.progress, c.args->quiet, c.started);
 	if (jg_report_init(&c.report, &c.progress, c.args->quiet, c.args->json) < 0 ||
 	    jg_report_set_mirrors(&c.report, c.args->mirrors, c.args->n_mirrors) < 0 ||
 	    outfile_open(&c.counts_out, "--counts", c.args->counts_path) < 0 ||
@@ -544,7 +579,6 @@ int cli_run(const struct cli_args *args, int argc, char **argv)
 		jg_say(stderr, "juggle: %s\n", why);
 		goto out;
 	}
-	c.started = ev_time();
 	jg_session_on_book(c.session, on_book, &c);
 	jg_session_on_idle(c.session, on_idle, &c);
 	if (c.args->verbose)

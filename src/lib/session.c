@@ -906,6 +906,8 @@ static void fill_stats(const struct jg_session *s, struct jg_stats *out)
 	out->stall_p99 = jg_stall_quantile(&s->stall, 0.99);
 	out->engine = (enum jg_engine)s->opt.engine;
 	out->threads = jg_fetch_threads_started(&s->fetch);
+	out->active_sized = s->fetch.announced;
+	out->bytes_expected = s->fetch.announced_left;
 }
 
 JG_EXPORT void jg_session_stats_sized(const struct jg_session *s, struct jg_stats *out,

@@ -105,8 +105,8 @@ def test_no_progress_without_a_terminal(server, juggle):
 def test_progress_line_on_a_terminal(server, tmp_path):
     pid, fd = pty.fork()
     if pid == 0:
-        os.execv(JUGGLE, [JUGGLE, "-o", str(tmp_path / "t"), server.url("/gen/a.txt?delay=700"),
-                          server.url("/gen/b.txt")])
+        os.execve(JUGGLE, [JUGGLE, "-o", str(tmp_path / "t"), server.url("/gen/a.txt?delay=700"),
+                           server.url("/gen/b.txt")], {**os.environ, "TERM": "xterm"})
     out = b""
     while True:
         try:
@@ -119,7 +119,9 @@ def test_progress_line_on_a_terminal(server, tmp_path):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     text = out.decode()
-    assert "\r\x1b[K[1/2]" in text and "ETA" in text
+    # One book in, the other not yet answered: no size known for it, so
+    # no ETA (test_terminal.py has the line in detail).
+    assert "\r\x1b[K[1/2] " in text and " active" in text
     assert "2 ok, 0 failed" in text
 
 

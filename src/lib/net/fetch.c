@@ -389,6 +389,37 @@ static int keep_pending(struct jg_transfer *t, const uint8_t *in, size_t len)
 	return 0;
 }
 
+/* The transfer's announced length no longer counts: it ended. */
+static void forget_announced(struct jg_transfer *t)
+{
+	if (!t->announced)
+		return;
+	t->f->announced--;
+	t->f->announced_left -= t->announced_left;
+	t->announced = 0;
+	t->announced_left = 0;
+}
+
+static void announce(struct jg_transfer *t, uint64_t length)
+{
+	forget_announced(t);
+	t->announced = 1;
+	t->announced_left = length;
+	t->f->announced++;
+	t->f->announced_left += length;
+}
+
+/* `bytes` of the body came: that much less of the length is to come (a
+ * server that sends more than it said does not make it negative). */
+static void arrived(struct jg_transfer *t, uint64_t bytes)
+{
+	if (!t->announced)
+		return;
+	uint64_t n = bytes < t->announced_left ? bytes : t->announced_left;
+	t->announced_left -= n;
+	t->f->announced_left -= n;
+}
+
 static size_t on_write(char *data, size_t size, size_t n, void *userp)
 {
 	struct jg_transfer *t = userp;
@@ -407,6 +438,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *userp)
 	jg_rate_spend(&t->f->rate, bytes);
 	t->received += bytes;
 	t->f->received += bytes;
+	arrived(t, bytes);
 	if (!body_wanted(t)) {
 		/* An error page or a redirect: read a little, drop it, and take
 		 * the answer as complete; it is no sign of life either. */
@@ -450,6 +482,8 @@ static int head_ended(struct jg_transfer *t)
 		return -1;
 	}
 	t->dec_ready = 1;
+	if (cl >= 0)
+		announce(t, (uint64_t)cl);
 	return 0;
 }
 
@@ -502,6 +536,7 @@ static void finish(struct jg_transfer *t, CURLcode code)
 	ev_timer_stop(f->loop, &t->stall);
 	curl_multi_remove_handle(f->multi, t->easy);
 	f->running--;
+	forget_announced(t);
 	/* An error body cut at its cap: the answer itself is complete. */
 	t->code = t->aborted == JG_ABORT_ERROR_BODY ? CURLE_OK : code;
 	t->finished = 1;
@@ -854,6 +889,7 @@ void jg_fetch_unhold(struct jg_fetch *f, uint64_t held)
 
 void jg_fetch_release(struct jg_transfer *t)
 {
+	forget_announced(t); /* the threads engine's, cancelled ones */
 	if (t->body)
 		drop_body(t);
 	remove_todo(t);

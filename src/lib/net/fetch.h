@@ -67,6 +67,9 @@ struct jg_transfer {
 	char *body;
 	size_t len, cap;          /* len: decoded bytes kept, in memory or file */
 	uint64_t received;        /* body bytes seen as they came, kept or not */
+	int announced;            /* a 2xx that gave its Content-Length: counted in
+	                             the fetch's `announced` until it ends */
+	uint64_t announced_left;  /* that length less the body bytes since */
 	ev_timer stall;
 	ev_tstamp last_activity;
 	int stalled;
@@ -140,6 +143,12 @@ struct jg_fetch {
 	_Atomic uint64_t in_memory; /* body and decoder bytes held, until the
 	                               caller releases a body it took */
 	_Atomic uint64_t received; /* body bytes received in all */
+	/* Transfers in flight whose 2xx gave a Content-Length, and the bytes
+	 * they still have to receive by it: what progress can count on. The
+	 * length is of the body as sent (coded, if it has a Content-Encoding),
+	 * the same bytes `received` counts. */
+	_Atomic uint64_t announced;
+	_Atomic uint64_t announced_left;
 };
 
 /*
