@@ -29,6 +29,7 @@
 #include "hosts.h"
 #include "options.h"
 #include "outcome.h"
+#include "partial.h"
 #include "resolve.h"
 #include "store.h"
 
@@ -64,6 +65,7 @@ struct jg_jobs {
 	struct jg_resolver *resolver;
 	struct jg_hosts *hosts;
 	struct jg_store *store;
+	struct jg_partials *partials;  /* partial bodies kept and continued */
 	uint64_t *rng;                 /* the retries' jitter */
 	int streaming;                 /* bodies go straight to files */
 	int counting;                  /* kept files are counted again */

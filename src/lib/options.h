@@ -34,6 +34,7 @@ struct jg_options {
 	unsigned engine;       /* enum jg_engine */
 	unsigned threads;      /* 0 = jobs */
 	int forget_finished;   /* a reported book leaves the session */
+	int no_continue;       /* large bodies are neither kept nor continued */
 };
 
 /* Deep copy of `src` (NULL = defaults) into `dst`; 0 or -1 on ENOMEM. */

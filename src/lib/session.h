@@ -12,6 +12,7 @@
 #include "hosts.h"
 #include "juggle.h"
 #include "options.h"
+#include "partial.h"
 #include "resolve.h"
 #include "stall.h"
 #include "store.h"
@@ -23,6 +24,7 @@ struct jg_session {
 	struct jg_options opt;
 	struct jg_store store;
 	struct jg_trash trash;      /* big temporary files, freed a slice at a time */
+	struct jg_partials partials; /* large bodies kept to be continued */
 	struct jg_fetch fetch;
 	struct jg_resolver resolver;
 	struct jg_hosts hosts;

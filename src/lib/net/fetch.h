@@ -20,6 +20,11 @@
  * - time: content codings are undone here, step by step, and a transfer
  *   whose decoding has used up the loop's slice is paused (its undecoded
  *   bytes kept, at most one read) and goes on in the next iteration.
+ *
+ * A large body with a strong validator and no coding is kept on disk as
+ * it comes, so that a later attempt or run can ask for the rest; a
+ * transfer given such a partial asks for the rest and judges the answer
+ * (range.h, base/partial.h).
  */
 #ifndef JG_FETCH_H
 #define JG_FETCH_H
@@ -32,6 +37,8 @@
 #include "decode.h"
 #include "engine.h"
 #include "head.h"
+#include "partial.h"
+#include "range.h"
 #include "store.h"
 
 /* The body of an error or redirect answer is read this far at most. */
@@ -57,6 +64,7 @@ enum jg_abort {
 	JG_ABORT_DECODE,          /* the coded body is broken */
 	JG_ABORT_BUDGET,          /* a decoder needs more memory than the budget has */
 	JG_ABORT_SINK,            /* writing the body's file failed */
+	JG_ABORT_RANGE,           /* a 206 that does not continue the partial */
 };
 
 struct jg_transfer {
@@ -94,6 +102,7 @@ struct jg_transfer {
 	char *location;           /* a 3xx's Location, as sent, when cut short */
 	struct jg_task *task;     /* threads engine: the thread's copy, in flight */
 	struct curl_slist *headers; /* request headers */
+	struct jg_range range;    /* the body's partial: continued, or kept */
 	/* Filled when done: */
 	CURLcode code;
 	long http_code;
@@ -114,6 +123,7 @@ struct jg_fetch_config {
 	const struct jg_engine_ops *engine; /* engine.h; NULL: jg_engine_multi */
 	unsigned threads;         /* the threads engine's limit */
 	struct jg_store *store;   /* where bodies spill; borrowed, may be NULL */
+	struct jg_partials *partials; /* where bodies are kept; borrowed, may be NULL */
 };
 
 struct jg_fetch {
@@ -155,16 +165,33 @@ struct jg_fetch_cond {
 };
 
 /*
+ * A body that may be kept as a partial, or continues one (base/partial.h):
+ * strings borrowed for the call only.
+ */
+struct jg_fetch_part {
+	const char *name;          /* the book's file name, its partial's */
+	const char *url;           /* the book's URL, for the sidecar */
+	const char *sink_name;     /* the sink's temporary name in the store; NULL
+	                              without a sink */
+	const struct jg_partial_found *have; /* the partial the sink holds; NULL: none */
+};
+
+/*
  * Starts fetching `url`; `resolve` ("host:port:addrs", may be NULL) tells
  * curl where the host is, so curl never resolves on its own. A 2xx body
  * is written to `sink` as it arrives when sink >= 0 (t->len counts it),
  * else kept in memory. With `cond`,
  * the request carries If-None-Match / If-Modified-Since (a 304 then ends
- * the transfer with no body). 0, or -1 with t->errbuf filled. The caller owns `t`
- * until `done` fires or it cancels.
+ * the transfer with no body). With `part`, a large body may be kept as a
+ * partial, and with part->have (the sink holds its bytes, positioned at
+ * their end) the request asks for the rest: t->range says what came
+ * (continuing: the body went on in the sink; restarted: it came whole
+ * again, into t->spill). 0, or -1 with t->errbuf filled. The caller owns
+ * `t` until `done` fires or it cancels.
  */
 int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url,
-                   const char *resolve, int sink, const struct jg_fetch_cond *cond);
+                   const char *resolve, int sink, const struct jg_fetch_cond *cond,
+                   const struct jg_fetch_part *part);
 /* Stops a transfer in flight without calling `done`; frees its body. */
 void jg_fetch_cancel(struct jg_transfer *t);
 /* Engine threads started so far (0 for the loop engine). */
