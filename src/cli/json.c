@@ -125,6 +125,8 @@ void json_report_book(struct json_report *j, const char *url, const char *file, 
 	}
 	if (res && res->reused)
 		fputs(",\"reused\":true", f);
+	if (res && res->continued_from)
+		fprintf(f, ",\"continued_from\":%" PRIu64, res->continued_from);
 	json_counts(f, res);
 	fputc('}', f);
 }

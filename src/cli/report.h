@@ -26,6 +26,8 @@ struct jg_report {
 	uint64_t total;            /* URLs accepted */
 	uint64_t ok, failed, bytes;
 	uint64_t reused_bytes;     /* of `bytes`: books kept from an earlier run */
+	uint64_t continued_bytes;  /* of `bytes`: partial bodies an earlier attempt or
+	                              run left, whose rest alone was transferred */
 	uint64_t input_errors;
 	struct json_report json;
 	struct report_line *failures, **failures_tail;
