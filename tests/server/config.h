@@ -14,6 +14,9 @@ struct jg_config {
     uint64_t rate;
     uint64_t book_size;
     double idle_timeout;    /* seconds a keep-alive connection may idle */
+    /* The one field that changes: SIGUSR1 adds one, and every generated
+     * body (its bytes and its ETag) is then another. */
+    uint64_t generation;
 };
 
 #endif
