@@ -248,7 +248,9 @@ JG_EXPORT int jg_options_add_header(struct jg_options *opts, const char *line);
  * into the page cache per chunk of up to 64 KiB, plus an open and a rename
  * per book. That is cheap (loop stall under 2 ms at 1 GB/s from nginx),
  * but a disk that blocks (full dirty cache, network filesystem) delays
- * the loop; with a pool, the workers do all disk work.
+ * the loop; with a pool, the workers do all disk work but for the large
+ * bodies that may be continued (jg_options_set_continue), which the loop
+ * writes to their files as they arrive.
  */
 enum jg_count_flags {
 	JG_COUNT_WHITESPACE = 1 << 0,        /* split on ASCII white space only */

@@ -376,3 +376,25 @@ def test_a_resumed_book_takes_its_place_in_the_manifest(server, tmp_path):
     third = run(out, server.url(path))
     assert third.returncode == 0 and request_pairs(server, "/gen/m.txt", since) == []
     assert book_files(out) == ["m.txt"]
+
+
+def test_a_stock_nginx_continues_a_killed_download(make_nginx, tmp_path):
+    """The other side is a real server's Range and If-Range: nginx, its
+    strong ETag, limit_rate to kill the run mid-body."""
+    root = tmp_path / "www"
+    root.mkdir()
+    body = os.urandom(SIZE)  # no text: nothing for any coding to do
+    (root / "n.bin").write_bytes(body)
+    srv = make_nginx(f"""
+    server {{
+        listen 127.0.0.1:{{port}};
+        root {root};
+        location / {{ limit_rate {RATE}; }}
+    }}""")
+    out = tmp_path / "out"
+    n = kill_mid_body(out, srv.url("/n.bin"), "n.bin", "--no-count")
+    again = run(out, "--no-count", srv.url("/n.bin"), json_path=tmp_path / "again.json")
+    assert again.returncode == 0, again.stderr
+    book, = json.loads((tmp_path / "again.json").read_text())["books"]
+    assert book["continued_from"] >= n and book["http_code"] == 206
+    assert sha((out / "n.bin").read_bytes()) == sha(body)
