@@ -64,9 +64,9 @@ def run(out, *args, json_path=None, timeout=120):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
-def kill_mid_body(out, url, name, *args, frac=0.4):
-    """Starts juggle on `url` and kills it (-9) once `frac` of the body is in
-    its partial; returns the bytes the partial holds then."""
+def kill_mid_body(out, url, name, *args, frac=0.4, sig=signal.SIGKILL):
+    """Starts juggle on `url` and kills it (-9, or `sig`) once `frac` of the
+    body is in its partial; returns the bytes the partial holds then."""
     watch = Watch(out / name)
     p = subprocess.Popen([JUGGLE, "-q", "-o", str(out), *args, url],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -77,9 +77,10 @@ def kill_mid_body(out, url, name, *args, frac=0.4):
             break
         time.sleep(0.005)
     assert p.poll() is None, "the run ended before the kill: " + p.stderr.read()
-    p.send_signal(signal.SIGKILL)
+    p.send_signal(sig)
     p.wait()
     assert watch.stop() == set(), "the final name appeared before the body was whole"
+    assert sig == signal.SIGKILL or p.returncode == 130, p.stderr.read()
     n = part.stat().st_size
     assert JG_PARTIAL_MIN <= n < SIZE
     return n
@@ -117,6 +118,19 @@ def test_kill9_mid_body_then_rerun_asks_for_the_missing_bytes_only(server, tmp_p
     book, = json.loads((tmp_path / "again.json").read_text())["books"]
     assert book["continued_from"] == n and book["bytes"] == SIZE
     assert os.listdir(partial_dir(out)) == [] and temp_files(out) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_keeps_its_partial_and_the_next_continues_it(server, tmp_path, sig):
+    path = f"/gen/int.txt?size={SIZE}&rate={RATE}"
+    out = tmp_path / "out"
+    n = kill_mid_body(out, server.url(path), "int.txt", sig=sig)
+    assert temp_files(out) == []  # the session went away tidily: only the partial is left
+    since = len(server.log())
+    assert run(out, server.url(path)).returncode == 0
+    (start, end), = request_pairs(server, "/gen/int.txt", since)
+    assert start["range"] == f"bytes={n}-" and (end["status"], end["bytes"]) == (206, SIZE - n)
+    assert sha((out / "int.txt").read_bytes()) == sha(server.fetch(f"/gen/int.txt?size={SIZE}"))
 
 
 def test_the_if_range_validator_is_the_first_answers_etag(server, tmp_path):

@@ -455,6 +455,10 @@ static const char *head_field(const struct jg_transfer *t, const char *name, uns
 static int judge_range(struct jg_transfer *t, long code, curl_off_t cl)
 {
 	struct jg_range *r = &t->range;
+	/* Most books: no partial asked for, and nothing that could be kept
+	 * (what range.c would say, without looking the head's fields up). */
+	if (!r->from && (!r->name || code == 206 || (cl >= 0 && (uint64_t)cl <= JG_PARTIAL_MIN)))
+		return 0;
 	struct jg_range_answer a = {
 		.code = code,
 		.identity = t->head.coding == JG_CODING_IDENTITY && !t->head.bad_coding,
