@@ -95,7 +95,6 @@ static void judge(const uint8_t *data, size_t size)
 	text[size - 4] = '\0';
 	char *p = text;
 	struct jg_range r = {0};
-	r.name = strdup("b.txt");
 	r.url = strdup("http://h/b.txt");
 	if (data[0] & 1) {
 		r.from = JG_PARTIAL_MIN + data[1];

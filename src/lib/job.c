@@ -307,8 +307,8 @@ static int open_file(struct jg_job *job, struct jg_partial_found *have, int *fou
 	struct jg_jobs *js = job->js;
 	char why[512];
 	*found = job->no_partial ? 0
-	                         : jg_partial_take(js->partials, js->store, job->name, job->url,
-	                                           &job->file, have);
+	                         : jg_partial_take(js->partials, js->store, job->url, &job->file,
+	                                           have);
 	if (*found < 0 || (!*found && js->streaming &&
 	                   jg_store_begin(js->store, &job->file, why, sizeof why) < 0)) {
 		if (out_of_descriptors(errno))
@@ -338,8 +338,7 @@ static void job_fetch(struct jg_job *job, const char *addrs)
 	const struct jg_book_prior *prior = job->prior;
 	struct jg_fetch_cond cond = {prior ? prior->etag : NULL, prior ? prior->last_modified : NULL};
 	struct jg_fetch_part part = {
-		.name = js->partials->enabled ? job->name : NULL,
-		.url = job->url,
+		.url = js->partials->enabled ? job->url : NULL,
 		.sink_name = job->file.fd >= 0 ? job->file.name : NULL,
 		.have = found ? &have : NULL,
 	};
@@ -470,7 +469,7 @@ static void job_keep(struct jg_job *job, const struct jg_book_prior *prior)
 {
 	struct jg_jobs *js = job->js;
 	keep_validators(job, prior);
-	jg_partial_drop(js->partials, job->name); /* the book is complete */
+	jg_partial_drop(js->partials, job->url); /* the book is complete */
 	if (js->counting) {
 		job_hand_over(job, JG_POOL_RECOUNT, NULL, prior->bytes, 0, prior->ino);
 		return;
@@ -502,7 +501,7 @@ static void job_save(struct jg_job *job)
 		uint64_t ino = fstat(file->fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
 		int rc = jg_store_commit(js->store, file, name, why, sizeof why);
 		if (rc == 0)
-			jg_partial_drop(js->partials, name); /* the book is complete */
+			jg_partial_drop(js->partials, job->url); /* the book is complete */
 		jg_fetch_release(&job->xfer);
 		if (rc < 0)
 			job_fail(job, JG_EIO, why);
@@ -515,7 +514,7 @@ static void job_save(struct jg_job *job)
 	uint64_t held;
 	char *body = jg_fetch_take_body(&job->xfer, &len, &held);
 	jg_fetch_release(&job->xfer); /* job->out.content_type has its type */
-	jg_partial_drop(js->partials, name); /* one of another run may be left */
+	jg_partial_drop(js->partials, job->url); /* one of another run may be left */
 	job_hand_over(job, JG_POOL_SAVE, body, len, held, 0);
 }
 
@@ -529,7 +528,7 @@ static int partial_refused(struct jg_job *job, struct jg_transfer *t)
 	struct jg_jobs *js = job->js;
 	if (!t->range.from || (t->http_code != 416 && t->aborted != JG_ABORT_RANGE))
 		return 0;
-	jg_partial_drop(js->partials, job->name);
+	jg_partial_drop(js->partials, job->url);
 	jg_fetch_release(t);
 	job->no_partial = 1; /* whatever is on disk: never two refusals */
 	job_attempt(job);
@@ -609,7 +608,7 @@ void jg_job_on_transfer_done(struct jg_transfer *t)
 	 * Before the release: the attempt's file still holds its blocks, so
 	 * the trash, not this call, frees them. */
 	if (!transient)
-		jg_partial_drop(js->partials, job->name);
+		jg_partial_drop(js->partials, job->url);
 	double retry_after = t->retry_after;
 	int out_of_fds = t->out_of_fds;
 	jg_fetch_release(t);

@@ -30,6 +30,18 @@ def partial_dir(out):
     return out / ".juggle" / "partial"
 
 
+def partial_of(out, url, meta=False):
+    """The partial of the book of `url`, DIR/.juggle/partial/KEY (KEY: a
+    hash of the URL), found by its sidecar .KEY.resume, which names the
+    URL (returned with `meta`); None when there is none."""
+    d = partial_dir(out)
+    for f in os.listdir(d) if d.exists() else []:
+        if f.startswith(".") and f.endswith(".resume") and \
+                f"\nurl {url}\n" in (d / f).read_text(errors="replace"):
+            return d / f if meta else d / f[1:-len(".resume")]
+    return None
+
+
 def temp_files(out):
     return [n for n in os.listdir(out) if n.startswith(".jg-")]
 
@@ -70,10 +82,10 @@ def kill_mid_body(out, url, name, *args, frac=0.4, sig=signal.SIGKILL):
     watch = Watch(out / name)
     p = subprocess.Popen([JUGGLE, "-q", "-o", str(out), *args, url],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    part = partial_dir(out) / name
     deadline = time.time() + 30
     while time.time() < deadline and p.poll() is None:
-        if part.exists() and part.stat().st_size >= frac * SIZE:
+        part = partial_of(out, url)
+        if part and part.exists() and part.stat().st_size >= frac * SIZE:
             break
         time.sleep(0.005)
     assert p.poll() is None, "the run ended before the kill: " + p.stderr.read()
@@ -81,7 +93,7 @@ def kill_mid_body(out, url, name, *args, frac=0.4, sig=signal.SIGKILL):
     p.wait()
     assert watch.stop() == set(), "the final name appeared before the body was whole"
     assert sig == signal.SIGKILL or p.returncode == 130, p.stderr.read()
-    n = part.stat().st_size
+    n = partial_of(out, url).stat().st_size
     assert JG_PARTIAL_MIN <= n < SIZE
     return n
 
@@ -247,7 +259,7 @@ def test_a_stalled_body_is_kept_when_the_retries_are_spent_and_continued_next_ru
     out = tmp_path / "out"
     first = run(out, "--stall-timeout", "0.3", "--retries", "0", server.url(path))
     assert first.returncode == 1 and "st.txt" in first.stderr
-    assert (partial_dir(out) / "st.txt").stat().st_size == stall
+    assert partial_of(out, server.url(path)).stat().st_size == stall
     assert not (out / "st.txt").exists()
     since = len(server.log())
     # A range from the stall's byte on is not cut (tests/server/README.md).
@@ -317,9 +329,12 @@ def test_a_small_body_is_not_kept(server, tmp_path):
     assert all(s["range"] == "" for s, _ in request_pairs(server, "/gen/s.txt"))
 
 
-def test_a_partial_of_another_url_under_the_same_name_is_not_continued(server, tmp_path):
+def test_a_partial_is_the_urls_whatever_name_the_list_gives_it(server, tmp_path):
+    """File names follow the list's order: another list may give a book's
+    name to another URL, which must not continue it, nor take it away."""
     out = tmp_path / "out"
-    kill_mid_body(out, server.url(f"/gen/a/same.txt?size={SIZE}&rate={RATE}"), "same.txt")
+    first = f"/gen/a/same.txt?size={SIZE}&rate={RATE}"
+    n = kill_mid_body(out, server.url(first), "same.txt")
     since = len(server.log())
     other = f"/gen/b/same.txt?size={SIZE}"
     r = run(out, server.url(other))
@@ -327,6 +342,13 @@ def test_a_partial_of_another_url_under_the_same_name_is_not_continued(server, t
     (start, end), = request_pairs(server, "/gen/b/same.txt", since)
     assert start["range"] == "" and end["status"] == 200
     assert sha((out / "same.txt").read_bytes()) == sha(server.fetch(other))
+    # Now listed second, the first URL's book is same.txt.1: still continued.
+    since = len(server.log())
+    r = run(out, server.url(other), server.url(first))
+    assert r.returncode == 0, r.stderr
+    (start, end), = request_pairs(server, "/gen/a/same.txt", since)
+    assert start["range"] == f"bytes={n}-" and end["status"] == 206
+    assert sha((out / "same.txt.1").read_bytes()) == sha(server.fetch(f"/gen/a/same.txt?size={SIZE}"))
 
 
 @pytest.mark.parametrize("plant", ["symlink", "hardlink"])
@@ -337,21 +359,22 @@ def test_a_planted_partial_is_never_written_through(server, tmp_path, plant):
     out, victim = tmp_path / "out", tmp_path / "victim.txt"
     victim.write_bytes(b"precious " * 200_000)   # 1.8 MB, over the 1 MiB
     before = victim.read_bytes()
-    path = f"/gen/p.txt?size={SIZE}"
-    part = partial_dir(out)
-    part.mkdir(parents=True)
-    (part / ".p.txt.resume").write_text(
-        f'juggle-partial 1\nurl {server.url(path)}\netag "x"\nlength {SIZE}\n')
+    path = f"/gen/p.txt?size={SIZE}&rate={RATE}"
+    kill_mid_body(out, server.url(path), "p.txt")
+    part = partial_of(out, server.url(path))  # its sidecar still names the URL
+    part.unlink()
     if plant == "symlink":
-        os.symlink(victim, part / "p.txt")
+        os.symlink(victim, part)
     else:
-        os.link(victim, part / "p.txt")
+        os.link(victim, part)
+    since = len(server.log())
     r = run(out, server.url(path))
     assert r.returncode == 0, r.stderr
     assert victim.read_bytes() == before
-    assert all(s["range"] == "" for s, _ in request_pairs(server, "/gen/p.txt"))
-    assert sha((out / "p.txt").read_bytes()) == sha(server.fetch(path))
-    assert os.listdir(part) == []
+    (start, end), = request_pairs(server, "/gen/p.txt", since)
+    assert start["range"] == "" and end["status"] == 200
+    assert sha((out / "p.txt").read_bytes()) == sha(server.fetch(f"/gen/p.txt?size={SIZE}"))
+    assert os.listdir(partial_dir(out)) == []
 
 
 def test_a_partial_directory_that_is_a_symlink_is_refused(server, tmp_path):
@@ -369,7 +392,7 @@ def test_a_broken_sidecar_is_dropped_and_the_book_fetched_whole(server, tmp_path
     out = tmp_path / "out"
     path = f"/gen/b.txt?size={SIZE}&rate={RATE}"
     kill_mid_body(out, server.url(path), "b.txt")
-    meta = partial_dir(out) / ".b.txt.resume"
+    meta = partial_of(out, server.url(path), meta=True)
     meta.write_text(meta.read_text().replace("juggle-partial 1", "juggle-partial 9"))
     since = len(server.log())
     r = run(out, server.url(path))

@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <ev.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +17,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "idxset.h"
 #include "partial.h"
 #include "store.h"
 #include "trash.h"
 
 static const char url[] = "http://books.test/big.txt";
+static const char url_s[] = "http://books.test/s.txt";
+static const char url_w[] = "http://books.test/w.txt";
+static const char url_t[] = "http://books.test/t.txt";
+static const char url_a[] = "http://books.test/a.txt";
 
 static void test_meta_round_trip(void **state)
 {
@@ -101,6 +108,17 @@ static const char *path_of(struct fixture *f, const char *rel)
 	return f->path;
 }
 
+/* DIR/.juggle/partial/KEY of the book of `u` (NULL: none), or with
+ * `meta` its sidecar .KEY.resume. */
+static const char *partial_of(struct fixture *f, const char *u, int meta)
+{
+	char key[32];
+	snprintf(key, sizeof key, "%016" PRIx64, jg_hash_str(u, strlen(u)));
+	snprintf(f->path, sizeof f->path, "%s/.juggle/partial/%s%s%s", f->dir, meta ? "." : "", key,
+	         meta ? ".resume" : "");
+	return access(f->path, F_OK) == 0 || errno == ELOOP ? f->path : NULL;
+}
+
 static void close_fixture(struct fixture *f)
 {
 	jg_partials_close(&f->parts);
@@ -113,9 +131,9 @@ static void close_fixture(struct fixture *f)
 	free(f);
 }
 
-/* A body of `n` bytes being written to a temporary file, kept as book
- * `name`'s partial. */
-static void keep_body(struct fixture *f, struct jg_store_temp *tmp, const char *name, size_t n)
+/* A body of `n` bytes being written to a temporary file, kept as the
+ * partial of the book of `u`. */
+static void keep_body(struct fixture *f, struct jg_store_temp *tmp, const char *u, size_t n)
 {
 	char why[256];
 	assert_int_equal(jg_store_begin(&f->st, tmp, why, sizeof why), 0);
@@ -123,8 +141,8 @@ static void keep_body(struct fixture *f, struct jg_store_temp *tmp, const char *
 	memset(bytes, 'x', n);
 	assert_int_equal(jg_write_all(tmp->fd, bytes, n), 0);
 	free(bytes);
-	struct jg_partial_meta m = {url, JG_VALIDATOR_ETAG, "\"v1\"", 3 * n};
-	assert_int_equal(jg_partial_link(&f->parts, f->st.dirfd, tmp->name, name, &m), 0);
+	struct jg_partial_meta m = {u, JG_VALIDATOR_ETAG, "\"v1\"", 3 * n};
+	assert_int_equal(jg_partial_link(&f->parts, f->st.dirfd, tmp->name, &m), 0);
 }
 
 static off_t size_of(const char *path)
@@ -138,14 +156,16 @@ static void test_a_kept_body_outlives_its_temporary_file_and_is_taken_again(void
 	struct fixture *f = open_fixture();
 	assert_int_equal(access(path_of(f, ".juggle/partial"), F_OK), -1); /* made when needed */
 	struct jg_store_temp tmp;
-	keep_body(f, &tmp, "big.txt", 5000);
+	keep_body(f, &tmp, url, 5000);
 	/* Written on after it was kept: the partial has those bytes too. */
 	assert_int_equal(jg_write_all(tmp.fd, "yyyy", 4), 0);
 	jg_store_abort(&f->st, &tmp); /* the attempt failed: its file goes */
-	assert_int_equal(size_of(path_of(f, ".juggle/partial/big.txt")), 5004);
+	assert_non_null(partial_of(f, url, 0));
+	assert_int_equal(size_of(partial_of(f, url, 0)), 5004);
+	assert_non_null(partial_of(f, url, 1));
 	struct jg_partial_found have;
 	struct jg_store_temp again;
-	assert_int_equal(jg_partial_take(&f->parts, &f->st, "big.txt", url, &again, &have), 1);
+	assert_int_equal(jg_partial_take(&f->parts, &f->st, url, &again, &have), 1);
 	assert_int_equal(have.bytes, 5004);
 	assert_int_equal(have.kind, JG_VALIDATOR_ETAG);
 	assert_string_equal(have.validator, "\"v1\"");
@@ -155,25 +175,38 @@ static void test_a_kept_body_outlives_its_temporary_file_and_is_taken_again(void
 	assert_int_equal(jg_write_all(again.fd, "z", 1), 0);
 	char why[256];
 	assert_int_equal(jg_store_commit(&f->st, &again, "big.txt", why, sizeof why), 0);
-	jg_partial_drop(&f->parts, "big.txt");
+	jg_partial_drop(&f->parts, url);
 	assert_int_equal(size_of(path_of(f, "big.txt")), 5005);
-	assert_int_equal(access(path_of(f, ".juggle/partial/big.txt"), F_OK), -1);
-	assert_int_equal(access(path_of(f, ".juggle/partial/.big.txt.resume"), F_OK), -1);
+	assert_null(partial_of(f, url, 0));
+	assert_null(partial_of(f, url, 1));
 	close_fixture(f);
 }
 
-static void test_another_urls_partial_is_dropped_not_taken(void **state)
+static void test_a_partial_is_the_urls_not_the_names(void **state)
 {
 	struct fixture *f = open_fixture();
 	struct jg_store_temp tmp;
-	keep_body(f, &tmp, "big.txt", 3000);
+	keep_body(f, &tmp, url, 3000);
 	jg_store_abort(&f->st, &tmp);
 	struct jg_partial_found have;
 	struct jg_store_temp again;
-	assert_int_equal(jg_partial_take(&f->parts, &f->st, "big.txt", "http://other.test/big.txt",
-	                                 &again, &have), 0);
+	/* Another list gave the name to another URL: not its partial, and
+	 * the first URL's stays for it, under whatever name it gets. */
+	assert_int_equal(jg_partial_take(&f->parts, &f->st, "http://other.test/big.txt", &again,
+	                                 &have), 0);
 	assert_int_equal(again.fd, -1);
-	assert_int_equal(access(path_of(f, ".juggle/partial/big.txt"), F_OK), -1);
+	assert_non_null(partial_of(f, url, 0));
+	assert_int_equal(jg_partial_take(&f->parts, &f->st, url, &again, &have), 1);
+	assert_int_equal(have.bytes, 3000);
+	jg_store_abort(&f->st, &again);
+	/* A sidecar that names another URL is not taken, and goes. */
+	const char *meta = partial_of(f, url, 1);
+	FILE *fp = fopen(meta, "w");
+	fprintf(fp, "juggle-partial 1\nurl http://other.test/big.txt\netag \"v1\"\n");
+	fclose(fp);
+	assert_int_equal(jg_partial_take(&f->parts, &f->st, url, &again, &have), 0);
+	assert_null(partial_of(f, url, 0));
+	assert_null(partial_of(f, url, 1));
 	close_fixture(f);
 }
 
@@ -183,22 +216,23 @@ static void test_a_partial_with_another_name_or_a_symlink_is_refused(void **stat
 	struct jg_store_temp tmp;
 	/* A kill between the book's commit and the partial's drop: the
 	 * partial is a second name of the saved book, which must not grow. */
-	keep_body(f, &tmp, "big.txt", 3000);
+	keep_body(f, &tmp, url, 3000);
 	char why[256];
 	assert_int_equal(jg_store_commit(&f->st, &tmp, "big.txt", why, sizeof why), 0);
 	struct jg_partial_found have;
 	struct jg_store_temp again;
-	assert_int_equal(jg_partial_take(&f->parts, &f->st, "big.txt", url, &again, &have), 0);
+	assert_int_equal(jg_partial_take(&f->parts, &f->st, url, &again, &have), 0);
 	assert_int_equal(size_of(path_of(f, "big.txt")), 3000);
-	assert_int_equal(access(path_of(f, ".juggle/partial/big.txt"), F_OK), -1);
+	assert_null(partial_of(f, url, 0));
 	/* A symlink with a sidecar that names the URL. */
-	keep_body(f, &tmp, "s.txt", 3000);
+	keep_body(f, &tmp, url_s, 3000);
 	jg_store_abort(&f->st, &tmp);
-	unlink(path_of(f, ".juggle/partial/s.txt"));
-	char target[512];
+	char target[512], link[512];
 	snprintf(target, sizeof target, "%s", path_of(f, "big.txt"));
-	assert_int_equal(symlink(target, path_of(f, ".juggle/partial/s.txt")), 0);
-	assert_int_equal(jg_partial_take(&f->parts, &f->st, "s.txt", url, &again, &have), 0);
+	snprintf(link, sizeof link, "%s", partial_of(f, url_s, 0));
+	unlink(link);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(jg_partial_take(&f->parts, &f->st, url_s, &again, &have), 0);
 	assert_int_equal(size_of(path_of(f, "big.txt")), 3000);
 	close_fixture(f);
 }
@@ -210,13 +244,13 @@ static void test_a_complete_or_empty_partial_is_not_continued(void **state)
 	char why[256];
 	assert_int_equal(jg_store_begin(&f->st, &tmp, why, sizeof why), 0);
 	assert_int_equal(jg_write_all(tmp.fd, "abc", 3), 0);
-	struct jg_partial_meta m = {url, JG_VALIDATOR_ETAG, "\"v\"", 3}; /* all there */
-	assert_int_equal(jg_partial_link(&f->parts, f->st.dirfd, tmp.name, "w.txt", &m), 0);
+	struct jg_partial_meta m = {url_w, JG_VALIDATOR_ETAG, "\"v\"", 3}; /* all there */
+	assert_int_equal(jg_partial_link(&f->parts, f->st.dirfd, tmp.name, &m), 0);
 	jg_store_abort(&f->st, &tmp);
 	struct jg_partial_found have;
 	struct jg_store_temp again;
-	assert_int_equal(jg_partial_take(&f->parts, &f->st, "w.txt", url, &again, &have), 0);
-	assert_int_equal(access(path_of(f, ".juggle/partial/w.txt"), F_OK), -1);
+	assert_int_equal(jg_partial_take(&f->parts, &f->st, url_w, &again, &have), 0);
+	assert_null(partial_of(f, url_w, 0));
 	close_fixture(f);
 }
 
@@ -227,12 +261,12 @@ static void test_the_trash_never_shrinks_a_file_that_has_a_name(void **state)
 	char why[256];
 	assert_int_equal(jg_store_begin(&f->st, &tmp, why, sizeof why), 0);
 	assert_int_equal(ftruncate(tmp.fd, (off_t)JG_TRASH_STEP * 3), 0); /* big: the trash steps */
-	struct jg_partial_meta m = {url, JG_VALIDATOR_ETAG, "\"v\"", 0};
-	assert_int_equal(jg_partial_link(&f->parts, f->st.dirfd, tmp.name, "t.txt", &m), 0);
+	struct jg_partial_meta m = {url_t, JG_VALIDATOR_ETAG, "\"v\"", 0};
+	assert_int_equal(jg_partial_link(&f->parts, f->st.dirfd, tmp.name, &m), 0);
 	jg_store_abort(&f->st, &tmp);
 	ev_run(f->loop, EVRUN_NOWAIT);
 	ev_run(f->loop, EVRUN_NOWAIT);
-	assert_int_equal(size_of(path_of(f, ".juggle/partial/t.txt")), (off_t)JG_TRASH_STEP * 3);
+	assert_int_equal(size_of(partial_of(f, url_t, 0)), (off_t)JG_TRASH_STEP * 3);
 	close_fixture(f);
 }
 
@@ -240,7 +274,7 @@ static void test_leftover_sidecar_temporaries_are_swept(void **state)
 {
 	struct fixture *f = open_fixture();
 	struct jg_store_temp tmp;
-	keep_body(f, &tmp, "a.txt", 100);
+	keep_body(f, &tmp, url_a, 100);
 	jg_store_abort(&f->st, &tmp);
 	int fd = open(path_of(f, ".juggle/partial/.a.txt.resume.tmp"), O_CREAT | O_WRONLY, 0644);
 	close(fd);
@@ -248,7 +282,7 @@ static void test_leftover_sidecar_temporaries_are_swept(void **state)
 	char why[256];
 	assert_int_equal(jg_partials_open(&f->parts, &f->st, 1, why, sizeof why), 0);
 	assert_int_equal(access(path_of(f, ".juggle/partial/.a.txt.resume.tmp"), F_OK), -1);
-	assert_int_equal(size_of(path_of(f, ".juggle/partial/a.txt")), 100); /* partials stay */
+	assert_int_equal(size_of(partial_of(f, url_a, 0)), 100); /* partials stay */
 	close_fixture(f);
 }
 
@@ -258,7 +292,7 @@ int main(void)
 		cmocka_unit_test(test_meta_round_trip),
 		cmocka_unit_test(test_meta_refuses_what_it_would_not_write),
 		cmocka_unit_test(test_a_kept_body_outlives_its_temporary_file_and_is_taken_again),
-		cmocka_unit_test(test_another_urls_partial_is_dropped_not_taken),
+		cmocka_unit_test(test_a_partial_is_the_urls_not_the_names),
 		cmocka_unit_test(test_a_partial_with_another_name_or_a_symlink_is_refused),
 		cmocka_unit_test(test_a_complete_or_empty_partial_is_not_continued),
 		cmocka_unit_test(test_the_trash_never_shrinks_a_file_that_has_a_name),

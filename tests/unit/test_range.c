@@ -43,7 +43,7 @@ static void test_content_range_forms(void **state)
 
 static struct jg_range continuing(uint64_t from, uint64_t length)
 {
-	struct jg_range r = {.name = strdup("big.txt"), .url = strdup("http://h/big.txt"),
+	struct jg_range r = {.url = strdup("http://h/big.txt"),
 	                     .from = from, .have_kind = JG_VALIDATOR_ETAG, .have = strdup("\"v1\""),
 	                     .have_length = length};
 	return r;
@@ -102,7 +102,7 @@ static void test_a_200_after_a_range_is_the_whole_body_again(void **state)
 
 static struct jg_range fresh(void)
 {
-	struct jg_range r = {.name = strdup("b.txt"), .url = strdup("http://h/b.txt")};
+	struct jg_range r = {.url = strdup("http://h/b.txt")};
 	return r;
 }
 
@@ -134,7 +134,7 @@ static void test_which_bodies_may_be_kept(void **state)
 			assert_int_equal(r.kind, cases[i].kind);
 		jg_range_fini(&r);
 	}
-	struct jg_range none = {0}; /* keeping turned off: no name */
+	struct jg_range none = {0}; /* keeping turned off: no URL */
 	struct jg_range_answer a = {200, 1, 2 << 20, NULL, 0, "\"e\"", NULL, NULL};
 	assert_int_equal(judge(&none, &a), JG_RANGE_FRESH);
 	assert_false(none.candidate);

@@ -1,5 +1,6 @@
 #include "partial.h"
 
+#include "idxset.h"
 #include "trash.h"
 
 #include <dirent.h>
@@ -111,10 +112,9 @@ int jg_partial_meta_parse(char *text, size_t len, struct jg_partial_meta *m)
 
 /* ---- the directory ------------------------------------------------------ */
 
-static int meta_name(char *out, size_t cap, const char *name, const char *suffix)
+static void meta_name(char *out, size_t cap, const char *key, const char *suffix)
 {
-	int n = snprintf(out, cap, ".%s%s", name, suffix);
-	return n > 0 && (size_t)n < cap ? 0 : -1;
+	snprintf(out, cap, ".%s%s", key, suffix);
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -209,37 +209,64 @@ void jg_partials_close(struct jg_partials *p)
 	p->enabled = 0;
 }
 
-void jg_partial_unlink(struct jg_partials *p, const char *name)
+/*
+ * A partial's name: a hash of the book's URL, its identity. Not the
+ * book's file name, which follows the list's order: another list may give
+ * it to another URL, and this URL another name (the sidecar says which
+ * URL it is; two URLs of one hash are told apart by it).
+ */
+static void key_of(const char *url, char key[JG_PARTIAL_KEY_MAX + 1])
 {
-	char meta[JG_NAME_MAX + 32];
-	int dirfd = p ? dir_of(p, 0) : -1;
-	if (dirfd < 0 || !name || !p->maybe_any || meta_name(meta, sizeof meta, name, meta_suffix) < 0)
-		return;
+	snprintf(key, JG_PARTIAL_KEY_MAX + 1, "%016" PRIx64, jg_hash_str(url, strlen(url)));
+}
+
+static void unlink_key(int dirfd, const char *key)
+{
+	char meta[JG_PARTIAL_KEY_MAX + 32];
+	meta_name(meta, sizeof meta, key, meta_suffix);
 	/* The sidecar first: a kill between leaves bytes without one, which
 	 * the next look drops, never a sidecar over other bytes. */
 	unlinkat(dirfd, meta, 0);
-	unlinkat(dirfd, name, 0);
+	unlinkat(dirfd, key, 0);
 }
 
-void jg_partial_drop(struct jg_partials *p, const char *name)
+void jg_partial_unlink(struct jg_partials *p, const char *url)
 {
+	char key[JG_PARTIAL_KEY_MAX + 1];
 	int dirfd = p ? dir_of(p, 0) : -1;
-	if (dirfd < 0 || !name || !p->maybe_any)
+	if (dirfd < 0 || !url || !p->maybe_any)
 		return;
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	jg_partial_unlink(p, name);
+	key_of(url, key);
+	unlink_key(dirfd, key);
+}
+
+/* The names go; the blocks, when those were the file's last name, through
+ * the trash. */
+static void drop_key(struct jg_partials *p, int dirfd, const char *key)
+{
+	int fd = openat(dirfd, key, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	unlink_key(dirfd, key);
 	if (fd >= 0 && p->trash)
 		jg_trash_add(p->trash, fd); /* closed at once unless it was the last name */
 	else if (fd >= 0)
 		close(fd);
 }
 
-/* Reads book `name`'s sidecar into `buf` (JG_PARTIAL_META_MAX + 1 bytes). */
-static int read_meta(int dirfd, const char *name, char *buf, struct jg_partial_meta *m)
+void jg_partial_drop(struct jg_partials *p, const char *url)
 {
-	char meta[JG_NAME_MAX + 32];
-	if (meta_name(meta, sizeof meta, name, meta_suffix) < 0)
-		return -1;
+	char key[JG_PARTIAL_KEY_MAX + 1];
+	int dirfd = p ? dir_of(p, 0) : -1;
+	if (dirfd < 0 || !url || !p->maybe_any)
+		return;
+	key_of(url, key);
+	drop_key(p, dirfd, key);
+}
+
+/* Reads the sidecar of `key` into `buf` (JG_PARTIAL_META_MAX + 1 bytes). */
+static int read_meta(int dirfd, const char *key, char *buf, struct jg_partial_meta *m)
+{
+	char meta[JG_PARTIAL_KEY_MAX + 32];
+	meta_name(meta, sizeof meta, key, meta_suffix);
 	int fd = openat(dirfd, meta, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -251,34 +278,36 @@ static int read_meta(int dirfd, const char *name, char *buf, struct jg_partial_m
 	return n > 0 ? jg_partial_meta_parse(buf, (size_t)n, m) : -1;
 }
 
-int jg_partial_take(struct jg_partials *p, struct jg_store *st, const char *name, const char *url,
+int jg_partial_take(struct jg_partials *p, struct jg_store *st, const char *url,
                     struct jg_store_temp *tmp, struct jg_partial_found *out)
 {
+	char key[JG_PARTIAL_KEY_MAX + 1];
 	tmp->fd = -1;
 	int dirfd = dir_of(p, 0);
 	if (dirfd < 0 || !p->enabled || !p->maybe_any)
 		return 0;
+	key_of(url, key);
 	char buf[JG_PARTIAL_META_MAX + 1];
 	struct jg_partial_meta m;
-	if (read_meta(dirfd, name, buf, &m) < 0 || strcmp(m.url, url) != 0) {
-		/* None, broken, or another URL's that had this name: not ours to
+	if (read_meta(dirfd, key, buf, &m) < 0 || strcmp(m.url, url) != 0) {
+		/* None, broken, or another URL's of the same hash: not ours to
 		 * continue, and the book will write its own. */
-		jg_partial_drop(p, name);
+		drop_key(p, dirfd, key);
 		return 0;
 	}
 	uint64_t bytes = 0;
-	if (jg_store_begin_from(st, tmp, dirfd, name, &bytes) < 0) {
+	if (jg_store_begin_from(st, tmp, dirfd, key, &bytes) < 0) {
 		int err = errno;
 		if (err == EMFILE || err == ENFILE)
 			return -1;
-		jg_partial_drop(p, name); /* missing, a link, a symlink, not a file */
+		drop_key(p, dirfd, key); /* missing, a link, a symlink, not a file */
 		return 0;
 	}
 	if (bytes == 0 || (m.length && bytes >= m.length)) {
 		/* Nothing to continue, or all there but never committed (a kill
 		 * at the very end): a range past the end would only get a 416.
 		 * Names first, so that the temporary's abort frees the blocks. */
-		jg_partial_unlink(p, name);
+		unlink_key(dirfd, key);
 		jg_store_abort(st, tmp);
 		return 0;
 	}
@@ -289,13 +318,12 @@ int jg_partial_take(struct jg_partials *p, struct jg_store *st, const char *name
 	return 1;
 }
 
-/* Writes the sidecar of `name` atomically: a temporary, then a rename. */
-static int write_meta(int dirfd, const char *name, const char *text, size_t len)
+/* Writes the sidecar of `key` atomically: a temporary, then a rename. */
+static int write_meta(int dirfd, const char *key, const char *text, size_t len)
 {
-	char meta[JG_NAME_MAX + 32], tmp[JG_NAME_MAX + 32];
-	if (meta_name(meta, sizeof meta, name, meta_suffix) < 0 ||
-	    meta_name(tmp, sizeof tmp, name, meta_tmp_suffix) < 0)
-		return -1;
+	char meta[JG_PARTIAL_KEY_MAX + 32], tmp[JG_PARTIAL_KEY_MAX + 32];
+	meta_name(meta, sizeof meta, key, meta_suffix);
+	meta_name(tmp, sizeof tmp, key, meta_tmp_suffix);
 	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
@@ -308,23 +336,25 @@ static int write_meta(int dirfd, const char *name, const char *text, size_t len)
 }
 
 int jg_partial_link(struct jg_partials *p, int store_dirfd, const char *tmp_name,
-                    const char *name, const struct jg_partial_meta *m)
+                    const struct jg_partial_meta *m)
 {
-	char text[JG_PARTIAL_META_MAX + 1];
+	char text[JG_PARTIAL_META_MAX + 1], key[JG_PARTIAL_KEY_MAX + 1];
 	if (!p || !p->enabled)
 		return -1;
 	int len = jg_partial_meta_format(m, text, sizeof text);
 	int dirfd = len < 0 ? -1 : dir_of(p, 1);
 	if (dirfd < 0)
 		return -1;
+	key_of(m->url, key);
 	p->maybe_any = 1;
-	/* A partial of the same name that no attempt took (another URL's,
-	 * one left by --no-continue) is replaced. */
-	jg_partial_drop(p, name);
-	if (write_meta(dirfd, name, text, (size_t)len) < 0)
+	/* A partial of the URL that no attempt took (the book was refused
+	 * one) is replaced; names only: this may run on an engine thread,
+	 * which must not touch the loop's trash. */
+	unlink_key(dirfd, key);
+	if (write_meta(dirfd, key, text, (size_t)len) < 0)
 		return -1;
-	if (linkat(store_dirfd, tmp_name, dirfd, name, 0) < 0) {
-		jg_partial_drop(p, name); /* hard links not supported here, say */
+	if (linkat(store_dirfd, tmp_name, dirfd, key, 0) < 0) {
+		unlink_key(dirfd, key); /* hard links not supported here, say */
 		return -1;
 	}
 	return 0;

@@ -4,19 +4,22 @@
  * for the rest (`Range: bytes=N-` with `If-Range`).
  *
  * They live in DIR/.juggle/partial/, away from the books: nothing ever
- * appears under a book's final name before its body is whole. For book
- * NAME (a name never starts with a dot):
+ * appears under a book's final name before its body is whole. For the
+ * book of URL, KEY is the URL's 64-bit hash in 16 hex digits: the URL is
+ * the partial's identity, not the book's file name, which follows the
+ * list's order (another list may give the name to another URL, and the
+ * URL another name).
  *
- *   NAME             the bytes so far: a second name (a hard link) of the
+ *   KEY              the bytes so far: a second name (a hard link) of the
  *                    temporary file the body is being written to, so the
  *                    writing goes on exactly as for any other body, and
  *                    what was written survives the temporary name (swept,
  *                    or removed when the attempt fails)
- *   .NAME.resume     its sidecar: the URL, the validator, the length
- *   .NAME.resume.tmp the sidecar being written (then renamed over it)
+ *   .KEY.resume      its sidecar: the URL, the validator, the length
+ *   .KEY.resume.tmp  the sidecar being written (then renamed over it)
  *
- * "." NAME ".resume" is one-to-one with NAME and ends as no temporary
- * does, so no two of these names can meet. Only a body that came with no
+ * "." KEY ".resume" is one-to-one with KEY, which never starts with a
+ * dot, and ends as no temporary does, so no two of these names can meet. Only a body that came with no
  * Content-Encoding and a strong validator (a strong ETag; else a
  * Last-Modified a second older than the answer's Date, RFC 9110 8.8.2.2)
  * and is over JG_PARTIAL_MIN bytes is kept. Partials are not swept at
@@ -45,6 +48,8 @@
 #define JG_PARTIAL_META_MAX (JG_URL_MAX + JG_PARTIAL_VALIDATOR_MAX + 256)
 
 #define JG_PARTIAL_DIR "partial" /* in DIR/.juggle */
+/* A partial's name: 16 hex digits (room to spare). */
+#define JG_PARTIAL_KEY_MAX 32
 
 enum jg_validator { JG_VALIDATOR_NONE, JG_VALIDATOR_ETAG, JG_VALIDATOR_DATE };
 
@@ -97,32 +102,32 @@ struct jg_partial_found {
 };
 
 /*
- * The partial of book `name`, when there is one for `url`: it is linked
+ * The partial of the book of `url`, when there is one: it is linked
  * under a new temporary name of `st` and opened there in `tmp`, at its
  * end, so the attempt writes its rest as it would a new body. 1 when
  * found; 0 when none (one that does not hold is dropped); -1 with errno
  * when the link or the open failed (EMFILE and the like: try again later).
  */
-int jg_partial_take(struct jg_partials *p, struct jg_store *st, const char *name, const char *url,
+int jg_partial_take(struct jg_partials *p, struct jg_store *st, const char *url,
                     struct jg_store_temp *tmp, struct jg_partial_found *out);
 
 /*
  * Keeps the body being written to `tmp_name` (a temporary file of the
- * store, in `store_dirfd`) as book `name`'s partial: its sidecar first,
- * then the link. Safe on an engine thread. 0, or -1 (nothing left
- * behind: the body is simply not resumable).
+ * store, in `store_dirfd`) as the partial of the book of m->url: its
+ * sidecar first, then the link. Safe on an engine thread. 0, or -1
+ * (nothing left behind: the body is simply not resumable).
  */
 int jg_partial_link(struct jg_partials *p, int store_dirfd, const char *tmp_name,
-                    const char *name, const struct jg_partial_meta *m);
+                    const struct jg_partial_meta *m);
 
 /*
- * Book `name`'s partial goes, if it has one; its blocks, when it was the
- * file's last name, through the trash (freeing a large file at once would
- * hold the loop). On the loop thread.
+ * The partial of the book of `url` goes, if it has one; its blocks,
+ * when it was the file's last name, through the trash (freeing a large
+ * file at once would hold the loop). On the loop thread.
  */
-void jg_partial_drop(struct jg_partials *p, const char *name);
+void jg_partial_drop(struct jg_partials *p, const char *url);
 /* Only its names go: for a caller that holds another name of the file
  * (nothing is freed). Safe on an engine thread. */
-void jg_partial_unlink(struct jg_partials *p, const char *name);
+void jg_partial_unlink(struct jg_partials *p, const char *url);
 
 #endif

@@ -238,7 +238,7 @@ static void maybe_keep(struct jg_transfer *t)
 		return;
 	const char *file = t->spill.fd >= 0 ? t->spill.name : r->sink_name;
 	struct jg_partial_meta m = {r->url, r->kind, r->validator, r->length};
-	if (file && jg_partial_link(t->f->cfg.partials, t->f->cfg.store->dirfd, file, r->name, &m) == 0)
+	if (file && jg_partial_link(t->f->cfg.partials, t->f->cfg.store->dirfd, file, &m) == 0)
 		r->linked = 1;
 	else
 		r->candidate = 0; /* cannot be kept here (no hard links, say): no more tries */
@@ -457,7 +457,7 @@ static int judge_range(struct jg_transfer *t, long code, curl_off_t cl)
 	struct jg_range *r = &t->range;
 	/* Most books: no partial asked for, and nothing that could be kept
 	 * (what range.c would say, without looking the head's fields up). */
-	if (!r->from && (!r->name || code == 206 || (cl >= 0 && (uint64_t)cl <= JG_PARTIAL_MIN)))
+	if (!r->from && (!r->url || code == 206 || (cl >= 0 && (uint64_t)cl <= JG_PARTIAL_MIN)))
 		return 0;
 	struct jg_range_answer a = {
 		.code = code,
@@ -487,7 +487,7 @@ static int judge_range(struct jg_transfer *t, long code, curl_off_t cl)
 		/* The sink holds the stale partial's bytes: the new body goes to a
 		 * file of its own, and the partial's name goes now, so that a kill
 		 * cannot leave it to be continued with this body's bytes. */
-		jg_partial_unlink(t->f->cfg.partials, r->name);
+		jg_partial_unlink(t->f->cfg.partials, r->url);
 		break;
 	case JG_RANGE_FRESH:
 		if (!r->candidate || t->sink >= 0 || cl < 0)
@@ -805,9 +805,9 @@ static int add_header(struct curl_slist **list, const char *name, const char *va
 static int take_part(struct jg_transfer *t, const struct jg_fetch_part *part)
 {
 	struct jg_range *r = &t->range;
-	if (!part || !part->name)
+	if (!part || !part->url)
 		return 0;
-	if (!(r->name = strdup(part->name)) || !(r->url = strdup(part->url)) ||
+	if (!(r->url = strdup(part->url)) ||
 	    (part->sink_name && !(r->sink_name = strdup(part->sink_name))))
 		return -1;
 	if (part->have) {

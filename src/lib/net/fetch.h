@@ -169,8 +169,7 @@ struct jg_fetch_cond {
  * strings borrowed for the call only.
  */
 struct jg_fetch_part {
-	const char *name;          /* the book's file name, its partial's */
-	const char *url;           /* the book's URL, for the sidecar */
+	const char *url;           /* the book's URL, its partial's key */
 	const char *sink_name;     /* the sink's temporary name in the store; NULL
 	                              without a sink */
 	const struct jg_partial_found *have; /* the partial the sink holds; NULL: none */

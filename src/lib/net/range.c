@@ -49,7 +49,6 @@ int jg_content_range_parse(const char *v, size_t len, struct jg_content_range *o
 
 void jg_range_fini(struct jg_range *r)
 {
-	free(r->name);
 	free(r->url);
 	free(r->sink_name);
 	free(r->have);
@@ -113,7 +112,7 @@ static int strong_date(const char *last_modified, const char *date)
 /* A body from its first byte: whether it may be kept, and by what. */
 static int consider_keeping(struct jg_range *r, const struct jg_range_answer *a)
 {
-	if (!r->name || !a->identity ||
+	if (!r->url || !a->identity ||
 	    (a->content_length >= 0 && (uint64_t)a->content_length <= JG_PARTIAL_MIN))
 		return 0;
 	const char *v = NULL;

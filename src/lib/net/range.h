@@ -51,9 +51,8 @@ int jg_content_range_parse(const char *v, size_t len, struct jg_content_range *o
  * strings are the transfer's own: an engine thread's copy of a transfer
  * may outlive the job that started it. */
 struct jg_range {
-	char *name;               /* the book's name, its partial's; NULL: no body
-	                             of this transfer is ever kept */
-	char *url;                /* the book's URL, for the sidecar */
+	char *url;                /* the book's URL, its partial's key; NULL: no
+	                             body of this transfer is ever kept */
 	char *sink_name;          /* the sink's temporary name in the store, or NULL */
 	uint64_t from;            /* bytes of a partial in the sink: ask for the rest */
 	enum jg_validator have_kind;
