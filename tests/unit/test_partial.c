@@ -229,6 +229,7 @@ static void test_a_partial_with_another_name_or_a_symlink_is_refused(void **stat
 	jg_store_abort(&f->st, &tmp);
 	char target[512], link[512];
 	snprintf(target, sizeof target, "%s", path_of(f, "big.txt"));
+	assert_non_null(partial_of(f, url_s, 0));
 	snprintf(link, sizeof link, "%s", partial_of(f, url_s, 0));
 	unlink(link);
 	assert_int_equal(symlink(target, link), 0);
