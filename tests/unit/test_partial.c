@@ -201,6 +201,7 @@ static void test_a_partial_is_the_urls_not_the_names(void **state)
 	jg_store_abort(&f->st, &again);
 	/* A sidecar that names another URL is not taken, and goes. */
 	const char *meta = partial_of(f, url, 1);
+	assert_non_null(meta);
 	FILE *fp = fopen(meta, "w");
 	fprintf(fp, "juggle-partial 1\nurl http://other.test/big.txt\netag \"v1\"\n");
 	fclose(fp);
