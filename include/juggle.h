@@ -214,6 +214,28 @@ JG_EXPORT int jg_options_set_max_buffer(struct jg_options *opts, uint64_t bytes)
  */
 JG_EXPORT int jg_options_set_forget_finished(struct jg_options *opts, int forget);
 /*
+ * Continuing large downloads, as wget -c and curl -C - do. On (the
+ * default), a body of more than 1 MiB that comes with no Content-Encoding
+ * and a strong validator (a strong ETag, else a Last-Modified a second
+ * older than the answer's Date) is kept in OUTPUT_DIR/.juggle/partial/ as
+ * it arrives (the bytes, as a second name of the body's temporary file,
+ * and a sidecar with the URL, the validator and the length). When an
+ * attempt fails (a cut connection, a stall) or the process is killed, the
+ * next attempt of the book, in this session or a later one over the same
+ * directory, asks for the rest only (`Range: bytes=N-`, `If-Range`,
+ * `Accept-Encoding: identity`). A server that ignores the range, or whose
+ * validator changed, sends the whole body, which replaces the partial; a
+ * 206 that does not continue it exactly (another start, length or
+ * coding) or a 416 drops it, and the book starts again from its first
+ * byte. Nothing appears under a book's name before its body is whole,
+ * and a book's partial goes when the book is saved or fails for good.
+ * Such bodies go to their file from the loop thread rather than through
+ * memory to the workers, which count the file. Off, nothing is kept or
+ * continued. Also off while a header of jg_options_add_header() is a
+ * Range or If-Range: the caller's ranges are theirs. Added in 0.4.
+ */
+JG_EXPORT int jg_options_set_continue(struct jg_options *opts, int on);
+/*
  * The mirror bare ebook numbers refer to, replacing any set before.
  * Default https://www.gutenberg.org. JG_EURL when `url` is not an http or
  * https URL.
@@ -328,7 +350,9 @@ JG_EXPORT int jg_options_read_proxy_env(struct jg_options *opts, char *errbuf);
  * into the page cache per chunk of up to 64 KiB, plus an open and a rename
  * per book. That is cheap (loop stall under 2 ms at 1 GB/s from nginx),
  * but a disk that blocks (full dirty cache, network filesystem) delays
- * the loop; with a pool, the workers do all disk work.
+ * the loop; with a pool, the workers do all disk work but for the large
+ * bodies that may be continued (jg_options_set_continue), which the loop
+ * writes to their files as they arrive.
  */
 enum jg_count_flags {
 	JG_COUNT_WHITESPACE = 1 << 0,        /* split on ASCII white space only */
@@ -529,6 +553,11 @@ struct jg_result {
 	                          by a file that was in the output directory
 	                          before the session and is not the caller's
 	                          (jg_session_claim_file); NULL when none */
+	/* Added in 0.4: */
+	uint64_t continued_from; /* bytes an earlier attempt or run had left of
+	                          the body, whose rest alone was transferred
+	                          (jg_options_set_continue); 0 when the body
+	                          came from its first byte */
 };
 
 /*
@@ -760,7 +789,8 @@ JG_EXPORT void jg_session_stats(const struct jg_session *s, struct jg_stats *out
 /*
  * Frees the session. Safe at any time, also from inside its callbacks and
  * with transfers in flight: every URL not yet reported is reported once
- * with JG_ECANCELED, nothing partial is left on disk, and no watcher of the
+ * with JG_ECANCELED, no temporary file is left on disk (the partial
+ * bodies of jg_options_set_continue stay, to be continued), and no watcher of the
  * session stays on the loop. Called from inside one of the session's
  * callbacks, the session admits nothing more and releases itself
  * before the loop next waits for events; until then any book that ends is

@@ -86,6 +86,11 @@ static const char usage_more[] =
 "      --refresh            revalidate books saved by an earlier run with a\n"
 "                           conditional GET (a 304 keeps the file); without it\n"
 "                           they are kept as they are, with no request\n"
+"      --no-continue        neither keep nor continue partial bodies: by default\n"
+"                           a body over 1 MiB with no Content-Encoding and a\n"
+"                           strong ETag or Last-Modified that a failed attempt\n"
+"                           or a killed run left half written (in DIR/.juggle/\n"
+"                           partial) is continued with a range request\n"
 "  A run records what it saved in DIR/.juggle/manifest; run again over the same\n"
 "  DIR, it fetches only what is missing or failed. 'juggle merge --help' tells\n"
 "  how to combine the shards' directories into one result.\n"
@@ -170,7 +175,7 @@ enum long_only {
 	OPT_CACERT, OPT_RESOLVE, OPT_DNS_SERVERS, OPT_SPLIT, OPT_KEEP_BOILERPLATE, OPT_TOP,
 	OPT_COUNTS, OPT_NO_COUNT, OPT_ENGINE, OPT_THREADS, OPT_SHARD, OPT_REFRESH, OPT_CHECKPOINT,
 	OPT_WAIT, OPT_RANDOM_WAIT, OPT_LIMIT_RATE, OPT_FAILED, OPT_CONFIG, OPT_NO_CONFIG,
-	OPT_COMPLETION, OPT_ROBOTS, OPT_NOPROXY,
+	OPT_COMPLETION, OPT_ROBOTS, OPT_NOPROXY, OPT_NO_CONTINUE,
 };
 
 /* The letters, as getopt takes them: completion reads them too. */
@@ -216,6 +221,7 @@ static const struct option long_options[] = {
 	{"threads", required_argument, NULL, OPT_THREADS},
 	{"shard", required_argument, NULL, OPT_SHARD},
 	{"refresh", no_argument, NULL, OPT_REFRESH},
+	{"no-continue", no_argument, NULL, OPT_NO_CONTINUE},
 	{"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -313,6 +319,7 @@ static void set_option(struct cli_args *a, int opt, const char *arg)
 			cli_usage_error("--resolve: expected HOST:PORT:ADDR[,ADDR]..., got '%s'", arg);
 		break;
 	case OPT_DNS_SERVERS: check(jg_options_set_dns_servers(o, arg), "--dns-servers", arg); break;
+	case OPT_NO_CONTINUE: check(jg_options_set_continue(o, 0), "--no-continue", ""); break;
 	case 'A': check(jg_options_set_user_agent(o, arg), "--user-agent", arg); break;
 	case OPT_ROBOTS: check(jg_options_set_robots(o, 1), "--robots", ""); break;
 	case 'H':

@@ -133,6 +133,8 @@ void json_report_book(struct json_report *j, const struct jg_result *res,
 	json_field(f, "foreign_file", res->foreign_file);
 	if (res->reused)
 		fputs(",\"reused\":true", f);
+	if (res && res->continued_from)
+		fprintf(f, ",\"continued_from\":%" PRIu64, res->continued_from);
 	json_counts(f, res);
 	fputc('}', f);
 	long end = ftell(f);

@@ -220,6 +220,7 @@ void jg_report_book(struct jg_report *r, const struct jg_result *res,
 			r->reused_bytes += res->bytes;
 		if (r->n_mirrors && !res->reused)
 			r->mirror_books[mirror_of(r, res->final_url)]++;
+		r->continued_bytes += res->continued_from;
 		remember_notes(r, res);
 	} else if (res->err == JG_ECANCELED) {
 		r->cancelled++; /* not a failure: a rerun fetches it */
@@ -252,13 +253,15 @@ static void print_summary(struct jg_report *r, const struct json_run *run)
 {
 	double wall = run ? run->wall : 0;
 	char bytes[32], speed[32], kept[64] = "";
-	/* The rate is of what this run saved: kept books cost no transfer. */
-	uint64_t moved = r->bytes - r->reused_bytes;
+	/* The rate is of what this run saved: kept books and the partial
+	 * bodies continued cost no transfer. */
+	uint64_t on_disk = r->reused_bytes + r->continued_bytes;
+	uint64_t moved = r->bytes - on_disk;
 	progress_human_bytes((double)r->bytes, bytes, sizeof bytes);
 	progress_human_bytes(wall > 0 ? moved / wall : 0, speed, sizeof speed);
-	if (r->reused_bytes) {
+	if (on_disk) {
 		char b[32];
-		progress_human_bytes((double)r->reused_bytes, b, sizeof b);
+		progress_human_bytes((double)on_disk, b, sizeof b);
 		snprintf(kept, sizeof kept, " (%s already on disk)", b);
 	}
 	if (r->interrupted) {

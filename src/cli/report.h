@@ -32,6 +32,8 @@ struct jg_report {
 	int interrupted;
 	FILE *failed_list;         /* --failed: every failed URL, a line each */
 	uint64_t reused_bytes;     /* of `bytes`: books kept from an earlier run */
+	uint64_t continued_bytes;  /* of `bytes`: partial bodies an earlier attempt or
+	                              run left, whose rest alone was transferred */
 	uint64_t input_errors;
 	struct json_report json;
 	struct report_line *failures, **failures_tail;

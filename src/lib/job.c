@@ -29,12 +29,16 @@ struct jg_job {
 	char *proxy_at;            /* its "host:port:addrs" for curl, NULL: a literal */
 	struct jg_transfer xfer;
 	ev_timer backoff;
-	struct jg_store_temp file;  /* download only: the attempt's file */
+	struct jg_store_temp file;  /* the attempt's file: always when downloading
+	                               only; when counting, a partial continued */
+	int no_partial;            /* a partial was refused: the book starts from zero */
 	enum job_state state;
 	int has_slot;              /* counted in js->active and its host's */
 	struct jg_job *ready_next; /* JOB_READY: in js->ready */
 	uint32_t book;
 	const char *name;          /* the catalog's, for as long as the job lives */
+	const char *url;           /* the book's (the catalog's): its partial's key,
+	                              whichever mirror it goes to */
 	const struct jg_book_prior *prior;
 	uint32_t host;             /* the politeness slot: the first URL's host */
 	int may_fall_back;         /* another mirror may have the book */
@@ -324,6 +328,30 @@ static int host_attempt(struct jg_job *job, int answered, int err, const char *w
 	return 1;
 }
 
+/*
+ * The attempt's file: a partial an earlier attempt or run left of the
+ * book, which the attempt goes on writing (base/partial.h); else, when
+ * downloading only, a new temporary file. 0, or -1 with the job waiting
+ * or failed.
+ */
+static int open_file(struct jg_job *job, struct jg_partial_found *have, int *found)
+{
+	struct jg_jobs *js = job->js;
+	char why[512];
+	*found = job->no_partial ? 0
+	                         : jg_partial_take(js->partials, js->store, job->url, &job->file,
+	                                           have);
+	if (*found < 0 || (!*found && js->streaming &&
+	                   jg_store_begin(js->store, &job->file, why, sizeof why) < 0)) {
+		if (out_of_descriptors(errno))
+			job_wait_for_descriptors(job);
+		else
+			job_fail(job, JG_EIO, *found < 0 ? strerror(errno) : why);
+		return -1;
+	}
+	return 0;
+}
+
 static void job_fetch(struct jg_job *job, const char *addrs)
 {
 	struct jg_jobs *js = job->js;
@@ -333,15 +361,11 @@ static void job_fetch(struct jg_job *job, const char *addrs)
 		snprintf(resolve, sizeof resolve, "%s:%ld:%s", job->cur.host, job->cur.port, addrs);
 		entry = resolve;
 	}
-	char why[512];
 	jg_store_abort(js->store, &job->file); /* each attempt starts afresh */
-	if (js->streaming && jg_store_begin(js->store, &job->file, why, sizeof why) < 0) {
-		if (out_of_descriptors(errno))
-			job_wait_for_descriptors(job);
-		else
-			job_fail(job, JG_EIO, why);
+	struct jg_partial_found have;
+	int found;
+	if (open_file(job, &have, &found) < 0)
 		return;
-	}
 	job->state = JOB_FETCHING;
 	const struct jg_book_prior *prior = job->prior;
 	struct jg_fetch_cond cond = {prior ? prior->etag : NULL, prior ? prior->last_modified : NULL};
@@ -350,8 +374,13 @@ static void job_fetch(struct jg_job *job, const char *addrs)
 		.proxy = job->proxy ? job->proxy->curl_url : NULL,
 		.proxy_resolve = job->proxy_at,
 	};
+	struct jg_fetch_part part = {
+		.url = js->partials->enabled ? job->url : NULL,
+		.sink_name = job->file.fd >= 0 ? job->file.name : NULL,
+		.have = found ? &have : NULL,
+	};
 	if (jg_fetch_start(js->fetch, &job->xfer, job->cur.url, &route, job->file.fd,
-	                   prior ? &cond : NULL) < 0)
+	                   prior ? &cond : NULL, &part) < 0)
 		job_fail(job, JG_EINTERNAL, job->xfer.errbuf);
 }
 
@@ -547,6 +576,7 @@ static void job_keep(struct jg_job *job, const struct jg_book_prior *prior)
 {
 	struct jg_jobs *js = job->js;
 	keep_validators(job, prior);
+	jg_partial_drop(js->partials, job->url); /* the book is complete */
 	if (js->counting) {
 		job_hand_over(job, JG_POOL_RECOUNT, NULL, prior->bytes, 0, prior->ino);
 		return;
@@ -556,8 +586,9 @@ static void job_keep(struct jg_job *job, const struct jg_book_prior *prior)
 
 /*
  * A body that came whole. Without counting it is in its file already;
- * with counting it goes to the workers, which save it, or, when memory
- * ran short and it spilled to its file, which count that file.
+ * with counting it goes to the workers, which save it, or, when it went
+ * to a file (memory ran short and it spilled, it is large enough to be
+ * kept as a partial, or it continued one), which count that file.
  */
 static void job_save(struct jg_job *job)
 {
@@ -565,11 +596,19 @@ static void job_save(struct jg_job *job)
 	const char *name = job->name;
 	size_t len = job->xfer.len;
 	char why[512];
-	if (js->streaming || job->xfer.spill.fd >= 0) {
-		struct jg_store_temp *file = js->streaming ? &job->file : &job->xfer.spill;
+	/* A spill holds the body when there is one (a body that came whole
+	 * again leaves a stale partial in the attempt's file). */
+	struct jg_store_temp *file = job->xfer.spill.fd >= 0 ? &job->xfer.spill
+	                             : job->file.fd >= 0   ? &job->file
+	                                                   : NULL;
+	if (job->xfer.range.continuing)
+		job->out.continued_from = job->xfer.range.from;
+	if (file) {
 		struct stat st;
 		uint64_t ino = fstat(file->fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
 		int rc = jg_store_commit(js->store, file, name, why, sizeof why);
+		if (rc == 0)
+			jg_partial_drop(js->partials, job->url); /* the book is complete */
 		jg_fetch_release(&job->xfer);
 		if (rc < 0)
 			job_fail(job, JG_EIO, why);
@@ -582,6 +621,7 @@ static void job_save(struct jg_job *job)
 	uint64_t held;
 	char *body = jg_fetch_take_body(&job->xfer, &len, &held);
 	jg_fetch_release(&job->xfer); /* job->out.content_type has its type */
+	jg_partial_drop(js->partials, job->url); /* one of another run may be left */
 	job_hand_over(job, JG_POOL_SAVE, body, len, held, 0);
 }
 
@@ -598,6 +638,23 @@ static int proxy_failure(const struct jg_job *job, const struct jg_transfer *t, 
 		return JG_OK; /* we stopped it ourselves, or had no descriptor */
 	jg_fetch_proxy_answer(t, &pa.connect_code, &pa.proxy_error);
 	return jg_proxy_classify(job->proxy, &pa, why, why_len, transient);
+}
+
+/*
+ * The partial did not hold: a 416, or a 206 that does not continue it.
+ * Its bytes go, and the book starts again from its first byte, at once:
+ * the server answered, and nothing of this is a transient failure.
+ */
+static int partial_refused(struct jg_job *job, struct jg_transfer *t)
+{
+	struct jg_jobs *js = job->js;
+	if (!t->range.from || (t->http_code != 416 && t->aborted != JG_ABORT_RANGE))
+		return 0;
+	jg_partial_drop(js->partials, job->url);
+	jg_fetch_release(t);
+	job->no_partial = 1; /* whatever is on disk: never two refusals */
+	job_attempt(job);
+	return 1;
 }
 
 void jg_job_on_transfer_done(struct jg_transfer *t)
@@ -628,6 +685,8 @@ void jg_job_on_transfer_done(struct jg_transfer *t)
 		job_fail(job, JG_EIO, why);
 		return;
 	}
+	if (partial_refused(job, t))
+		return;
 	const char *location = jg_fetch_redirect_url(t);
 	if (t->code == CURLE_OK && location) {
 		char *copy = strdup(location);
@@ -677,6 +736,12 @@ void jg_job_on_transfer_done(struct jg_transfer *t)
 		job_save(job);
 		return;
 	}
+	/* A book that fails for good has nothing to continue; a transient
+	 * failure keeps its partial for the next attempt, or the next run.
+	 * Before the release: the attempt's file still holds its blocks, so
+	 * the trash, not this call, frees them. */
+	if (!transient)
+		jg_partial_drop(js->partials, job->url);
 	double retry_after = t->retry_after;
 	int out_of_fds = t->out_of_fds;
 	jg_fetch_release(t);
@@ -728,6 +793,7 @@ int jg_job_start(struct jg_jobs *js, uint32_t book, uint32_t host, const struct 
 	if (!job)
 		return -1;
 	job->name = b->name;
+	job->url = b->url;
 	job->may_fall_back = may_fall_back;
 	job->prior = b->prior;
 	job->has_slot = 1; /* jg_hosts_pop counted it on its host */

@@ -30,6 +30,7 @@
 #include "options.h"
 #include "outcome.h"
 #include "proxy.h"
+#include "partial.h"
 #include "resolve.h"
 #include "store.h"
 
@@ -68,6 +69,7 @@ struct jg_jobs {
 	const struct jg_proxies *proxies; /* which URLs go through which proxy */
 	struct jg_hosts *hosts;
 	struct jg_store *store;
+	struct jg_partials *partials;  /* partial bodies kept and continued */
 	uint64_t *rng;                 /* the retries' jitter */
 	int streaming;                 /* bodies go straight to files */
 	int counting;                  /* kept files are counted again */

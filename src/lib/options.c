@@ -237,6 +237,14 @@ JG_EXPORT int jg_options_set_max_buffer(struct jg_options *o, uint64_t bytes)
 	return JG_OK;
 }
 
+JG_EXPORT int jg_options_set_continue(struct jg_options *o, int on)
+{
+	if (!o)
+		return JG_EINVAL;
+	o->no_continue = on == 0;
+	return JG_OK;
+}
+
 JG_EXPORT int jg_options_set_forget_finished(struct jg_options *o, int forget)
 {
 	if (!o)

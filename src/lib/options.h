@@ -42,6 +42,7 @@ struct jg_options {
 	int proxy_set;         /* chosen by the caller: the environment is not read */
 	char *noproxy;         /* hosts that go direct (noproxy.h) */
 	int noproxy_set;
+	int no_continue;       /* large bodies are neither kept nor continued */
 };
 
 /* Deep copy of `src` (NULL = defaults) into `dst`; 0 or -1 on ENOMEM. */

@@ -21,6 +21,7 @@ struct jg_outcome {
 	long http_code;            /* the last status seen; 0 if none */
 	double started;            /* ev_now() at admission; 0: never admitted */
 	int reused;                /* the file an earlier run saved was kept */
+	uint64_t continued_from;   /* bytes a partial had when its rest was asked for */
 	/*
 	 * Owned by whoever holds the outcome (jg_outcome_fini frees them: a
 	 * job's, a hand-over's); an outcome made on the spot for a report

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,6 +89,7 @@ static int report(struct jg_session *s, uint32_t idx, const struct jg_outcome *o
 	};
 	if (ok) {
 		r.reused = o->reused;
+		r.continued_from = o->continued_from;
 		r.etag = o->etag;
 		r.last_modified = o->last_modified;
 		r.content_type = o->content_type;
@@ -452,6 +454,17 @@ static void on_robots_ready(void *ctx)
 	kick(ctx);
 }
 
+/* Large bodies are kept and continued unless turned off, or the caller
+ * asks for ranges of its own (-H Range), which would be theirs to judge. */
+static int continuing(const struct jg_options *o)
+{
+	for (size_t i = 0; i < o->n_headers; i++)
+		if (strncasecmp(o->headers[i], "Range:", 6) == 0 ||
+		    strncasecmp(o->headers[i], "If-Range:", 9) == 0)
+			return 0;
+	return !o->no_continue;
+}
+
 static int setup(struct jg_session *s, char *why, size_t why_len)
 {
 	if (jg_store_open(&s->store, s->opt.output_dir, (uint32_t)jg_rng_next(&s->rng), why,
@@ -463,6 +476,8 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 	jg_store_sweep(&s->store); /* only now: the lock says no one else writes here */
 	jg_trash_init(&s->trash, s->loop);
 	s->store.trash = &s->trash;
+	if (jg_partials_open(&s->partials, &s->store, continuing(&s->opt), why, why_len) < 0)
+		return JG_EIO;
 	if (jg_store_list(&s->store, remember_existing, &s->cat) != 0) {
 		snprintf(why, why_len, "%s: cannot list it: %s", s->opt.output_dir, strerror(errno));
 		return JG_EIO;
@@ -491,6 +506,7 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 		.max_buffer = s->opt.max_buffer,
 		.limit_rate = s->opt.limit_rate,
 		.store = &s->store,
+		.partials = &s->partials,
 		.cacert = s->opt.cacert,
 		.user_agent = ua,
 		.headers = s->opt.headers,
@@ -515,6 +531,7 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 		.proxies = &s->proxies,
 		.hosts = &s->hosts,
 		.store = &s->store,
+		.partials = &s->partials,
 		.rng = &s->rng,
 		.streaming = !s->opt.pool || (s->opt.count_flags & JG_COUNT_OFF),
 		.counting = s->opt.pool && !(s->opt.count_flags & JG_COUNT_OFF),
@@ -546,6 +563,7 @@ JG_EXPORT int jg_session_new(struct jg_session **out, struct ev_loop *loop,
 	s->loop = loop;
 	s->rng = seed();
 	s->store.dirfd = -1;
+	s->partials.dirfd = s->partials.statefd = -1; /* none to close if set-up fails first */
 	ev_prepare_init(&s->admit, on_admit);
 	s->admit.data = s;
 	ev_idle_init(&s->admit_more, on_admit_more);
@@ -952,6 +970,7 @@ static void destroy(struct jg_session *s)
 	ev_timer_stop(s->loop, &s->pacing);
 	jg_stall_stop(&s->stall);
 	jg_fetch_fini(&s->fetch);
+	jg_partials_close(&s->partials); /* engine threads are gone: none links now */
 	if (s->resolver.loop)
 		jg_resolver_fini(&s->resolver);
 	jg_proxies_fini(&s->proxies);

@@ -13,6 +13,7 @@
 #include "juggle.h"
 #include "options.h"
 #include "proxy.h"
+#include "partial.h"
 #include "resolve.h"
 #include "robots_gate.h"
 #include "stall.h"
@@ -25,6 +26,7 @@ struct jg_session {
 	struct jg_options opt;
 	struct jg_store store;
 	struct jg_trash trash;      /* big temporary files, freed a slice at a time */
+	struct jg_partials partials; /* large bodies kept to be continued */
 	struct jg_fetch fetch;
 	struct jg_resolver resolver;
 	struct jg_proxies proxies;  /* which URLs go through which proxy */

@@ -58,6 +58,16 @@ class TestServer:
     def starts(self, target_part=""):
         return [e for e in self.log() if e["ev"] == "start" and target_part in e["target"]]
 
+    def bump(self):
+        """Every generated body changes (bytes and ETag), as a book on a
+        real server may between two runs; returns once the server says so."""
+        n = sum(e["ev"] == "generation" for e in self.log()) + 1
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.time() + 10
+        while sum(e["ev"] == "generation" for e in self.log()) < n:
+            assert time.time() < deadline, "the test server did not take SIGUSR1"
+            time.sleep(0.01)
+
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=10)

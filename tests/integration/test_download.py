@@ -235,12 +235,13 @@ def test_headers_and_connection_reuse(server, juggle):
 
 def test_memory_budget_sends_big_bodies_to_their_files(server, tmp_path):
     """Bodies in flight count in --max-buffer as they arrive: past it they go
-    on in their temporary files and are counted from there, exactly."""
+    on in their temporary files and are counted from there, exactly.
+    (--no-continue: bodies that may be continued go to their files anyway.)"""
     urls = [server.url(f"/gen/big{i}.txt?size=3000000&rate=3000000") for i in range(4)]
 
     def run(name, *args):
         report = tmp_path / f"{name}.json"
-        p = subprocess.run([JUGGLE, "-q", "-w", "1", "-o", str(tmp_path / name), "--json",
+        p = subprocess.run([JUGGLE, "-q", "-w", "1", "--no-continue", "-o", str(tmp_path / name), "--json",
                             str(report), "--counts", str(tmp_path / f"{name}.tsv"), *args,
                             *urls], capture_output=True, text=True, timeout=60)
         assert p.returncode == 0, p.stderr

@@ -10,7 +10,14 @@ static void reset(struct jg_body *b, enum jg_body_kind kind, uint64_t size)
 {
     jg_body_release(b);
     b->kind = kind;
-    b->size = size;
+    b->size = b->whole = size;
+    b->skip = 0;
+}
+
+void jg_body_window(struct jg_body *b, uint64_t first, uint64_t len)
+{
+    b->skip = first;
+    b->size = len;
 }
 
 void jg_body_text(struct jg_body *b, const char *text)
@@ -65,16 +72,17 @@ ssize_t jg_body_read(const struct jg_body *b, uint64_t off, char *dst,
         return 0;
     if (n > b->size - off)
         n = (size_t)(b->size - off);
+    uint64_t at = b->skip + off;
     switch (b->kind) {
     case JG_BODY_TEXT:
-        memcpy(dst, b->text + off, n);
+        memcpy(dst, b->text + at, n);
         return (ssize_t)n;
     case JG_BODY_FILE:
-        return file_read(b, off, dst, n);
+        return file_read(b, at, dst, n);
     case JG_BODY_BOOK:
-        return (ssize_t)jg_bookgen_read(b->book, b->size, off, dst, n);
+        return (ssize_t)jg_bookgen_read(b->book, b->whole, at, dst, n);
     case JG_BODY_FILL:
-        return (ssize_t)jg_bookgen_fill_read(b->fill, b->size, off, dst, n);
+        return (ssize_t)jg_bookgen_fill_read(b->fill, b->whole, at, dst, n);
     }
     return -1;
 }
@@ -85,6 +93,6 @@ void jg_body_release(struct jg_body *b)
         close(b->fd);
     b->kind = JG_BODY_TEXT;
     b->fd = -1;
-    b->size = 0;
+    b->size = b->whole = b->skip = 0;
     b->text[0] = 0;
 }

@@ -17,7 +17,9 @@ enum jg_body_kind {
 
 struct jg_body {
     enum jg_body_kind kind;
-    uint64_t size;
+    uint64_t size;         /* bytes served: the whole, or a range of it */
+    uint64_t skip;         /* a range: where it starts in the whole */
+    uint64_t whole;        /* the whole source's size */
     uint64_t book;
     int fd;
     char fill;
@@ -29,6 +31,9 @@ void jg_body_book(struct jg_body *b, uint64_t book, uint64_t size);
 void jg_body_fill(struct jg_body *b, char byte, uint64_t size);
 /* Takes ownership of fd. */
 void jg_body_file(struct jg_body *b, int fd, uint64_t size);
+
+/* Serves only bytes [first, first + len) of the whole (a range). */
+void jg_body_window(struct jg_body *b, uint64_t first, uint64_t len);
 
 /* Reads up to n bytes at off.  Returns the count (0 at the end), or -1 if
  * the source failed, e.g. a file shrank underneath us. */

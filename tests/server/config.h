@@ -25,6 +25,9 @@ struct jg_config {
     double idle_timeout;    /* seconds a keep-alive connection may idle */
     struct jg_route_alias routes[JG_ROUTES_MAX];
     unsigned n_routes;
+    /* The one field that changes: SIGUSR1 adds one, and every generated
+     * body (its bytes and its ETag) is then another. */
+    uint64_t generation;
 };
 
 #endif

@@ -219,6 +219,10 @@ static bool store_header(struct jg_slice name, struct jg_slice v,
         keep_first(&r->if_none_match, v);
     else if (jg_slice_eq_ci(name, "if-modified-since"))
         keep_first(&r->if_modified_since, v);
+    else if (jg_slice_eq_ci(name, "range"))
+        keep_first(&r->range, v);
+    else if (jg_slice_eq_ci(name, "if-range"))
+        keep_first(&r->if_range, v);
     else if (jg_slice_eq_ci(name, "connection"))
         scan_connection(v, ct);
     else if (jg_slice_eq_ci(name, "transfer-encoding"))

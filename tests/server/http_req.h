@@ -29,6 +29,8 @@ struct http_req {
     struct jg_slice accept_encoding;
     struct jg_slice if_none_match;
     struct jg_slice if_modified_since;
+    struct jg_slice range;
+    struct jg_slice if_range;
     struct jg_slice x_test;  /* X-Test: what a client's own header says */
     unsigned accept_encoding_lines;
     int minor;               /* HTTP/1.<minor> */

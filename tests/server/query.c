@@ -45,6 +45,8 @@ static const struct spec specs[] = {
     SPEC("rawctype", K_STR, rawctype),
     SPEC("rawhdr", K_STR, rawhdr),
     SPEC("enc", K_STR, enc),
+    SPEC("range", K_STR, range),
+    SPEC("crange", K_STR, crange),
 };
 
 static int hexval(char c)

@@ -36,6 +36,8 @@ struct jg_query {
     const char *rawctype;
     const char *rawhdr;
     const char *enc;
+    const char *range;      /* "ignore" or "416": how a Range is answered */
+    const char *crange;     /* raw Content-Range of a 206 (hostile) */
     const char *bad;        /* name of the first malformed parameter */
 };
 

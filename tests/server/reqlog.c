@@ -174,11 +174,25 @@ void jg_reqlog_start(struct jg_reqlog *log, uint64_t conn, unsigned req,
     put_field(log, "inm", r->if_none_match);
     put_field(log, "ims", r->if_modified_since);
     put_field(log, "xt", r->x_test);
+    put_field(log, "range", r->range);
+    put_field(log, "ifrange", r->if_range);
     if (r->accept_encoding_lines > 1) {
         char n[16];
         snprintf(n, sizeof n, "%u", r->accept_encoding_lines);
         put_field(log, "ae_lines", (struct jg_slice){n, strlen(n)});
     }
+    flush_line(log);
+}
+
+void jg_reqlog_generation(struct jg_reqlog *log, uint64_t n)
+{
+    char num[40];
+
+    if (!log)
+        return;
+    put_prefix(log, "generation", 0, 0);
+    snprintf(num, sizeof num, ",\"n\":%" PRIu64, n);
+    put_str(log, num);
     flush_line(log);
 }
 

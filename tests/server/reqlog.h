@@ -21,4 +21,7 @@ void jg_reqlog_end(struct jg_reqlog *log, uint64_t conn, unsigned req,
                    struct jg_slice target, int status, uint64_t bytes,
                    const char *how);
 
+/* {"ev":"generation","t":...,"n":N}: the generated bodies changed. */
+void jg_reqlog_generation(struct jg_reqlog *log, uint64_t n);
+
 #endif

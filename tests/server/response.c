@@ -104,6 +104,10 @@ static void optional_fields(const struct jg_plan *p, struct out *o)
     if (p->retry_after.set)
         advance(o, snprintf(o->p + o->len, o->cap - o->len,
                             "Retry-After: %" PRIu64 "\r\n", p->retry_after.v));
+    if (p->raw_crange || p->content_range[0])
+        advance(o, snprintf(o->p + o->len, o->cap - o->len,
+                            "Content-Range: %s\r\n",
+                            p->raw_crange ? p->raw_crange : p->content_range));
     if (p->rawhdr)
         advance(o, snprintf(o->p + o->len, o->cap - o->len, "X-Raw: %s\r\n",
                             p->rawhdr));
@@ -115,6 +119,8 @@ char *jg_head_render(const struct jg_plan *p, const char *date,
     struct out o;
 
     o.cap = HEAD_BASE + strlen(p->ctype) + strlen(p->etag) +
+            sizeof p->content_range +
+            (p->raw_crange ? strlen(p->raw_crange) : 0) +
             (p->location ? strlen(p->location) : 0) +
             (p->rawhdr ? strlen(p->rawhdr) : 0);
     o.p = malloc(o.cap);

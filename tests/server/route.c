@@ -117,6 +117,10 @@ static bool parse_query(const struct http_req *req, struct jg_plan *p,
         return bad_param(p, "rawctype");
     if (!raw_safe(q->rawhdr))
         return bad_param(p, "rawhdr");
+    if (!raw_safe(q->crange))
+        return bad_param(p, "crange");
+    if (q->range && strcmp(q->range, "ignore") != 0 && strcmp(q->range, "416") != 0)
+        return bad_param(p, "range");
     if (q->status.set && (q->status.v < 200 || q->status.v > 599))
         return bad_param(p, "status");
     return parse_coding(q, p);
@@ -340,21 +344,27 @@ static int open_file(const char *root, struct jg_slice path, struct jg_plan *p)
     return 1;
 }
 
+/* Generation G > 0 (SIGUSR1) makes every generated body another: book
+ * N's text is then that of book N + G * 2^32, and the ETag says -gG. */
 static void serve_generated(const struct jg_config *cfg,
                             const struct jg_query *q, uint64_t book,
                             struct jg_plan *p)
 {
     uint64_t size = q->size.set ? q->size.v : cfg->book_size;
+    uint64_t gen = cfg->generation;
+    char suffix[32] = "";
 
+    if (gen)
+        snprintf(suffix, sizeof suffix, "-g%" PRIu64, gen);
     if (q->fill.set) {
         jg_body_fill(&p->body, q->fill.c, size);
-        snprintf(p->etag, sizeof p->etag, "\"fill-%" PRIu64 "\"", size);
+        snprintf(p->etag, sizeof p->etag, "\"fill-%" PRIu64 "%s\"", size, suffix);
     } else {
-        jg_body_book(&p->body, book, size);
-        snprintf(p->etag, sizeof p->etag, "\"%" PRIu64 "-%" PRIu64 "\"",
-                 book, size);
+        jg_body_book(&p->body, book + (gen << 32), size);
+        snprintf(p->etag, sizeof p->etag, "\"%" PRIu64 "-%" PRIu64 "%s\"",
+                 book, size, suffix);
     }
-    p->last_modified = GENERATED_MTIME;
+    p->last_modified = GENERATED_MTIME + (time_t)gen;
 }
 
 static void answer_content(const struct jg_config *cfg,
@@ -437,6 +447,92 @@ static void apply_conditional(const struct http_req *req, struct jg_plan *p)
     }
 }
 
+/* "bytes=FIRST-", "bytes=FIRST-LAST" or "bytes=-SUFFIX", one range only
+ * (RFC 9110 14.1.2).  0: none to serve (malformed, or several: the whole
+ * body), 1: bytes [*first, *last] of `size`, -1: none of them exists. */
+static int parse_byte_range(struct jg_slice r, uint64_t size, uint64_t *first,
+                            uint64_t *last)
+{
+    const char *s = r.p, *end = r.p + r.n;
+    uint64_t a = 0, b = UINT64_MAX;
+    bool suffix;
+
+    if (!skip_literal(&s, end, "bytes=") || memchr(s, ',', (size_t)(end - s)))
+        return 0;
+    suffix = s < end && *s == '-';
+    if (!suffix && !take_number(&s, end, &a))
+        return 0;
+    if (!skip_literal(&s, end, "-"))
+        return 0;
+    if (s < end && !take_number(&s, end, &b))
+        return 0;
+    if (s != end || (suffix && b == UINT64_MAX) || (!suffix && b < a))
+        return 0;
+    if (suffix) {
+        if (b == 0)
+            return -1;
+        a = b >= size ? 0 : size - b;
+        b = size ? size - 1 : 0;
+    }
+    if (a >= size)
+        return -1;
+    *first = a;
+    *last = b >= size ? size - 1 : b;
+    return 1;
+}
+
+/* If-Range: an entity tag must match ours strongly, a date exactly
+ * (RFC 9110 13.1.5); otherwise the whole body is sent. */
+static bool if_range_holds(struct jg_slice v, const struct jg_plan *p)
+{
+    char buf[64];
+    struct tm tm;
+
+    v = trim(v);
+    if (v.n && (v.p[0] == '"' || v.p[0] == 'W'))
+        return jg_slice_eq(v, p->etag);
+    if (!p->last_modified || v.n >= sizeof buf)
+        return false;
+    memcpy(buf, v.p, v.n);
+    buf[v.n] = 0;
+    memset(&tm, 0, sizeof tm);
+    const char *e = strptime(buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    return e && *e == 0 && timegm(&tm) == p->last_modified;
+}
+
+/* Range on a 200 of identity bytes: a 206 of the bytes asked for, or a
+ * 416; with range=ignore never, with range=416 always a 416.  A cut
+ * (reset=, short=, stall=) stays at its place in the whole body. */
+static void apply_range(const struct http_req *req, const struct jg_query *q,
+                        struct jg_plan *p)
+{
+    uint64_t first, last, size = p->body.size;
+
+    if (p->status != 200 || !req->range.p || p->enc != JG_ENC_NONE ||
+        p->endless || (q->range && strcmp(q->range, "ignore") == 0))
+        return;
+    int r = parse_byte_range(req->range, size, &first, &last);
+    if (r == 0 || (req->if_range.p && !if_range_holds(req->if_range, p)))
+        return;
+    if (r < 0 || (q->range && strcmp(q->range, "416") == 0)) {
+        jg_body_release(&p->body);
+        set_text(p, 416, "range not satisfiable\n");
+        snprintf(p->content_range, sizeof p->content_range,
+                 "bytes */%" PRIu64, size);
+        p->cut_how = JG_CUT_NONE;
+        return;
+    }
+    p->status = 206;
+    jg_body_window(&p->body, first, last - first + 1);
+    snprintf(p->content_range, sizeof p->content_range,
+             "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last, size);
+    p->raw_crange = q->crange;
+    if (p->cut_how != JG_CUT_NONE && p->cut > first)
+        p->cut -= first;
+    else
+        p->cut_how = JG_CUT_NONE;
+}
+
 bool jg_status_has_body(int status)
 {
     return status >= 200 && status != 204 && status != 205 && status != 304;
@@ -517,6 +613,7 @@ void jg_route(const struct jg_config *cfg, struct jg_failtab *fails,
             !answer_redirect(req, &q, p) && !answer_status(&q, p)) {
             answer_content(cfg, req, &q, p);
             apply_conditional(req, p);
+            apply_range(req, &q, p);
         }
         if (p->endless && jg_status_has_body(p->status))
             make_endless(&q, p);

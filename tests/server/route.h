@@ -53,7 +53,9 @@ struct jg_plan {
     const char *ctype;
     const char *rawhdr;    /* X-Raw value, in scratch; NULL if none */
     char *location;        /* owned, NULL if none */
-    char etag[48];         /* empty if none */
+    char etag[64];         /* empty if none */
+    char content_range[96]; /* a 206's or 416's Content-Range; empty if none */
+    const char *raw_crange; /* crange=: sent in its place (in scratch) */
     time_t last_modified;  /* 0 if none */
     struct { uint64_t v; bool set; } retry_after;
     uint64_t cut;          /* payload bytes before cut_how applies */

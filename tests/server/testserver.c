@@ -166,10 +166,22 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+/* SIGUSR1: every generated body changes, as a book on a real server
+ * does between two runs (tests of continuing a download). */
+static void on_usr1(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct jg_server *srv = w->data;
+
+    (void)loop;
+    (void)revents;
+    srv->cfg.generation++;
+    jg_reqlog_generation(srv->log, srv->cfg.generation);
+}
+
 static int serve(struct ev_loop *loop, const struct jg_config *cfg)
 {
     struct jg_server srv;
-    ev_signal sigterm, sigint;
+    ev_signal sigterm, sigint, sigusr1;
 
     if (jg_server_start(&srv, loop, cfg) < 0)
         return 1;
@@ -181,11 +193,15 @@ static int serve(struct ev_loop *loop, const struct jg_config *cfg)
     fflush(stdout);
     ev_signal_init(&sigterm, on_signal, SIGTERM);
     ev_signal_init(&sigint, on_signal, SIGINT);
+    ev_signal_init(&sigusr1, on_usr1, SIGUSR1);
+    sigusr1.data = &srv;
     ev_signal_start(loop, &sigterm);
     ev_signal_start(loop, &sigint);
+    ev_signal_start(loop, &sigusr1);
     ev_run(loop, 0);
     ev_signal_stop(loop, &sigterm);
     ev_signal_stop(loop, &sigint);
+    ev_signal_stop(loop, &sigusr1);
     jg_server_stop(&srv);
     return 0;
 }

@@ -252,15 +252,73 @@ int jg_write_all(int fd, const void *buf, size_t len)
 	return jg_pwrite_all(fd, buf, len, -1);
 }
 
-int jg_store_begin(struct jg_store *st, struct jg_store_temp *tmp, char *why, size_t why_len)
+static void temp_name(struct jg_store *st, struct jg_store_temp *tmp)
 {
 	snprintf(tmp->name, sizeof tmp->name, "%s%ld-%08" PRIx32 "-%" PRIu64 "%s", temp_prefix,
 	         (long)getpid(), st->token, st->serial++, temp_suffix);
+}
+
+int jg_store_begin(struct jg_store *st, struct jg_store_temp *tmp, char *why, size_t why_len)
+{
+	temp_name(st, tmp);
 	tmp->fd = openat(st->dirfd, tmp->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (tmp->fd < 0) {
 		snprintf(why, why_len, "%s/%s: %s", st->dir, tmp->name, strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+/* A regular file with no name but this one, not through a symlink: the
+ * descriptor, or -1 (errno; EMLINK for a file with other names). */
+static int open_sole(int dirfd, const char *name, int flags, struct stat *sb)
+{
+	int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int bad = fstat(fd, sb) < 0 ? errno : !S_ISREG(sb->st_mode) ? EINVAL
+	                                    : sb->st_nlink != 1 ? EMLINK : 0;
+	if (bad) {
+		close(fd);
+		errno = bad;
+		return -1;
+	}
+	return fd;
+}
+
+int jg_store_begin_from(struct jg_store *st, struct jg_store_temp *tmp, int dirfd,
+                        const char *name, uint64_t *size)
+{
+	struct stat was, now;
+	tmp->fd = -1;
+	int fd = open_sole(dirfd, name, O_RDONLY, &was);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	temp_name(st, tmp);
+	if (linkat(dirfd, name, st->dirfd, tmp->name, 0) < 0)
+		return -1;
+	/* Linked by name: the file is checked again through its new one, so
+	 * that one swapped in between (a symlink, another file) is refused. */
+	int err = 0;
+	tmp->fd = openat(st->dirfd, tmp->name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (tmp->fd < 0)
+		err = errno;
+	else if (fstat(tmp->fd, &now) < 0)
+		err = errno;
+	else if (now.st_dev != was.st_dev || now.st_ino != was.st_ino || now.st_nlink != 2)
+		err = EINVAL;
+	else if (lseek(tmp->fd, 0, SEEK_END) < 0)
+		err = errno;
+	if (err) {
+		unlinkat(st->dirfd, tmp->name, 0);
+		if (tmp->fd >= 0)
+			close(tmp->fd);
+		tmp->fd = -1;
+		errno = err;
+		return -1;
+	}
+	*size = (uint64_t)now.st_size;
 	return 0;
 }
 

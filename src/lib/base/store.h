@@ -85,6 +85,15 @@ struct jg_store_temp {
 /* Opens a new temporary file. 0, or -1 with `why` filled. */
 int jg_store_begin(struct jg_store *st, struct jg_store_temp *tmp, char *why, size_t why_len);
 /*
+ * Links `name` of directory `dirfd` (a regular file with no other name,
+ * never a symlink) under a new temporary name and opens it there for
+ * writing, at its end, whose offset goes to `*size`: a file kept
+ * elsewhere goes on as a temporary file of the store (base/partial.h).
+ * 0, or -1 with errno (EMLINK: the file has other names) and nothing left.
+ */
+int jg_store_begin_from(struct jg_store *st, struct jg_store_temp *tmp, int dirfd,
+                        const char *name, uint64_t *size);
+/*
  * Closes the temporary file and renames it to `name`, the commit point.
  * 0, or -1 with `why` filled and the temporary file removed.
  */

@@ -35,7 +35,9 @@ void jg_trash_fini(struct jg_trash *t)
 void jg_trash_add(struct jg_trash *t, int fd)
 {
 	struct stat st;
-	if (fstat(fd, &st) < 0 || st.st_size <= JG_TRASH_STEP) {
+	/* A file with a name left (a partial body's, base/partial.h) keeps its
+	 * blocks: closing it frees nothing, and shrinking it would destroy it. */
+	if (fstat(fd, &st) < 0 || st.st_size <= JG_TRASH_STEP || st.st_nlink > 0) {
 		close(fd);
 		return;
 	}

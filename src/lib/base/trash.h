@@ -33,7 +33,8 @@ void jg_trash_init(struct jg_trash *t, struct ev_loop *loop);
 /* Closes what is left, at once: the loop is going away. */
 void jg_trash_fini(struct jg_trash *t);
 /* Takes `fd`, an open file whose name is gone: closes it, now when it is
- * small, else once it has been shrunk step by step. */
+ * small or still has another name, else once it has been shrunk step by
+ * step. */
 void jg_trash_add(struct jg_trash *t, int fd);
 
 #endif

@@ -5,6 +5,7 @@
 #include "stall.h"
 #include "store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -206,12 +207,15 @@ static int body_wanted(struct jg_transfer *t)
 static void add_todo(struct jg_transfer *t);
 
 /*
- * Memory ran short: the body goes on in its temporary file, as a body
- * that streams does. New bytes go there at once (at their offset); what
- * was in memory follows a step at a time between iterations (a single
- * write of 32 MiB would hold the loop some 40 ms), and is freed then.
+ * Memory ran short (or the body is to be kept as a partial): the body
+ * goes on in its temporary file, as a body that streams does. New bytes
+ * go there at once (at their offset); what was in memory follows a step
+ * at a time between iterations (a single write of 32 MiB would hold the
+ * loop some 40 ms), and is freed then.
  */
-static int spill(struct jg_transfer *t)
+enum spill_why { SPILL_MEMORY, SPILL_KEEP };
+
+static int spill(struct jg_transfer *t, enum spill_why reason)
 {
 	struct jg_fetch *f = t->f;
 	char why[256];
@@ -223,8 +227,9 @@ static int spill(struct jg_transfer *t)
 	}
 	t->spill_prefix = t->len;
 	t->spill_written = 0;
-	f->spills++;
-	if (!t->threaded)
+	if (reason == SPILL_MEMORY)
+		f->spills++;
+	if (!t->threaded && t->len)
 		add_todo(t);
 	return 0;
 }
@@ -233,6 +238,24 @@ static int spill(struct jg_transfer *t)
 static size_t prefix_left(const struct jg_transfer *t)
 {
 	return t->spill.fd >= 0 && t->body ? t->spill_prefix - t->spill_written : 0;
+}
+
+/*
+ * A body that may be kept becomes a partial once JG_PARTIAL_MIN of it is
+ * in its file with no gap (a spilled body's first bytes may still be on
+ * their way from memory): a kill from then on leaves its bytes so far.
+ */
+static void maybe_keep(struct jg_transfer *t)
+{
+	struct jg_range *r = &t->range;
+	if (!r->candidate || r->linked || t->len < JG_PARTIAL_MIN || prefix_left(t))
+		return;
+	const char *file = t->spill.fd >= 0 ? t->spill.name : r->sink_name;
+	struct jg_partial_meta m = {r->url, r->kind, r->validator, r->length};
+	if (file && jg_partial_link(t->f->cfg.partials, t->f->cfg.store->dirfd, file, &m) == 0)
+		r->linked = 1;
+	else
+		r->candidate = 0; /* cannot be kept here (no hard links, say): no more tries */
 }
 
 /*
@@ -255,8 +278,10 @@ static int write_prefix(struct jg_transfer *t)
 		if (!t->threaded && jg_slice_spent(t->f->loop))
 			break;
 	}
-	if (t->body && !prefix_left(t))
+	if (t->body && !prefix_left(t)) {
 		free_body(t);
+		maybe_keep(t);
+	}
 	return 0;
 }
 
@@ -274,10 +299,10 @@ static int reserve(struct jg_transfer *t, size_t need)
 	while (cap < need)
 		cap *= 2;
 	if (t->f->in_memory + (cap - t->cap) > t->f->budget.limit)
-		return spill(t) < 0 ? -1 : 1;
+		return spill(t, SPILL_MEMORY) < 0 ? -1 : 1;
 	char *body = realloc(t->body, cap);
 	if (!body)
-		return spill(t) < 0 ? -1 : 1;
+		return spill(t, SPILL_MEMORY) < 0 ? -1 : 1;
 	t->f->in_memory += cap - t->cap;
 	t->body = body;
 	t->cap = cap;
@@ -293,6 +318,15 @@ static int keep(struct jg_transfer *t, const void *data, size_t n)
 		return -1;
 	}
 	int fd = t->spill.fd >= 0 ? t->spill.fd : t->sink;
+	/* A body of no announced length that may be kept goes to its file
+	 * once it is large enough to be worth keeping. */
+	if (fd < 0 && t->range.candidate && t->len + n > JG_PARTIAL_MIN) {
+		if (spill(t, SPILL_KEEP) < 0) {
+			stop(t, JG_ABORT_SINK);
+			return -1;
+		}
+		fd = t->spill.fd;
+	}
 	if (fd < 0) {
 		int r = reserve(t, t->len + n);
 		if (r < 0) {
@@ -318,6 +352,7 @@ static int keep(struct jg_transfer *t, const void *data, size_t n)
 		return -1;
 	}
 	t->len += n;
+	maybe_keep(t);
 	return 0;
 }
 
@@ -454,6 +489,70 @@ static size_t on_write(char *data, size_t size, size_t n, void *userp)
 	return bytes;
 }
 
+/* The value of the head's field `name` and how many came, or NULL. */
+static const char *head_field(const struct jg_transfer *t, const char *name, unsigned *count)
+{
+	struct curl_header *h;
+	if (curl_easy_header(t->easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+		return NULL;
+	if (count)
+		*count = (unsigned)h->amount;
+	return h->value; /* curl's storage: later calls clobber `h`, not this */
+}
+
+/*
+ * A 2xx head: the rest of a partial, the whole body again, or a body
+ * worth keeping (range.h). 0, or -1 with the transfer stopped.
+ */
+static int judge_range(struct jg_transfer *t, long code, curl_off_t cl)
+{
+	struct jg_range *r = &t->range;
+	/* Most books: no partial asked for, and nothing that could be kept
+	 * (what range.c would say, without looking the head's fields up). */
+	if (!r->from && (!r->url || code == 206 || (cl >= 0 && (uint64_t)cl <= JG_PARTIAL_MIN)))
+		return 0;
+	struct jg_range_answer a = {
+		.code = code,
+		.identity = t->head.coding == JG_CODING_IDENTITY && !t->head.bad_coding,
+		.content_length = cl,
+		.etag = head_field(t, "ETag", NULL),
+		.last_modified = head_field(t, "Last-Modified", NULL),
+		.date = head_field(t, "Date", NULL),
+	};
+	a.content_range = head_field(t, "Content-Range", &a.content_ranges);
+	enum jg_range_verdict v;
+	jg_range_judge(r, &a, &v, t->abort_why, sizeof t->abort_why); /* -1: not kept, no more */
+	switch (v) {
+	case JG_RANGE_REFUSED:
+		stop(t, JG_ABORT_RANGE);
+		return -1;
+	case JG_RANGE_CONTINUES:
+		if (r->length > t->f->cfg.max_size) {
+			snprintf(t->abort_why, sizeof t->abort_why, "Content-Range length %" PRIu64,
+			         r->length);
+			stop(t, JG_ABORT_ANNOUNCED_LARGE);
+			return -1;
+		}
+		t->len = (size_t)r->from; /* the sink holds them, and is at their end */
+		return 0;
+	case JG_RANGE_RESTARTS:
+		/* The sink holds the stale partial's bytes: the new body goes to a
+		 * file of its own, and the partial's name goes now, so that a kill
+		 * cannot leave it to be continued with this body's bytes. */
+		jg_partial_unlink(t->f->cfg.partials, r->url);
+		break;
+	case JG_RANGE_FRESH:
+		if (!r->candidate || t->sink >= 0 || cl < 0)
+			return 0;
+		break; /* large and kept: to its file from the first byte */
+	}
+	if (spill(t, SPILL_KEEP) < 0) {
+		stop(t, JG_ABORT_SINK);
+		return -1;
+	}
+	return 0;
+}
+
 /* The final head is complete: the body's fate is decided here. */
 static int head_ended(struct jg_transfer *t)
 {
@@ -468,11 +567,13 @@ static int head_ended(struct jg_transfer *t)
 		stop(t, JG_ABORT_ANNOUNCED_LARGE);
 		return -1;
 	}
-	if (t->head.bad_coding) {
+	if (t->head.bad_coding && !(t->range.from && code == 206)) {
 		snprintf(t->abort_why, sizeof t->abort_why, "%s", t->head.coding_name);
 		stop(t, JG_ABORT_CODING);
 		return -1;
 	}
+	if (judge_range(t, code, cl) < 0)
+		return -1;
 	int rc = jg_decoder_init(&t->dec, t->head.coding, &t->f->budget);
 	if (rc < 0) {
 		snprintf(t->abort_why, sizeof t->abort_why, "%s: %s", jg_coding_name(t->head.coding),
@@ -773,6 +874,38 @@ static int add_header(struct curl_slist **list, const char *name, const char *va
 	return 0;
 }
 
+/* The transfer's own copy of what it needs of its partial. 0 or -1. */
+static int take_part(struct jg_transfer *t, const struct jg_fetch_part *part)
+{
+	struct jg_range *r = &t->range;
+	if (!part || !part->url)
+		return 0;
+	if (!(r->url = strdup(part->url)) ||
+	    (part->sink_name && !(r->sink_name = strdup(part->sink_name))))
+		return -1;
+	if (part->have) {
+		/* If-Range guards the rest: never a range without it (partial.c
+		 * reads no validator that could not be sent). */
+		assert(part->have->kind != JG_VALIDATOR_NONE && part->have->validator[0] &&
+		       !strpbrk(part->have->validator, "\r\n"));
+		if (!(r->have = strdup(part->have->validator)))
+			return -1;
+		r->from = part->have->bytes;
+		r->have_kind = part->have->kind;
+		r->have_length = part->have->length;
+	}
+	return 0;
+}
+
+/* Range and If-Range for the rest of a partial (RFC 9110 14.2, 13.1.5). */
+static int ask_for_rest(struct curl_slist **list, const struct jg_range *r)
+{
+	char bytes[48];
+	snprintf(bytes, sizeof bytes, "bytes=%" PRIu64 "-", r->from);
+	return add_header(list, "Range", bytes) < 0 || add_header(list, "If-Range", r->have) < 0
+	               ? -1 : 0;
+}
+
 /* Appends `entry` (if any) to the transfer's CURLOPT_RESOLVE list. */
 static int add_resolve(struct jg_transfer *t, const char *entry)
 {
@@ -787,7 +920,7 @@ static int add_resolve(struct jg_transfer *t, const char *entry)
 
 int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url,
                    const struct jg_fetch_route *route, int sink,
-                   const struct jg_fetch_cond *cond)
+                   const struct jg_fetch_cond *cond, const struct jg_fetch_part *part)
 {
 	static const struct jg_fetch_route direct;
 	if (!route)
@@ -799,8 +932,16 @@ int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url,
 	jg_head_init(&t->head);
 	if (add_resolve(t, route->resolve) < 0 || add_resolve(t, route->proxy_resolve) < 0)
 		goto nomem;
+	if (take_part(t, part) < 0)
+		goto nomem;
+	/* The rest of a partial is of its identity bytes: a server that
+	 * codes on the fly must not code this answer (a coded one is
+	 * refused, and the book starts again). */
 	if (!caller_sets(f, "Accept-Encoding") &&
-	    add_header(&t->headers, "Accept-Encoding", JG_ACCEPT_ENCODING) < 0)
+	    add_header(&t->headers, "Accept-Encoding",
+	               t->range.from ? "identity" : JG_ACCEPT_ENCODING) < 0)
+		goto nomem;
+	if (t->range.from && ask_for_rest(&t->headers, &t->range) < 0)
 		goto nomem;
 	if (cond && ((!caller_sets(f, "If-None-Match") &&
 	              add_header(&t->headers, "If-None-Match", cond->etag) < 0) ||
@@ -916,6 +1057,7 @@ void jg_fetch_release(struct jg_transfer *t)
 	t->resolve = NULL;
 	curl_slist_free_all(t->headers);
 	t->headers = NULL;
+	jg_range_fini(&t->range);
 }
 
 void jg_fetch_proxy_answer(const struct jg_transfer *t, long *connect_code, long *proxy_error)

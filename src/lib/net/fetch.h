@@ -20,6 +20,11 @@
  * - time: content codings are undone here, step by step, and a transfer
  *   whose decoding has used up the loop's slice is paused (its undecoded
  *   bytes kept, at most one read) and goes on in the next iteration.
+ *
+ * A large body with a strong validator and no coding is kept on disk as
+ * it comes, so that a later attempt or run can ask for the rest; a
+ * transfer given such a partial asks for the rest and judges the answer
+ * (range.h, base/partial.h).
  */
 #ifndef JG_FETCH_H
 #define JG_FETCH_H
@@ -33,6 +38,8 @@
 #include "engine.h"
 #include "head.h"
 #include "rate.h"
+#include "partial.h"
+#include "range.h"
 #include "store.h"
 
 /* The body of an error or redirect answer is read this far at most. */
@@ -58,6 +65,7 @@ enum jg_abort {
 	JG_ABORT_DECODE,          /* the coded body is broken */
 	JG_ABORT_BUDGET,          /* a decoder needs more memory than the budget has */
 	JG_ABORT_SINK,            /* writing the body's file failed */
+	JG_ABORT_RANGE,           /* a 206 that does not continue the partial */
 };
 
 struct jg_transfer {
@@ -99,6 +107,7 @@ struct jg_transfer {
 	char *location;           /* a 3xx's Location, as sent, when cut short */
 	struct jg_task *task;     /* threads engine: the thread's copy, in flight */
 	struct curl_slist *headers; /* request headers */
+	struct jg_range range;    /* the body's partial: continued, or kept */
 	/* Filled when done: */
 	CURLcode code;
 	long http_code;
@@ -120,6 +129,7 @@ struct jg_fetch_config {
 	unsigned threads;         /* the threads engine's limit */
 	struct jg_store *store;   /* where bodies spill; borrowed, may be NULL */
 	uint64_t limit_rate;      /* bytes per second for all transfers; 0: none */
+	struct jg_partials *partials; /* where bodies are kept; borrowed, may be NULL */
 };
 
 struct jg_fetch {
@@ -168,6 +178,17 @@ struct jg_fetch_cond {
 };
 
 /*
+ * A body that may be kept as a partial, or continues one (base/partial.h):
+ * strings borrowed for the call only.
+ */
+struct jg_fetch_part {
+	const char *url;           /* the book's URL, its partial's key */
+	const char *sink_name;     /* the sink's temporary name in the store; NULL
+	                              without a sink */
+	const struct jg_partial_found *have; /* the partial the sink holds; NULL: none */
+};
+
+/*
  * Where a transfer goes, so that curl never resolves a name on its own
  * (Debian's libcurl would in a thread): "host:port:addrs" entries for
  * CURLOPT_RESOLVE, and the proxy, if any. Strings are borrowed for the
@@ -186,12 +207,16 @@ struct jg_fetch_route {
  * is written to `sink` as it arrives when sink >= 0 (t->len counts it),
  * else kept in memory. With `cond`,
  * the request carries If-None-Match / If-Modified-Since (a 304 then ends
- * the transfer with no body). 0, or -1 with t->errbuf filled. The caller owns `t`
- * until `done` fires or it cancels.
+ * the transfer with no body). With `part`, a large body may be kept as a
+ * partial, and with part->have (the sink holds its bytes, positioned at
+ * their end) the request asks for the rest: t->range says what came
+ * (continuing: the body went on in the sink; restarted: it came whole
+ * again, into t->spill). 0, or -1 with t->errbuf filled. The caller owns
+ * `t` until `done` fires or it cancels.
  */
 int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url,
                    const struct jg_fetch_route *route, int sink,
-                   const struct jg_fetch_cond *cond);
+                   const struct jg_fetch_cond *cond, const struct jg_fetch_part *part);
 /* Stops a transfer in flight without calling `done`; frees its body. */
 void jg_fetch_cancel(struct jg_transfer *t);
 /* Engine threads started so far (0 for the loop engine). */

@@ -92,6 +92,11 @@ static int aborted_kind(const struct jg_attempt *a, char *why, size_t why_len, i
 		*transient = 1; /* memory comes free as books are counted */
 		snprintf(why, why_len, "%s", detail);
 		return JG_ETRANSFER;
+	case JG_ABORT_RANGE:
+		/* The job starts the book again from zero before it gets here. */
+		*transient = 1;
+		snprintf(why, why_len, "%s", detail);
+		return JG_ETRANSFER;
 	default:
 		return JG_OK;
 	}

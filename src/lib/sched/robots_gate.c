@@ -213,7 +213,7 @@ static void fetch_send(struct robots_fetch *f, const char *addrs)
 		.proxy = f->proxy ? f->proxy->curl_url : NULL,
 		.proxy_resolve = f->proxy_at,
 	};
-	if (jg_fetch_start(g->fetch, &f->xfer, f->cur.url, &route, -1, NULL) < 0) {
+	if (jg_fetch_start(g->fetch, &f->xfer, f->cur.url, &route, -1, NULL, NULL) < 0) {
 		char why[CURL_ERROR_SIZE + 16];
 		snprintf(why, sizeof why, "%s", f->xfer.errbuf);
 		fetch_fail(f, why);
