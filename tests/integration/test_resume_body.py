@@ -241,7 +241,11 @@ def test_connections_reset_mid_body_make_progress_from_attempt_to_attempt(server
     each retry asks from where the last one's bytes end, and the book
     comes whole once one of them gets past N."""
     cut = 2_500_000
-    path = f"/gen/rst.txt?size={SIZE}&reset={cut}"
+    # Paced (8 MB/s) so that juggle has read what came before the RST: at
+    # full speed the kernel may hold a megabyte unread when the RST throws
+    # it away, no attempt keeps anything, and the retries' backoff alone
+    # decides how long the test takes (over 120 s under load, once).
+    path = f"/gen/rst.txt?size={SIZE}&reset={cut}&rate=8000000"
     out = tmp_path / "out"
     r = run(out, "--retries", "20", "--retry-delay", "0.05", server.url(path),
             json_path=tmp_path / "r.json")

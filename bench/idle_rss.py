@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""RSS per idle transfer (issue goal: <= 12 KB): N books of 4 KiB whose
+first byte comes after 1 s, all N at once, --no-count; juggle's peak RSS
+(its JSON report's VmHWM) at N = 1,000 and 8,000, and the difference per
+extra transfer. Usage: bench/idle_rss.py [BUILD_DIR] [RUNS]."""
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+
+build = sys.argv[1] if len(sys.argv) > 1 else "build-bench"
+runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+juggle = os.path.join(build, "juggle")
+server = os.path.join(build, "tests/server/jg-testserver")
+resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
+srv = subprocess.Popen([server], stdout=subprocess.PIPE, text=True)
+port = int(srv.stdout.readline().split()[1])
+
+
+def peak(n):
+    with tempfile.TemporaryDirectory() as d:
+        lst = os.path.join(d, "urls.txt")
+        with open(lst, "w") as f:
+            for i in range(n):
+                f.write(f"http://127.0.0.1:{port}/gen/idle{n}-{i}.txt?size=4096&delay=1000\n")
+        rep = os.path.join(d, "r.json")
+        p = subprocess.run([juggle, "-q", "--no-count", "-j", str(n), "--per-host", str(n),
+                            "-o", os.path.join(d, "t"), "--json", rep, "-i", lst],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr[-2000:]
+        with open(rep) as f:
+            r = json.load(f)
+        assert r["totals"]["ok"] == n
+        return r["process"]["max_rss_kb"], r["loop_stall"]["max_seconds"]
+
+
+try:
+    res = {n: [peak(n) for _ in range(runs)] for n in (1000, 8000)}
+finally:
+    srv.terminate()
+low = statistics.median(r[0] for r in res[1000])
+high = statistics.median(r[0] for r in res[8000])
+print(f"peak RSS at 1,000 idle transfers: {low / 1024:.1f} MB; at 8,000: {high / 1024:.1f} MB "
+      f"(medians of {runs})")
+print(f"per extra idle transfer: {(high - low) * 1024 / 7000 / 1000:.1f} KB")
+print("loop stall max (s):", {n: round(max(r[1] for r in v), 4) for n, v in res.items()})
+
+
+def slow_peak(build_juggle, n=500):
+    """n transfers of 100 KiB at 64 KiB/s each, all at once: peak RSS."""
+    s = subprocess.Popen([server], stdout=subprocess.PIPE, text=True)
+    p_ = int(s.stdout.readline().split()[1])
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            lst = os.path.join(d, "urls.txt")
+            with open(lst, "w") as f:
+                for i in range(n):
+                    f.write(f"http://127.0.0.1:{p_}/gen/slow{i}.txt?size=102400&rate=65536\n")
+            rep = os.path.join(d, "r.json")
+            p = subprocess.run([build_juggle, "-q", "--no-count", "-j", str(n), "--per-host",
+                                str(n), "-o", os.path.join(d, "t"), "--json", rep, "-i", lst],
+                               capture_output=True, text=True)
+            assert p.returncode == 0, p.stderr[-2000:]
+            with open(rep) as f:
+                r = json.load(f)
+            return r["process"]["max_rss_kb"], r["loop_stall"]["max_seconds"]
+    finally:
+        s.terminate()
+
+
+slow = [slow_peak(juggle) for _ in range(runs)]
+print(f"500 slow transfers (100 KiB at 64 KiB/s): peak RSS "
+      f"{statistics.median(r[0] for r in slow) / 1024:.1f} MB, loop stall max "
+      f"{max(r[1] for r in slow) * 1e3:.1f} ms (median of {runs})")
