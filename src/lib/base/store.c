@@ -71,6 +71,7 @@ int jg_store_open(struct jg_store *st, const char *dir, uint32_t token, char *wh
 	st->dirfd = -1;
 	st->lock_fd = -1;
 	st->token = token;
+	st->pid = (long)getpid();
 	if (strlen(dir) >= PATH_MAX) {
 		snprintf(why, why_len, "%.60s...: the directory's path is longer than %d bytes", dir,
 		         PATH_MAX - 1);
@@ -255,7 +256,7 @@ int jg_write_all(int fd, const void *buf, size_t len)
 static void temp_name(struct jg_store *st, struct jg_store_temp *tmp)
 {
 	snprintf(tmp->name, sizeof tmp->name, "%s%ld-%08" PRIx32 "-%" PRIu64 "%s", temp_prefix,
-	         (long)getpid(), st->token, st->serial++, temp_suffix);
+	         st->pid, st->token, st->serial++, temp_suffix);
 }
 
 int jg_store_begin(struct jg_store *st, struct jg_store_temp *tmp, char *why, size_t why_len)

@@ -29,6 +29,8 @@ struct jg_store {
 	_Atomic uint64_t serial; /* makes temporary names unique in the process
 	                            (engine threads name spilled bodies too) */
 	uint32_t token;    /* tells this store's temporary files from others' */
+	long pid;          /* the process that opened it (each opens its own):
+	                      read once, not a getpid() per book */
 	struct jg_trash *trash; /* where aborted temporary files go; NULL: closed
 	                           at once (a worker may block, the loop not) */
 };
