@@ -25,14 +25,25 @@
 /*
  * The table as the hot loop holds it, in registers. Words found in their
  * home slot add to `found`, which goes to the table's total when the loop
- * lets go of the table (before the rules add words, and at the end).
+ * lets go of the table (before the rules add words, and at the end). A
+ * word that is not there (a collision, or new) waits in `misses` until
+ * the block's words are done: a call inside the per-word loop would cost
+ * every word, as calls clobber the vector registers its constants live in.
  * Prefetching slots some words ahead was tried and lost: the loop is
- * bound by instructions, not by the table's cache misses.
+ * bound by instructions more than by the table's cache misses.
  */
 struct BLK(hot) {
 	struct jg_word *slots;
 	size_t mask;
 	uint64_t found;
+};
+
+/* At most 32 words start in a block: each has a byte before it that is
+ * not in a word. */
+struct BLK(misses) {
+	size_t n;
+	uint64_t lo[32], hi[32];
+	uint32_t len[32], hash[32];
 };
 
 BLK_ATTR static inline void BLK(store8)(char *p, uint64_t x)
@@ -43,26 +54,35 @@ BLK_ATTR static inline void BLK(store8)(char *p, uint64_t x)
 	memcpy(p, &x, 8);
 }
 
-/* Not in its home slot: further on, or new. Out of the hot loop's way. */
-BLK_ATTR __attribute__((noinline)) static int BLK(miss16)(struct jg_wordcount *wc, uint64_t lo,
-                                                           uint64_t hi, size_t len, uint32_t hash)
+/* Counts the words that were not in their home slot: further on, or new.
+ * 0, or -1 on ENOMEM. */
+BLK_ATTR __attribute__((noinline)) static int BLK(settle)(struct jg_wordcount *wc,
+                                                           struct BLK(misses) *m)
 {
-	struct jg_word *e = jg_wc_probe16(wc->slots, wc->mask, lo, hi, len, hash);
-	if (e->word) {
-		e->count++;
-		wc->total++;
-		return 0;
+	for (size_t i = 0; i < m->n; i++) {
+		struct jg_word *e = jg_wc_probe16(wc->slots, wc->mask, m->lo[i], m->hi[i], m->len[i],
+		                                  m->hash[i]);
+		if (e->word) {
+			e->count++;
+			wc->total++;
+			continue;
+		}
+		char word[16];
+		BLK(store8)(word, m->lo[i]);
+		BLK(store8)(word + 8, m->hi[i]);
+		if (jg_wc_insert(wc, (size_t)(e - wc->slots), word, m->len[i], m->hash[i], 1) < 0)
+			return -1;
 	}
-	char word[16];
-	BLK(store8)(word, lo);
-	BLK(store8)(word + 8, hi);
-	return jg_wc_insert(wc, (size_t)(e - wc->slots), word, len, hash, 1);
+	m->n = 0;
+	return 0;
 }
 
 /* For a text of `len` bytes (a short one never reaches the hot loop, nor
  * needs slots yet). 0, or -1 on ENOMEM. */
-BLK_ATTR static inline int BLK(hot_init)(struct BLK(hot) *h, struct jg_wordcount *wc, size_t len)
+BLK_ATTR static inline int BLK(hot_init)(struct BLK(hot) *h, struct BLK(misses) *m,
+                                         struct jg_wordcount *wc, size_t len)
 {
+	m->n = 0;
 	if (len >= 128 && jg_wc_reserve(wc) < 0)
 		return -1;
 	h->slots = wc->slots;
@@ -71,10 +91,27 @@ BLK_ATTR static inline int BLK(hot_init)(struct BLK(hot) *h, struct jg_wordcount
 	return 0;
 }
 
-BLK_ATTR static inline void BLK(hot_flush)(struct BLK(hot) *h, struct jg_wordcount *wc)
+/* After a block: the misses counted, the table (maybe grown) taken up
+ * again. 0, or -1 on ENOMEM. */
+BLK_ATTR static inline int BLK(hot_sync)(struct BLK(hot) *h, struct BLK(misses) *m,
+                                         struct jg_wordcount *wc)
 {
+	if (__builtin_expect(m->n == 0, 1))
+		return 0;
+	int rc = BLK(settle)(wc, m);
+	h->slots = wc->slots;
+	h->mask = wc->mask;
+	return rc;
+}
+
+/* Lets go of the table, for the rules or for good. 0, or -1 on ENOMEM. */
+BLK_ATTR static inline int BLK(hot_flush)(struct BLK(hot) *h, struct BLK(misses) *m,
+                                          struct jg_wordcount *wc)
+{
+	int rc = BLK(hot_sync)(h, m, wc);
 	wc->total += h->found;
 	h->found = 0;
+	return rc;
 }
 
 BLK_ATTR static inline void BLK(hot_reload)(struct BLK(hot) *h, const struct jg_wordcount *wc)
@@ -83,24 +120,25 @@ BLK_ATTR static inline void BLK(hot_reload)(struct BLK(hot) *h, const struct jg_
 	h->mask = wc->mask;
 }
 
-/* Counts the word p[0..len), 1 <= len <= 16, with p[0..16) readable.
- * 0, or -1 on ENOMEM. */
-BLK_ATTR static inline int BLK(count16)(struct BLK(hot) *h, struct jg_wordcount *wc,
-                                        const unsigned char *p, size_t len)
+/* Counts the word p[0..len), 1 <= len <= 16, with p[0..16) readable, or
+ * leaves it in `m` for hot_sync. */
+BLK_ATTR static inline void BLK(count16)(struct BLK(hot) *h, struct BLK(misses) *m,
+                                         const unsigned char *p, size_t len)
 {
 	uint64_t lo, hi;
 	BLK(key16)(p, len, &lo, &hi);
 	uint32_t hash = jg_wc_hash16(lo, hi, len);
 	struct jg_word *e = &h->slots[hash & h->mask];
-	if (__builtin_expect(jg_wc_is16(e, lo, hi, len, jg_wc_tag(len, hash)), 1)) {
+	if (__builtin_expect(jg_wc_is16(e, lo, hi, len), 1)) {
 		e->count++;
 		h->found++;
-		return 0;
+		return;
 	}
-	if (BLK(miss16)(wc, lo, hi, len, hash) < 0)
-		return -1;
-	BLK(hot_reload)(h, wc);
-	return 0;
+	size_t i = m->n++;
+	m->lo[i] = lo;
+	m->hi[i] = hi;
+	m->len[i] = (uint32_t)len;
+	m->hash[i] = hash;
 }
 
 /*
@@ -123,7 +161,8 @@ BLK_ATTR int BLK(jg_tok_blocks_ws)(struct jg_tokenizer *t, const unsigned char *
                                    const unsigned char *end, struct jg_wordcount *wc)
 {
 	struct BLK(hot) h;
-	if (BLK(hot_init)(&h, wc, (size_t)(end - p)) < 0)
+	struct BLK(misses) m;
+	if (BLK(hot_init)(&h, &m, wc, (size_t)(end - p)) < 0)
 		return -1;
 	const unsigned char *clean = p; /* all before is counted; no word open */
 	uint64_t in_word = 0;           /* p[-1] is part of a counted word */
@@ -146,7 +185,8 @@ BLK_ATTR int BLK(jg_tok_blocks_ws)(struct jg_tokenizer *t, const unsigned char *
 			starts &= starts - 1;
 			size_t len = BLK(next_end)(&ends, ends1) - s;
 			if (__builtin_expect(len > 16, 0)) {
-				BLK(hot_flush)(&h, wc);
+				if (BLK(hot_flush)(&h, &m, wc) < 0)
+					return -1;
 				const unsigned char *r = jg_tok_bytes_ws(t, clean, end, p + s + 1, wc);
 				if (!r)
 					return -1;
@@ -156,17 +196,19 @@ BLK_ATTR int BLK(jg_tok_blocks_ws)(struct jg_tokenizer *t, const unsigned char *
 				have_next = 0;
 				goto next;
 			}
-			if (BLK(count16)(&h, wc, p + s, len) < 0) {
-				BLK(hot_flush)(&h, wc);
-				return -1;
-			}
+			BLK(count16)(&h, &m, p + s, len);
 			clean = p + s + len;
+		}
+		if (BLK(hot_sync)(&h, &m, wc) < 0) {
+			BLK(hot_flush)(&h, &m, wc);
+			return -1;
 		}
 		in_word = word0 >> 63;
 		p += 64;
 next:;
 	}
-	BLK(hot_flush)(&h, wc);
+	if (BLK(hot_flush)(&h, &m, wc) < 0)
+		return -1;
 	return jg_tok_bytes_ws(t, clean, end, end, wc) ? 0 : -1;
 }
 
@@ -182,7 +224,8 @@ BLK_ATTR int BLK(jg_tok_blocks_words)(struct jg_tokenizer *t, const unsigned cha
                                       const unsigned char *end, struct jg_wordcount *wc)
 {
 	struct BLK(hot) h;
-	if (BLK(hot_init)(&h, wc, (size_t)(end - p)) < 0)
+	struct BLK(misses) m;
+	if (BLK(hot_init)(&h, &m, wc, (size_t)(end - p)) < 0)
 		return -1;
 	const unsigned char *clean = p;
 	uint64_t prev_alnum = 0, prev_in = 0; /* of p[-1] */
@@ -221,14 +264,15 @@ BLK_ATTR int BLK(jg_tok_blocks_words)(struct jg_tokenizer *t, const unsigned cha
 				target = s;
 				break;
 			}
-			if (BLK(count16)(&h, wc, p + s, e - s) < 0) {
-				BLK(hot_flush)(&h, wc);
-				return -1;
-			}
+			BLK(count16)(&h, &m, p + s, e - s);
 			clean = p + e;
 		}
+		if (BLK(hot_sync)(&h, &m, wc) < 0) {
+			BLK(hot_flush)(&h, &m, wc);
+			return -1;
+		}
 		if (__builtin_expect(target < 128, 0)) {
-			BLK(hot_flush)(&h, wc);
+			BLK(hot_flush)(&h, &m, wc);
 			const unsigned char *r = jg_tok_bytes_words(t, clean, end, p + target + 1, wc);
 			if (!r)
 				return -1;
@@ -242,6 +286,7 @@ BLK_ATTR int BLK(jg_tok_blocks_words)(struct jg_tokenizer *t, const unsigned cha
 		prev_in = in0 >> 63;
 		p += 64;
 	}
-	BLK(hot_flush)(&h, wc);
+	if (BLK(hot_flush)(&h, &m, wc) < 0)
+		return -1;
 	return jg_tok_bytes_words(t, clean, end, end, wc) ? 0 : -1;
 }

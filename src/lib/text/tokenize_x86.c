@@ -72,9 +72,20 @@ static inline void classify_words_sse2(const unsigned char *p, uint64_t *alnum, 
 	*high = hi;
 }
 
+/* The constants of fold16 as memory operands: kept in registers they
+ * would be rebuilt in every iteration, as the table's rare out-of-line
+ * calls clobber every vector register. */
+static const unsigned char fold_consts[3][16] __attribute__((aligned(16))) = {
+	{0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f},
+	{0x9a, 0x9a, 0x9a, 0x9a, 0x9a, 0x9a, 0x9a, 0x9a, 0x9a, 0x9a, 0x9a, 0x9a, 0x9a, 0x9a, 0x9a, 0x9a},
+	{0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20},
+};
+
 static inline __m128i fold16(__m128i x)
 {
-	return _mm_or_si128(x, _mm_and_si128(RANGE128(x, 'A', 26), _mm_set1_epi8(0x20)));
+	const __m128i *c = (const __m128i *)fold_consts;
+	__m128i upper = _mm_cmpgt_epi8(c[1], _mm_add_epi8(x, c[0])); /* 'A' + 0x3f = 0x80 */
+	return _mm_or_si128(x, _mm_and_si128(upper, c[2]));
 }
 
 static inline void key16_sse2(const unsigned char *p, size_t len, uint64_t *lo, uint64_t *hi)

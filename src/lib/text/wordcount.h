@@ -170,15 +170,14 @@ static inline uint64_t jg_wc_entry_tag(const struct jg_word *e)
 
 /*
  * Whether `e` holds the word of at most 16 bytes whose zero-padded halves
- * are `lo`, `hi`. An empty slot has tag 0, and a word's is never 0 (its
- * length is not), so no separate test for one. Stored words are padded
- * with zeroes to a multiple of 8 bytes (wordcount.c), so the second half
- * compares as one 64-bit value too; no loop, no byte compares.
+ * are `lo`, `hi`: the same length and bytes, so no hash compare. An empty
+ * slot has length 0, a word never. Stored words are padded with zeroes to
+ * a multiple of 8 bytes (wordcount.c), so the second half compares as one
+ * 64-bit value too; no loop, no byte compares.
  */
-static inline int jg_wc_is16(const struct jg_word *e, uint64_t lo, uint64_t hi, size_t len,
-                             uint64_t tag)
+static inline int jg_wc_is16(const struct jg_word *e, uint64_t lo, uint64_t hi, size_t len)
 {
-	if (((jg_wc_entry_tag(e) ^ tag) | (e->head ^ lo)) != 0)
+	if (((e->len ^ len) | (e->head ^ lo)) != 0)
 		return 0;
 	return len <= 8 || jg_wc_load8(e->word + 8) == hi;
 }
@@ -188,10 +187,9 @@ static inline int jg_wc_is16(const struct jg_word *e, uint64_t lo, uint64_t hi, 
 static inline struct jg_word *jg_wc_probe16(struct jg_word *slots, size_t mask, uint64_t lo,
                                             uint64_t hi, size_t len, uint32_t hash)
 {
-	uint64_t tag = jg_wc_tag(len, hash);
 	for (size_t i = hash & mask;; i = (i + 1) & mask) {
 		struct jg_word *e = &slots[i];
-		if (!e->word || jg_wc_is16(e, lo, hi, len, tag))
+		if (!e->word || jg_wc_is16(e, lo, hi, len))
 			return e;
 	}
 }
