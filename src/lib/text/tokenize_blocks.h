@@ -65,6 +65,7 @@ BLK_ATTR __attribute__((noinline)) static int BLK(settle)(struct jg_wordcount *w
 		if (e->word) {
 			e->count++;
 			wc->total++;
+			jg_wc_promote(wc, e);
 			continue;
 		}
 		char word[16];

@@ -225,6 +225,24 @@ static inline struct jg_word *jg_wc_probe(struct jg_word *slots, size_t mask, co
 }
 
 /*
+ * Moves `e`, found away from its home slot, into it when the word there
+ * is rarer: then the words that make most of a text are found at home,
+ * with no second probe (and no mispredicted branch). Swapping two entries
+ * of one run of full slots keeps both reachable by linear probing: the
+ * other entry's home is at or before `e`'s, and every slot up to `e`'s
+ * is full.
+ */
+static inline void jg_wc_promote(struct jg_wordcount *wc, struct jg_word *e)
+{
+	struct jg_word *home = &wc->slots[e->hash & wc->mask];
+	if (home != e && home->count < e->count) {
+		struct jg_word x = *home;
+		*home = *e;
+		*e = x;
+	}
+}
+
+/*
  * Adds `n` to `word`; `hash` must be jg_wc_hash(word, len). 0, or -1 on
  * ENOMEM. The tokenizer's hot loop has its own copy of this, working on
  * a word's halves (tokenize_blocks.h).
