@@ -242,15 +242,15 @@ BLK_ATTR int BLK(jg_tok_blocks_words)(struct jg_tokenizer *t, const unsigned cha
 		}
 		BLK(classify_words)(p + 64, &al1, &ap1, &hi1);
 		have_next = 1;
-		/* Apostrophes between two letters or digits; at the window's end
-		 * the next byte is unknown, so none (and that one is odd). */
+		/* Apostrophes between two letters or digits. The window's last
+		 * bits (past 64 + 16) never count: a word taken here ends by then. */
 		uint64_t join0 = ap0 & (al0 << 1 | prev_alnum) & (al0 >> 1 | al1 << 63);
 		uint64_t join1 = ap1 & (al1 << 1 | al0 >> 63) & (al1 >> 1);
 		uint64_t in0 = al0 | join0, in1 = al1 | join1;
 		/* p[-1] is never odd here: the reader stopped at any odd byte of
 		 * the block before, and the rules leave none open behind them. */
 		uint64_t odd0 = hi0 | (ap0 & (hi0 << 1 | hi0 >> 1 | hi1 << 63));
-		uint64_t odd1 = hi1 | (ap1 & (hi1 << 1 | hi0 >> 63 | hi1 >> 1 | 1ULL << 63));
+		uint64_t odd1 = hi1 | (ap1 & (hi1 << 1 | hi0 >> 63 | hi1 >> 1));
 		unsigned first_odd = odd0 ? (unsigned)__builtin_ctzll(odd0) : 64 + BLK(tz)(odd1);
 		uint64_t starts = in0 & ~(in0 << 1 | prev_in);
 		uint64_t ends = ~in0 & (in0 << 1 | prev_in);
