@@ -118,10 +118,10 @@ static void test_tsv_reader_takes_only_digits(void **state)
  * a word's end. */
 static void test_hash_of_halves_is_hash_of_bytes(void **state)
 {
+	static const char bytes[17] = "Ab\xc3\xa9 \0z\x80~'9\xffQq\x01m";
 	for (size_t len = 1; len <= 16; len++) {
 		char *w = malloc(len);
-		for (size_t i = 0; i < len; i++)
-			w[i] = (char)(0x41 + (i * 37 + len) % 190);
+		memcpy(w, bytes, len);
 		uint64_t lo = 0, hi = 0;
 		for (size_t i = 0; i < len; i++)
 			*(i < 8 ? &lo : &hi) |= (uint64_t)(unsigned char)w[i] << (8 * (i % 8));

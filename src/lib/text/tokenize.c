@@ -1,40 +1,51 @@
 /*
  * The tokenizer: UTF-8 text to counted words (tokenize.h has the rules).
  *
- * How it is fast. Book text is nearly all ASCII, and a book's words are
- * short and few distinct, so the cost is per word, not per byte: where
- * words begin and end, folding and hashing them, finding them in the
- * table. A block reader (tokenize_blocks.h) classifies 64 bytes at once
- * into bit masks (one bit per byte: space, or letter/digit, apostrophe,
- * non-ASCII), with SSE2 (always there on x86-64), AVX2 (when the CPU
- * says so at run time) or portable 64-bit arithmetic (SWAR) elsewhere.
- * Word starts are then the set bits of mask & ~(mask << 1), walked with
- * count-trailing-zeros; a word's length is the run of ones from its start
- * over a 128-byte window, so a word that crosses into the next block is
- * no special case. A word of up to 16 bytes is then loaded as 16 bytes,
- * ASCII-lower-cased and cut to its length with vector masks, hashed from
- * the two 64-bit halves with one multiply, and found in the table with
- * two 64-bit compares (wordcount.h): no copy, no loop over its bytes, no
- * branch on its length, which profiling showed to be where the old
- * tokenizer lost most of its time (mispredicted per-byte compares).
+ * Where the time goes. Book text is nearly all ASCII and its words are
+ * short (KJV: 5.3 bytes with the space), so the cost is per word, not per
+ * byte: finding where words begin and end, folding and hashing them,
+ * finding them in the table. perf on the old tokenizer (8 bytes at a
+ * time, words hashed as they grew) put two thirds of the white-space
+ * mode's time in the table, and most of that in its key compare: a byte
+ * loop whose trip count is the word's tail length, which the branch
+ * predictor cannot guess. So the design is about instructions and
+ * branches per word more than about bytes:
+ *
+ * - A block reader (tokenize_blocks.h) classifies 64 bytes at once into
+ *   bit masks (white space; or letter/digit, apostrophe, byte >= 0x80),
+ *   with SSE2 (every x86-64 CPU), AVX2 (when the CPU says so at run time)
+ *   or portable 64-bit arithmetic (SWAR, tokenize_scalar.c) elsewhere.
+ * - Word starts are mask & ~(mask << 1) and ends ~mask & (mask << 1),
+ *   paired in order and walked with count-trailing-zeros; the next
+ *   block's masks are at hand, so a word crossing into it is no special
+ *   case (no branch but the loop's).
+ * - A word of up to 16 bytes is loaded as 16 bytes, A-Z lower-cased and
+ *   cut to its length with vector masks, hashed from its two 64-bit
+ *   halves with one 64x64->128-bit multiply, and compared with its home
+ *   slot's entry as length + first 8 bytes (+ second 8 bytes when longer),
+ *   all in registers (wordcount.h): no copy, no byte loop, no call.
+ * - A word not found in its home slot waits until its block is done
+ *   (a call in the per-word loop made GCC rebuild vector constants for
+ *   every word), and is then moved into its home slot if the word there is
+ *   rarer: frequent words end up found with one probe.
+ * Prefetching slots ahead (by 8 words, or a block's worth) was measured
+ * and lost every time: the out-of-order core already overlaps the misses.
  *
  * Whatever is not that simple goes to the bytewise machines below, which
- * are the rules themselves: a word longer than 16 bytes, the end of the
- * text, and in words mode every non-ASCII byte (with utf8proc, as before)
- * together with the ASCII word it touches and an apostrophe next to it.
- * A block reader hands over at a point where no word is open and takes
- * back where the machine next stops with none open (tokenize_paths.h),
- * so the two never disagree about a word; the differential fuzzer and
- * the unit tests run every path against the bytewise one.
- *
- * In words mode an ASCII apostrophe is inside a word exactly when a
- * letter or digit is on each side: the block reader computes that as a
- * mask too, and leaves apostrophes with a non-ASCII neighbour (which may
- * be a letter, a mark or U+2019) to the machine.
+ * are the rules themselves: a word longer than 16 bytes, the last 128
+ * bytes of the text, and in words mode every byte >= 0x80 (with utf8proc,
+ * as before) together with the ASCII word it touches and an apostrophe
+ * beside it (which a non-ASCII letter may keep inside a word). A block
+ * reader hands over at a point where no word is open and takes back where
+ * the machine next stops with none open (tokenize_paths.h), so the two
+ * never disagree about a word. In words mode an ASCII apostrophe is inside
+ * a word exactly when an ASCII letter or digit is on each side: that is a
+ * mask too. The unit tests and the differential fuzzer run every path
+ * against the bytewise one; JUGGLE_TOKENIZE_PATH picks one for a test.
  *
  * Hand-written: simdutf and the like validate and transcode UTF-8 but do
- * not split words, and no library applies these rules (Unicode letters,
- * marks, apostrophes, NFC) or feeds a table of its own.
+ * not split words; no library applies these rules (Unicode letters and
+ * marks, apostrophes, NFC) or feeds a table with words still in registers.
  */
 #include "tokenize.h"
 

@@ -29,8 +29,6 @@
  * word that is not there (a collision, or new) waits in `misses` until
  * the block's words are done: a call inside the per-word loop would cost
  * every word, as calls clobber the vector registers its constants live in.
- * Prefetching slots some words ahead was tried and lost: the loop is
- * bound by instructions more than by the table's cache misses.
  */
 struct BLK(hot) {
 	struct jg_word *slots;
@@ -71,8 +69,10 @@ BLK_ATTR __attribute__((noinline)) static int BLK(settle)(struct jg_wordcount *w
 		char word[16];
 		BLK(store8)(word, m->lo[i]);
 		BLK(store8)(word + 8, m->hi[i]);
-		if (jg_wc_insert(wc, (size_t)(e - wc->slots), word, m->len[i], m->hash[i], 1) < 0)
+		if (jg_wc_insert(wc, (size_t)(e - wc->slots), word, m->len[i], m->hash[i], 1) < 0) {
+			m->n = 0; /* the table is incomplete now; never count one twice */
 			return -1;
+		}
 	}
 	m->n = 0;
 	return 0;
@@ -145,10 +145,11 @@ BLK_ATTR static inline void BLK(count16)(struct BLK(hot) *h, struct BLK(misses) 
 /*
  * Where words end. A word's exclusive end is a byte outside words after
  * one inside: `ends` has those bits of the block, `ends1` of the next.
- * Words starting in the block and ends after the block's first (when a
- * counted word crosses into the block, that end is its) pair up in order,
- * so a word's end is the next set bit; the block's last word may end in
- * the next block, at the first bit of `ends1` (64 + 64 with none: long).
+ * The block's word starts and its ends pair up in order, once the first
+ * end is dropped when a counted word crosses into the block (that end is
+ * its), so a word's end is the next set bit; the block's last word may
+ * end in the next block, at the first bit of `ends1` (64 + 64 with none:
+ * a long word).
  */
 BLK_ATTR static inline unsigned BLK(next_end)(uint64_t *ends, uint64_t ends1)
 {
@@ -273,7 +274,8 @@ BLK_ATTR int BLK(jg_tok_blocks_words)(struct jg_tokenizer *t, const unsigned cha
 			return -1;
 		}
 		if (__builtin_expect(target < 128, 0)) {
-			BLK(hot_flush)(&h, &m, wc);
+			if (BLK(hot_flush)(&h, &m, wc) < 0)
+				return -1;
 			const unsigned char *r = jg_tok_bytes_words(t, clean, end, p + target + 1, wc);
 			if (!r)
 				return -1;
