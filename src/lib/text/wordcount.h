@@ -1,14 +1,15 @@
 /*
  * The word-frequency table: open addressing (linear probing, at most half
- * full) over entries that carry their hash and length beside the word, so
- * that a probe compares one 64-bit tag before it looks at any key; words
- * packed, zero-padded, in chunks of the table's own. Built for the
- * tokenizer's hot loop (the caller passes the hash it computed while
- * scanning, and a word of up to 8 bytes is found with two 64-bit
- * compares, one of up to 16 with three), for merging tables from workers, and for top-k and sorted
- * dumps. Hand-written rather than a library's (khash, a C++ map): the
- * tokenizer probes it with a word still in registers, folded and padded,
- * which no general table takes.
+ * full) over entries that carry the word's length, hash and first 8 bytes
+ * beside the pointer to it, words packed, zero-padded, in chunks of the
+ * table's own. Built for the tokenizer's hot loop: the caller passes the
+ * hash it computed while scanning; a word of up to 8 bytes is found with
+ * two 64-bit compares, one of up to 16 with three, and no look at the key
+ * store for most words; a word found past its home slot moves into it when
+ * the one there is rarer. Also for merging tables from workers, top-k and
+ * sorted dumps. Hand-written rather than a library's (khash, a C++ map):
+ * the tokenizer probes it with a word still in registers, folded and
+ * padded, which no general table takes.
  */
 #ifndef JG_WORDCOUNT_H
 #define JG_WORDCOUNT_H
