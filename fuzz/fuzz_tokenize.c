@@ -4,6 +4,10 @@
  * body. The text must come out valid UTF-8, every word non-empty, valid
  * UTF-8 too and (in the Unicode mode) in NFC, and the counted total must
  * equal the sum of the table's.
+ *
+ * Differential too: the text, and the body's raw bytes (which need not be
+ * UTF-8), are counted on every tokenizer path this CPU has (bytewise,
+ * scalar, SSE2, AVX2), and every table must equal the bytewise one.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +21,53 @@
 #include "tokenize.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* `a` and `b` hold the same words with the same counts. */
+static int same_table(const struct jg_wordcount *a, const struct jg_wordcount *b)
+{
+	if (a->distinct != b->distinct || a->total != b->total)
+		return 0;
+	for (size_t i = 0; a->slots && i <= a->mask; i++) {
+		const struct jg_word *e = &a->slots[i];
+		if (e->word && jg_wc_get(b, e->word, e->len) != e->count)
+			return 0;
+	}
+	return 1;
+}
+
+/* Counts text[0..len) on each path; all must agree with the bytewise. */
+static void check_paths(const char *text, size_t len, enum jg_split mode)
+{
+	static const enum jg_tokenize_path paths[] = {JG_TOKENIZE_BYTEWISE, JG_TOKENIZE_SCALAR,
+	                                              JG_TOKENIZE_SSE2, JG_TOKENIZE_AVX2};
+	/* An exact copy: ASan sees any read past the end. */
+	char *copy = malloc(len ? len : 1);
+	if (!copy)
+		return;
+	memcpy(copy, text, len);
+	struct jg_wordcount ref, wc;
+	jg_wc_init(&ref);
+	for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+		struct jg_tokenizer t;
+		jg_tokenizer_init(&t);
+		if (jg_tokenizer_set_path(&t, paths[i]) < 0) {
+			jg_tokenizer_fini(&t);
+			continue;
+		}
+		struct jg_wordcount *into = i == 0 ? &ref : &wc;
+		if (i)
+			jg_wc_init(&wc);
+		if (jg_tokenize(&t, copy, len, mode, into) < 0)
+			abort(); /* no ENOMEM at these sizes */
+		if (i && !same_table(&ref, &wc))
+			abort(); /* a path disagrees with the rules */
+		if (i)
+			jg_wc_fini(&wc);
+		jg_tokenizer_fini(&t);
+	}
+	jg_wc_fini(&ref);
+	free(copy);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -59,6 +110,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	if (sum != wc.total)
 		abort();
+	enum jg_split mode = (opts & 1) ? JG_SPLIT_WHITESPACE : JG_SPLIT_WORDS;
+	check_paths(text + start, end - start, mode);
+	check_paths(body, len, mode);
 	jg_wc_fini(&wc);
 	jg_tokenizer_fini(&t);
 	jg_text_fini(&tx);

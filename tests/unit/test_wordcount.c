@@ -112,6 +112,102 @@ static void test_tsv_reader_takes_only_digits(void **state)
 		assert_int_equal(read_counts(bad[i], &total), JG_EIO);
 }
 
+/* The tokenizer hashes a word from its two zero-padded halves; every
+ * other caller from its bytes: the two must agree for every length. The
+ * bytes live in a buffer of exactly their size, so ASan sees a read past
+ * a word's end. */
+static void test_hash_of_halves_is_hash_of_bytes(void **state)
+{
+	static const char bytes[17] = "Ab\xc3\xa9 \0z\x80~'9\xffQq\x01m";
+	for (size_t len = 1; len <= 16; len++) {
+		char *w = malloc(len);
+		memcpy(w, bytes, len);
+		uint64_t lo = 0, hi = 0;
+		for (size_t i = 0; i < len; i++)
+			*(i < 8 ? &lo : &hi) |= (uint64_t)(unsigned char)w[i] << (8 * (i % 8));
+		assert_int_equal(jg_wc_hash(w, len), jg_wc_hash16(lo, hi, len));
+		free(w);
+	}
+	/* Length is part of the hash: "a" and "a\0" are two words. */
+	assert_int_not_equal(jg_wc_hash("a", 1), jg_wc_hash("a\0", 2));
+}
+
+/* Words that share prefixes, hold NUL bytes or are long: each its own. */
+static void test_lengths_prefixes_and_nul(void **state)
+{
+	struct jg_wordcount wc;
+	jg_wc_init(&wc);
+	char w[64];
+	memset(w, 'x', sizeof w);
+	for (size_t len = 1; len <= 40; len++) {
+		char *exact = malloc(len);
+		memcpy(exact, w, len);
+		assert_int_equal(jg_wc_add(&wc, exact, len, jg_wc_hash(exact, len), len), 0);
+		free(exact);
+	}
+	assert_int_equal(jg_wc_add(&wc, "x\0", 2, jg_wc_hash("x\0", 2), 100), 0);
+	assert_int_equal(wc.distinct, 41);
+	for (size_t len = 1; len <= 40; len++)
+		assert_int_equal(jg_wc_get(&wc, w, len), len);
+	assert_int_equal(jg_wc_get(&wc, "x\0", 2), 100);
+	assert_int_equal(jg_wc_get(&wc, "y", 1), 0);
+	/* 9 to 16 bytes, one head: the second half decides. */
+	for (int i = 0; i < 3000; i++) {
+		snprintf(w, sizeof w, "samehead%04d", i);
+		add(&wc, w, (uint64_t)i + 1);
+	}
+	for (int i = 0; i < 3000; i++) {
+		snprintf(w, sizeof w, "samehead%04d", i);
+		assert_int_equal(jg_wc_get(&wc, w, 12), (uint64_t)i + 1);
+	}
+	assert_int_equal(wc.distinct, 41 + 3000);
+	/* Stored words are NUL-terminated and their heads are their bytes. */
+	for (size_t i = 0; i <= wc.mask; i++) {
+		const struct jg_word *e = &wc.slots[i];
+		if (!e->word)
+			continue;
+		assert_int_equal(e->word[e->len], '\0');
+		assert_int_equal(e->head, jg_wc_load(e->word, e->len < 8 ? e->len : 8));
+	}
+	jg_wc_fini(&wc);
+}
+
+/* Moving entries to their home slots (the tokenizer does it as it finds
+ * words) loses none: every word is still found, with its count. */
+static void test_promote_keeps_every_word(void **state)
+{
+	struct jg_wordcount wc;
+	jg_wc_init(&wc);
+	char w[32];
+	enum { N = 3000 };
+	for (int i = 0; i < N; i++) {
+		snprintf(w, sizeof w, "p%d", i);
+		add(&wc, w, (uint64_t)(i % 97) + 1);
+	}
+	unsigned seed = 7;
+	for (int round = 0; round < 20000; round++) {
+		seed = seed * 1103515245u + 12345u;
+		snprintf(w, sizeof w, "p%u", (seed >> 8) % N);
+		struct jg_word *e = jg_wc_probe(wc.slots, wc.mask, w, strlen(w), jg_wc_hash(w, strlen(w)));
+		assert_non_null(e->word);
+		e->count += 50;
+		jg_wc_promote(&wc, e);
+	}
+	uint64_t sum = 0;
+	for (int i = 0; i < N; i++) {
+		snprintf(w, sizeof w, "p%d", i);
+		uint64_t c = jg_wc_get(&wc, w, strlen(w));
+		assert_true(c >= (uint64_t)(i % 97) + 1);
+		sum += c;
+	}
+	uint64_t want = 20000 * 50;
+	for (int i = 0; i < N; i++)
+		want += (uint64_t)(i % 97) + 1;
+	assert_int_equal(sum, want);
+	assert_int_equal(wc.distinct, N);
+	jg_wc_fini(&wc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -119,6 +215,9 @@ int main(void)
 		cmocka_unit_test(test_merge_and_top),
 		cmocka_unit_test(test_tsv_order),
 		cmocka_unit_test(test_tsv_reader_takes_only_digits),
+		cmocka_unit_test(test_hash_of_halves_is_hash_of_bytes),
+		cmocka_unit_test(test_lengths_prefixes_and_nul),
+		cmocka_unit_test(test_promote_keeps_every_word),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,3 +1,52 @@
+/*
+ * The tokenizer: UTF-8 text to counted words (tokenize.h has the rules).
+ *
+ * Where the time goes. Book text is nearly all ASCII and its words are
+ * short (KJV: 5.3 bytes with the space), so the cost is per word, not per
+ * byte: finding where words begin and end, folding and hashing them,
+ * finding them in the table. perf on the old tokenizer (8 bytes at a
+ * time, words hashed as they grew) put two thirds of the white-space
+ * mode's time in the table, and most of that in its key compare: a byte
+ * loop whose trip count is the word's tail length, which the branch
+ * predictor cannot guess. So the design is about instructions and
+ * branches per word more than about bytes:
+ *
+ * - A block reader (tokenize_blocks.h) classifies 64 bytes at once into
+ *   bit masks (white space; or letter/digit, apostrophe, byte >= 0x80),
+ *   with SSE2 (every x86-64 CPU), AVX2 (when the CPU says so at run time)
+ *   or portable 64-bit arithmetic (SWAR, tokenize_scalar.c) elsewhere.
+ * - Word starts are mask & ~(mask << 1) and ends ~mask & (mask << 1),
+ *   paired in order and walked with count-trailing-zeros; the next
+ *   block's masks are at hand, so a word crossing into it is no special
+ *   case (no branch but the loop's).
+ * - A word of up to 16 bytes is loaded as 16 bytes, A-Z lower-cased and
+ *   cut to its length with vector masks, hashed from its two 64-bit
+ *   halves with one 64x64->128-bit multiply, and compared with its home
+ *   slot's entry as length + first 8 bytes (+ second 8 bytes when longer),
+ *   all in registers (wordcount.h): no copy, no byte loop, no call.
+ * - A word not found in its home slot waits until its block is done
+ *   (a call in the per-word loop made GCC rebuild vector constants for
+ *   every word), and is then moved into its home slot if the word there is
+ *   rarer: frequent words end up found with one probe.
+ * Prefetching slots ahead (by 8 words, or a block's worth) was measured
+ * and lost every time: the out-of-order core already overlaps the misses.
+ *
+ * Whatever is not that simple goes to the bytewise machines below, which
+ * are the rules themselves: a word longer than 16 bytes, the last 128
+ * bytes of the text, and in words mode every byte >= 0x80 (with utf8proc,
+ * as before) together with the ASCII word it touches and an apostrophe
+ * beside it (which a non-ASCII letter may keep inside a word). A block
+ * reader hands over at a point where no word is open and takes back where
+ * the machine next stops with none open (tokenize_paths.h), so the two
+ * never disagree about a word. In words mode an ASCII apostrophe is inside
+ * a word exactly when an ASCII letter or digit is on each side: that is a
+ * mask too. The unit tests and the differential fuzzer run every path
+ * against the bytewise one; JUGGLE_TOKENIZE_PATH picks one for a test.
+ *
+ * Hand-written: simdutf and the like validate and transcode UTF-8 but do
+ * not split words; no library applies these rules (Unicode letters and
+ * marks, apostrophes, NFC) or feeds a table with words still in registers.
+ */
 #include "tokenize.h"
 
 #include <stdint.h>
@@ -5,9 +54,54 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "tokenize_paths.h"
+
+static enum jg_tokenize_path best_path(void)
+{
+#ifdef JG_TOKENIZE_X86
+	return jg_tok_cpu_has_avx2() ? JG_TOKENIZE_AVX2 : JG_TOKENIZE_SSE2;
+#else
+	return JG_TOKENIZE_SCALAR;
+#endif
+}
+
+static const char *const path_names[] = {"bytewise", "scalar", "sse2", "avx2"};
+
+const char *jg_tokenize_path_name(enum jg_tokenize_path path)
+{
+	return (unsigned)path < 4 ? path_names[path] : "unknown";
+}
+
+int jg_tokenizer_set_path(struct jg_tokenizer *t, enum jg_tokenize_path path)
+{
+	switch (path) {
+	case JG_TOKENIZE_BYTEWISE:
+	case JG_TOKENIZE_SCALAR:
+		break;
+#ifdef JG_TOKENIZE_X86
+	case JG_TOKENIZE_SSE2:
+		break;
+	case JG_TOKENIZE_AVX2:
+		if (!jg_tok_cpu_has_avx2())
+			return -1;
+		break;
+#endif
+	default:
+		return -1;
+	}
+	t->path = path;
+	return 0;
+}
+
 void jg_tokenizer_init(struct jg_tokenizer *t)
 {
 	memset(t, 0, sizeof *t);
+	t->path = best_path();
+	/* A test's choice, when this CPU has it (else the best one). */
+	const char *want = getenv("JUGGLE_TOKENIZE_PATH");
+	for (int i = 0; want && i < 4; i++)
+		if (strcmp(want, path_names[i]) == 0)
+			(void)jg_tokenizer_set_path(t, (enum jg_tokenize_path)i);
 }
 
 void jg_tokenizer_fini(struct jg_tokenizer *t)
@@ -38,91 +132,34 @@ static const unsigned char ascii_space[256] = {
 	[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, ['\v'] = 1, ['\f'] = 1,
 };
 
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* The bytes of `x` that are A..Z, turned to a..z. */
-static inline uint64_t lower8(uint64_t x)
+static int count_word(struct jg_wordcount *wc, const char *word, size_t n)
 {
-	uint64_t low7 = x & ~HIGHS;
-	uint64_t ge_a = low7 + ONES * (0x80 - 'A');
-	uint64_t gt_z = low7 + ONES * (0x80 - 'Z' - 1);
-	uint64_t upper = ge_a & ~gt_z & ~x & HIGHS;
-	return x | (upper >> 2);
+	return jg_wc_add(wc, word, n, jg_wc_hash(word, n), 1);
 }
 
-/* Flags the bytes of `x` below 0x21; the lowest flag is exact. */
-static inline uint64_t low_bytes(uint64_t x)
+/* The countwords rule: ASCII white space splits, A-Z is lower-cased. */
+const unsigned char *jg_tok_bytes_ws(struct jg_tokenizer *t, const unsigned char *p,
+                                     const unsigned char *end, const unsigned char *target,
+                                     struct jg_wordcount *wc)
 {
-	return (x - ONES * 0x21) & ~x & HIGHS;
-}
-
-/* The word being built: its folded bytes in t->word, its hash so far. */
-struct ws_word {
-	size_t n;
-	uint64_t h;
-	uint64_t cur;    /* bytes since the last full chunk */
-};
-
-static inline void ws_byte(struct jg_tokenizer *t, struct ws_word *w, unsigned char c)
-{
-	c = (unsigned char)((unsigned)(c - 'A') < 26u ? c + 32 : c);
-	t->word[w->n] = (char)c;
-	w->cur |= (uint64_t)c << (8 * (w->n & 7));
-	if ((++w->n & 7) == 0) {
-		w->h = jg_wc_mix(w->h, w->cur);
-		w->cur = 0;
-	}
-}
-
-/*
- * The countwords rule, 8 bytes at a time: a chunk without a byte below
- * 0x21 is all word (folded and hashed at once); otherwise the first such
- * byte ends the word, unless it is a control character that is not white
- * space, which is rare enough to go byte by byte.
- */
-static int split_whitespace(struct jg_tokenizer *t, const unsigned char *p, const unsigned char *end,
-                            struct jg_wordcount *wc)
-{
-	while (p < end) {
-		while (p < end && ascii_space[*p])
-			p++;
-		if (p == end)
-			break;
-		struct ws_word w = {0, JG_WC_SEED, 0};
-		for (;;) {
-			if (w.n + 16 > t->cap && reserve(t, w.n + 16) < 0)
-				return -1;
-			if ((w.n & 7) == 0 && end - p >= 8) {
-				uint64_t x;
-				memcpy(&x, p, 8);
-				uint64_t stop = low_bytes(x);
-				uint64_t lx = lower8(x);
-				if (!stop) {
-					memcpy(t->word + w.n, &lx, 8);
-					w.h = jg_wc_mix(w.h, lx);
-					w.n += 8;
-					p += 8;
-					continue;
-				}
-				unsigned k = (unsigned)__builtin_ctzll(stop) / 8;
-				if (ascii_space[p[k]]) {
-					memcpy(t->word + w.n, &lx, 8);
-					w.cur = k ? lx & (~0ULL >> (64 - 8 * k)) : 0;
-					w.n += k;
-					p += k;
-					break;
-				}
-			}
-			/* Byte by byte: the input's last bytes, or a control byte. */
-			if (p == end || ascii_space[*p])
-				break;
-			ws_byte(t, &w, *p++);
+	size_t n = 0;
+	for (; p < end; p++) {
+		unsigned char c = *p;
+		if (ascii_space[c]) {
+			if (n && count_word(wc, t->word, n) < 0)
+				return NULL;
+			n = 0;
+			continue;
 		}
-		if (jg_wc_add(wc, t->word, w.n, jg_wc_finish(w.h, w.cur, w.n), 1) < 0)
-			return -1;
+		if (!n && p >= target)
+			return p;
+		if (n + 1 > t->cap && reserve(t, n + 1) < 0)
+			return NULL;
+		t->word[n++] = (char)((unsigned)(c - 'A') < 26u ? c + 32 : c);
 	}
-	return 0;
+	if (n && count_word(wc, t->word, n) < 0)
+		return NULL;
+	return end;
 }
 
 /* An ASCII letter or digit, folded; 0 for everything else. */
@@ -139,35 +176,23 @@ static int is_word_category(utf8proc_category_t c)
 	       (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO);
 }
 
-/* The state of the word being built, hashed as it grows (see wordcount.h). */
+/* The word being built (folded, in t->word). */
 struct building {
 	size_t n;
-	uint64_t h;
-	uint64_t cur;    /* bytes since the last full 8-byte chunk */
 	int apostrophe;  /* one was seen after the last word character */
 	int nfc;         /* it holds a code point that NFC may change */
 };
 
-static inline void emit(struct jg_tokenizer *t, struct building *b, unsigned char c)
-{
-	t->word[b->n] = (char)c;
-	b->cur |= (uint64_t)c << (8 * (b->n & 7));
-	if ((++b->n & 7) == 0) {
-		b->h = jg_wc_mix(b->h, b->cur);
-		b->cur = 0;
-	}
-}
-
 static int append(struct jg_tokenizer *t, struct building *b, const unsigned char *bytes, size_t k)
 {
-	if (b->n + k + 16 > t->cap && reserve(t, b->n + k + 16) < 0)
+	if (b->n + k + 1 > t->cap && reserve(t, b->n + k + 1) < 0)
 		return -1;
 	if (b->apostrophe) {
-		emit(t, b, '\'');
+		t->word[b->n++] = '\'';
 		b->apostrophe = 0;
 	}
-	for (size_t i = 0; i < k; i++)
-		emit(t, b, bytes[i]);
+	for (size_t i = 0; i < k; i++) /* 1-4 bytes mostly: no memcpy call */
+		t->word[b->n++] = (char)bytes[i];
 	return 0;
 }
 
@@ -214,66 +239,24 @@ static int normalize_word(struct jg_tokenizer *t, struct building *b)
 	return 0;
 }
 
-/* Out of line: rare (a word with marks or a decomposable letter), and
- * kept out of the ASCII loop's way. */
+/* Out of line: rare (a word with marks or a decomposable letter). */
 __attribute__((noinline)) static int add_normalized(struct jg_tokenizer *t, struct building *b,
                                                     struct jg_wordcount *wc)
 {
 	if (normalize_word(t, b) < 0)
 		return -1;
-	return jg_wc_add(wc, t->word, b->n, jg_wc_hash(t->word, b->n), 1);
+	return count_word(wc, t->word, b->n);
 }
 
-static inline int end_word(struct jg_tokenizer *t, struct building *b, struct jg_wordcount *wc)
+static int end_word(struct jg_tokenizer *t, struct building *b, struct jg_wordcount *wc)
 {
 	int rc = 0;
 	if (b->n)
-		rc = b->nfc ? add_normalized(t, b, wc)
-		            : jg_wc_add(wc, t->word, b->n, jg_wc_finish(b->h, b->cur, b->n), 1);
+		rc = b->nfc ? add_normalized(t, b, wc) : count_word(wc, t->word, b->n);
 	b->n = 0;
-	b->h = JG_WC_SEED;
-	b->cur = 0;
 	b->apostrophe = 0;
 	b->nfc = 0;
 	return rc;
-}
-
-/* Flags the ASCII letters and digits of `x`. */
-static inline uint64_t alnum8(uint64_t x)
-{
-	uint64_t low7 = x & ~HIGHS;
-	uint64_t folded = low7 | ONES * 0x20;
-	uint64_t digit = (low7 + ONES * (0x80 - '0')) & ~(low7 + ONES * (0x80 - '9' - 1));
-	uint64_t alpha = (folded + ONES * (0x80 - 'a')) & ~(folded + ONES * (0x80 - 'z' - 1));
-	return (digit | alpha) & ~x & HIGHS;
-}
-
-/*
- * At a chunk boundary of the word, takes up to 8 ASCII letters and digits
- * at once; returns how many bytes it took (0: take the slow path).
- */
-static inline size_t take_chunk(struct jg_tokenizer *t, struct building *b, const unsigned char *p,
-                                const unsigned char *end)
-{
-	if ((b->n & 7) || b->apostrophe || end - p < 8 || b->n + 16 > t->cap)
-		return 0;
-	uint64_t x;
-	memcpy(&x, p, 8);
-	uint64_t stop = ~alnum8(x) & HIGHS;
-	uint64_t lx = lower8(x);
-	if (!stop) {
-		memcpy(t->word + b->n, &lx, 8);
-		b->h = jg_wc_mix(b->h, lx);
-		b->n += 8;
-		return 8;
-	}
-	unsigned k = (unsigned)__builtin_ctzll(stop) / 8;
-	if (k == 0)
-		return 0;
-	memcpy(t->word + b->n, &lx, 8);
-	b->cur = lx & (~0ULL >> (64 - 8 * k));
-	b->n += k;
-	return k;
 }
 
 /*
@@ -364,29 +347,32 @@ static size_t classify(struct jg_tokenizer *t, const unsigned char *p, const uns
 	return (size_t)r;
 }
 
-static int split_words(struct jg_tokenizer *t, const unsigned char *p, const unsigned char *end,
-                       struct jg_wordcount *wc)
+/*
+ * Words mode. A word starts at a letter or digit; an apostrophe seen
+ * after one is held, and written only if another letter or digit
+ * follows; a mark joins the word it follows unless an apostrophe is held.
+ */
+const unsigned char *jg_tok_bytes_words(struct jg_tokenizer *t, const unsigned char *p,
+                                        const unsigned char *end, const unsigned char *target,
+                                        struct jg_wordcount *wc)
 {
-	struct building b = {0, JG_WC_SEED, 0, 0, 0};
+	struct building b = {0, 0, 0};
 	while (p < end) {
-		size_t took = take_chunk(t, &b, p, end);
-		if (took) {
-			p += took;
-			continue;
-		}
 		unsigned char c = *p;
 		if (c < 0x80) {
+			if (!b.n && p >= target)
+				return p;
 			unsigned char w = ascii_word(c);
 			p++;
 			if (w) {
 				if (append(t, &b, &w, 1) < 0)
-					return -1;
+					return NULL;
 			} else if (c == '\'' && b.n) {
 				if (b.apostrophe && end_word(t, &b, wc) < 0) /* two in a row */
-					return -1;
+					return NULL;
 				b.apostrophe = b.n > 0;
 			} else if (b.n && end_word(t, &b, wc) < 0) {
-				return -1;
+				return NULL;
 			}
 			continue;
 		}
@@ -399,22 +385,52 @@ static int split_words(struct jg_tokenizer *t, const unsigned char *p, const uns
 		 * apostrophe, it is no word of its own. */
 		if (kind == WORD || (kind == MARK && b.n && !b.apostrophe)) {
 			if (append(t, &b, folded, flen) < 0)
-				return -1;
+				return NULL;
 			b.nfc |= nfc;
 		} else if (kind == APOSTROPHE && b.n && !b.apostrophe) {
 			b.apostrophe = 1;
 		} else if (b.n && end_word(t, &b, wc) < 0) {
-			return -1;
+			return NULL;
 		}
 	}
-	return end_word(t, &b, wc);
+	return end_word(t, &b, wc) < 0 ? NULL : end;
 }
+
+/* One path's two readers. */
+struct path {
+	int (*ws)(struct jg_tokenizer *t, const unsigned char *p, const unsigned char *end,
+	          struct jg_wordcount *wc);
+	int (*words)(struct jg_tokenizer *t, const unsigned char *p, const unsigned char *end,
+	             struct jg_wordcount *wc);
+};
+
+static int bytewise_ws(struct jg_tokenizer *t, const unsigned char *p, const unsigned char *end,
+                       struct jg_wordcount *wc)
+{
+	return jg_tok_bytes_ws(t, p, end, end, wc) ? 0 : -1;
+}
+
+static int bytewise_words(struct jg_tokenizer *t, const unsigned char *p, const unsigned char *end,
+                          struct jg_wordcount *wc)
+{
+	return jg_tok_bytes_words(t, p, end, end, wc) ? 0 : -1;
+}
+
+static const struct path paths[] = {
+	[JG_TOKENIZE_BYTEWISE] = {bytewise_ws, bytewise_words},
+	[JG_TOKENIZE_SCALAR] = {jg_tok_blocks_ws_scalar, jg_tok_blocks_words_scalar},
+#ifdef JG_TOKENIZE_X86
+	[JG_TOKENIZE_SSE2] = {jg_tok_blocks_ws_sse2, jg_tok_blocks_words_sse2},
+	[JG_TOKENIZE_AVX2] = {jg_tok_blocks_ws_avx2, jg_tok_blocks_words_avx2},
+#endif
+};
 
 int jg_tokenize(struct jg_tokenizer *t, const char *text, size_t len, enum jg_split mode,
                 struct jg_wordcount *wc)
 {
 	const unsigned char *p = (const unsigned char *)text;
+	const struct path *path = &paths[t->path];
 	if (mode == JG_SPLIT_WHITESPACE)
-		return split_whitespace(t, p, p + len, wc);
-	return split_words(t, p, p + len, wc);
+		return path->ws(t, p, p + len, wc);
+	return path->words(t, p, p + len, wc);
 }

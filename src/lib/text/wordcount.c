@@ -3,16 +3,60 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * The key store: words one after another, each zero-padded to a multiple
+ * of 8 bytes with at least one NUL, in chunks. So the second 8 bytes of a
+ * stored word of 9 to 16 bytes read as one 64-bit value (jg_wc_is16); a
+ * short word costs what strndup's len + 1 would, rounded up to 8.
+ */
+enum { KEYS_CHUNK = 1 << 20 };
+
+struct jg_keys {
+	struct jg_keys *next;
+	size_t size;
+	size_t used;
+	char data[]; /* at offset 24: 8-aligned */
+};
+
+static void keys_free(struct jg_keys *k)
+{
+	while (k) {
+		struct jg_keys *next = k->next;
+		free(k);
+		k = next;
+	}
+}
+
+static const char *keys_add(struct jg_wordcount *wc, const char *word, size_t len)
+{
+	size_t need = (len + 8) & ~(size_t)7;
+	struct jg_keys *k = wc->keys;
+	if (!k || k->size - k->used < need) {
+		size_t size = need > KEYS_CHUNK ? need : KEYS_CHUNK;
+		k = malloc(sizeof *k + size);
+		if (!k)
+			return NULL;
+		k->size = size;
+		k->used = 0;
+		k->next = wc->keys;
+		wc->keys = k;
+	}
+	char *p = k->data + k->used;
+	memset(p + need - 8, 0, 8);
+	memcpy(p, word, len);
+	k->used += need;
+	return p;
+}
+
 void jg_wc_init(struct jg_wordcount *wc)
 {
 	memset(wc, 0, sizeof *wc);
-	jg_arena_init(&wc->words);
 }
 
 void jg_wc_fini(struct jg_wordcount *wc)
 {
 	free(wc->slots);
-	jg_arena_fini(&wc->words);
+	keys_free(wc->keys);
 	memset(wc, 0, sizeof *wc);
 }
 
@@ -20,7 +64,8 @@ void jg_wc_clear(struct jg_wordcount *wc)
 {
 	if (wc->slots)
 		memset(wc->slots, 0, (wc->mask + 1) * sizeof *wc->slots);
-	jg_arena_fini(&wc->words);
+	keys_free(wc->keys);
+	wc->keys = NULL;
 	wc->distinct = 0;
 	wc->total = 0;
 }
@@ -46,6 +91,11 @@ static int grow(struct jg_wordcount *wc)
 	return 0;
 }
 
+int jg_wc_reserve(struct jg_wordcount *wc)
+{
+	return wc->slots ? 0 : grow(wc);
+}
+
 int jg_wc_insert(struct jg_wordcount *wc, size_t i, const char *word, size_t len, uint32_t hash,
                  uint64_t n)
 {
@@ -59,12 +109,13 @@ int jg_wc_insert(struct jg_wordcount *wc, size_t i, const char *word, size_t len
 			i = (i + 1) & wc->mask;
 	}
 	struct jg_word *e = &wc->slots[i];
-	e->word = jg_arena_strndup(&wc->words, word, len);
+	e->word = keys_add(wc, word, len);
 	if (!e->word)
 		return -1;
 	e->len = (uint32_t)len;
 	e->hash = hash;
 	e->count = n;
+	e->head = jg_wc_load(word, len < 8 ? len : 8);
 	wc->distinct++;
 	wc->total += n;
 	return 0;
@@ -74,13 +125,8 @@ uint64_t jg_wc_get(const struct jg_wordcount *wc, const char *word, size_t len)
 {
 	if (!wc->slots)
 		return 0;
-	uint32_t hash = jg_wc_hash(word, len);
-	for (size_t i = hash & wc->mask; wc->slots[i].word; i = (i + 1) & wc->mask) {
-		const struct jg_word *e = &wc->slots[i];
-		if (e->hash == hash && e->len == len && jg_wc_same(e->word, word, len))
-			return e->count;
-	}
-	return 0;
+	const struct jg_word *e = jg_wc_probe(wc->slots, wc->mask, word, len, jg_wc_hash(word, len));
+	return e->word ? e->count : 0;
 }
 
 int jg_wc_merge(struct jg_wordcount *dst, const struct jg_wordcount *src)
