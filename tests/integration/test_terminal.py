@@ -48,7 +48,10 @@ class Pane:
         wait = f"while [ ! -e {shq(self.go)} ]; do sleep 0.02; done\n" if wait_for_go else ""
         filler = f"i=0; while [ $i -lt {height + 5} ]; do i=$((i+1)); echo earlier output $i; done\n"
         with open(script, "w") as f:
-            f.write(f"cd {shq(tmp)}\n{exports}{filler}{wait}"
+            # `trap : INT`: a Ctrl-C typed in the pane ends juggle, not the
+            # shell that reports its status (a caught signal is reset for
+            # the child; an ignored one would be inherited).
+            f.write(f"trap : INT\ncd {shq(tmp)}\n{exports}{filler}{wait}"
                     f"{' '.join(shq(a) for a in cmd)}\n"
                     f"echo $? > {shq(self.status)}.tmp && mv {shq(self.status)}.tmp "
                     f"{shq(self.status)}\nexec sleep 600\n")
@@ -316,3 +319,45 @@ def test_never_drawn_with_quiet_or_stderr_elsewhere(server, pane, tmp_path):
     assert not any(frames_in(rows) for _, rows in samples)
     text = err.read_text()
     assert "\r" not in text and "\x1b" not in text and "3 ok, 0 failed" in text
+
+
+def test_ctrl_c_in_the_terminal_says_what_is_safe_and_exits_130(server, tmp_path, pane):
+    """Ctrl-C typed in the pane (tmux send-keys: the terminal's own SIGINT
+    to the foreground job): the progress line goes, the interrupted line
+    says what was saved, and the shell sees 130; SIGTERM gives 143."""
+    urls = [server.url(f"/gen/cc{i}.txt?size=400000&rate=20000") for i in range(4)]
+    urls.append(server.url("/gen/cc-quick.txt?size=1000"))
+    p = pane([JUGGLE, "-o", str(tmp_path / "t"), *urls], 80, env={"TERM": "xterm"})
+    t0 = time.monotonic()
+    while not any(FRAME.match(r) for r in p.lines()):
+        assert time.monotonic() - t0 < 20, p.lines()
+        time.sleep(0.05)
+    time.sleep(0.5)
+    p.tmux("send-keys", "-t", "t", "C-c")
+    t0 = time.monotonic()
+    while not p.done():
+        assert time.monotonic() - t0 < 20, p.lines()
+        time.sleep(0.05)
+    assert p.exit_status() == 130
+    lines = p.lines()
+    assert "juggle: interrupted: 1 saved, 4 not fetched; run again to resume" in lines, lines
+    assert not any(FRAME.match(r) for r in lines), lines  # the line was erased
+    assert not any("FAILED" in r for r in lines), lines
+    # SIGTERM to the same kind of run, from outside the terminal.
+    q = pane([JUGGLE, "-o", str(tmp_path / "u"), *[u + "&again=1" for u in urls]], 80,
+             env={"TERM": "xterm"})
+    t0 = time.monotonic()
+    while not any(FRAME.match(r) for r in q.lines()):
+        assert time.monotonic() - t0 < 20, q.lines()
+        time.sleep(0.05)
+    # The oldest match: juggle itself, not one of its forked workers.
+    pid = subprocess.run(["pgrep", "-f", "-o", "again=1"], capture_output=True,
+                         text=True).stdout.split()
+    assert pid
+    os.kill(int(pid[0]), 15)
+    t0 = time.monotonic()
+    while not q.done():
+        assert time.monotonic() - t0 < 20, q.lines()
+        time.sleep(0.05)
+    assert q.exit_status() == 143
+    assert any(r.startswith("juggle: interrupted: ") for r in q.lines()), q.lines()
