@@ -75,6 +75,8 @@ static void json_counts(FILE *f, const struct jg_result *res)
  */
 static int note_entry(struct json_report *j, uint64_t key, long off, long end)
 {
+	if (off < 0 || end < 0 || ferror(j->scratch))
+		return -1;
 	if (jg_grow(&j->entries, &j->cap, j->n, sizeof *j->entries, 1024) < 0)
 		return -1;
 	j->entries[j->n++] = (struct json_entry){key, off, (size_t)(end - off)};
@@ -137,8 +139,7 @@ void json_report_book(struct json_report *j, const struct jg_result *res,
 		fprintf(f, ",\"continued_from\":%" PRIu64, res->continued_from);
 	json_counts(f, res);
 	fputc('}', f);
-	long end = ftell(f);
-	if (off < 0 || end < 0 || ferror(f) || note_entry(j, key, off, end) < 0)
+	if (note_entry(j, key, off, ftell(f)) < 0)
 		j->failed = 1;
 }
 
@@ -159,8 +160,7 @@ void json_report_input_error(struct json_report *j, const char *source, unsigned
 	fputs(",\"file\":null,\"status\":\"failed\",\"error\":", f);
 	json_string(f, why);
 	fputs(",\"error_kind\":\"input\"}", f);
-	long end = ftell(f);
-	if (off < 0 || end < 0 || ferror(f) || note_entry(j, INPUT_ERROR_KEYS + j->arrived++, off, end) < 0)
+	if (note_entry(j, INPUT_ERROR_KEYS + j->arrived++, off, ftell(f)) < 0)
 		j->failed = 1;
 }
 
