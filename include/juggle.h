@@ -185,7 +185,9 @@ JG_EXPORT int jg_options_set_max_size(struct jg_options *opts, uint64_t bytes);
  * At most `bytes_per_second` received by all the session's transfers
  * together (curl's and wget's --limit-rate); 0 (the default) for no limit.
  * Shared fairly: a transfer that finds the rate spent waits its turn.
- * With JG_ENGINE_THREADS each thread gets its share of it instead.
+ * The loop engine's alone: jg_session_new() refuses it (JG_EINVAL) with
+ * the threads or serial engine, where only curl's own per-transfer limit
+ * could apply, and that one lets a fast server through unchecked.
  */
 JG_EXPORT int jg_options_set_limit_rate(struct jg_options *opts, uint64_t bytes_per_second);
 /* Extra attempts on transient failures, 0..100. Default 3. */

@@ -292,6 +292,7 @@ static void set_option(struct cli_args *a, int opt, const char *arg)
 		break;
 	case OPT_LIMIT_RATE:
 		check(jg_options_set_limit_rate(o, parse_size("--limit-rate", arg)), "--limit-rate", arg);
+		a->limit_rate = 1;
 		break;
 	case OPT_MAX_SIZE: check(jg_options_set_max_size(o, parse_size("--max-size", arg)), "--max-size", arg); break;
 	case OPT_RETRIES:
@@ -504,6 +505,9 @@ void cli_args_parse(struct cli_args *a, int argc, char **argv)
 			cli_usage_error("%s", "only one of --json, --counts and --failed may be '-' (stdout)");
 	if (a->counts_path && (a->count_flags & JG_COUNT_OFF))
 		cli_usage_error("%s", "--counts and --no-count contradict each other");
+	if (a->limit_rate && a->engine != JG_ENGINE_LOOP)
+		cli_usage_error("%s", "--limit-rate needs the loop engine (curl's own limit, which the "
+		                "others would use, lets a fast server's bytes through unchecked)");
 	if (a->threads && a->engine != JG_ENGINE_THREADS)
 		cli_usage_error("%s", "--threads needs --engine threads");
 	jg_options_set_engine(a->opts, a->engine, a->threads);

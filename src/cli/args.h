@@ -25,6 +25,7 @@ struct cli_args {
 	int first_url;             /* argv index of the first URL argument */
 	int quiet;
 	int verbose;               /* -v */
+	int limit_rate;            /* --limit-rate given */
 	const char *json;
 	const char *counts_path;
 	const char *failed_path;   /* --failed FILE */

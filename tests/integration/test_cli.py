@@ -48,7 +48,9 @@ def test_usage_errors_exit_2():
                       (["x", "-o"], "juggle: -o needs a value"),
                       (["--cacert", "/no/such.pem", "x"],
                        "juggle: --cacert /no/such.pem: cannot read it: No such file"),
-                      (["--mirror", "gopher://x/", "84"], "--mirror: expected an http")]:
+                      (["--mirror", "gopher://x/", "84"], "--mirror: expected an http"),
+                      (["--engine", "threads", "--limit-rate", "1M", "x"],
+                       "juggle: --limit-rate needs the loop engine")]:
         p = subprocess.run([JUGGLE, *args], capture_output=True, text=True)
         assert p.returncode == 2, args
         assert msg in p.stderr, (args, p.stderr)

@@ -804,11 +804,6 @@ static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, f->cfg.user_agent);
-	if (f->cfg.limit_rate && f->engine != &jg_engine_multi) {
-		/* Threads write on their own: each gets its share (rate.h). */
-		uint64_t share = f->cfg.limit_rate / (f->cfg.threads ? f->cfg.threads : 1);
-		curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)(share ? share : 1));
-	}
 	/* Content codings are undone here (decode.h), not by curl. */
 	curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
 	/* curl reads a socket in buffer-sized steps with a poll() between

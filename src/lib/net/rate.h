@@ -11,8 +11,8 @@
  * keeps the bytes and TCP holds the sender back) and waits in a FIFO;
  * each refill resumes waiters in order while tokens last.
  *
- * The threads engine's writes happen on its threads: there each
- * transfer gets rate / threads through curl's own option instead.
+ * The other engines' writes happen on their threads: a session with one
+ * of them refuses a rate (curl's own option, measured, does not hold it).
  */
 #ifndef JG_RATE_H
 #define JG_RATE_H
