@@ -146,6 +146,8 @@ class CostBench:
         self.results = os.path.abspath(args.results)
         self.runs = args.runs or (2 if args.quick else 5)
         self.warmup = not args.quick
+        self.sync = not args.no_sync
+        self.sync_seconds = []
         self.seq = 0
         self.current = None
         self.failures = []
@@ -211,6 +213,7 @@ def measure(bench, scenario, name, make_argv, expected=None, stdout_path=None, c
             if totals.get("bytes") != total_bytes:
                 r["problems"].append(f"juggle reports {totals.get('bytes')} bytes, "
                                      f"expected {total_bytes}")
+            r["loop_iterations"] = (rep.get("loop_stall") or {}).get("iterations")
             proc = rep.get("process") or {}
             if proc.get("user_seconds") is not None:   # the loop process alone
                 r["loop_process_cpu"] = proc["user_seconds"] + proc.get("sys_seconds", 0)
@@ -228,7 +231,18 @@ def measure(bench, scenario, name, make_argv, expected=None, stdout_path=None, c
         if os.path.exists(p):
             os.unlink(p)
     shutil.rmtree(out, ignore_errors=True)
+    settle(bench)
     return r
+
+
+def settle(bench):
+    """Writes back what the run left (its output, now deleted, and the
+    filesystem's journal), so that the next run does not pay for it: on a
+    disk that work lands on whichever run comes next."""
+    if bench.sync:
+        t = time.monotonic()
+        os.sync()
+        bench.sync_seconds.append(time.monotonic() - t)
 
 
 def rounds(bench, scenario, participants):
@@ -259,7 +273,7 @@ def medians(runs):
         return None
     m = {"runs": len(ok), "failed_runs": len(runs) - len(ok)}
     for k in ("wall", "user", "sys", "cpu", "maxrss_kb", "stall_max", "stall_p99",
-              "loop_process_cpu"):
+              "loop_process_cpu", "loop_iterations"):
         vals = [r[k] for r in ok if r.get(k) is not None]
         if vals:
             m[k] = statistics.median(vals)
@@ -377,6 +391,7 @@ def scenario_kjv43(bench, cc):
         for _ in range(10):
             f.write(one)
     size, digest = file_digest(big)
+    settle(bench)
     expected = {"kjv43.txt": ("kjv43.txt", size, digest)}
     src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "countwords_ref.c")
     exe = os.path.join(bench.work, "countwords_ref")
@@ -457,6 +472,7 @@ def scenario_bulk(bench, key, books, size, parallel, with_count):
     t = time.monotonic()
     root = os.path.join(bench.work, f"corpus-{key}")
     corpus = Corpus(bench.bookgen, root, books, size)
+    settle(bench)
     log(f"{key}: corpus of {books} × {fmt_size(size)} made and hashed in "
         f"{time.monotonic() - t:.1f} s")
     expected = corpus.expected
@@ -583,7 +599,8 @@ def render(bench, scenarios, meta, elapsed):
     warm = "after one warm-up round" if bench.warmup else "with no warm-up round (--quick)"
     L.append(f"Medians of {bench.runs} runs {warm}, participants taking turns; "
              "CPU = user+sys of the process and its reaped children (juggle's workers "
-             "included); ratios are ratios of medians. Command: `" + meta["command"] + "`; "
+             "included); ratios are ratios of medians. " + meta["sync_note"] + " Command: `" +
+             meta["command"] + "`; "
              f"took {fmt_duration(elapsed)}.")
     L.append("")
     all_goals = []
@@ -604,24 +621,25 @@ def render(bench, scenarios, meta, elapsed):
                      "reading the file from disk (page cache), its table to a file.")
         L.append("")
         L.append("| participant | runs ok | wall s (min-max) | user s | sys s | CPU s | "
-                 "loop stall max ms (worst) | stall p99 ms (worst) |")
-        L.append("|---|---|---|---|---|---|---|---|")
+                 "loop stall max ms (worst) | stall p99 ms (worst) | loop iterations |")
+        L.append("|---|---|---|---|---|---|---|---|---|")
         for name, m in s["summary"].items():
             if not m:
-                L.append(f"| {name} | 0 | all runs failed | | | | | |")
+                L.append(f"| {name} | 0 | all runs failed | | | | | | |")
                 continue
             stall = (f"{fmt_ms(m.get('stall_max'))} ({fmt_ms(m.get('stall_max_max'))})"
                      if "stall_max" in m else "")
             p99 = (f"{fmt_ms(m.get('stall_p99'))} ({fmt_ms(m.get('stall_p99_max'))})"
                    if "stall_p99" in m else "")
             failed = f" ({m['failed_runs']} failed)" if m["failed_runs"] else ""
+            iterations = f"{m['loop_iterations']:,.0f}" if "loop_iterations" in m else ""
             L.append(f"| {name} | {m['runs']}{failed} | {fmt_s(m['wall'])} "
                      f"({fmt_s(m['wall_min'])}-{fmt_s(m['wall_max'])}) | {fmt_s(m['user'])} | "
-                     f"{fmt_s(m['sys'])} | {fmt_s(m['cpu'])} | {stall} | {p99} |")
+                     f"{fmt_s(m['sys'])} | {fmt_s(m['cpu'])} | {stall} | {p99} | {iterations} |")
         tok = s.get("tokenizer")
         if tok:
             L.append(f"| counting alone (count_files_bench, 1 core, {tok['path']}) | {tok['runs']} | "
-                     f"{fmt_s(tok['wall_seconds'])} | | | {fmt_s(tok['cpu_seconds'])} | | |")
+                     f"{fmt_s(tok['wall_seconds'])} | | | {fmt_s(tok['cpu_seconds'])} | | | |")
         L.append("")
         if s["name"] == "kjv43":
             if s["tables_equal"]:
@@ -654,7 +672,8 @@ def render(bench, scenarios, meta, elapsed):
     L.append(f"Goals met: {met} of {len(all_goals)} "
              f"({sum(g['verdict'] == 'not measured' for g in all_goals)} not measured). "
              "Loop-stall goals are judged on the median of the runs; the worst run is shown "
-             "beside it.")
+             "beside it (juggle's p99 is over its loop iterations: with few of them, as for one "
+             "book, it is close to the max).")
     if bench.failures:
         L.append("")
         L.append(f"**FAILURES ({len(bench.failures)})**:")
@@ -680,6 +699,7 @@ def parse_args():
                                                          "(under 2 minutes)")
     ap.add_argument("--tmp", default="/tmp", help="where the temporary directory (corpora, "
                                                   "outputs) is made [/tmp]")
+    ap.add_argument("--no-sync", action="store_true", help="no sync(2) after each run")
     ap.add_argument("--keep-work", action="store_true", help="keep the temporary directory")
     return ap.parse_args()
 
@@ -738,6 +758,14 @@ def main():
         bench.servers.stop_all()
         log(f"{key}: {time.monotonic() - t:.0f} s")
     meta["load_end"] = loadavg()
+    if bench.sync:
+        st = bench.sync_seconds
+        meta["sync_note"] = (f"After each run its output is deleted and sync(2) called (not timed: "
+                             f"median {statistics.median(st):.2f} s, at most {max(st):.2f} s), so "
+                             "that no run pays for the writeback of the one before."
+                             if st else "")
+    else:
+        meta["sync_note"] = "No sync(2) between runs (--no-sync)."
     elapsed = time.monotonic() - bench.started
     markdown = render(bench, scenarios, meta, elapsed)
     with open(os.path.join(bench.results, "count_cost.md"), "w") as f:
