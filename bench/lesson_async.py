@@ -31,6 +31,7 @@ import collections
 import concurrent.futures
 import os
 import re
+import signal
 import sys
 import tempfile
 import urllib.parse
@@ -148,6 +149,13 @@ def start_workers(pool):
     pool.submit(int).result()
 
 
+def ignore_interrupt():
+    """In each counting process: Ctrl-C reaches the whole process group,
+    and it is the parent's to handle (it cancels the downloads and shuts
+    the pool down); a worker would only print a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def positive(kind):
     def parse(text):
         value = kind(text)
@@ -193,7 +201,8 @@ def main():
         job = Job(options, None)
         asyncio.run(job.run(urls))
         return 1 if job.failed else 0
-    with concurrent.futures.ProcessPoolExecutor(options.processes) as pool:
+    with concurrent.futures.ProcessPoolExecutor(options.processes,
+                                                initializer=ignore_interrupt) as pool:
         start_workers(pool)
         job = Job(options, pool)
         asyncio.run(job.run(urls))

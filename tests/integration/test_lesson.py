@@ -4,6 +4,7 @@ jg-testserver its counts equal an independent count of the bytes served
 non-zero exit, and no partial file is left under a final name."""
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -191,3 +192,29 @@ def test_counting_processes_hold_none_of_the_loops_sockets(server, tmp_path):
     busy = [(parent, workers) for parent, workers in seen if parent >= 10]
     assert busy, f"never saw the transfers under way: {seen[:5]}"
     assert all(n == 0 for _, workers in busy for n in workers), busy[:5]
+
+
+def test_ctrl_c_leaves_no_partial_file_and_no_traceback(server, tmp_path):
+    """Ctrl-C reaches the whole process group: the loop cancels every
+    transfer (their temporary files removed), the workers stay quiet."""
+    urls = [server.url(f"/gen/i{i}.txt?rate=100000&size=400000") for i in range(8)]
+    urls.append(server.url("/gen/quick.txt?size=5000"))
+    url_list = tmp_path / "urls"
+    url_list.write_text("".join(u + "\n" for u in urls))
+    out = tmp_path / "texts"
+    # As a shell starts a foreground job: its own group, SIGINT not ignored.
+    proc = subprocess.Popen([sys.executable, LESSON_ASYNC, str(url_list), str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 20
+    while not (out.is_dir() and any(n.endswith(".part") for n in os.listdir(out))):
+        assert proc.poll() is None and time.monotonic() < deadline, "no transfer began"
+        time.sleep(0.01)
+    time.sleep(0.3)       # the quick book saved and counting, the others mid-body
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert (stdout, stderr) == ("", "")
+    assert [n for n in os.listdir(out) if n.endswith(".part")] == []
+    assert set(os.listdir(out)) <= {"quick.txt"}
