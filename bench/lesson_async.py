@@ -159,7 +159,7 @@ def ignore_interrupt():
 def positive(kind):
     def parse(text):
         value = kind(text)
-        if value <= 0:
+        if not value > 0:         # NaN too
             raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
         return value
     return parse
