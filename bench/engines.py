@@ -3,12 +3,13 @@
 
 Run through bench/engines.sh, which installs the tools and builds juggle:
 
-    engines.py --juggle J --server S --bookgen B --lesson L --results DIR [--quick]
+    engines.py --juggle J --server S --bookgen B --lesson L --lesson-async A --results DIR [--quick]
 
 Engines: `loop` (one libev thread, curl multi socket), `threads` (one
 blocking curl_easy_perform per pthread, --threads = concurrency) and
 `serial` (one transfer at a time). References: curl --parallel, aria2c,
-wget2 and bench/lesson.py (requests + thread pool + process pool).
+wget2, bench/lesson.py (requests + thread pool + process pool) and its
+asyncio sequel bench/lesson_async.py (aiohttp on one loop + the same pool).
 
 Every cell downloads a generated corpus (bookgen_dump, mirror layout) from
 jg-testserver (first-byte delay, per-connection bandwidth) or from nginx
@@ -53,6 +54,7 @@ def parse_args():
     ap.add_argument("--server", default="build-bench/tests/server/jg-testserver")
     ap.add_argument("--bookgen", default="build-bench/bench/bookgen_dump")
     ap.add_argument("--lesson", default="bench/lesson.py")
+    ap.add_argument("--lesson-async", default="bench/lesson_async.py")
     ap.add_argument("--results", default="bench/results")
     ap.add_argument("--quick", action="store_true", help="fewer books, points and runs (< 2 min)")
     ap.add_argument("--only", help="comma-separated sweeps to run (nginx, slow, memory, lesson, "

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Compare juggle's download engines (loop, threads, serial) with each other
-# and with curl, aria2c, wget2 and the Python "lesson" program.
+# and with curl, aria2c, wget2, the Python "lesson" program and its asyncio
+# sequel.
 #
 #   bench/engines.sh [--quick] [engines.py options...]
 #
@@ -50,7 +51,7 @@ if ! command -v meson >/dev/null || ! command -v ninja >/dev/null || ! command -
 	! is_installed libcurl4-openssl-dev; then
 	scripts/deps.sh
 fi
-install_packages gnuplot-nox python3-requests aria2 wget2 nginx-light curl
+install_packages gnuplot-nox python3-requests python3-aiohttp aria2 wget2 nginx-light curl
 
 # A release build of only what the benchmark runs.
 if [ ! -f build-bench/build.ninja ]; then
@@ -64,5 +65,6 @@ exec /usr/bin/python3 bench/engines.py \
 	--server build-bench/tests/server/jg-testserver \
 	--bookgen build-bench/bench/bookgen_dump \
 	--lesson bench/lesson.py \
+	--lesson-async bench/lesson_async.py \
 	--results bench/results \
 	"$@"

@@ -420,6 +420,7 @@ class Bench:
         self.server = os.path.abspath(args.server)
         self.bookgen = os.path.abspath(args.bookgen)
         self.lesson = os.path.abspath(args.lesson)
+        self.lesson_async = os.path.abspath(args.lesson_async)
         self.results = os.path.abspath(args.results)
         self.cores = len(os.sched_getaffinity(0))
         self.seq = 0
@@ -454,8 +455,9 @@ class Bench:
             "nginx": shutil.which("nginx"),
             "gnuplot": shutil.which("gnuplot"),
         }
-        self.has_requests = subprocess.run(["/usr/bin/python3", "-c", "import requests"],
-                                           capture_output=True).returncode == 0
+        # What the Python participants import (lesson.py requests,
+        # lesson_async.py aiohttp): module -> version, or None when missing.
+        self.python_modules = {m: python_module_version(m) for m in ("requests", "aiohttp")}
         self.versions = tool_versions(self)
         self.machine = machine_info(self.cores)
 
@@ -463,8 +465,9 @@ class Bench:
         """Why participant p cannot run here, or None."""
         if p.kind == "juggle":
             return self.engines.get(p.engine)
-        if p.name == "lesson.py":
-            return None if self.has_requests else "python3-requests is not installed"
+        if p.python_module:
+            return (None if self.python_modules[p.python_module]
+                    else f"python3-{p.python_module} is not installed")
         return None if self.tools.get(p.name) else f"{p.name} is not installed"
 
     def corpus(self, size):
@@ -516,7 +519,7 @@ class Bench:
             if self.engine_flag and r.get("engine_reported") not in (None, p.engine):
                 r["problems"].append(f"asked for engine {p.engine}, the report says "
                                      f"{r['engine_reported']}")
-        elif p.name == "lesson.py":
+        elif p.words_on_stdout:
             m = re.search(r"^words (\d+)", open(stdout_path).read(), re.M)
             r["words"] = int(m.group(1)) if m else None
         r["problems"] += verify_output(out, expected)
@@ -633,9 +636,22 @@ def tool_versions(bench):
         v["wget2"] = short(first_line(["wget2", "--version"]), cut=" - ")
     if bench.tools["nginx"]:
         v["nginx"] = short(first_line(["nginx", "-v"]), cut=None).replace("nginx version: ", "")
-    if bench.has_requests:
-        v["requests"] = first_line(["/usr/bin/python3", "-c", "import requests; print(requests.__version__)"])
+    for module, version in bench.python_modules.items():
+        if version:
+            v[module] = version
     return v
+
+
+def python_module_version(module):
+    """The version /usr/bin/python3 imports, or None when it cannot."""
+    try:
+        r = subprocess.run(["/usr/bin/python3", "-c", f"import {module}; print({module}.__version__)"],
+                           capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if r.returncode != 0:
+        return None
+    return r.stdout.strip() or "?"
 
 
 def machine_info(cores):

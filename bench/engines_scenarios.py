@@ -128,15 +128,17 @@ def build_plan(quick, have_nginx):
     # Goal 4: the whole job (download and count) against the lesson program
     # (1,000 books even in quick mode: the goal is stated for 1,000).
     n = 1000
-    # juggle runs as shipped (-j 64, its default) and at lesson.py's 20.
+    # juggle runs as shipped (-j 64, its default) and at lesson.py's 20;
+    # lesson_async.py, the lesson's asyncio sequel, at 20 too.
+    names = ["lesson.py", "lesson_async.py", "loop", f"loop -j {LESSON_THREADS}"]
     cell = Cell("lesson", n, 400 * KiB, ServerSpec("testserver", LESSON_LATENCY_MS), 64,
-                ["lesson.py", "loop", f"loop -j {LESSON_THREADS}"], runs, count=True,
-                required=("lesson.py", "loop", f"loop -j {LESSON_THREADS}"))
+                names, runs, count=True, required=tuple(names))
     groups.append(Group("lesson", "Against the Python lesson (goal 4)",
                         f"Downloading and counting {n:,} books of 400 KiB from a mirror "
                         f"{LESSON_LATENCY_MS} ms away, how much sooner does juggle finish than "
-                        "requests + ThreadPoolExecutor(20) + ProcessPoolExecutor(4)?",
-                        None, [cell]))
+                        "requests + ThreadPoolExecutor(20) + ProcessPoolExecutor(4), and than "
+                        "the same job on an asyncio loop (aiohttp, 20 at once, the same "
+                        "process pool)?", None, [cell]))
 
     # How does wall time fall with concurrency while latency dominates?
     n = 100 if quick else 300
@@ -187,6 +189,8 @@ class Participant:
     name = ""
     kind = "peer"             # "juggle" or "peer"
     engine = None
+    python_module = None      # a Python program: the module it needs (else not run)
+    words_on_stdout = False   # prints "words N" (the lesson programs)
 
     def concurrency(self, cell):
         return cell.concurrency
@@ -279,7 +283,10 @@ class Wget2(Participant):
 
 
 class Lesson(Participant):
+    """bench/lesson.py: requests in 20 threads, then 4 counting processes."""
     name = "lesson.py"
+    python_module = "requests"    # what it imports: not installed, not run
+    words_on_stdout = True        # prints "words N" as its first line
 
     def concurrency(self, cell):
         return LESSON_THREADS
@@ -293,10 +300,21 @@ class Lesson(Participant):
         return ["/usr/bin/python3", bench.lesson, urls, out]
 
 
+class LessonAsync(Lesson):
+    """bench/lesson_async.py: aiohttp on one asyncio loop, 20 books at once,
+    each counted by the same 4 processes as soon as it is saved (so its
+    counting overlaps the downloads; the prediction ignores that)."""
+    name = "lesson_async.py"
+    python_module = "aiohttp"
+
+    def argv(self, bench, cell, urls, out, report):
+        return ["/usr/bin/python3", bench.lesson_async, "-j", str(LESSON_THREADS), urls, out]
+
+
 def make_participants():
     table = {e: Juggle(e) for e in ENGINES}
     table[f"loop -j {LESSON_THREADS}"] = Juggle("loop", LESSON_THREADS)
-    for p in (Curl(), Aria2(), Wget2(), Lesson()):
+    for p in (Curl(), Aria2(), Wget2(), Lesson(), LessonAsync()):
         table[p.name] = p
     return table
 
@@ -601,7 +619,7 @@ def evaluate_goals(bench, groups):
                              f"concurrency {cell.concurrency}, --no-count): loop CPU <= threads CPU; "
                              "loop wall and CPU <= curl --parallel", "; ".join(parts), status))
 
-    # 4. Lesson.
+    # 4. Lesson (judged against lesson.py; its asyncio sequel is reported beside it).
     if "lesson" in by_key:
         cell = by_key["lesson"].cells[0]
         lesson, loop = get("lesson", "lesson.py"), get("lesson", "loop")
@@ -613,6 +631,10 @@ def evaluate_goals(bench, groups):
             if same:
                 figures += (f"; at lesson.py's concurrency (-j {LESSON_THREADS}) {same['wall']:.2f} s, "
                             f"{lesson['wall'] / same['wall']:.2f}x")
+            sequel = get("lesson", "lesson_async.py")
+            if sequel:
+                figures += (f"; lesson_async.py (asyncio, not judged) {sequel['wall']:.2f} s, "
+                            f"{sequel['wall'] / loop['wall']:.2f}x juggle's")
             status = "PASS" if speedup >= LESSON_SPEEDUP else "FAIL"
         else:
             figures, status = "not measured: " + (cell.skipped.get("lesson.py") or "a run failed"), \

@@ -83,7 +83,7 @@ def render_markdown(bench, groups, goals, summaries, elapsed, plots, participant
                "and `--no-count` except in the lesson cell; `serial` runs with `-j 1`; `threads` "
                "with `--threads N`. A small C runner forks each command and waits for it with "
                "wait4: CPU is user+sys of the command and its children (juggle's workers, "
-               "lesson.py's pool), peak RSS is ru_maxrss (the largest single process of them), "
+               "the lesson programs' pools), peak RSS is ru_maxrss (the largest single process of them), "
                "context switches likewise summed. Stall figures come from juggle's --json report "
                "(every engine has a loop thread for queues, names and saving; goal 5 judges "
                "the loop engine's).")
@@ -189,15 +189,24 @@ def dedupe(items):
 
 def lesson_word_notes(cell, rows):
     lesson, loop = rows.get("lesson.py"), rows.get("loop")
-    if not (lesson and loop and lesson["words"] and loop["words"]):
-        return []
-    return [f"word totals (they tokenize differently, not compared strictly): juggle "
-            f"{loop['words']:,.0f} (Unicode words, Project Gutenberg header and licence left out), "
-            f"lesson.py {lesson['words']:,.0f} (regex \\w+ over whole files): ratio "
-            f"{loop['words'] / lesson['words']:.3f}",
-            f"`loop` is juggle as shipped (-j {cell.concurrency}, its default, with --per-host "
-            f"{cell.concurrency}); `loop -j {LESSON_THREADS}` matches lesson.py's "
-            f"{LESSON_THREADS} download threads; goal 4 is judged on `loop`"]
+    sequel = rows.get("lesson_async.py")
+    notes = []
+    if lesson and loop and lesson["words"] and loop["words"]:
+        notes.append(f"word totals (they tokenize differently, not compared strictly): juggle "
+                     f"{loop['words']:,.0f} (Unicode words, Project Gutenberg header and licence left "
+                     f"out), lesson.py {lesson['words']:,.0f} (regex \\w+ over whole files): ratio "
+                     f"{loop['words'] / lesson['words']:.3f}")
+    if lesson and sequel and lesson["words"] and sequel["words"]:
+        same = "the same total" if lesson["words"] == sequel["words"] else "a DIFFERENT total"
+        notes.append(f"lesson_async.py counts as lesson.py does (same regex, same process pool): "
+                     f"{sequel['words']:,.0f} words, {same}; it downloads with aiohttp on one "
+                     f"asyncio loop, {LESSON_THREADS} books at once, and counts each book as soon "
+                     "as it is saved")
+    if loop:
+        notes.append(f"`loop` is juggle as shipped (-j {cell.concurrency}, its default, with "
+                     f"--per-host {cell.concurrency}); `loop -j {LESSON_THREADS}` matches lesson.py's "
+                     f"{LESSON_THREADS} download threads; goal 4 is judged on `loop`")
+    return notes
 
 
 @dataclasses.dataclass

@@ -17,6 +17,8 @@ case $profile in
       tinyproxy microsocks socat strace tmux
       clang libclang-rt-14-dev
       abigail-tools
+      # bench/lesson.py and its asyncio sequel, checked by test_lesson.py.
+      python3-requests python3-aiohttp
       slurmctld slurmd slurm-client munge
       # What `pkg-config --static --libs juggle` names through libcurl's
       # own Libs.private (the static-link test).
