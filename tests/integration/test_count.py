@@ -167,17 +167,16 @@ def test_workers_hold_only_their_own_pipe_ends(server, tmp_path):
     assert parent_threads == 1
 
 
-def io_bytes(pid, field):
+def read_bytes(pid):
     with open(f"/proc/{pid}/io") as f:
-        return int(next(line for line in f if line.startswith(field + ":")).split()[1])
+        return int(next(line for line in f if line.startswith("rchar:")).split()[1])
 
 
 def test_bodies_reach_the_worker_without_crossing_its_pipe(server, tmp_path):
     # Four books of 1 MB are counted while a sixth keeps the run going: by
     # then the one worker has read (read(2), pipes included) only frames.
     # The fifth, of 3 MB with a strong ETag, is kept as a partial on its
-    # way; it comes whole in well under a second, so the loop never writes
-    # it: the worker saves and counts it from memory, as the others.
+    # way: saved by the loop, it is counted from memory, not read back.
     big = [server.url(f"/gen/big{i}.txt?size=1000000") for i in range(4)]
     big.append(server.url("/gen/big4.txt?size=3000000"))
     late = server.url("/gen/late.txt?delay=2500")
@@ -189,14 +188,12 @@ def test_bodies_reach_the_worker_without_crossing_its_pipe(server, tmp_path):
         time.sleep(0.05)
     time.sleep(0.3)
     (kid,) = worker_pids(proc.pid)
-    read = io_bytes(kid, "rchar")
-    loop_wrote = io_bytes(proc.pid, "wchar")
+    read = read_bytes(kid)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     saved = sum((out / f"big{i}.txt").stat().st_size for i in range(5))
     assert saved == 7_000_000
     assert read < 64 * 1024, f"the worker read {read} bytes for {saved} of bodies"
-    assert loop_wrote < 256 * 1024, f"the loop wrote {loop_wrote} bytes"
     books = {b["url"]: b for b in json.load(open(tmp_path / "r.json"))["books"]}
     for u in big:
         assert books[u]["status"] == "ok" and books[u]["words"] > 0, books[u]

@@ -216,24 +216,6 @@ static void add_todo(struct jg_transfer *t);
  */
 enum spill_why { SPILL_MEMORY, SPILL_KEEP };
 
-/*
- * Whether a body that may be kept as a partial goes to its file now. A
- * body the workers will count is in the shared memory anyway, and most
- * large books arrive whole in well under a second: writing them to a
- * file as they come would only double the loop's work (45 ms of pwrite
- * for 43 MB from a local nginx). Such a body goes to its file once it
- * has been coming for KEEP_AFTER; a kill before then loses less than
- * that much of its download.
- */
-#define KEEP_AFTER 1.0
-
-static int keep_now(const struct jg_transfer *t)
-{
-	if (!t->f->shm || t->threaded)
-		return 1;
-	return ev_now(t->f->loop) - t->began >= KEEP_AFTER;
-}
-
 static int spill(struct jg_transfer *t, enum spill_why reason)
 {
 	struct jg_fetch *f = t->f;
@@ -409,7 +391,7 @@ static int keep(struct jg_transfer *t, const void *data, size_t n)
 	int fd = t->spill.fd >= 0 ? t->spill.fd : t->sink;
 	/* A body of no announced length that may be kept goes to its file
 	 * once it is large enough to be worth keeping. */
-	if (fd < 0 && t->range.candidate && t->len + n > JG_PARTIAL_MIN && keep_now(t)) {
+	if (fd < 0 && t->range.candidate && t->len + n > JG_PARTIAL_MIN) {
 		if (spill(t, SPILL_KEEP) < 0) {
 			stop(t, JG_ABORT_SINK);
 			return -1;
@@ -633,8 +615,8 @@ static int judge_range(struct jg_transfer *t, long code, curl_off_t cl)
 		jg_partial_unlink(t->f->cfg.partials, r->url);
 		break;
 	case JG_RANGE_FRESH:
-		if (!r->candidate || t->sink >= 0 || cl < 0 || !keep_now(t))
-			return 0; /* not kept, or not yet: keep() decides as it comes */
+		if (!r->candidate || t->sink >= 0 || cl < 0)
+			return 0;
 		break; /* large and kept: to its file from the first byte */
 	}
 	if (spill(t, SPILL_KEEP) < 0) {
@@ -722,25 +704,6 @@ static void complete(struct jg_transfer *t)
 	t->f->done(t);
 }
 
-/*
- * A body cut short while it was held in memory (before keep_now()): what
- * came of it is kept as a partial now, so that the retry, or a later run,
- * continues it. One write on the loop, once, and only for a failure.
- */
-static void keep_cut_body(struct jg_transfer *t)
-{
-	struct jg_range *r = &t->range;
-	char why[256];
-	if (!r->candidate || r->linked || t->aborted || t->spill.fd >= 0 || t->sink >= 0 ||
-	    !t->body || t->len < JG_PARTIAL_MIN || !t->f->cfg.store ||
-	    jg_store_begin(t->f->cfg.store, &t->spill, why, sizeof why) < 0)
-		return;
-	if (jg_pwrite_all(t->spill.fd, t->body, t->len, 0) < 0)
-		return; /* not kept: the retry starts from the first byte */
-	t->spill_prefix = t->spill_written = t->len;
-	maybe_keep(t);
-}
-
 static void finish(struct jg_transfer *t, CURLcode code)
 {
 	struct jg_fetch *f = t->f;
@@ -751,8 +714,6 @@ static void finish(struct jg_transfer *t, CURLcode code)
 	/* An error body cut at its cap: the answer itself is complete. */
 	t->code = t->aborted == JG_ABORT_ERROR_BODY ? CURLE_OK : code;
 	t->finished = 1;
-	if (t->code != CURLE_OK)
-		keep_cut_body(t);
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->http_code);
 	curl_off_t ra = 0;
 	if (curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
@@ -1036,7 +997,6 @@ int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url,
 	t->f = f;
 	t->sink = sink;
 	t->spill.fd = -1;
-	t->began = ev_now(f->loop);
 	jg_head_init(&t->head);
 	if (add_resolve(t, route->resolve) < 0 || add_resolve(t, route->proxy_resolve) < 0)
 		goto nomem;

@@ -80,7 +80,6 @@ struct jg_transfer {
 	uint64_t announced_left;  /* that length less the body bytes since */
 	ev_timer stall;
 	ev_tstamp last_activity;
-	ev_tstamp began;          /* when it was started */
 	int stalled;
 	enum jg_abort aborted;
 	char abort_why[300];      /* its details */
