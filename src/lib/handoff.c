@@ -1,7 +1,6 @@
 #include "handoff.h"
 
 #include "charset.h"
-#include "shm.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +38,7 @@ static void book_free(struct jg_handoff_book *c)
 {
 	if (c->held)
 		jg_fetch_unhold(c->h->fetch, c->held);
-	jg_body_free(jg_pool_shm(c->h->pool), c->body);
+	free(c->body);
 	jg_outcome_fini(&c->out);
 	free(c);
 }
@@ -74,7 +73,7 @@ static int submit(struct jg_handoff *h, struct jg_handoff_book *c, char *body)
 	struct jg_pool_book pb = {
 		.job = c->what,
 		.body = body,
-		.len = body ? (size_t)c->out.bytes : 0, /* a RECOUNT may bring its bytes */
+		.len = c->what == JG_POOL_SAVE ? (size_t)c->out.bytes : 0,
 		.dir = h->dir,
 		.name = c->name,
 		.charset = charset,
@@ -86,7 +85,7 @@ static int submit(struct jg_handoff *h, struct jg_handoff_book *c, char *body)
 		.cookie = (uintptr_t)c,
 	};
 	if (jg_pool_submit(h->pool, &pb) < 0) {
-		jg_body_free(jg_pool_shm(h->pool), pb.body);
+		free(pb.body);
 		return -1;
 	}
 	return 0;
@@ -96,7 +95,7 @@ int jg_handoff_give(struct jg_handoff *h, const struct jg_handoff_req *req)
 {
 	struct jg_handoff_book *c = calloc(1, sizeof *c);
 	if (!c) {
-		jg_body_free(jg_pool_shm(h->pool), req->body);
+		free(req->body);
 		jg_fetch_unhold(h->fetch, req->held);
 		return -1;
 	}

@@ -44,8 +44,7 @@ struct jg_handoff_req {
 	uint32_t book;
 	const char *name;           /* its file name; must last until it is answered */
 	struct jg_outcome *out;     /* what the job found; its strings are taken */
-	char *body;                 /* taken. SAVE: the body (NULL for an empty
-	                               one); RECOUNT: the file's bytes, or NULL */
+	char *body;                 /* SAVE: taken (NULL for an empty body) */
 	size_t len;                 /* the body's length, or the saved file's */
 	uint64_t held;              /* the body's bytes in the memory budget: taken */
 	uint64_t ino;               /* RECOUNT: the inode of the file to read */

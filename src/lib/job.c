@@ -609,25 +609,13 @@ static void job_save(struct jg_job *job)
 		int rc = jg_store_commit(js->store, file, name, why, sizeof why);
 		if (rc == 0)
 			jg_partial_drop(js->partials, job->url); /* the book is complete */
-		/* Its copy in the shared memory, when it kept one whole: the
-		 * workers count that instead of reading the file back. */
-		uint64_t held = 0;
-		size_t copy_len = 0;
-		char *copy = file == &job->xfer.spill && job->xfer.mirror
-		                 ? jg_fetch_take_body(&job->xfer, &copy_len, &held)
-		                 : NULL;
-		if (copy && (copy_len != len || rc < 0 || js->streaming)) {
-			jg_fetch_give_back(&job->xfer, copy, held);
-			copy = NULL;
-			held = 0;
-		}
 		jg_fetch_release(&job->xfer);
 		if (rc < 0)
 			job_fail(job, JG_EIO, why);
 		else if (js->streaming)
 			job_finish(job, NULL, len);
 		else
-			job_hand_over(job, JG_POOL_RECOUNT, copy, len, held, ino);
+			job_hand_over(job, JG_POOL_RECOUNT, NULL, len, 0, ino);
 		return;
 	}
 	uint64_t held;

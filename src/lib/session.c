@@ -543,10 +543,6 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 		snprintf(why, why_len, "the worker pool runs on another loop");
 		return JG_EINVAL;
 	}
-	/* Bodies to count are received where the workers read them. The
-	 * engine threads do without: the memory's bookkeeping is the loop's. */
-	if (s->jobs.counting && s->opt.engine == JG_ENGINE_LOOP)
-		s->fetch.shm = jg_pool_shm(s->opt.pool);
 	return JG_OK;
 }
 

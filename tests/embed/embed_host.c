@@ -265,9 +265,7 @@ static int mode_threads(struct ev_loop *loop, const char *out)
 	jg_session_on_idle(s, on_idle, &t);
 	for (unsigned i = 0; i < 40; i++) {
 		char path[64];
-		/* Half of them large enough to reach the helpers through the
-		 * shared memory, half through the pipes. */
-		snprintf(path, sizeof path, "/gen/th%u.txt?size=%u", i, i % 2 ? 200000u : 50000u);
+		snprintf(path, sizeof path, "/gen/th%u.txt?size=50000", i);
 		add(s, path, NULL);
 	}
 	ev_run(loop, 0);

@@ -2,7 +2,6 @@
 
 #include "engine.h"
 #include "juggle.h"
-#include "shm.h"
 #include "stall.h"
 #include "store.h"
 
@@ -170,7 +169,7 @@ void jg_fetch_fini(struct jg_fetch *f)
 static void free_body(struct jg_transfer *t)
 {
 	t->f->in_memory -= t->cap;
-	jg_body_free(t->f->shm, t->body);
+	free(t->body);
 	t->body = NULL;
 	t->cap = 0;
 }
@@ -230,8 +229,6 @@ static int spill(struct jg_transfer *t, enum spill_why reason)
 	t->spill_written = 0;
 	if (reason == SPILL_MEMORY)
 		f->spills++;
-	t->mirror = reason == SPILL_KEEP && f->shm && !t->threaded &&
-	            (!t->body || jg_shm_owns(f->shm, t->body));
 	if (!t->threaded && t->len)
 		add_todo(t);
 	return 0;
@@ -282,84 +279,10 @@ static int write_prefix(struct jg_transfer *t)
 			break;
 	}
 	if (t->body && !prefix_left(t)) {
-		if (!t->mirror)
-			free_body(t);
+		free_body(t);
 		maybe_keep(t);
 	}
 	return 0;
-}
-
-/*
- * The body's buffer grown to `cap`, or NULL with it untouched. A body
- * the workers will count is received into the memory they share once it
- * is large enough for the pipe's copy to cost (JG_SHM_MIN_BODY); one that
- * finds no room there stays on (or goes back to) the heap.
- */
-static char *grow_body(struct jg_transfer *t, size_t cap)
-{
-	struct jg_shm *shm = t->threaded ? NULL : t->f->shm;
-	int shared = jg_shm_owns(shm, t->body);
-	if (shm && cap >= JG_SHM_MIN_BODY) {
-		char *b = shared ? jg_shm_realloc(shm, t->body, cap) : jg_shm_alloc(shm, cap);
-		if (b && !shared && t->body) {
-			memcpy(b, t->body, t->len);
-			free(t->body);
-		}
-		if (b)
-			return b;
-	}
-	if (!shared)
-		return realloc(t->body, cap);
-	char *b = malloc(cap);
-	if (b) {
-		memcpy(b, t->body, t->len);
-		jg_shm_release(shm, t->body);
-	}
-	return b;
-}
-
-/* The body's next capacity for `need` bytes: its announced length at
- * first, doubling from there. */
-static size_t next_cap(struct jg_transfer *t, size_t need)
-{
-	size_t cap = t->cap ? t->cap : FIRST_BUFFER;
-	curl_off_t cl = -1;
-	if (!t->cap && curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK &&
-	    cl > 0 && (uint64_t)cl <= t->f->cfg.max_size && cl < PREALLOC_MAX)
-		cap = (size_t)cl;
-	while (cap < need)
-		cap *= 2;
-	return cap;
-}
-
-/*
- * A kept body's copy in the shared memory (`mirror`): given up, and
- * freed once its file has every byte of it, when the budget or the
- * shared memory has no room; the workers then read the file.
- */
-static void mirror_bytes(struct jg_transfer *t, const void *data, size_t n)
-{
-	if (t->len + n > t->cap) {
-		size_t cap = next_cap(t, t->len + n);
-		char *body = NULL;
-		if (t->f->in_memory + (cap - t->cap) <= t->f->budget.limit)
-			body = grow_body(t, cap);
-		if (!body || !jg_shm_owns(t->f->shm, body)) {
-			if (body) {
-				t->body = body;
-				t->f->in_memory += cap - t->cap;
-				t->cap = cap;
-			}
-			t->mirror = 0;
-			if (!prefix_left(t))
-				free_body(t);
-			return;
-		}
-		t->f->in_memory += cap - t->cap;
-		t->body = body;
-		t->cap = cap;
-	}
-	memcpy(t->body + t->len, data, n);
 }
 
 /* Room for `need` bytes of body in memory, within the budget; 1 when the
@@ -368,10 +291,16 @@ static int reserve(struct jg_transfer *t, size_t need)
 {
 	if (need <= t->cap)
 		return 0;
-	size_t cap = next_cap(t, need);
+	size_t cap = t->cap ? t->cap : FIRST_BUFFER;
+	curl_off_t cl = -1;
+	if (!t->cap && curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK &&
+	    cl > 0 && (uint64_t)cl <= t->f->cfg.max_size && cl < PREALLOC_MAX)
+		cap = (size_t)cl;
+	while (cap < need)
+		cap *= 2;
 	if (t->f->in_memory + (cap - t->cap) > t->f->budget.limit)
 		return spill(t, SPILL_MEMORY) < 0 ? -1 : 1;
-	char *body = grow_body(t, cap);
+	char *body = realloc(t->body, cap);
 	if (!body)
 		return spill(t, SPILL_MEMORY) < 0 ? -1 : 1;
 	t->f->in_memory += cap - t->cap;
@@ -411,11 +340,9 @@ static int keep(struct jg_transfer *t, const void *data, size_t n)
 		}
 		fd = t->spill.fd;
 	}
-	/* Download only, or spilled: straight to the file; nothing held but
-	 * a mirror. A spilled body's bytes go at their place: what was in
-	 * memory is still being written before them. */
-	if (t->mirror && fd == t->spill.fd)
-		mirror_bytes(t, data, n);
+	/* Download only, or spilled: straight to the file; nothing held. A
+	 * spilled body's bytes go at their place: what was in memory is
+	 * still being written before them. */
 	int failed = fd == t->spill.fd ? jg_pwrite_all(fd, data, n, (off_t)t->len) < 0
 	                               : jg_write_all(fd, data, n) < 0;
 	if (failed || (t->threaded && write_prefix(t) < 0)) {
@@ -1094,12 +1021,6 @@ char *jg_fetch_take_body(struct jg_transfer *t, size_t *len, uint64_t *held)
 void jg_fetch_unhold(struct jg_fetch *f, uint64_t held)
 {
 	f->in_memory -= held;
-}
-
-void jg_fetch_give_back(struct jg_transfer *t, char *body, uint64_t held)
-{
-	jg_body_free(t->f->shm, body);
-	jg_fetch_unhold(t->f, held);
 }
 
 void jg_fetch_release(struct jg_transfer *t)

@@ -87,10 +87,6 @@ struct jg_transfer {
 	int checked_status;
 	int threaded;             /* filled by an engine thread, not the loop */
 	int sink;                 /* fd the body streams to, or -1: kept in `body` */
-	int mirror;               /* a body kept as a partial (in its file) that
-	                             the workers will count is kept in the shared
-	                             memory too: they count it there, not by
-	                             reading the file back */
 	int sink_errno;           /* writing to `sink` or the spill failed */
 	struct jg_store_temp spill; /* the body's file once memory ran short */
 	size_t spill_prefix;      /* bytes in memory when it spilled */
@@ -153,9 +149,6 @@ struct jg_fetch {
 	ev_idle drain_more;         /* keeps the loop from waiting meanwhile */
 	uint64_t spills;            /* bodies sent to their file for want of memory */
 	struct jg_rate rate;        /* --limit-rate, for the multi engine */
-	/* Where bodies the workers will count are received (base/shm.h);
-	 * NULL: the heap. Borrowed from the pool; the loop engine's only. */
-	struct jg_shm *shm;
 	/* Atomic: engine threads add to them while the loop reads them. */
 	_Atomic uint64_t in_memory; /* body and decoder bytes held, until the
 	                               caller releases a body it took */
@@ -235,8 +228,6 @@ unsigned jg_fetch_threads_started(const struct jg_fetch *f);
  */
 char *jg_fetch_take_body(struct jg_transfer *t, size_t *len, uint64_t *held);
 void jg_fetch_unhold(struct jg_fetch *f, uint64_t held);
-/* Frees a body taken from `t` (NULL: none) and unholds it. */
-void jg_fetch_give_back(struct jg_transfer *t, char *body, uint64_t held);
 /* Releases what a finished transfer still holds (body, handle). */
 void jg_fetch_release(struct jg_transfer *t);
 /* The Content-Type of a finished transfer's answer, or NULL. */

@@ -3,7 +3,6 @@
 #include "charset.h"
 #include "counts.h"
 #include "proto.h"
-#include "shm.h"
 #include "worker.h"
 
 #include <assert.h>
@@ -14,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,10 +22,6 @@
 extern char **environ;
 /* Respawns stop here: a machine that kills every worker is not helped. */
 enum { MAX_RESPAWNS = 1000, PIPE_SIZE = 1 << 20, READ_CHUNK = 256 * 1024 };
-/* The shared memory's ceiling: sparse, so only the bodies in it cost;
- * past the default memory budget several times over, so fragmentation
- * never turns a body away. */
-#define SHM_SIZE ((size_t)(sizeof(void *) >= 8 ? (uint64_t)4 << 30 : (uint64_t)256 << 20))
 
 enum record_state { REC_FREE, REC_INFLIGHT, REC_ANSWERED };
 
@@ -42,7 +36,6 @@ struct record {
 	char charset[JG_MSG_CHARSET_MAX + 1];
 	uint64_t expect_size, expect_ino;
 	uint32_t flags;
-	uint64_t weight;          /* what it adds to its worker's outstanding */
 	jg_pool_done_cb done;     /* NULL once answered or forgotten */
 	void *user;
 	uint64_t cookie;
@@ -86,7 +79,6 @@ struct jg_pool {
 	unsigned respawns;
 	unsigned exec_starts;         /* workers started through the helper */
 	char *helper;                 /* the helper's path, once known */
-	struct jg_shm *shm;           /* bodies handed over in place; NULL: none */
 	int forced_exec;              /* jg_pool_new_exec(): never a plain fork */
 	pid_t *dead;                  /* exited workers not yet reaped */
 	size_t n_dead, cap_dead;
@@ -124,7 +116,7 @@ static void record_free(struct jg_pool *p, uint32_t i)
 	struct record *r = &p->rec[i];
 	if (r->body)
 		p->held -= r->len;
-	jg_body_free(p->shm, r->body);
+	free(r->body);
 	free(r->dir);
 	free(r->name);
 	memset(r, 0, sizeof *r);
@@ -136,20 +128,13 @@ static void record_free(struct jg_pool *p, uint32_t i)
 /* ---- spawning ------------------------------------------------------------ */
 
 /* The plain fork: only ever taken while the process has a single thread. */
-static void child_main(struct jg_pool *p, int in, int out)
+static void child_main(int in, int out)
 {
-	/* The child holds its own two pipe ends (and the shared memory) and
-	 * nothing else: another worker's write end kept open here would hide
-	 * that worker's EOF. */
+	/* The child holds its own two pipe ends and nothing else: another
+	 * worker's write end kept open here would hide that worker's EOF. */
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0)
 		_exit(3);
-	if (p->shm) {
-		if (dup2(jg_shm_fd(p->shm), JG_SHM_WORKER_FD) < 0)
-			_exit(3);
-		/* It maps the memory read-only itself, as a helper would. */
-		jg_shm_unmap(p->shm);
-	}
-	close_range(p->shm ? JG_SHM_WORKER_FD + 1 : 3, ~0U, 0);
+	close_range(3, ~0U, 0);
 	jg_worker_settle();
 	_exit(jg_worker_main(0, 1));
 }
@@ -211,9 +196,7 @@ static pid_t exec_helper(struct jg_pool *p, int in, int out, char *why, size_t w
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in, 0);
 	posix_spawn_file_actions_adddup2(&fa, out, 1);
-	if (p->shm)
-		posix_spawn_file_actions_adddup2(&fa, jg_shm_fd(p->shm), JG_SHM_WORKER_FD);
-	posix_spawn_file_actions_addclosefrom_np(&fa, p->shm ? JG_SHM_WORKER_FD + 1 : 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
@@ -249,7 +232,7 @@ static int spawn(struct worker *w, char *why, size_t why_len)
 	} else {
 		pid = fork();
 		if (pid == 0)
-			child_main(w->p, to[0], from[1]);
+			child_main(to[0], from[1]);
 		if (pid < 0 && why)
 			snprintf(why, why_len, "cannot start a worker process: %s", strerror(errno));
 	}
@@ -315,9 +298,6 @@ static int pool_new(struct jg_pool **out, unsigned workers, const char *helper, 
 	}
 	p->free_rec = NONE;
 	p->forced_exec = helper != NULL;
-	/* Made before the first worker starts, so every worker can map it.
-	 * Without it, bodies go through the pipes as before. */
-	p->shm = jg_shm_new(SHM_SIZE);
 	/* A write to a dead worker's pipe must fail with EPIPE, not kill the
 	 * process: ignore SIGPIPE unless the program chose a handler. */
 	struct sigaction sa;
@@ -448,7 +428,6 @@ JG_EXPORT void jg_pool_free(struct jg_pool *p)
 			record_free(p, i);
 	free(p->rec);
 	free(p->w);
-	jg_shm_free(p->shm);
 	jg_wc_fini(&p->counts.wc);
 	free(p->helper);
 	free(p);
@@ -559,31 +538,24 @@ static void dispatch(struct jg_pool *p, uint32_t i)
 		fail_record(p, i, JG_EPOOL, "no worker process is running");
 		return;
 	}
-	/* A body in the shared memory goes by its place, in the frame; a
-	 * RECOUNT brings one when the loop kept the saved file's bytes. */
-	int shared = r->body && r->len && jg_shm_owns(p->shm, r->body);
-	size_t body = r->type == JG_FRAME_BOOK || shared ? r->len : 0;
+	size_t body = r->type == JG_FRAME_BOOK ? r->len : 0;
 	struct jg_msg_book m = {
 		.dir = r->dir, .dir_len = strlen(r->dir),
 		.name = r->name, .name_len = strlen(r->name),
 		.charset = r->charset, .charset_len = strlen(r->charset),
 		.expect_size = r->expect_size, .expect_ino = r->expect_ino,
-		.body_len = shared ? JG_MSG_SHARED_REF : body,
+		.body_len = body,
 	};
 	size_t meta_len = jg_msg_book_meta_len(&m);
-	struct jg_frame_header h = {r->type, i, 0, r->flags | (shared ? JG_BOOK_SHARED : 0)};
-	uint8_t *meta = malloc(meta_len + (shared ? JG_MSG_SHARED_REF : 0));
+	struct jg_frame_header h = {r->type, i, 0, r->flags};
+	uint8_t *meta = malloc(meta_len);
 	if (!meta || jg_msg_book_encode_meta(meta, &h, &m) < 0) {
 		free(meta);
 		fail_record(p, i, meta ? JG_ETOOLARGE : JG_ENOMEM,
 		            meta ? "too large for a worker frame" : "out of memory");
 		return;
 	}
-	if (shared) {
-		jg_msg_shared_ref_encode(meta + meta_len, jg_shm_offset(p->shm, r->body), body);
-		meta_len += JG_MSG_SHARED_REF;
-	}
-	if (enqueue(w, meta, meta_len, shared ? NULL : r->body, shared ? 0 : body) < 0) {
+	if (enqueue(w, meta, meta_len, r->type == JG_FRAME_BOOK ? r->body : NULL, body) < 0) {
 		free(meta);
 		fail_record(p, i, JG_ENOMEM, "out of memory");
 		return;
@@ -595,8 +567,7 @@ static void dispatch(struct jg_pool *p, uint32_t i)
 	else
 		p->rec[w->fly_tail].next = i;
 	w->fly_tail = i;
-	r->weight = body + 1;
-	w->outstanding += r->weight;
+	w->outstanding += body + 1;
 	kick_output(w);
 }
 
@@ -672,7 +643,7 @@ static int handle_result(struct worker *w, const struct jg_frame_header *h, cons
 		return -1; /* answers come in the order books were sent */
 	uint32_t i = pop_inflight(w);
 	struct record *r = &p->rec[i];
-	w->outstanding -= r->weight;
+	w->outstanding -= (r->type == JG_FRAME_BOOK ? r->len : 0) + 1;
 	struct jg_word_count top[JG_MSG_TOP_MAX];
 	char words[JG_MSG_TOP_MAX][JG_MSG_WORD_MAX + 1];
 	for (size_t k = 0; k < m.n_top; k++) {
@@ -692,7 +663,7 @@ static int handle_result(struct worker *w, const struct jg_frame_header *h, cons
 	/* Saved: the body is no longer needed; a recount reads the file. */
 	if (r->body)
 		p->held -= r->len;
-	jg_body_free(p->shm, r->body);
+	free(r->body);
 	r->body = NULL;
 	jg_pool_done_cb done = r->done;
 	void *user = r->user;
@@ -905,11 +876,6 @@ JG_EXPORT int jg_pool_collect(struct jg_pool *p, jg_counts_cb cb, void *user)
 	p->collect_user = user;
 	check_collect(p);
 	return JG_OK;
-}
-
-struct jg_shm *jg_pool_shm(struct jg_pool *p)
-{
-	return p ? p->shm : NULL;
 }
 
 uint64_t jg_pool_held(const struct jg_pool *p)

@@ -48,10 +48,8 @@ struct jg_count_spec {
 
 struct jg_pool_book {
 	enum jg_pool_job job;
-	char *body;               /* taken, the pool frees it. SAVE: the body
-	                             (NULL for an empty one); RECOUNT: the saved
-	                             file's bytes in the shared memory, or NULL
-	                             (the worker reads the file) */
+	char *body;               /* SAVE: taken, the pool frees it (NULL for an
+	                             empty body) */
 	size_t len;
 	const char *dir, *name;   /* copied */
 	const char *charset;      /* the answer's charset, NULL when none; copied */
@@ -67,9 +65,6 @@ struct jg_pool_book {
 int jg_pool_submit(struct jg_pool *p, struct jg_pool_book *b);
 /* Binds the pool to `loop` on first use; -1 if it is bound to another. */
 int jg_pool_attach(struct jg_pool *p, struct ev_loop *loop);
-/* The memory bodies are best received into (base/shm.h): handed over
- * from there, they are not copied through the pipe. NULL: none. */
-struct jg_shm *jg_pool_shm(struct jg_pool *p);
 /* Body bytes the pool holds now (part of the memory budget). */
 uint64_t jg_pool_held(const struct jg_pool *p);
 /* Calls `fn(user, cookie)` for each book of `user` not yet answered and

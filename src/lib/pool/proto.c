@@ -315,30 +315,3 @@ int jg_msg_table_decode(const uint8_t *payload, size_t len,
 	}
 	return c.bad || c.left ? -1 : 0;
 }
-
-static void be64(uint8_t *p, uint64_t v)
-{
-	be32(p, (uint32_t)(v >> 32));
-	be32(p + 4, (uint32_t)v);
-}
-
-void jg_msg_shared_ref_encode(uint8_t out[JG_MSG_SHARED_REF], uint64_t off, uint64_t len)
-{
-	be64(out, off);
-	be64(out + 8, len);
-}
-
-int jg_msg_shared_ref_decode(const struct jg_msg_book *m, uint64_t size, uint64_t *off,
-                             uint64_t *len)
-{
-	if (m->body_len != JG_MSG_SHARED_REF)
-		return -1;
-	struct jg_cursor c;
-	jg_cursor_init(&c, m->body, m->body_len);
-	*off = jg_get_u64(&c);
-	*len = jg_get_u64(&c);
-	/* Written so that no sum can wrap: a garbled frame is refused. */
-	if (c.bad || *off > size || *len > size - *off)
-		return -1;
-	return 0;
-}

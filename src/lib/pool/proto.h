@@ -13,9 +13,8 @@
 
 #define JG_FRAME_MAGIC 0x4A47u
 /* 2: RESULT carries the saved file's SHA-256. 3: BOOK carries the HTTP
- * charset, RESULT the charset decision. 4: BOOK may carry the body's
- * place in the shared memory instead of the body. */
-#define JG_FRAME_VERSION 4
+ * charset, RESULT the charset decision. */
+#define JG_FRAME_VERSION 3
 #define JG_FRAME_HEADER 16
 /* A body may be 256 MiB by default and up to what --max-size allows. */
 #define JG_FRAME_MAX (1u << 30)
@@ -38,7 +37,6 @@ enum {
 	JG_BOOK_NO_COUNT = 1 << 2,       /* save only */
 	JG_BOOK_HTML = 1 << 3,           /* text/html: no Gutenberg boilerplate */
 	JG_BOOK_NO_TABLE = 1 << 4,       /* its figures only: not in the running table */
-	JG_BOOK_SHARED = 1 << 5,         /* the body field is a shared reference */
 	JG_BOOK_TOP_SHIFT = 16,          /* top N in the high 16 bits */
 };
 
@@ -108,16 +106,6 @@ struct jg_msg_result {
  */
 size_t jg_msg_book_meta_len(const struct jg_msg_book *m);
 int jg_msg_book_encode_meta(uint8_t *out, struct jg_frame_header *h, const struct jg_msg_book *m);
-/*
- * A body in the shared memory (base/shm.h) travels as a reference in the
- * body field: its offset and length, 8 bytes each, big-endian.
- */
-#define JG_MSG_SHARED_REF 16
-void jg_msg_shared_ref_encode(uint8_t out[JG_MSG_SHARED_REF], uint64_t off, uint64_t len);
-/* The reference in `m`'s body field, checked to lie within `size` bytes:
- * 0, or -1 when it is not a reference or points outside. */
-int jg_msg_shared_ref_decode(const struct jg_msg_book *m, uint64_t size, uint64_t *off,
-                             uint64_t *len);
 /* A RESULT frame's payload, appended to `w`. */
 void jg_msg_result_encode(struct jg_writer *w, const struct jg_msg_result *m);
 

@@ -4,7 +4,6 @@
 #include "charset.h"
 #include "juggle.h"
 #include "proto.h"
-#include "shm.h"
 #include "store.h"
 #include "tokenize.h"
 #include "wordcount.h"
@@ -17,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,8 +23,6 @@
 #include <openssl/evp.h>
 
 enum { WORKER_NICE = 10 };
-/* Linux 5.14; older headers lack the name, older kernels refuse it. */
-#define MADV_POPULATE_READ_ 22
 
 struct worker {
 	int in, out;
@@ -41,8 +37,6 @@ struct worker {
 	uint8_t *payload;             /* reused: a fresh buffer per book would */
 	size_t payload_cap;           /* page-fault its way through every body */
 	const char *abort_on;         /* fault injection for the tests */
-	const uint8_t *shared;        /* the loop's bodies, read-only; NULL: none */
-	uint64_t shared_size;
 };
 
 static int read_full(int fd, void *buf, size_t n)
@@ -226,27 +220,12 @@ static int handle_book(struct worker *k, const struct jg_frame_header *h, const 
 	const char *body = m.body;
 	size_t len = m.body_len;
 	char *file = NULL;
-	/* A RECOUNT that brings the saved file's bytes is counted from them. */
-	int in_place = (h->flags & JG_BOOK_SHARED) != 0;
-	if (in_place) {
-		uint64_t off, size;
-		if (!k->shared || jg_msg_shared_ref_decode(&m, k->shared_size, &off, &size) < 0)
-			return -1;
-		body = (const char *)k->shared + off;
-		len = (size_t)size;
-		if (h->type == JG_FRAME_RECOUNT && size != m.expect_size)
-			return -1;
-		/* One call maps the whole body in, instead of a fault per few
-		 * pages as the passes below first touch it. Best effort. */
-		uintptr_t page = (uintptr_t)body & ~(uintptr_t)4095;
-		(void)madvise((void *)page, len + ((uintptr_t)body - page), MADV_POPULATE_READ_);
-	}
 	int err = JG_OK;
 	jg_wc_clear(&k->book);
 	if (open_store(k, d, why, sizeof why) < 0)
 		err = JG_EIO;
-	else if (h->type == JG_FRAME_RECOUNT && !in_place &&
-	         !(body = file = read_book(k, n, &m, &len, why, sizeof why)))
+	else if (h->type == JG_FRAME_RECOUNT && !(body = file = read_book(k, n, &m, &len, why,
+	                                                                   sizeof why)))
 		err = JG_EIO;
 	else if (h->type == JG_FRAME_BOOK && jg_store_save(&k->store, n, body, len, why, sizeof why) < 0)
 		err = JG_EIO;
@@ -318,20 +297,6 @@ void jg_worker_settle(void)
 	setpriority(PRIO_PROCESS, 0, WORKER_NICE);
 }
 
-/* The loop's shared memory, when it gave one as JG_SHM_WORKER_FD. */
-static void map_shared(struct worker *k)
-{
-	struct stat st;
-	if (fstat(JG_SHM_WORKER_FD, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
-		return;
-	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED | MAP_NORESERVE,
-	               JG_SHM_WORKER_FD, 0);
-	if (m == MAP_FAILED)
-		return;
-	k->shared = m;
-	k->shared_size = (uint64_t)st.st_size;
-}
-
 int jg_worker_main(int in_fd, int out_fd)
 {
 	struct worker k;
@@ -341,7 +306,6 @@ int jg_worker_main(int in_fd, int out_fd)
 	k.abort_on = getenv("JUGGLE_TEST_WORKER_ABORT_ON");
 	if (k.abort_on && !*k.abort_on)
 		k.abort_on = NULL;
-	map_shared(&k);
 	jg_tokenizer_init(&k.tok);
 	jg_wc_init(&k.book);
 	jg_wc_init(&k.running);
@@ -354,7 +318,5 @@ int jg_worker_main(int in_fd, int out_fd)
 	jg_wc_fini(&k.book);
 	jg_wc_fini(&k.running);
 	jg_tokenizer_fini(&k.tok);
-	if (k.shared)
-		munmap((void *)(uintptr_t)k.shared, k.shared_size);
 	return rc;
 }
