@@ -543,6 +543,8 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 		snprintf(why, why_len, "the worker pool runs on another loop");
 		return JG_EINVAL;
 	}
+	if (s->jobs.counting)
+		s->fetch.stream_over = JG_FETCH_STREAM_OVER;
 	return JG_OK;
 }
 

@@ -5,6 +5,7 @@ import os
 import subprocess
 import time
 
+import reference
 from conftest import JUGGLE, VERSION, book_files, max_overlap, request_intervals
 
 
@@ -233,28 +234,54 @@ def test_headers_and_connection_reuse(server, juggle):
     assert len({e["conn"] for e in starts}) <= 4  # 20 requests, a couple of connections
 
 
-def test_memory_budget_sends_big_bodies_to_their_files(server, tmp_path):
+def test_memory_budget_sends_bodies_to_their_files(server, tmp_path):
     """Bodies in flight count in --max-buffer as they arrive: past it they go
-    on in their temporary files and are counted from there, exactly.
-    (--no-continue: bodies that may be continued go to their files anyway.)"""
-    urls = [server.url(f"/gen/big{i}.txt?size=3000000&rate=3000000") for i in range(4)]
+    on in their temporary files and are counted from there, exactly. The
+    bodies are small enough (60 kB) to be held in memory to be counted;
+    larger ones go to their files anyway (next test)."""
+    urls = [server.url(f"/gen/mid{i}.txt?size=60000&rate=60000") for i in range(200)]
 
     def run(name, *args):
         report = tmp_path / f"{name}.json"
-        p = subprocess.run([JUGGLE, "-q", "-w", "1", "--no-continue", "-o", str(tmp_path / name), "--json",
-                            str(report), "--counts", str(tmp_path / f"{name}.tsv"), *args,
-                            *urls], capture_output=True, text=True, timeout=60)
+        p = subprocess.run([JUGGLE, "-q", "-w", "1", "-j", "200", "--per-host", "200",
+                            "-o", str(tmp_path / name), "--json", str(report),
+                            "--counts", str(tmp_path / f"{name}.tsv"), *args, *urls],
+                           capture_output=True, text=True, timeout=60)
         assert p.returncode == 0, p.stderr
         return json.loads(report.read_text())
     loose = run("loose")
     tight = run("tight", "--max-buffer", "1")
     assert (tmp_path / "tight.tsv").read_bytes() == (tmp_path / "loose.tsv").read_bytes()
-    for i in range(4):
-        assert (tmp_path / "tight" / f"big{i}.txt").read_bytes() == \
-            server.fetch(f"/gen/big{i}.txt?size=3000000")
-    # Four bodies of 3 MB held at once cost 12 MB; the budget keeps 1 MiB.
+    for i in range(0, 200, 37):
+        assert (tmp_path / "tight" / f"mid{i}.txt").read_bytes() == \
+            server.fetch(f"/gen/mid{i}.txt?size=60000")
+    # 200 bodies of 60 kB held at once cost 12 MB; the budget keeps 1 MiB.
     assert tight["process"]["max_rss_kb"] < loose["process"]["max_rss_kb"] - 6000, \
         (tight["process"], loose["process"])
+
+
+def test_large_bodies_to_count_go_to_their_files_as_they_come(server, tmp_path):
+    """Past 64 KiB a body to count is written to its file by the loop as it
+    arrives (while its bytes are still in the cache), and the worker counts
+    the file: mid-transfer the loop has written most of what came, and the
+    counts are exact."""
+    url = server.url("/gen/slow.txt?size=3000000&rate=1500000")
+    out = tmp_path / "t"
+    proc = subprocess.Popen([JUGGLE, "-q", "-w", "1", "--no-continue", "-o", str(out),
+                             "--counts", str(tmp_path / "c.tsv"), url],
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    with open(f"/proc/{proc.pid}/io") as f:
+        wrote = int(next(line for line in f if line.startswith("wchar:")).split()[1])
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert wrote > 1_000_000, f"the loop had written {wrote} bytes after 1 s at 1.5 MB/s"
+    body = server.fetch("/gen/slow.txt?size=3000000")
+    assert (out / "slow.txt").read_bytes() == body
+    want = reference.count(body)["table"]
+    got = {w: int(n) for w, n in (line.rsplit("\t", 1) for line in
+                                  (tmp_path / "c.tsv").read_text().splitlines() if line)}
+    assert got == want
 
 
 def test_stale_temporary_files_are_swept(server, juggle, tmp_path):

@@ -213,7 +213,7 @@ static void add_todo(struct jg_transfer *t);
  * at a time between iterations (a single write of 32 MiB would hold the
  * loop some 40 ms), and is freed then.
  */
-enum spill_why { SPILL_MEMORY, SPILL_KEEP };
+enum spill_why { SPILL_MEMORY, SPILL_KEEP, SPILL_STREAM };
 
 static int spill(struct jg_transfer *t, enum spill_why reason)
 {
@@ -285,6 +285,20 @@ static int write_prefix(struct jg_transfer *t)
 	return 0;
 }
 
+/*
+ * Whether a body of `len` bytes goes to its file as it comes, to be
+ * counted from there (jg_fetch.stream_over). Measured against receiving
+ * bodies into memory the workers share and letting them save it: 1,000
+ * books of 400 KiB from nginx took 1.46 s and 2.3 s of CPU this way, 1.65 s
+ * and 3.0 s that way. The loop writes each piece while it is still in the
+ * cache from the socket; a worker saving a whole body reads it back from
+ * memory first, and reads it again to hash and count it.
+ */
+static int streams(const struct jg_transfer *t, uint64_t len)
+{
+	return t->f->stream_over && len > t->f->stream_over && t->sink < 0 && t->spill.fd < 0;
+}
+
 /* Room for `need` bytes of body in memory, within the budget; 1 when the
  * body had to spill to its file instead, -1 on failure. */
 static int reserve(struct jg_transfer *t, size_t need)
@@ -298,6 +312,8 @@ static int reserve(struct jg_transfer *t, size_t need)
 		cap = (size_t)cl;
 	while (cap < need)
 		cap *= 2;
+	if (streams(t, need))
+		return spill(t, SPILL_STREAM) < 0 ? -1 : 1;
 	if (t->f->in_memory + (cap - t->cap) > t->f->budget.limit)
 		return spill(t, SPILL_MEMORY) < 0 ? -1 : 1;
 	char *body = realloc(t->body, cap);
@@ -574,6 +590,12 @@ static int head_ended(struct jg_transfer *t)
 	}
 	if (judge_range(t, code, cl) < 0)
 		return -1;
+	/* Announced large enough to be counted from its file: there at once,
+	 * rather than after a first piece in memory. */
+	if (cl >= 0 && streams(t, (uint64_t)cl) && spill(t, SPILL_STREAM) < 0) {
+		stop(t, JG_ABORT_SINK);
+		return -1;
+	}
 	int rc = jg_decoder_init(&t->dec, t->head.coding, &t->f->budget);
 	if (rc < 0) {
 		snprintf(t->abort_why, sizeof t->abort_why, "%s: %s", jg_coding_name(t->head.coding),

@@ -42,6 +42,14 @@
 #include "range.h"
 #include "store.h"
 
+/*
+ * With counting, bodies past this size are counted from their files
+ * (jg_fetch.stream_over). Below it the loop keeps the body and the pipe
+ * carries it: a 4 KiB copy costs less than the loop creating the file and
+ * the worker opening it again.
+ */
+#define JG_FETCH_STREAM_OVER (64u * 1024)
+
 /* The body of an error or redirect answer is read this far at most. */
 #define JG_ERROR_BODY_MAX (64u * 1024)
 
@@ -149,6 +157,10 @@ struct jg_fetch {
 	ev_idle drain_more;         /* keeps the loop from waiting meanwhile */
 	uint64_t spills;            /* bodies sent to their file for want of memory */
 	struct jg_rate rate;        /* --limit-rate, for the multi engine */
+	/* With counting: a body past this many bytes goes to its file as it
+	 * comes, and the workers count that file (0: bodies stay in memory
+	 * and the workers save them). */
+	uint64_t stream_over;
 	/* Atomic: engine threads add to them while the loop reads them. */
 	_Atomic uint64_t in_memory; /* body and decoder bytes held, until the
 	                               caller releases a body it took */

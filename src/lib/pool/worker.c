@@ -22,7 +22,7 @@
 
 #include <openssl/evp.h>
 
-enum { WORKER_NICE = 10 };
+enum { WORKER_NICE = 10, FILE_KEEP_MAX = 16 << 20 };
 
 struct worker {
 	int in, out;
@@ -36,6 +36,8 @@ struct worker {
 	struct jg_writer w;
 	uint8_t *payload;             /* reused: a fresh buffer per book would */
 	size_t payload_cap;           /* page-fault its way through every body */
+	char *file;                   /* a saved book read back; reused likewise */
+	size_t file_cap;
 	const char *abort_on;         /* fault injection for the tests */
 };
 
@@ -183,17 +185,22 @@ static int open_store(struct worker *k, const char *dir, char *why, size_t why_l
  * session checked (size, inode), never through a symlink or from a FIFO,
  * however the name was swapped meanwhile.
  */
-static char *read_book(struct worker *k, const char *name, const struct jg_msg_book *m,
+static const char *read_book(struct worker *k, const char *name, const struct jg_msg_book *m,
                        size_t *len, char *why, size_t why_len)
 {
 	int fd = jg_store_open_book(&k->store, name, m->expect_size, m->expect_ino, why, why_len);
 	if (fd < 0)
 		return NULL;
-	char *buf = malloc(m->expect_size + 1);
+	if (k->file_cap < m->expect_size + 1) {
+		free(k->file);
+		k->file_cap = m->expect_size + 1;
+		if (!(k->file = malloc(k->file_cap)))
+			k->file_cap = 0;
+	}
+	char *buf = k->file;
 	if (!buf || (m->expect_size && read_full(fd, buf, m->expect_size) < 0)) {
 		snprintf(why, why_len, "%.250s/%.200s: %s", k->store.dir, name,
 		         buf ? "cut short while it was read" : "out of memory");
-		free(buf);
 		buf = NULL;
 	}
 	close(fd);
@@ -219,7 +226,7 @@ static int handle_book(struct worker *k, const struct jg_frame_header *h, const 
 	memset(&ct, 0, sizeof ct);
 	const char *body = m.body;
 	size_t len = m.body_len;
-	char *file = NULL;
+	const char *file = NULL;
 	int err = JG_OK;
 	jg_wc_clear(&k->book);
 	if (open_store(k, d, why, sizeof why) < 0)
@@ -241,7 +248,12 @@ static int handle_book(struct worker *k, const struct jg_frame_header *h, const 
 	uint8_t digest[32] = {0};
 	if (err == JG_OK && !EVP_Digest(body, len, digest, NULL, EVP_sha256(), NULL))
 		memset(digest, 0, sizeof digest);
-	free(file);
+	/* One huge book's buffer is not kept for the small ones after it. */
+	if (file && k->file_cap > FILE_KEEP_MAX) {
+		free(k->file);
+		k->file = NULL;
+		k->file_cap = 0;
+	}
 	if (send_result(k, h->id, err, why, h->flags >> JG_BOOK_TOP_SHIFT, digest,
 	                (h->flags & JG_BOOK_NO_COUNT) ? NULL : &ct) < 0)
 		return -1;
@@ -315,6 +327,7 @@ int jg_worker_main(int in_fd, int out_fd)
 		jg_store_close(&k.store);
 	jg_writer_fini(&k.w);
 	free(k.payload);
+	free(k.file);
 	jg_wc_fini(&k.book);
 	jg_wc_fini(&k.running);
 	jg_tokenizer_fini(&k.tok);
