@@ -296,7 +296,8 @@ static int write_prefix(struct jg_transfer *t)
  */
 static int streams(const struct jg_transfer *t, uint64_t len)
 {
-	return t->f->stream_over && len > t->f->stream_over && t->sink < 0 && t->spill.fd < 0;
+	return t->book && t->f->stream_over && len > t->f->stream_over && t->sink < 0 &&
+	       t->spill.fd < 0;
 }
 
 /* Room for `need` bytes of body in memory, within the budget; 1 when the
@@ -946,6 +947,7 @@ int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url,
 	t->f = f;
 	t->sink = sink;
 	t->spill.fd = -1;
+	t->book = part != NULL;
 	jg_head_init(&t->head);
 	if (add_resolve(t, route->resolve) < 0 || add_resolve(t, route->proxy_resolve) < 0)
 		goto nomem;

@@ -95,6 +95,8 @@ struct jg_transfer {
 	int checked_status;
 	int threaded;             /* filled by an engine thread, not the loop */
 	int sink;                 /* fd the body streams to, or -1: kept in `body` */
+	int book;                 /* a book's (it came with a jg_fetch_part), not
+	                             robots.txt's: it may go to a file to count */
 	int sink_errno;           /* writing to `sink` or the spill failed */
 	struct jg_store_temp spill; /* the body's file once memory ran short */
 	size_t spill_prefix;      /* bytes in memory when it spilled */
@@ -219,8 +221,9 @@ struct jg_fetch_route {
  * is written to `sink` as it arrives when sink >= 0 (t->len counts it),
  * else kept in memory. With `cond`,
  * the request carries If-None-Match / If-Modified-Since (a 304 then ends
- * the transfer with no body). With `part`, a large body may be kept as a
- * partial, and with part->have (the sink holds its bytes, positioned at
+ * the transfer with no body). With `part` (a book's transfer), a body
+ * past the fetch's stream_over goes to its file, a large one may be kept
+ * as a partial, and with part->have (the sink holds its bytes, positioned at
  * their end) the request asks for the rest: t->range says what came
  * (continuing: the body went on in the sink; restarted: it came whole
  * again, into t->spill). 0, or -1 with t->errbuf filled. The caller owns
