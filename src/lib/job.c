@@ -341,8 +341,13 @@ static int open_file(struct jg_job *job, struct jg_partial_found *have, int *fou
 	*found = job->no_partial ? 0
 	                         : jg_partial_take(js->partials, js->store, job->url, &job->file,
 	                                           have);
-	if (*found < 0 || (!*found && js->streaming &&
-	                   jg_store_begin(js->store, &job->file, why, sizeof why) < 0)) {
+	/* A thread of the threads engine may keep the body as a partial,
+	 * linked from a name it cannot give the job's file itself. */
+	int named = js->opt->engine == JG_ENGINE_THREADS && js->partials->enabled;
+	if (*found < 0 ||
+	    (!*found && js->streaming &&
+	     (named ? jg_store_begin_named(js->store, &job->file, why, sizeof why)
+	            : jg_store_begin(js->store, &job->file, why, sizeof why)) < 0)) {
 		if (out_of_descriptors(errno))
 			job_wait_for_descriptors(job);
 		else
@@ -376,7 +381,7 @@ static void job_fetch(struct jg_job *job, const char *addrs)
 	};
 	struct jg_fetch_part part = {
 		.url = js->partials->enabled ? job->url : NULL,
-		.sink_name = job->file.fd >= 0 ? job->file.name : NULL,
+		.sink = job->file.fd >= 0 ? &job->file : NULL,
 		.have = found ? &have : NULL,
 	};
 	if (jg_fetch_start(js->fetch, &job->xfer, job->cur.url, &route, job->file.fd,

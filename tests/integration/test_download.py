@@ -5,6 +5,8 @@ import os
 import subprocess
 import time
 
+import pytest
+
 from conftest import JUGGLE, VERSION, book_files, max_overlap, request_intervals
 
 
@@ -268,6 +270,46 @@ def test_stale_temporary_files_are_swept(server, juggle, tmp_path):
     r = juggle(server.url("/gen/fresh.txt"))
     assert r.rc == 0
     assert r.files() == ["fresh.txt"]
+
+
+REFUSE_TMPFILE = os.path.join(os.path.dirname(JUGGLE), "tests", "librefuse_tmpfile.so")
+
+
+@pytest.mark.parametrize("fs", ["o_tmpfile", "without"])
+@pytest.mark.parametrize("mode", [[], ["--no-count"]])
+def test_books_are_whole_or_absent_with_or_without_o_tmpfile(server, tmp_path, fs, mode):
+    """Books written to a file with no name, linked under theirs once whole;
+    on a filesystem without O_TMPFILE (NFS, vfat: an LD_PRELOAD refuses it
+    here) under a temporary name, renamed. Either way every book is exact,
+    one whose name is taken (the last run's, after --refresh) is replaced,
+    a large one (a partial on the way: a name first) too, and nothing is
+    left."""
+    out = tmp_path / "out"
+    log = tmp_path / "refused.log"
+    env = dict(os.environ)
+    if fs == "without":
+        env["LD_PRELOAD"] = REFUSE_TMPFILE
+        env["JG_REFUSED_LOG"] = str(log)
+        # The sanitizers' runtime wants to be loaded first; the shim is not sanitized.
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
+                                                      "verify_asan_link_order=0"]))
+    paths = [f"/gen/s{i}.txt?size=3000" for i in range(12)] + ["/gen/big.txt?size=3000000"]
+    urls = [server.url(p) for p in paths]
+
+    def run(*extra):
+        p = subprocess.run([JUGGLE, "-q", "-o", str(out), *mode, *extra, *urls], env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        for path in paths:
+            with open(out / path.split("/")[-1].split("?")[0], "rb") as f:
+                assert f.read() == server.fetch(path), path
+        assert book_files(out) == sorted(p.split("/")[-1].split("?")[0] for p in paths)
+        assert not [f for f in os.listdir(out) if f.startswith(".jg-")]
+
+    run()
+    server.bump()  # every body changes: --refresh saves each over its old file
+    run("--refresh")
+    assert log.exists() == (fs == "without")
 
 
 def test_exit_status_zero_only_when_all_ok(server, juggle):

@@ -183,8 +183,10 @@ struct jg_fetch_cond {
  */
 struct jg_fetch_part {
 	const char *url;           /* the book's URL, its partial's key */
-	const char *sink_name;     /* the sink's temporary name in the store; NULL
-	                              without a sink */
+	struct jg_store_temp *sink; /* the sink's temporary file in the store,
+	                              NULL without a sink: borrowed until the
+	                              transfer is released (it may be given a
+	                              name, store.h, on the loop thread only) */
 	const struct jg_partial_found *have; /* the partial the sink holds; NULL: none */
 };
 
