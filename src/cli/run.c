@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 /* More books than this from the main Gutenberg site are worth a note. */
@@ -210,7 +211,10 @@ static void on_book(struct jg_session *s, const struct jg_result *r, void *user)
 	struct jg_result res = *r;
 	struct jg_word_count top[JG_MF_TOP_MAX];
 	static char words[JG_MF_TOP_WORDS]; /* workers send words of <= 1024 bytes */
-	jg_resume_book(&c->resume, e->text, e->index, &res, top, words, sizeof words);
+	struct timespec mtime;
+	int known = jg_session_result_mtime(s, r, &mtime) == JG_OK;
+	jg_resume_book(&c->resume, e->text, e->index, &res, known ? &mtime : NULL, top, words,
+	               sizeof words);
 	/* "argument" and "stdin" are no list files: arguments have no line. */
 	int listed = strcmp(e->source, "argument") != 0;
 	struct json_origin from = {e->index, listed ? e->source : NULL, listed ? e->line : 0};

@@ -609,8 +609,15 @@ static void job_save(struct jg_job *job)
 	if (job->xfer.range.continuing)
 		job->out.continued_from = job->xfer.range.from;
 	if (file) {
+		/* Read from the descriptor before the file has its name: what
+		 * the caller's journal records of it needs no stat by name. */
 		struct stat st;
-		uint64_t ino = fstat(file->fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
+		uint64_t ino = 0;
+		if (fstat(file->fd, &st) == 0) {
+			ino = (uint64_t)st.st_ino;
+			job->out.stamped = 1;
+			job->out.mtime = st.st_mtim;
+		}
 		int rc = jg_store_commit(js->store, file, name, why, sizeof why);
 		if (rc == 0)
 			jg_partial_drop(js->partials, job->url); /* the book is complete */

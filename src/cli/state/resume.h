@@ -21,6 +21,7 @@
 #include <ev.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "juggle.h"
 #include "manifest.h"
@@ -107,11 +108,14 @@ void jg_resume_drop_snapshot(struct jg_resume *r, const char *const *texts, size
 int jg_resume_start(struct jg_resume *r, uint64_t accepted);
 
 /*
- * A finished book: appends its record. A book kept from the earlier run
- * gets its recorded figures back (top words into `top`, 64 entries).
+ * A finished book: appends its record. `mtime` is its file's, when the
+ * session knew it (jg_session_result_mtime), NULL: the file is looked at.
+ * A book kept from the earlier run gets its recorded figures back (top
+ * words into `top`, 64 entries).
  */
 void jg_resume_book(struct jg_resume *r, const char *text, uint64_t index,
-                    struct jg_result *res, struct jg_word_count *top, char *words, size_t words_len);
+                    struct jg_result *res, const struct timespec *mtime,
+                    struct jg_word_count *top, char *words, size_t words_len);
 void jg_resume_input_error(struct jg_resume *r, const char *source, unsigned long line,
                            const char *text, const char *why);
 
