@@ -47,6 +47,7 @@ struct cli {
 	struct jg_report report;
 	struct progress progress;
 	ev_timer progress_timer;   /* feeds the progress line from the session's figures */
+	ev_prepare journal;        /* writes the iteration's manifest records */
 	ev_signal winch;           /* the terminal's new size, for the line */
 	double started;
 	uint64_t accepted, duplicates;
@@ -325,6 +326,15 @@ static void collect_counts(struct cli *c, struct ev_loop *loop)
 		ev_run(loop, 0);
 }
 
+/* Before the loop waits: the records of the books that finished in this
+ * iteration go to the manifest together (resume.h says what a kill
+ * loses in between). */
+static void on_journal(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct cli *c = w->data;
+	jg_resume_flush(&c->resume);
+}
+
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct cli *c = w->data;
@@ -470,6 +480,10 @@ static int run(struct cli *c, struct ev_loop *loop)
 	ev_signal_start(loop, &sighup);
 	ev_unref(loop);
 	ev_unref(loop);
+	ev_prepare_init(&c->journal, on_journal);
+	c->journal.data = c;
+	ev_prepare_start(loop, &c->journal);
+	ev_unref(loop); /* it keeps no run going */
 	start_progress(c, loop);
 	if (c->accepted > 0) {
 		start_checkpoints(c, loop);
@@ -489,6 +503,9 @@ static int run(struct cli *c, struct ev_loop *loop)
 	c->session = NULL;
 	ev_ref(loop);
 	ev_ref(loop);
+	ev_ref(loop);
+	ev_prepare_stop(loop, &c->journal);
+	jg_resume_flush(&c->resume);
 	ev_signal_stop(loop, &sigint);
 	ev_signal_stop(loop, &sigterm);
 	ev_signal_stop(loop, &sighup);

@@ -257,6 +257,7 @@ int jg_resume_start(struct jg_resume *r, uint64_t accepted)
 		notice(r, "%s: cannot keep a manifest, this run could not be resumed", why);
 		return -1;
 	}
+	jg_mf_hold(&r->w); /* the compaction in a few writes, the run's records by iteration */
 	jg_mf_write_header(&r->w, &r->now);
 	for (size_t i = 0; i < r->now.n_input_errors; i++)
 		jg_mf_write_input_error(&r->w, &r->now.input_errors[i]);
@@ -358,6 +359,14 @@ void jg_resume_book(struct jg_resume *r, const char *text, uint64_t index, struc
 	}
 	jg_mf_write_book(&r->w, &b);
 	free(b.top);
+	warn_write_failed(r);
+}
+
+void jg_resume_flush(struct jg_resume *r)
+{
+	if (!r->writing)
+		return;
+	jg_mf_flush(&r->w);
 	warn_write_failed(r);
 }
 

@@ -118,6 +118,16 @@ void jg_resume_book(struct jg_resume *r, const char *text, uint64_t index,
                     struct jg_word_count *top, char *words, size_t words_len);
 void jg_resume_input_error(struct jg_resume *r, const char *source, unsigned long line,
                            const char *text, const char *why);
+/*
+ * Writes the records of the books that finished since the last call, in
+ * one write(2): call it once per loop iteration (an ev_prepare). A kill
+ * loses what is not written yet: a rerun over the directory with the
+ * same list takes the saved files that have no record as this list's
+ * books (the table above), a rerun with another list leaves them be, as
+ * files that were there before it; a failure without its record is
+ * fetched again.
+ */
+void jg_resume_flush(struct jg_resume *r);
 
 /*
  * The pool is quiet (every book handed to it is counted and recorded;
