@@ -522,6 +522,7 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 		.n_headers = s->opt.n_headers,
 		.engine = s->opt.engine == JG_ENGINE_LOOP ? &jg_engine_multi : &jg_engine_threads,
 		.threads = s->opt.threads,
+		.max_connections = s->opt.jobs, /* one per transfer slot */
 	};
 	if (jg_fetch_init(&s->fetch, s->loop, &cfg, on_transfer_done, why, why_len) < 0)
 		return JG_EINTERNAL;

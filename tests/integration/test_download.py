@@ -312,6 +312,23 @@ def test_books_are_whole_or_absent_with_or_without_o_tmpfile(server, tmp_path, f
     assert log.exists() == (fs == "without")
 
 
+def test_one_host_gets_no_more_connections_than_transfers(server, tmp_path):
+    """2,000 small books, 20 at a time from one host: 20 connections, each
+    reused. curl's default cache (four times the transfers added at the
+    moment) shrank whenever one loop iteration removed most transfers
+    before the next added their successors, and closed connections the
+    next transfers then opened again: 25 to 118 here before."""
+    lst = tmp_path / "urls.txt"
+    lst.write_text("".join(server.url(f"/gen/c{i}.txt?size=4000") + "\n" for i in range(2000)))
+    p = subprocess.run([JUGGLE, "-q", "--no-count", "-j", "20", "--per-host", "20", "-o",
+                        str(tmp_path / "out"), "-i", str(lst)], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    starts = server.starts("/gen/c")
+    assert len(starts) == 2000
+    assert len({e["conn"] for e in starts}) <= 20
+
+
 def test_exit_status_zero_only_when_all_ok(server, juggle):
     assert juggle(server.url("/gen/ok.txt")).rc == 0
     assert juggle(server.url("/gen/ok.txt"), server.url("/gen/no.txt?status=404")).rc == 1

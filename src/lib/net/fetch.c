@@ -144,6 +144,13 @@ int jg_fetch_init(struct jg_fetch *f, struct ev_loop *loop, const struct jg_fetc
 	curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
 	curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
 	curl_multi_setopt(f->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	/* curl's default cache is four times the transfers added at the time:
+	 * when one loop iteration removes most of them before the next adds
+	 * their successors, it shrinks under the connections in use and
+	 * closes idle ones the next transfers then open again (400 connects
+	 * for 5,000 books from one host at -j 20, instead of 20). */
+	if (cfg->max_connections)
+		curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)cfg->max_connections);
 	return 0;
 }
 

@@ -130,6 +130,7 @@ struct jg_fetch_config {
 	struct jg_store *store;   /* where bodies spill; borrowed, may be NULL */
 	uint64_t limit_rate;      /* bytes per second for all transfers; 0: none */
 	struct jg_partials *partials; /* where bodies are kept; borrowed, may be NULL */
+	unsigned max_connections; /* kept alive, in use or idle (0: curl's default) */
 };
 
 struct jg_fetch {
