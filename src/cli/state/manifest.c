@@ -233,27 +233,26 @@ static void put_field(struct line *l, const char *key, const char *value)
 {
 	if (!value)
 		return;
-	char *masked = jg_mask_secrets(value);
-	if (!masked) {
+	/* A password hides before an '@': without one there is none to mask
+	 * (and no copy to make, for most of a book's fields). */
+	int may_hide = strchr(value, '@') != NULL;
+	char *masked = may_hide ? jg_mask_secrets(value) : NULL;
+	if (may_hide && !masked) {
 		l->failed = 1;
 		return;
 	}
 	put(l, "\t", 1);
 	put(l, key, strlen(key));
 	put(l, "=", 1);
-	for (const char *p = masked; *p; p++) {
-		const char *esc = NULL;
-		switch (*p) {
-		case '\\': esc = "\\\\"; break;
-		case '\t': esc = "\\t"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		default: break;
-		}
-		if (esc)
-			put(l, esc, 2);
-		else
-			put(l, p, 1);
+	for (const char *p = masked ? masked : value; *p;) {
+		size_t plain = strcspn(p, "\\\t\n\r");
+		put(l, p, plain);
+		p += plain;
+		if (!*p)
+			break;
+		char esc[2] = {'\\', *p == '\t' ? 't' : *p == '\n' ? 'n' : *p == '\r' ? 'r' : '\\'};
+		put(l, esc, 2);
+		p++;
 	}
 	free(masked);
 }
