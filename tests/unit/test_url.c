@@ -106,7 +106,10 @@ static void test_encoded_host_reads_back_or_is_refused(void **state)
 	(void)state;
 	struct jg_url u;
 	char why[160];
-	const char *unstable[] = {"http://a%7Fb/x", "http://%300/x", "http://a%20b/x"};
+	/* libcurl skips slashes after the scheme's: the host is still
+	 * "a%7Fb" in the last one (fuzz_url found it). */
+	const char *unstable[] = {"http://a%7Fb/x", "http://%300/x", "http://a%20b/x",
+	                          "http:///a%7Fba%7Fb/"};
 	for (size_t i = 0; i < sizeof unstable / sizeof *unstable; i++) {
 		assert_int_equal(jg_url_parse(unstable[i], &u, why, sizeof why), JG_EURL);
 		assert_non_null(strstr(why, "host"));
