@@ -811,8 +811,17 @@ int jg_job_start(struct jg_jobs *js, uint32_t book, uint32_t host, const struct 
 	job->has_slot = 1; /* jg_hosts_pop counted it on its host */
 	js->active++;
 	char why[256];
-	if (jg_url_parse(url, &job->cur, why, sizeof why) != JG_OK) {
-		job_fail(job, JG_EURL, why);
+	/* The book's own URL was parsed when it was added, and its host
+	 * keyed (a mirror's URL it moved on to was not): no second parse. */
+	int err = url == b->url
+	                  ? jg_url_from_host_port(url, js->hosts->v[b->host].name, &job->cur)
+	                  : jg_url_parse(url, &job->cur, why, sizeof why);
+	if (err == JG_ENOMEM) {
+		job_fail(job, JG_ENOMEM, "out of memory");
+		return 0;
+	}
+	if (err != JG_OK) {
+		job_fail(job, JG_EURL, err == JG_EINVAL ? "no port in the host's key" : why);
 		return 0;
 	}
 	job->visited[0] = jg_hash_str(job->cur.url, strlen(job->cur.url));

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <curl/curl.h>
+#include <curl/mprintf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +163,26 @@ int jg_url_parse(const char *text, struct jg_url *out, char *why, size_t why_len
 	if (err != JG_OK)
 		jg_url_fini(out);
 	return err;
+}
+
+int jg_url_from_host_port(const char *url, const char *host_port, struct jg_url *out)
+{
+	memset(out, 0, sizeof *out);
+	const char *colon = strrchr(host_port, ':');
+	if (!colon || colon == host_port || !colon[1])
+		return JG_EINVAL;
+	size_t n = (size_t)(colon - host_port);
+	/* curl's allocator, as jg_url_fini frees these two with curl_free. */
+	out->url = curl_maprintf("%s", url);
+	out->host = curl_maprintf("%.*s", (int)n, host_port);
+	if (!out->url || !out->host) {
+		jg_url_fini(out);
+		return JG_ENOMEM;
+	}
+	out->port = strtol(colon + 1, NULL, 10);
+	out->is_ip = host_is_ip(out->host);
+	out->is_https = strncmp(url, "https://", 8) == 0;
+	return JG_OK;
 }
 
 int jg_url_is_ebook(const char *text)
