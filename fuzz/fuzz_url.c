@@ -132,6 +132,16 @@ static void check_parsed(const char *text, const struct jg_url *u)
 	          strcmp(u->basename, v.basename) == 0,
 	      "reparse: another URL");
 	jg_url_fini(&v);
+
+	/* A book's URL when it starts: its parts from the host:port key the
+	 * session made of this parse, without parsing it again. */
+	char key[JG_URL_MAX + 32];
+	snprintf(key, sizeof key, "%s:%ld", u->host, u->port);
+	check(jg_url_from_host_port(u->url, key, &v) == JG_OK, "from key: refused");
+	check(strcmp(u->url, v.url) == 0 && strcmp(u->host, v.host) == 0 && u->port == v.port &&
+	          u->is_ip == v.is_ip && u->is_https == v.is_https,
+	      "from key: other parts");
+	jg_url_fini(&v);
 }
 
 static void check_ebook(const char *text, const char *mirror)

@@ -598,6 +598,21 @@ JG_EXPORT int jg_session_new(struct jg_session **out, struct ev_loop *loop,
 JG_EXPORT void jg_session_on_book(struct jg_session *s, jg_book_cb cb, void *user);
 JG_EXPORT void jg_session_on_idle(struct jg_session *s, jg_idle_cb cb, void *user);
 
+struct timespec;
+/*
+ * The modification time of the file `r` saved, as the session read it
+ * with fstat() on the descriptor it wrote the file through, just before
+ * the file took its name: a caller that records it (to tell later whether
+ * the file changed, as the command line's manifest does) need not stat
+ * the file by name. Only inside the jg_book_cb, for the `r` it was given.
+ * JG_OK with `*mtime` set; JG_EINVAL when the session does not know it
+ * (a body saved by a worker of the pool, a file kept from an earlier run,
+ * a failure) or `r` is not the result being reported: stat r->file then.
+ * Added in 0.4.
+ */
+JG_EXPORT int jg_session_result_mtime(const struct jg_session *s, const struct jg_result *r,
+                                      struct timespec *mtime);
+
 /* What a book's attempts go through, as it happens (curl's -v, wget's
  * log): for a log, never needed to get results. */
 enum jg_event_kind {

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 /* More books than this from the main Gutenberg site are worth a note. */
@@ -46,6 +47,7 @@ struct cli {
 	struct jg_report report;
 	struct progress progress;
 	ev_timer progress_timer;   /* feeds the progress line from the session's figures */
+	ev_prepare journal;        /* writes the iteration's manifest records */
 	ev_signal winch;           /* the terminal's new size, for the line */
 	double started;
 	uint64_t accepted, duplicates;
@@ -210,7 +212,10 @@ static void on_book(struct jg_session *s, const struct jg_result *r, void *user)
 	struct jg_result res = *r;
 	struct jg_word_count top[JG_MF_TOP_MAX];
 	static char words[JG_MF_TOP_WORDS]; /* workers send words of <= 1024 bytes */
-	jg_resume_book(&c->resume, e->text, e->index, &res, top, words, sizeof words);
+	struct timespec mtime;
+	int known = jg_session_result_mtime(s, r, &mtime) == JG_OK;
+	jg_resume_book(&c->resume, e->text, e->index, &res, known ? &mtime : NULL, top, words,
+	               sizeof words);
 	/* "argument" and "stdin" are no list files: arguments have no line. */
 	int listed = strcmp(e->source, "argument") != 0;
 	struct json_origin from = {e->index, listed ? e->source : NULL, listed ? e->line : 0};
@@ -319,6 +324,15 @@ static void collect_counts(struct cli *c, struct ev_loop *loop)
 		return;
 	if (!c->collected)
 		ev_run(loop, 0);
+}
+
+/* Before the loop waits: the records of the books that finished in this
+ * iteration go to the manifest together (resume.h says what a kill
+ * loses in between). */
+static void on_journal(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct cli *c = w->data;
+	jg_resume_flush(&c->resume);
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -466,6 +480,10 @@ static int run(struct cli *c, struct ev_loop *loop)
 	ev_signal_start(loop, &sighup);
 	ev_unref(loop);
 	ev_unref(loop);
+	ev_prepare_init(&c->journal, on_journal);
+	c->journal.data = c;
+	ev_prepare_start(loop, &c->journal);
+	ev_unref(loop); /* it keeps no run going */
 	start_progress(c, loop);
 	if (c->accepted > 0) {
 		start_checkpoints(c, loop);
@@ -485,6 +503,9 @@ static int run(struct cli *c, struct ev_loop *loop)
 	c->session = NULL;
 	ev_ref(loop);
 	ev_ref(loop);
+	ev_ref(loop);
+	ev_prepare_stop(loop, &c->journal);
+	jg_resume_flush(&c->resume);
 	ev_signal_stop(loop, &sigint);
 	ev_signal_stop(loop, &sigterm);
 	ev_signal_stop(loop, &sighup);

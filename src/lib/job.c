@@ -341,8 +341,13 @@ static int open_file(struct jg_job *job, struct jg_partial_found *have, int *fou
 	*found = job->no_partial ? 0
 	                         : jg_partial_take(js->partials, js->store, job->url, &job->file,
 	                                           have);
-	if (*found < 0 || (!*found && js->streaming &&
-	                   jg_store_begin(js->store, &job->file, why, sizeof why) < 0)) {
+	/* A thread of the threads engine may keep the body as a partial,
+	 * linked from a name it cannot give the job's file itself. */
+	int named = js->opt->engine == JG_ENGINE_THREADS && js->partials->enabled;
+	if (*found < 0 ||
+	    (!*found && js->streaming &&
+	     (named ? jg_store_begin_named(js->store, &job->file, why, sizeof why)
+	            : jg_store_begin(js->store, &job->file, why, sizeof why)) < 0)) {
 		if (out_of_descriptors(errno))
 			job_wait_for_descriptors(job);
 		else
@@ -376,7 +381,7 @@ static void job_fetch(struct jg_job *job, const char *addrs)
 	};
 	struct jg_fetch_part part = {
 		.url = js->partials->enabled ? job->url : NULL,
-		.sink_name = job->file.fd >= 0 ? job->file.name : NULL,
+		.sink = job->file.fd >= 0 ? &job->file : NULL,
 		.have = found ? &have : NULL,
 	};
 	if (jg_fetch_start(js->fetch, &job->xfer, job->cur.url, &route, job->file.fd,
@@ -604,8 +609,15 @@ static void job_save(struct jg_job *job)
 	if (job->xfer.range.continuing)
 		job->out.continued_from = job->xfer.range.from;
 	if (file) {
+		/* Read from the descriptor before the file has its name: what
+		 * the caller's journal records of it needs no stat by name. */
 		struct stat st;
-		uint64_t ino = fstat(file->fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
+		uint64_t ino = 0;
+		if (fstat(file->fd, &st) == 0) {
+			ino = (uint64_t)st.st_ino;
+			job->out.stamped = 1;
+			job->out.mtime = st.st_mtim;
+		}
 		int rc = jg_store_commit(js->store, file, name, why, sizeof why);
 		if (rc == 0)
 			jg_partial_drop(js->partials, job->url); /* the book is complete */
@@ -799,8 +811,17 @@ int jg_job_start(struct jg_jobs *js, uint32_t book, uint32_t host, const struct 
 	job->has_slot = 1; /* jg_hosts_pop counted it on its host */
 	js->active++;
 	char why[256];
-	if (jg_url_parse(url, &job->cur, why, sizeof why) != JG_OK) {
-		job_fail(job, JG_EURL, why);
+	/* The book's own URL was parsed when it was added, and its host
+	 * keyed (a mirror's URL it moved on to was not): no second parse. */
+	int err = url == b->url
+	                  ? jg_url_from_host_port(url, js->hosts->v[b->host].name, &job->cur)
+	                  : jg_url_parse(url, &job->cur, why, sizeof why);
+	if (err == JG_ENOMEM) {
+		job_fail(job, JG_ENOMEM, "out of memory");
+		return 0;
+	}
+	if (err != JG_OK) {
+		job_fail(job, JG_EURL, err == JG_EINVAL ? "no port in the host's key" : why);
 		return 0;
 	}
 	job->visited[0] = jg_hash_str(job->cur.url, strlen(job->cur.url));

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 struct jg_pool_result;
 
@@ -22,6 +23,9 @@ struct jg_outcome {
 	double started;            /* ev_now() at admission; 0: never admitted */
 	int reused;                /* the file an earlier run saved was kept */
 	uint64_t continued_from;   /* bytes a partial had when its rest was asked for */
+	int stamped;               /* `mtime` is the saved file's, from fstat() on
+	                              the descriptor that wrote it */
+	struct timespec mtime;
 	/*
 	 * Owned by whoever holds the outcome (jg_outcome_fini frees them: a
 	 * job's, a hand-over's); an outcome made on the spot for a report

@@ -108,7 +108,16 @@ static int report(struct jg_session *s, uint32_t idx, const struct jg_outcome *o
 		r.charset_from = pr->charset_from;
 		r.charset_note = pr->charset_note && *pr->charset_note ? pr->charset_note : NULL;
 	}
-	return notify(s, idx, &r);
+	/* A callback may add a URL that is reported at once: one inside the
+	 * other, each sees its own. */
+	const struct jg_result *outer = s->reporting;
+	const struct timespec *outer_mtime = s->reporting_mtime;
+	s->reporting = &r;
+	s->reporting_mtime = ok && o->stamped ? &o->mtime : NULL;
+	int alive = notify(s, idx, &r);
+	s->reporting = outer;
+	s->reporting_mtime = outer_mtime;
+	return alive;
 }
 
 /* Calls the user back; returns 0 when the session is being freed. */
@@ -513,6 +522,7 @@ static int setup(struct jg_session *s, char *why, size_t why_len)
 		.n_headers = s->opt.n_headers,
 		.engine = s->opt.engine == JG_ENGINE_LOOP ? &jg_engine_multi : &jg_engine_threads,
 		.threads = s->opt.threads,
+		.max_connections = s->opt.jobs, /* one per transfer slot */
 	};
 	if (jg_fetch_init(&s->fetch, s->loop, &cfg, on_transfer_done, why, why_len) < 0)
 		return JG_EINTERNAL;
@@ -606,6 +616,15 @@ fail_early:
 	if (errbuf)
 		snprintf(errbuf, JG_ERRBUF_SIZE, "%s", why);
 	return err;
+}
+
+JG_EXPORT int jg_session_result_mtime(const struct jg_session *s, const struct jg_result *r,
+                                      struct timespec *mtime)
+{
+	if (!s || !r || !mtime || r != s->reporting || !s->reporting_mtime)
+		return JG_EINVAL;
+	*mtime = *s->reporting_mtime;
+	return JG_OK;
 }
 
 JG_EXPORT void jg_session_on_book(struct jg_session *s, jg_book_cb cb, void *user)

@@ -54,6 +54,10 @@ struct jg_session {
 	uint64_t priors_refused;    /* priors given that did not hold */
 	uint64_t paced_by_default;  /* books queued for a host paced by its own default */
 	struct jg_handoff handoff;  /* books with the pool, or held for it */
+	/* The result being reported, and what jg_session_result_mtime() says
+	 * of it: NULL outside the book callback. */
+	const struct jg_result *reporting;
+	const struct timespec *reporting_mtime;
 	int draining;
 	int freeing;
 	int in_callback;

@@ -37,6 +37,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <dirent.h>
 
@@ -112,11 +114,33 @@ struct tally {
 	unsigned sessions;
 	unsigned add_on_first;      /* URLs to add from inside the first callback */
 	struct jg_session *free_on_book; /* free this session from its callback */
+	unsigned stamped;           /* books whose mtime the session told */
 };
+
+/*
+ * What jg_session_result_mtime() says of `r`: the mtime its file has,
+ * when it says anything; nothing of a copy of `r`, nor of a failure.
+ */
+static void check_mtime(struct jg_session *s, const struct jg_result *r, struct tally *t)
+{
+	struct timespec m;
+	struct jg_result copy = *r;
+	if (jg_session_result_mtime(s, &copy, &m) != JG_EINVAL)
+		fail("jg_session_result_mtime answered for a copy of the result");
+	if (jg_session_result_mtime(s, r, &m) != JG_OK)
+		return;
+	struct stat st;
+	if (r->err != JG_OK || lstat(r->file, &st) != 0 || st.st_mtim.tv_sec != m.tv_sec ||
+	    st.st_mtim.tv_nsec != m.tv_nsec)
+		fail("%s: the mtime told is not its file's", r->url);
+	t->stamped++;
+}
 
 static void on_book(struct jg_session *s, const struct jg_result *r, void *user)
 {
 	struct tally *t = user;
+	if (r->err != JG_ECANCELED)
+		check_mtime(s, r, t);
 	if (r->err == JG_OK) {
 		t->ok++;
 		if (r->counted) {
@@ -278,6 +302,35 @@ static int mode_threads(struct ev_loop *loop, const char *out)
 	if (t.ok != 40 || t.counted != 40 || t.words == 0)
 		fail("%u of 40 books ok, %u counted, %llu words", t.ok, t.counted,
 		     (unsigned long long)t.words);
+	return 0;
+}
+
+/* ---- nocount: saving only, on the loop ---------------------------------- */
+
+/* Each body goes to its file on the loop: the session knows every file's
+ * mtime, and tells it only inside the callback. */
+static int mode_nocount(struct ev_loop *loop, const char *out)
+{
+	unsigned idle = 0;
+	struct tally t = {.loop = loop, .sessions_idle = &idle, .sessions = 1};
+	struct jg_session *s = new_session(loop, NULL, out);
+	jg_session_on_book(s, on_book, &t);
+	jg_session_on_idle(s, on_idle, &t);
+	for (unsigned i = 0; i < 20; i++) {
+		char path[64];
+		snprintf(path, sizeof path, "/gen/nc%u.txt?size=%u", i, 1000 + 500 * i);
+		add(s, path, NULL);
+	}
+	ev_run(loop, 0);
+	struct timespec m;
+	struct jg_result none = {0};
+	if (jg_session_result_mtime(s, &none, &m) != JG_EINVAL ||
+	    jg_session_result_mtime(NULL, &none, &m) != JG_EINVAL)
+		fail("jg_session_result_mtime answered outside a callback");
+	jg_session_free(s);
+	fprintf(stderr, "nocount: %u ok, %u stamped\n", t.ok, t.stamped);
+	if (t.ok != 20 || t.stamped != 20)
+		fail("%u of 20 books ok, %u with their mtime", t.ok, t.stamped);
 	return 0;
 }
 
@@ -569,7 +622,8 @@ int main(int argc, char **argv)
 {
 	if (argc != 4) {
 		fprintf(stderr,
-		        "usage: embed_host timer|threads|two|free|forget|robots BASE_URL OUT_DIR\n");
+		        "usage: embed_host timer|threads|two|free|forget|robots|nocount BASE_URL "
+		        "OUT_DIR\n");
 		return 2;
 	}
 	const char *mode = argv[1];
@@ -578,7 +632,8 @@ int main(int argc, char **argv)
 	struct jg_pool *pool = NULL;
 	char why[JG_ERRBUF_SIZE];
 	/* Single-threaded so far: these workers start by a plain fork. */
-	if (strcmp(mode, "threads") != 0 && jg_pool_new(&pool, 1, why) != JG_OK) {
+	if (strcmp(mode, "threads") != 0 && strcmp(mode, "nocount") != 0 &&
+	    jg_pool_new(&pool, 1, why) != JG_OK) {
 		fprintf(stderr, "jg_pool_new: %s\n", why);
 		return 2;
 	}
@@ -599,6 +654,8 @@ int main(int argc, char **argv)
 		rc = mode_forget(loop, pool, out);
 	else if (strcmp(mode, "robots") == 0)
 		rc = mode_robots(loop, pool, out);
+	else if (strcmp(mode, "nocount") == 0)
+		rc = mode_nocount(loop, out);
 	else
 		rc = 2;
 	if (pool && jg_pool_exec_starts(pool) != 0)

@@ -5,6 +5,8 @@ import os
 import subprocess
 import time
 
+import pytest
+
 import reference
 from conftest import JUGGLE, VERSION, book_files, max_overlap, request_intervals
 
@@ -295,6 +297,63 @@ def test_stale_temporary_files_are_swept(server, juggle, tmp_path):
     r = juggle(server.url("/gen/fresh.txt"))
     assert r.rc == 0
     assert r.files() == ["fresh.txt"]
+
+
+REFUSE_TMPFILE = os.path.join(os.path.dirname(JUGGLE), "tests", "librefuse_tmpfile.so")
+
+
+@pytest.mark.parametrize("fs", ["o_tmpfile", "without"])
+@pytest.mark.parametrize("mode", [[], ["--no-count"]])
+def test_books_are_whole_or_absent_with_or_without_o_tmpfile(server, tmp_path, fs, mode):
+    """Books written to a file with no name, linked under theirs once whole;
+    on a filesystem without O_TMPFILE (NFS, vfat: an LD_PRELOAD refuses it
+    here) under a temporary name, renamed. Either way every book is exact,
+    one whose name is taken (the last run's, after --refresh) is replaced,
+    a large one (a partial on the way: a name first) too, and nothing is
+    left."""
+    out = tmp_path / "out"
+    log = tmp_path / "refused.log"
+    env = dict(os.environ)
+    if fs == "without":
+        env["LD_PRELOAD"] = REFUSE_TMPFILE
+        env["JG_REFUSED_LOG"] = str(log)
+        # The sanitizers' runtime wants to be loaded first; the shim is not sanitized.
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
+                                                      "verify_asan_link_order=0"]))
+    paths = [f"/gen/s{i}.txt?size=3000" for i in range(12)] + ["/gen/big.txt?size=3000000"]
+    urls = [server.url(p) for p in paths]
+
+    def run(*extra):
+        p = subprocess.run([JUGGLE, "-q", "-o", str(out), *mode, *extra, *urls], env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        for path in paths:
+            with open(out / path.split("/")[-1].split("?")[0], "rb") as f:
+                assert f.read() == server.fetch(path), path
+        assert book_files(out) == sorted(p.split("/")[-1].split("?")[0] for p in paths)
+        assert not [f for f in os.listdir(out) if f.startswith(".jg-")]
+
+    run()
+    server.bump()  # every body changes: --refresh saves each over its old file
+    run("--refresh")
+    assert log.exists() == (fs == "without")
+
+
+def test_one_host_gets_no_more_connections_than_transfers(server, tmp_path):
+    """2,000 small books, 20 at a time from one host: 20 connections, each
+    reused. curl's default cache (four times the transfers added at the
+    moment) shrank whenever one loop iteration removed most transfers
+    before the next added their successors, and closed connections the
+    next transfers then opened again: 25 to 118 here before."""
+    lst = tmp_path / "urls.txt"
+    lst.write_text("".join(server.url(f"/gen/c{i}.txt?size=4000") + "\n" for i in range(2000)))
+    p = subprocess.run([JUGGLE, "-q", "--no-count", "-j", "20", "--per-host", "20", "-o",
+                        str(tmp_path / "out"), "-i", str(lst)], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    starts = server.starts("/gen/c")
+    assert len(starts) == 2000
+    assert len({e["conn"] for e in starts}) <= 20
 
 
 def test_exit_status_zero_only_when_all_ok(server, juggle):

@@ -42,6 +42,11 @@ def test_host_with_threads_and_no_helper_fails_clearly(server, tmp_path):
     assert f"cannot start the worker helper {tmp_path}/missing: No such file" in proc.stderr
 
 
+def test_saving_only_the_session_tells_each_files_mtime(server, tmp_path):
+    err = run_host("nocount", server, tmp_path)
+    assert "nocount: 20 ok, 20 stamped" in err
+
+
 def test_two_sessions_share_a_loop_and_add_from_callbacks(server, tmp_path):
     run_host("two", server, tmp_path)
 

@@ -65,6 +65,32 @@ def test_rerun_of_a_complete_directory_makes_no_request(server, tmp_path):
     assert all(b["reused"] and b["words"] > 0 and len(b["sha256"]) == 64 for b in books)
 
 
+@pytest.mark.parametrize("mode", [[], ["--no-count"]])
+def test_the_manifest_records_each_files_own_mtime(server, tmp_path, mode):
+    """Without counting the session tells the run each file's mtime, read
+    from the descriptor that wrote it (no stat by name); with counting the
+    run looks at the file the workers saved. Both are what the file has,
+    to the nanosecond, or a rerun would fetch every book again."""
+    lst = write_list(tmp_path, server, 20)
+    out = tmp_path / "out"
+    p = subprocess.run([JUGGLE, "-q", "-o", str(out), "-i", str(lst), *mode],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    recorded = {}
+    for line in (out / ".juggle" / "manifest").read_text().splitlines():
+        fields = dict(f.split("=", 1) for f in line.split("\t")[1:-1])
+        if line.startswith("B\t"):
+            recorded[fields["file"]] = int(fields["mtime_ns"])
+    assert sorted(recorded) == book_files(out)
+    for name, ns in recorded.items():
+        assert ns == os.stat(out / name, follow_symlinks=False).st_mtime_ns, name
+    before = len(server.log())
+    again = subprocess.run([JUGGLE, "-q", "-o", str(out), "-i", str(lst), *mode],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert got(server, before) == []
+
+
 def test_kill9_at_any_moment_then_rerun_equals_an_uninterrupted_run(make_server, tmp_path):
     # Throttled, so that a kill lands with books in every state: queued,
     # downloading, with the workers, saved but unsealed.

@@ -211,6 +211,60 @@ static long file_size(const char *path)
 	return (long)st.st_size;
 }
 
+/* Held records: none on disk until the flush, then all of them; a seal
+ * goes out at once with those before it; too many go out by themselves. */
+static void test_held_records_go_out_together(void **state)
+{
+	struct jg_mf_writer w;
+	char why[256], path[256];
+	path_of(path, sizeof path);
+	assert_int_equal(begin(&w, why, sizeof why), 0);
+	jg_mf_hold(&w);
+	write_header(&w);
+	assert_int_equal(jg_mf_commit(&w, why, sizeof why), 0); /* writes what it holds */
+	long header = file_size(path);
+	assert_true(header > 0);
+	struct jg_mf_book a = book("a", 1), b = book("b", 0);
+	assert_int_equal(jg_mf_write_book(&w, &a), 0);
+	assert_int_equal(jg_mf_write_book(&w, &b), 0);
+	assert_int_equal(file_size(path), header); /* a kill now loses a and b */
+	assert_int_equal(jg_mf_flush(&w), 0);
+	long two = file_size(path);
+	assert_true(two > header);
+	assert_int_equal(jg_mf_flush(&w), 0); /* nothing held: nothing written */
+	assert_int_equal(file_size(path), two);
+	struct jg_mf_book c = book("c", 1);
+	assert_int_equal(jg_mf_write_book(&w, &c), 0);
+	struct jg_mf_seal seal = {1, 2, 100, 10, 0xdeadbeef};
+	assert_int_equal(jg_mf_write_seal(&w, &seal), 0);
+	long sealed = file_size(path);
+	assert_true(sealed > two);
+	struct jg_manifest m;
+	jg_mf_init(&m);
+	assert_int_equal(load(&m, why, sizeof why), 0);
+	assert_true(m.has_seal);
+	assert_true(jg_mf_find(&m, "c")->sealed);
+	assert_false(jg_mf_find(&m, "b")->ok);
+	jg_mf_fini(&m);
+	/* More than JG_MF_HOLD_MAX bytes held: written without a flush. */
+	char text[32];
+	int n = 0;
+	while (file_size(path) == sealed) {
+		snprintf(text, sizeof text, "many%d", n++);
+		struct jg_mf_book x = book(text, 1);
+		assert_int_equal(jg_mf_write_book(&w, &x), 0);
+		assert_true(n < JG_MF_HOLD_MAX / 64);
+	}
+	assert_true(file_size(path) - sealed <= JG_MF_HOLD_MAX);
+	jg_mf_close(&w); /* and the rest at the close */
+	jg_mf_init(&m);
+	assert_int_equal(load(&m, why, sizeof why), 0);
+	assert_int_equal(m.torn_line, 0);
+	snprintf(text, sizeof text, "many%d", n - 1);
+	assert_non_null(jg_mf_find(&m, text));
+	jg_mf_fini(&m);
+}
+
 /* A kill in the middle of the last write: that record alone is lost. */
 static void test_torn_last_line_is_dropped(void **state)
 {
@@ -360,6 +414,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_round_trip_keeps_every_byte, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_seal_covers_what_precedes_it, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_torn_last_line_is_dropped, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_held_records_go_out_together, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_damaged_line_is_detected, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_header_out_of_range_is_refused, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_missing_manifest_is_not_an_error, make_dir, remove_dir),

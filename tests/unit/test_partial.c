@@ -142,6 +142,9 @@ static void keep_body(struct fixture *f, struct jg_store_temp *tmp, const char *
 	assert_int_equal(jg_write_all(tmp->fd, bytes, n), 0);
 	free(bytes);
 	struct jg_partial_meta m = {u, JG_VALIDATOR_ETAG, "\"v1\"", 3 * n};
+	/* A partial is a second name: a file without one gets one first, as
+	 * fetch.c gives it. */
+	assert_int_equal(jg_store_name(&f->st, tmp), 0);
 	assert_int_equal(jg_partial_link(&f->parts, f->st.dirfd, tmp->name, &m), 0);
 }
 
@@ -247,6 +250,7 @@ static void test_a_complete_or_empty_partial_is_not_continued(void **state)
 	assert_int_equal(jg_store_begin(&f->st, &tmp, why, sizeof why), 0);
 	assert_int_equal(jg_write_all(tmp.fd, "abc", 3), 0);
 	struct jg_partial_meta m = {url_w, JG_VALIDATOR_ETAG, "\"v\"", 3}; /* all there */
+	assert_int_equal(jg_store_name(&f->st, &tmp), 0);
 	assert_int_equal(jg_partial_link(&f->parts, f->st.dirfd, tmp.name, &m), 0);
 	jg_store_abort(&f->st, &tmp);
 	struct jg_partial_found have;
@@ -264,6 +268,7 @@ static void test_the_trash_never_shrinks_a_file_that_has_a_name(void **state)
 	assert_int_equal(jg_store_begin(&f->st, &tmp, why, sizeof why), 0);
 	assert_int_equal(ftruncate(tmp.fd, (off_t)JG_TRASH_STEP * 3), 0); /* big: the trash steps */
 	struct jg_partial_meta m = {url_t, JG_VALIDATOR_ETAG, "\"v\"", 0};
+	assert_int_equal(jg_store_name(&f->st, &tmp), 0);
 	assert_int_equal(jg_partial_link(&f->parts, f->st.dirfd, tmp.name, &m), 0);
 	jg_store_abort(&f->st, &tmp);
 	ev_run(f->loop, EVRUN_NOWAIT);

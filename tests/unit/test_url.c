@@ -106,7 +106,10 @@ static void test_encoded_host_reads_back_or_is_refused(void **state)
 	(void)state;
 	struct jg_url u;
 	char why[160];
-	const char *unstable[] = {"http://a%7Fb/x", "http://%300/x", "http://a%20b/x"};
+	/* libcurl skips slashes after the scheme's: the host is still
+	 * "a%7Fb" in the last one (fuzz_url found it). */
+	const char *unstable[] = {"http://a%7Fb/x", "http://%300/x", "http://a%20b/x",
+	                          "http:///a%7Fba%7Fb/"};
 	for (size_t i = 0; i < sizeof unstable / sizeof *unstable; i++) {
 		assert_int_equal(jg_url_parse(unstable[i], &u, why, sizeof why), JG_EURL);
 		assert_non_null(strstr(why, "host"));
@@ -121,6 +124,33 @@ static void test_encoded_host_reads_back_or_is_refused(void **state)
 	jg_url_fini(&u);
 }
 
+/* What a parse kept (the URL, its host:port key) gives its parts back. */
+static void test_parts_from_the_host_port_key(void **state)
+{
+	(void)state;
+	const char *urls[] = {"http://Example.ORG/a/b.txt", "https://h.test:8443/x?y=1",
+	                      "http://[::1]:8080/p", "http://127.0.0.1/", "http://u:pw@h.test/z",
+	                      "https://ex%61mple.org/"};
+	for (size_t i = 0; i < sizeof urls / sizeof *urls; i++) {
+		struct jg_url u, v;
+		char why[160], key[300];
+		assert_int_equal(jg_url_parse(urls[i], &u, why, sizeof why), JG_OK);
+		snprintf(key, sizeof key, "%s:%ld", u.host, u.port);
+		assert_int_equal(jg_url_from_host_port(u.url, key, &v), JG_OK);
+		assert_string_equal(v.url, u.url);
+		assert_string_equal(v.host, u.host);
+		assert_int_equal(v.port, u.port);
+		assert_int_equal(v.is_ip, u.is_ip);
+		assert_int_equal(v.is_https, u.is_https);
+		assert_null(v.basename);
+		jg_url_fini(&v);
+		jg_url_fini(&u);
+	}
+	struct jg_url w;
+	assert_int_equal(jg_url_from_host_port("http://h/", "h", &w), JG_EINVAL);
+	assert_int_equal(jg_url_from_host_port("http://h/", "h:", &w), JG_EINVAL);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -132,6 +162,7 @@ int main(void)
 		cmocka_unit_test(test_fragment_is_dropped),
 		cmocka_unit_test(test_basename_is_percent_decoded),
 		cmocka_unit_test(test_encoded_host_reads_back_or_is_refused),
+		cmocka_unit_test(test_parts_from_the_host_port_key),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();

@@ -233,27 +233,26 @@ static void put_field(struct line *l, const char *key, const char *value)
 {
 	if (!value)
 		return;
-	char *masked = jg_mask_secrets(value);
-	if (!masked) {
+	/* A password hides before an '@': without one there is none to mask
+	 * (and no copy to make, for most of a book's fields). */
+	int may_hide = strchr(value, '@') != NULL;
+	char *masked = may_hide ? jg_mask_secrets(value) : NULL;
+	if (may_hide && !masked) {
 		l->failed = 1;
 		return;
 	}
 	put(l, "\t", 1);
 	put(l, key, strlen(key));
 	put(l, "=", 1);
-	for (const char *p = masked; *p; p++) {
-		const char *esc = NULL;
-		switch (*p) {
-		case '\\': esc = "\\\\"; break;
-		case '\t': esc = "\\t"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		default: break;
-		}
-		if (esc)
-			put(l, esc, 2);
-		else
-			put(l, p, 1);
+	for (const char *p = masked ? masked : value; *p;) {
+		size_t plain = strcspn(p, "\\\t\n\r");
+		put(l, p, plain);
+		p += plain;
+		if (!*p)
+			break;
+		char esc[2] = {'\\', *p == '\t' ? 't' : *p == '\n' ? 'n' : *p == '\r' ? 'r' : '\\'};
+		put(l, esc, 2);
+		p++;
 	}
 	free(masked);
 }
@@ -272,6 +271,57 @@ static void put_i64(struct line *l, const char *key, int64_t v)
 	put_field(l, key, num);
 }
 
+/*
+ * Whole records, in one write(2), O_APPEND: a kill leaves at most the
+ * last line cut short, which the loader drops. 0, or -1 with errno.
+ */
+static int append(struct jg_mf_writer *w, const char *p, size_t n)
+{
+	ssize_t got = write(w->fd, p, n);
+	if (got == (ssize_t)n)
+		return 0;
+	if (got >= 0)
+		errno = ENOSPC;
+	return -1;
+}
+
+/* A record kept for the next jg_mf_flush(), which comes sooner when they
+ * pass JG_MF_HOLD_MAX bytes. 0, or -1 with errno. */
+static int hold(struct jg_mf_writer *w, const char *p, size_t n)
+{
+	if (w->held_len + n > JG_MF_HOLD_MAX && jg_mf_flush(w) < 0)
+		return -1;
+	if (n > JG_MF_HOLD_MAX)
+		return append(w, p, n);
+	if (!w->held && !(w->held = malloc(JG_MF_HOLD_MAX))) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(w->held + w->held_len, p, n);
+	w->held_len += n;
+	return 0;
+}
+
+int jg_mf_flush(struct jg_mf_writer *w)
+{
+	if (w->failed)
+		return -1;
+	if (!w->held_len)
+		return 0;
+	int rc = append(w, w->held, w->held_len);
+	w->held_len = 0;
+	if (rc < 0) {
+		w->failed = 1;
+		w->err = errno;
+	}
+	return rc;
+}
+
+void jg_mf_hold(struct jg_mf_writer *w)
+{
+	w->holding = 1;
+}
+
 /* Ends the line with "\t#" and the CRC-32 of all that precedes it. */
 static int line_write(struct jg_mf_writer *w, struct line *l)
 {
@@ -282,17 +332,10 @@ static int line_write(struct jg_mf_writer *w, struct line *l)
 	int rc = -1;
 	if (l->failed)
 		errno = ENOMEM;
-	else if (w->fd >= 0 && !w->failed) {
-		/* One write(2) per record, O_APPEND: a kill leaves at most the
-		 * last line cut short. */
-		ssize_t n = write(w->fd, l->buf, l->len);
-		if (n == (ssize_t)l->len)
-			rc = 0;
-		else if (n >= 0)
-			errno = ENOSPC;
-	} else {
+	else if (w->fd >= 0 && !w->failed)
+		rc = w->holding ? hold(w, l->buf, l->len) : append(w, l->buf, l->len);
+	else
 		errno = w->failed ? w->err : EBADF;
-	}
 	if (rc < 0 && !w->failed) {
 		w->failed = 1;
 		w->err = errno;
@@ -490,7 +533,8 @@ int jg_mf_write_seal(struct jg_mf_writer *w, const struct jg_mf_seal *s)
 	put_u64(&l, "distinct", s->distinct);
 	snprintf(crc, sizeof crc, "%08x", s->crc);
 	put_field(&l, "crc", crc);
-	return line_write(w, &l);
+	/* Out at once, with every record it covers. */
+	return line_write(w, &l) < 0 ? -1 : jg_mf_flush(w);
 }
 
 static int take_header(struct jg_manifest *m, struct fields *f)
@@ -744,7 +788,7 @@ int jg_mf_begin(struct jg_mf_writer *w, int jfd, const char *dir, char *why, siz
 
 int jg_mf_commit(struct jg_mf_writer *w, char *why, size_t why_len)
 {
-	if (w->failed) {
+	if (jg_mf_flush(w) < 0) {
 		snprintf(why, why_len, "%.300s/manifest.part: %s", w->dir, strerror(w->err));
 		return -1;
 	}
@@ -758,11 +802,16 @@ int jg_mf_commit(struct jg_mf_writer *w, char *why, size_t why_len)
 
 void jg_mf_close(struct jg_mf_writer *w)
 {
-	if (w->fd >= 0)
+	if (w->fd >= 0) {
+		jg_mf_flush(w);
 		close(w->fd);
+	}
+	free(w->held);
 	free(w->dir);
 	w->fd = -1;
 	w->dir = NULL;
+	w->held = NULL;
+	w->held_len = 0;
 }
 
 int jg_mf_seal_consistent(const struct jg_manifest *m)

@@ -4,8 +4,9 @@
  * fetches only what is missing, and `juggle merge` can combine shards.
  *
  * It is a journal, DIR/.juggle/manifest: one record per line, appended
- * with one write(2) each as books finish, each line ending in the CRC-32
- * of the line. A line cut short by a kill is detected and dropped; a line
+ * as books finish (a run's records of one loop iteration in one write(2),
+ * jg_mf_hold), each line ending in the CRC-32 of the line. A line cut
+ * short by a kill is detected and dropped; a line
  * that fails its check anywhere else means the file cannot be trusted, and
  * the run rebuilds from the files themselves. Each run starts by writing
  * a compacted copy (temporary file + rename), so the journal never grows
@@ -127,7 +128,13 @@ struct jg_mf_writer {
 	char *dir;                 /* DIR/.juggle, for messages */
 	int failed;                /* a write failed: errno in `err` */
 	int err;
+	int holding;               /* records wait for jg_mf_flush() */
+	char *held;                /* those records, JG_MF_HOLD_MAX bytes at most */
+	size_t held_len;
 };
+
+/* Records held at most before they are written anyway. */
+#define JG_MF_HOLD_MAX (64 * 1024)
 
 /*
  * Starts a fresh manifest in `jfd` (DIR/.juggle) under a temporary name;
@@ -136,7 +143,19 @@ struct jg_mf_writer {
 int jg_mf_begin(struct jg_mf_writer *w, int jfd, const char *dir, char *why, size_t why_len);
 int jg_mf_commit(struct jg_mf_writer *w, char *why, size_t why_len);
 void jg_mf_close(struct jg_mf_writer *w);
-/* Each writes one record; -1 on a write error (also kept in w->failed). */
+/*
+ * From now on records are held in memory and written together by
+ * jg_mf_flush(), which the caller calls once per loop iteration: one
+ * write(2) for all the books that finished in it, instead of one each.
+ * A kill loses the records held, no more: those of books whose files
+ * are saved (resume.h says what a rerun makes of a file without a
+ * record). jg_mf_commit(), jg_mf_close() and a seal write them first.
+ */
+void jg_mf_hold(struct jg_mf_writer *w);
+/* Writes the records held, in one write(2). 0, or -1 (w->failed). */
+int jg_mf_flush(struct jg_mf_writer *w);
+/* Each writes one record (held, when holding); -1 on a write error (also
+ * kept in w->failed). A seal is written at once, the records held before it. */
 int jg_mf_write_header(struct jg_mf_writer *w, const struct jg_manifest *m);
 int jg_mf_write_book(struct jg_mf_writer *w, const struct jg_mf_book *b);
 int jg_mf_write_input_error(struct jg_mf_writer *w, const struct jg_mf_input_error *e);

@@ -79,12 +79,12 @@ int jg_resume_open(struct jg_resume *r, const char *dir, unsigned count_flags, i
 /* A file's mtime in nanoseconds; saturated past the year 2262, where the
  * product no longer fits (a file dated 2300 is still compared exactly
  * with its own record, which saturates the same way). */
-static int64_t mtime_ns(const struct stat *st)
+static int64_t mtime_ns(const struct timespec *mtime)
 {
 	int64_t ns;
-	if (__builtin_mul_overflow((int64_t)st->st_mtim.tv_sec, (int64_t)1000000000, &ns) ||
-	    __builtin_add_overflow(ns, (int64_t)st->st_mtim.tv_nsec, &ns))
-		return st->st_mtim.tv_sec < 0 ? INT64_MIN : INT64_MAX;
+	if (__builtin_mul_overflow((int64_t)mtime->tv_sec, (int64_t)1000000000, &ns) ||
+	    __builtin_add_overflow(ns, (int64_t)mtime->tv_nsec, &ns))
+		return mtime->tv_sec < 0 ? INT64_MIN : INT64_MAX;
 	return ns;
 }
 
@@ -94,7 +94,7 @@ static int file_intact(const struct jg_resume *r, const struct jg_mf_book *b)
 {
 	struct stat st;
 	return fstatat(r->dirfd, b->file, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-	       (uint64_t)st.st_size == b->bytes && mtime_ns(&st) == b->mtime_ns;
+	       (uint64_t)st.st_size == b->bytes && mtime_ns(&st.st_mtim) == b->mtime_ns;
 }
 
 /* Loads the sealed snapshot when everything it covers still holds. */
@@ -257,6 +257,7 @@ int jg_resume_start(struct jg_resume *r, uint64_t accepted)
 		notice(r, "%s: cannot keep a manifest, this run could not be resumed", why);
 		return -1;
 	}
+	jg_mf_hold(&r->w); /* the compaction in a few writes, the run's records by iteration */
 	jg_mf_write_header(&r->w, &r->now);
 	for (size_t i = 0; i < r->now.n_input_errors; i++)
 		jg_mf_write_input_error(&r->w, &r->now.input_errors[i]);
@@ -319,7 +320,8 @@ static void warn_write_failed(struct jg_resume *r)
 }
 
 void jg_resume_book(struct jg_resume *r, const char *text, uint64_t index, struct jg_result *res,
-                    struct jg_word_count *top, char *words, size_t words_len)
+                    const struct timespec *mtime, struct jg_word_count *top, char *words,
+                    size_t words_len)
 {
 	if (res->err == JG_ECANCELED)
 		return;
@@ -346,8 +348,10 @@ void jg_resume_book(struct jg_resume *r, const char *text, uint64_t index, struc
 	jg_mf_book_from_result(&b, res, text, index);
 	if (b.ok) {
 		struct stat st;
-		if (fstatat(r->dirfd, b.file, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			b.mtime_ns = mtime_ns(&st);
+		if (mtime)
+			b.mtime_ns = mtime_ns(mtime);
+		else if (fstatat(r->dirfd, b.file, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			b.mtime_ns = mtime_ns(&st.st_mtim);
 		if (!ours)
 			r->saved++; /* else its earlier record was carried over */
 	} else if (ours && r->saved > 0) {
@@ -355,6 +359,14 @@ void jg_resume_book(struct jg_resume *r, const char *text, uint64_t index, struc
 	}
 	jg_mf_write_book(&r->w, &b);
 	free(b.top);
+	warn_write_failed(r);
+}
+
+void jg_resume_flush(struct jg_resume *r)
+{
+	if (!r->writing)
+		return;
+	jg_mf_flush(&r->w);
 	warn_write_failed(r);
 }
 

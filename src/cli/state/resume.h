@@ -21,6 +21,7 @@
 #include <ev.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "juggle.h"
 #include "manifest.h"
@@ -107,13 +108,26 @@ void jg_resume_drop_snapshot(struct jg_resume *r, const char *const *texts, size
 int jg_resume_start(struct jg_resume *r, uint64_t accepted);
 
 /*
- * A finished book: appends its record. A book kept from the earlier run
- * gets its recorded figures back (top words into `top`, 64 entries).
+ * A finished book: appends its record. `mtime` is its file's, when the
+ * session knew it (jg_session_result_mtime), NULL: the file is looked at.
+ * A book kept from the earlier run gets its recorded figures back (top
+ * words into `top`, 64 entries).
  */
 void jg_resume_book(struct jg_resume *r, const char *text, uint64_t index,
-                    struct jg_result *res, struct jg_word_count *top, char *words, size_t words_len);
+                    struct jg_result *res, const struct timespec *mtime,
+                    struct jg_word_count *top, char *words, size_t words_len);
 void jg_resume_input_error(struct jg_resume *r, const char *source, unsigned long line,
                            const char *text, const char *why);
+/*
+ * Writes the records of the books that finished since the last call, in
+ * one write(2): call it once per loop iteration (an ev_prepare). A kill
+ * loses what is not written yet: a rerun over the directory with the
+ * same list takes the saved files that have no record as this list's
+ * books (the table above), a rerun with another list leaves them be, as
+ * files that were there before it; a failure without its record is
+ * fetched again.
+ */
+void jg_resume_flush(struct jg_resume *r);
 
 /*
  * The pool is quiet (every book handed to it is counted and recorded;

@@ -15,9 +15,10 @@
 #include <unistd.h>
 
 /*
- * Temporary names are ".jg-PID-TOKEN-SERIAL.part": the leading dot keeps
- * them apart from final names (which never start with a dot), and the PID
- * lets a later run tell a dead process's leftovers from a live one's work.
+ * Temporary names, for the files that have one (store.h), are
+ * ".jg-PID-TOKEN-SERIAL.part": the leading dot keeps them apart from
+ * final names (which never start with a dot), and the PID lets a later
+ * run tell a dead process's leftovers from a live one's work.
  */
 static const char temp_prefix[] = ".jg-";
 static const char temp_suffix[] = ".part";
@@ -259,12 +260,90 @@ static void temp_name(struct jg_store *st, struct jg_store_temp *tmp)
 	         st->pid, st->token, st->serial++, temp_suffix);
 }
 
-int jg_store_begin(struct jg_store *st, struct jg_store_temp *tmp, char *why, size_t why_len)
+/* A new named temporary file: -1 with errno, or its descriptor. */
+static int open_named(struct jg_store *st, struct jg_store_temp *tmp)
 {
 	temp_name(st, tmp);
-	tmp->fd = openat(st->dirfd, tmp->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (tmp->fd < 0) {
+	return openat(st->dirfd, tmp->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+}
+
+/* A second name for the unnamed file `fd`, by the way `how` says. */
+static int link_fd(int how, int fd, int dirfd, const char *name)
+{
+	if (how == JG_TEMPS_FLINK)
+		return linkat(fd, "", dirfd, name, AT_EMPTY_PATH);
+	char path[40];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, path, dirfd, name, AT_SYMLINK_FOLLOW);
+}
+
+/*
+ * The store's first temporary file tells how they are made here: an
+ * O_TMPFILE one is given a temporary name by each way of linking in
+ * turn, and the first that works is the way. That file then goes on as
+ * a named one. 0 with tmp->fd set, or -1 with errno.
+ */
+static int learn_temps(struct jg_store *st, struct jg_store_temp *tmp)
+{
+	int fd = openat(st->dirfd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0644);
+	int how = JG_TEMPS_NAMED;
+	if (fd >= 0) {
+		temp_name(st, tmp);
+		if (link_fd(JG_TEMPS_FLINK, fd, st->dirfd, tmp->name) == 0)
+			how = JG_TEMPS_FLINK;
+		else if (link_fd(JG_TEMPS_PROC, fd, st->dirfd, tmp->name) == 0)
+			how = JG_TEMPS_PROC;
+		else
+			close(fd);
+	} else if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+		return -1; /* EMFILE, ENOSPC...: no answer to the question yet */
+	}
+	st->temps = how;
+	if (how == JG_TEMPS_NAMED)
+		fd = open_named(st, tmp);
+	tmp->fd = fd;
+	return fd < 0 ? -1 : 0;
+}
+
+/* Why a new temporary file could not be made. */
+static int begin_failed(const struct jg_store *st, const struct jg_store_temp *tmp, char *why,
+                        size_t why_len)
+{
+	if (tmp->name[0])
 		snprintf(why, why_len, "%s/%s: %s", st->dir, tmp->name, strerror(errno));
+	else
+		snprintf(why, why_len, "%s: cannot create a file: %s", st->dir, strerror(errno));
+	return -1;
+}
+
+int jg_store_begin(struct jg_store *st, struct jg_store_temp *tmp, char *why, size_t why_len)
+{
+	int how = st->temps;
+	tmp->fd = -1;
+	tmp->name[0] = '\0';
+	if (how == JG_TEMPS_UNKNOWN)
+		learn_temps(st, tmp);
+	else if (how == JG_TEMPS_NAMED)
+		tmp->fd = open_named(st, tmp);
+	else
+		tmp->fd = openat(st->dirfd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0644);
+	return tmp->fd < 0 ? begin_failed(st, tmp, why, why_len) : 0;
+}
+
+int jg_store_begin_named(struct jg_store *st, struct jg_store_temp *tmp, char *why,
+                         size_t why_len)
+{
+	tmp->fd = open_named(st, tmp);
+	return tmp->fd < 0 ? begin_failed(st, tmp, why, why_len) : 0;
+}
+
+int jg_store_name(struct jg_store *st, struct jg_store_temp *tmp)
+{
+	if (tmp->name[0])
+		return 0;
+	temp_name(st, tmp);
+	if (link_fd(st->temps, tmp->fd, st->dirfd, tmp->name) < 0) {
+		tmp->name[0] = '\0';
 		return -1;
 	}
 	return 0;
@@ -327,7 +406,8 @@ void jg_store_abort(struct jg_store *st, struct jg_store_temp *tmp)
 {
 	if (tmp->fd < 0)
 		return;
-	unlinkat(st->dirfd, tmp->name, 0);
+	if (tmp->name[0])
+		unlinkat(st->dirfd, tmp->name, 0);
 	if (st->trash)
 		jg_trash_add(st->trash, tmp->fd);
 	else
@@ -335,17 +415,55 @@ void jg_store_abort(struct jg_store *st, struct jg_store_temp *tmp)
 	tmp->fd = -1;
 }
 
-int jg_store_commit(struct jg_store *st, struct jg_store_temp *tmp, const char *name, char *why,
-                    size_t why_len)
+/* A named temporary file becomes `name`: closed, then renamed over it. */
+static int commit_named(struct jg_store *st, struct jg_store_temp *tmp, const char *name)
 {
 	int fd = tmp->fd;
 	tmp->fd = -1;
 	if (close(fd) < 0 || renameat(st->dirfd, tmp->name, st->dirfd, name) < 0) {
-		snprintf(why, why_len, "%s/%s: %s", st->dir, name, strerror(errno));
+		int err = errno;
 		unlinkat(st->dirfd, tmp->name, 0);
+		errno = err;
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * An unnamed one: linked under `name` while that is free (the usual
+ * case: one call, and linkat never replaces anything). A close that
+ * fails after the link (a filesystem that reports write errors only
+ * then) takes the name away again: the file may not be whole.
+ */
+static int commit_unnamed(struct jg_store *st, struct jg_store_temp *tmp, const char *name)
+{
+	if (link_fd(st->temps, tmp->fd, st->dirfd, name) < 0) {
+		int err = errno;
+		if (err == EEXIST && jg_store_name(st, tmp) == 0)
+			return commit_named(st, tmp, name);
+		close(tmp->fd);
+		tmp->fd = -1;
+		errno = err;
+		return -1;
+	}
+	int fd = tmp->fd;
+	tmp->fd = -1;
+	if (close(fd) < 0) {
+		int err = errno;
+		unlinkat(st->dirfd, name, 0);
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+int jg_store_commit(struct jg_store *st, struct jg_store_temp *tmp, const char *name, char *why,
+                    size_t why_len)
+{
+	int rc = tmp->name[0] ? commit_named(st, tmp, name) : commit_unnamed(st, tmp, name);
+	if (rc < 0)
+		snprintf(why, why_len, "%s/%s: %s", st->dir, name, strerror(errno));
+	return rc;
 }
 
 int jg_store_save(struct jg_store *st, const char *name, const void *buf, size_t len,

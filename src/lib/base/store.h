@@ -1,6 +1,9 @@
 /*
- * Where books go on disk: their names, and atomic saving (a temporary file
- * in the same directory, renamed to the final name only when complete).
+ * Where books go on disk: their names, and atomic saving. A book is
+ * written to a file with no name (O_TMPFILE) that is linked under its
+ * final name only when complete; where the filesystem refuses that, to a
+ * temporary name in the same directory, renamed when complete. Either
+ * way no final name ever shows a file that is not whole.
  */
 #ifndef JG_STORE_H
 #define JG_STORE_H
@@ -22,6 +25,21 @@ struct jg_trash;
  */
 size_t jg_store_sanitize(const char *seg, size_t len, char *out);
 
+/*
+ * How a store's temporary files are made, learnt from its first one:
+ * O_TMPFILE and a link by descriptor cost a directory entry less per book
+ * than a name created and then renamed (and a killed run leaves nothing
+ * behind), but not every filesystem has them (NFS, vfat, older FUSE).
+ */
+enum jg_store_temps {
+	JG_TEMPS_UNKNOWN = 0,  /* nothing made yet: O_TMPFILE is tried */
+	JG_TEMPS_FLINK,        /* O_TMPFILE, linked by linkat(fd, "", AT_EMPTY_PATH) */
+	JG_TEMPS_PROC,         /* O_TMPFILE, linked through /proc/self/fd/N (a
+	                          kernel before 6.10 allows AT_EMPTY_PATH only
+	                          with CAP_DAC_READ_SEARCH) */
+	JG_TEMPS_NAMED,        /* a temporary name, renamed: no O_TMPFILE here */
+};
+
 struct jg_store {
 	int dirfd;
 	int lock_fd;       /* DIR/.juggle/lock, flock()ed: -1 until jg_store_lock */
@@ -33,6 +51,8 @@ struct jg_store {
 	                      read once, not a getpid() per book */
 	struct jg_trash *trash; /* where aborted temporary files go; NULL: closed
 	                           at once (a worker may block, the loop not) */
+	_Atomic int temps;  /* enum jg_store_temps; a test may set it before the
+	                       first file to force a way */
 };
 
 /* juggle's own state in an output directory (a book's name never starts
@@ -78,14 +98,26 @@ int jg_store_open_book(struct jg_store *st, const char *name, uint64_t size, uin
  */
 int jg_store_list(struct jg_store *st, int (*fn)(void *ctx, const char *name), void *ctx);
 
-/* A file being written under a temporary name in the store's directory. */
+/* A file being written in the store's directory, not yet a book. */
 struct jg_store_temp {
 	int fd;            /* -1: none */
-	char name[64];
+	char name[64];     /* its temporary name; "": it has none (O_TMPFILE) */
 };
 
-/* Opens a new temporary file. 0, or -1 with `why` filled. */
+/* Opens a new temporary file (without a name where the filesystem allows).
+ * 0, or -1 with `why` filled. */
 int jg_store_begin(struct jg_store *st, struct jg_store_temp *tmp, char *why, size_t why_len);
+/* The same, always under a temporary name (for a file another thread may
+ * need to link elsewhere: it must not name the caller's struct itself). */
+int jg_store_begin_named(struct jg_store *st, struct jg_store_temp *tmp, char *why,
+                         size_t why_len);
+/*
+ * Gives a temporary file without a name a temporary name, for what needs
+ * one (a partial is a second name, base/partial.h); nothing when it has
+ * one. The caller owns `tmp` (no other thread may use it meanwhile).
+ * 0, or -1 with errno.
+ */
+int jg_store_name(struct jg_store *st, struct jg_store_temp *tmp);
 /*
  * Links `name` of directory `dirfd` (a regular file with no other name,
  * never a symlink) under a new temporary name and opens it there for
@@ -96,8 +128,12 @@ int jg_store_begin(struct jg_store *st, struct jg_store_temp *tmp, char *why, si
 int jg_store_begin_from(struct jg_store *st, struct jg_store_temp *tmp, int dirfd,
                         const char *name, uint64_t *size);
 /*
- * Closes the temporary file and renames it to `name`, the commit point.
- * 0, or -1 with `why` filled and the temporary file removed.
+ * The commit point: the temporary file becomes book `name` and is closed.
+ * One without a name is linked under `name` (where `name` is taken, by an
+ * earlier run's book or anything else, it gets a temporary name first and
+ * is renamed over it, so that it is replaced in one step); one with a
+ * name is renamed to it. 0, or -1 with `why` filled and the temporary
+ * file gone.
  */
 int jg_store_commit(struct jg_store *st, struct jg_store_temp *tmp, const char *name, char *why,
                     size_t why_len);

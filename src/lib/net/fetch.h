@@ -140,6 +140,7 @@ struct jg_fetch_config {
 	struct jg_store *store;   /* where bodies spill; borrowed, may be NULL */
 	uint64_t limit_rate;      /* bytes per second for all transfers; 0: none */
 	struct jg_partials *partials; /* where bodies are kept; borrowed, may be NULL */
+	unsigned max_connections; /* kept alive, in use or idle (0: curl's default) */
 };
 
 struct jg_fetch {
@@ -197,8 +198,10 @@ struct jg_fetch_cond {
  */
 struct jg_fetch_part {
 	const char *url;           /* the book's URL, its partial's key */
-	const char *sink_name;     /* the sink's temporary name in the store; NULL
-	                              without a sink */
+	struct jg_store_temp *sink; /* the sink's temporary file in the store,
+	                              NULL without a sink: borrowed until the
+	                              transfer is released (it may be given a
+	                              name, store.h, on the loop thread only) */
 	const struct jg_partial_found *have; /* the partial the sink holds; NULL: none */
 };
 

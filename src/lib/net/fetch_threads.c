@@ -241,6 +241,13 @@ static int threads_start(struct jg_fetch *f, struct jg_transfer *t)
 		snprintf(t->errbuf, sizeof t->errbuf, "out of memory");
 		return -1;
 	}
+	/* The job's file is the loop thread's: a body that may be kept gets
+	 * its temporary name now, the one the thread's copy links from. */
+	struct jg_range *r = &t->range;
+	if (r->sink_file && r->url && !r->sink_name &&
+	    jg_store_name(f->cfg.store, r->sink_file) == 0)
+		r->sink_name = strdup(r->sink_file->name); /* NULL: not kept */
+	r->sink_file = NULL;
 	task->work = *t;
 	task->work.threaded = 1;
 	task->owner = t;

@@ -54,6 +54,9 @@ struct jg_range {
 	char *url;                /* the book's URL, its partial's key; NULL: no
 	                             body of this transfer is ever kept */
 	char *sink_name;          /* the sink's temporary name in the store, or NULL */
+	struct jg_store_temp *sink_file; /* the job's sink, borrowed, for the loop
+	                             thread to name when it has no name; NULL
+	                             on an engine thread (sink_name it is) */
 	uint64_t from;            /* bytes of a partial in the sink: ask for the rest */
 	enum jg_validator have_kind;
 	char *have;               /* its validator, sent as If-Range */

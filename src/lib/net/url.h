@@ -21,6 +21,15 @@ struct jg_url {
  */
 int jg_url_parse(const char *text, struct jg_url *out, char *why, size_t why_len);
 void jg_url_fini(struct jg_url *u);
+/*
+ * The parts of `url`, a URL jg_url_parse() gave as out->url, from what
+ * was kept of that parse: `host_port`, its "host:port" as the session
+ * keys hosts ("%s:%ld" of out->host and out->port). No parse: a book's
+ * URL, parsed when it was added, need not be parsed again when it
+ * starts. basename is left NULL. JG_OK, JG_EINVAL (`host_port` has no
+ * port) or JG_ENOMEM.
+ */
+int jg_url_from_host_port(const char *url, const char *host_port, struct jg_url *out);
 
 /*
  * When `text` is a bare Project Gutenberg ebook number, writes the mirror's
