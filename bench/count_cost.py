@@ -55,8 +55,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from engines_common import KiB, fmt_duration, fmt_size, log, loud_failure  # noqa: E402
 from engines_runner import (Corpus, Runner, Servers, file_digest, first_line,  # noqa: E402
-                            kill_group, machine_info, raise_nofile_limit, read_juggle_report, tail,
-                            verify_output)
+                            kill_group, machine_info, raise_nofile_limit, read_juggle_report,
+                            remove_dead_work_dirs, tail, verify_output)
 
 SCENARIOS = ("kjv43", "bulk1000", "small5000")
 RUN_TIMEOUT_S = 180
@@ -84,24 +84,11 @@ class NginxSpec:
     kind = "nginx"
 
 
-def remove_dead_work_dirs(base):
-    """Work directories of drivers that were killed (SIGKILL skips atexit)."""
-    for name in os.listdir(base):
-        d = os.path.join(base, name)
-        if not name.startswith(WORK_PREFIX):
-            continue
-        try:
-            os.kill(int(open(os.path.join(d, "driver.pid")).read()), 0)
-        except ProcessLookupError:
-            shutil.rmtree(d, ignore_errors=True)
-        except (OSError, ValueError):
-            pass
-
 
 def make_work_dir(base):
     """In /tmp by default: the outputs land on /tmp's filesystem, where a
     user's would (--tmp /dev/shm puts them in memory instead)."""
-    remove_dead_work_dirs(base)
+    remove_dead_work_dirs(base, WORK_PREFIX)
     d = tempfile.mkdtemp(prefix=WORK_PREFIX, dir=base)
     os.chmod(d, 0o755)        # nginx's workers read the corpus
     with open(os.path.join(d, "driver.pid"), "w") as f:

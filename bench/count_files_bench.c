@@ -28,6 +28,7 @@
 
 #include "boilerplate.h"
 #include "charset.h"
+#include "median.h"
 #include "tokenize.h"
 #include "wordcount.h"
 
@@ -43,17 +44,6 @@ static double clock_s(clockid_t id)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static int load(const char *path, struct book *b)
 {

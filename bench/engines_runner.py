@@ -582,11 +582,11 @@ def raise_nofile_limit():
 WORK_PREFIX = "jg-engines."
 
 
-def remove_dead_work_dirs(base):
+def remove_dead_work_dirs(base, prefix=WORK_PREFIX):
     """Work directories of drivers that were killed (SIGKILL skips atexit)."""
     for name in os.listdir(base):
         d = os.path.join(base, name)
-        if not name.startswith(WORK_PREFIX):
+        if not name.startswith(prefix):
             continue
         try:
             pid = int(open(os.path.join(d, "driver.pid")).read())

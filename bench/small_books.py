@@ -34,12 +34,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from engines_runner import free_port  # noqa: E402
 
 
 def start_nginx(d, root, port):

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "charset.h"
+#include "median.h"
 #include "tokenize.h"
 
 static double clock_s(clockid_t id)
@@ -37,17 +38,6 @@ static double cpu_now(void)
 	return clock_s(CLOCK_PROCESS_CPUTIME_ID);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static char *load(const char *path, size_t *len)
 {
