@@ -13,30 +13,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
+bench_name=count_cost.sh
+. bench/packages.sh
 
-is_installed() {
-	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
-}
-
-# Build tools and libraries: the project's own list.
-if ! command -v meson >/dev/null || ! command -v ninja >/dev/null || ! command -v cc >/dev/null ||
-	! is_installed libcurl4-openssl-dev; then
-	scripts/deps.sh
-fi
-missing=()
-for p in nginx-light curl; do is_installed "$p" || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-	echo "count_cost.sh: installing ${missing[*]}" >&2
-	$sudo apt-get update -qq >/dev/null
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-		"${missing[@]}" >/dev/null
-	# The nginx package may start a system-wide server; the benchmark runs its own.
-	if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
-		$sudo systemctl stop nginx || true
-	fi
-fi
+install_build_deps
+install_packages nginx-light curl
 
 # A release build of only what the benchmark runs.
 if [ ! -f build-bench/build.ninja ]; then

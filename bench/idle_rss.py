@@ -20,12 +20,13 @@ srv = subprocess.Popen([server], stdout=subprocess.PIPE, text=True)
 port = int(srv.stdout.readline().split()[1])
 
 
-def peak(n):
+def run_all_at_once(port, paths):
+    """juggle --no-count with every path at once: (peak RSS KB, stall max s)."""
+    n = len(paths)
     with tempfile.TemporaryDirectory() as d:
         lst = os.path.join(d, "urls.txt")
         with open(lst, "w") as f:
-            for i in range(n):
-                f.write(f"http://127.0.0.1:{port}/gen/idle{n}-{i}.txt?size=4096&delay=1000\n")
+            f.writelines(f"http://127.0.0.1:{port}{p}\n" for p in paths)
         rep = os.path.join(d, "r.json")
         p = subprocess.run([juggle, "-q", "--no-count", "-j", str(n), "--per-host", str(n),
                             "-o", os.path.join(d, "t"), "--json", rep, "-i", lst],
@@ -35,6 +36,10 @@ def peak(n):
             r = json.load(f)
         assert r["totals"]["ok"] == n
         return r["process"]["max_rss_kb"], r["loop_stall"]["max_seconds"]
+
+
+def peak(n):
+    return run_all_at_once(port, [f"/gen/idle{n}-{i}.txt?size=4096&delay=1000" for i in range(n)])
 
 
 try:
@@ -49,29 +54,17 @@ print(f"per extra idle transfer: {(high - low) * 1024 / 7000 / 1000:.1f} KB")
 print("loop stall max (s):", {n: round(max(r[1] for r in v), 4) for n, v in res.items()})
 
 
-def slow_peak(build_juggle, n=500):
+def slow_peak(n=500):
     """n transfers of 100 KiB at 64 KiB/s each, all at once: peak RSS."""
     s = subprocess.Popen([server], stdout=subprocess.PIPE, text=True)
     p_ = int(s.stdout.readline().split()[1])
     try:
-        with tempfile.TemporaryDirectory() as d:
-            lst = os.path.join(d, "urls.txt")
-            with open(lst, "w") as f:
-                for i in range(n):
-                    f.write(f"http://127.0.0.1:{p_}/gen/slow{i}.txt?size=102400&rate=65536\n")
-            rep = os.path.join(d, "r.json")
-            p = subprocess.run([build_juggle, "-q", "--no-count", "-j", str(n), "--per-host",
-                                str(n), "-o", os.path.join(d, "t"), "--json", rep, "-i", lst],
-                               capture_output=True, text=True)
-            assert p.returncode == 0, p.stderr[-2000:]
-            with open(rep) as f:
-                r = json.load(f)
-            return r["process"]["max_rss_kb"], r["loop_stall"]["max_seconds"]
+        return run_all_at_once(p_, [f"/gen/slow{i}.txt?size=102400&rate=65536" for i in range(n)])
     finally:
         s.terminate()
 
 
-slow = [slow_peak(juggle) for _ in range(runs)]
+slow = [slow_peak() for _ in range(runs)]
 print(f"500 slow transfers (100 KiB at 64 KiB/s): peak RSS "
       f"{statistics.median(r[0] for r in slow) / 1024:.1f} MB, loop stall max "
       f"{max(r[1] for r in slow) * 1e3:.1f} ms (median of {runs})")

@@ -341,13 +341,10 @@ static int open_file(struct jg_job *job, struct jg_partial_found *have, int *fou
 	*found = job->no_partial ? 0
 	                         : jg_partial_take(js->partials, js->store, job->url, &job->file,
 	                                           have);
-	/* A thread of the threads engine may keep the body as a partial,
-	 * linked from a name it cannot give the job's file itself. */
-	int named = js->opt->engine == JG_ENGINE_THREADS && js->partials->enabled;
-	if (*found < 0 ||
-	    (!*found && js->streaming &&
-	     (named ? jg_store_begin_named(js->store, &job->file, why, sizeof why)
-	            : jg_store_begin(js->store, &job->file, why, sizeof why)) < 0)) {
+	/* (The threads engine names the file before a thread may need to
+	 * link it as a partial: fetch_threads.c.) */
+	if (*found < 0 || (!*found && js->streaming &&
+	                   jg_store_begin(js->store, &job->file, why, sizeof why) < 0)) {
 		if (out_of_descriptors(errno))
 			job_wait_for_descriptors(job);
 		else

@@ -330,13 +330,6 @@ int jg_store_begin(struct jg_store *st, struct jg_store_temp *tmp, char *why, si
 	return tmp->fd < 0 ? begin_failed(st, tmp, why, why_len) : 0;
 }
 
-int jg_store_begin_named(struct jg_store *st, struct jg_store_temp *tmp, char *why,
-                         size_t why_len)
-{
-	tmp->fd = open_named(st, tmp);
-	return tmp->fd < 0 ? begin_failed(st, tmp, why, why_len) : 0;
-}
-
 int jg_store_name(struct jg_store *st, struct jg_store_temp *tmp)
 {
 	if (tmp->name[0])

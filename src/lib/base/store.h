@@ -107,10 +107,6 @@ struct jg_store_temp {
 /* Opens a new temporary file (without a name where the filesystem allows).
  * 0, or -1 with `why` filled. */
 int jg_store_begin(struct jg_store *st, struct jg_store_temp *tmp, char *why, size_t why_len);
-/* The same, always under a temporary name (for a file another thread may
- * need to link elsewhere: it must not name the caller's struct itself). */
-int jg_store_begin_named(struct jg_store *st, struct jg_store_temp *tmp, char *why,
-                         size_t why_len);
 /*
  * Gives a temporary file without a name a temporary name, for what needs
  * one (a partial is a second name, base/partial.h); nothing when it has
