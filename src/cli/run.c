@@ -42,7 +42,7 @@ struct cli {
 	ev_timer checkpoint_timer;
 	int checkpointing;         /* counting is held until the pool is quiet */
 	struct jg_pool *pool;
-	int collected;
+	const struct jg_counts *collected; /* the pool's table, once whole */
 	struct jg_session *session;
 	struct jg_report report;
 	struct progress progress;
@@ -237,13 +237,19 @@ static void on_idle(struct jg_session *s, void *user)
 	ev_break(c->loop, EVBREAK_ONE);
 }
 
+/* The pool's table is whole: the loop stops, and the table is sealed and
+ * written once it has (a callback of the loop would hold it up). */
 static void on_counts(struct jg_pool *pool, const struct jg_counts *pool_counts, void *user)
 {
 	struct cli *c = user;
-	c->collected = 1;
+	c->collected = pool_counts;
 	ev_break(c->loop, EVBREAK_ONE);
+}
+
+static void write_counts(struct cli *c)
+{
 	/* The books kept from earlier runs are in the snapshot, not the pool. */
-	const struct jg_counts *counts = jg_resume_seal(&c->resume, pool_counts, 1);
+	const struct jg_counts *counts = jg_resume_seal(&c->resume, c->collected, 1);
 	if (!counts) {
 		c->write_failed = 1; /* the snapshot could not be sealed: said why */
 		return;
@@ -324,6 +330,8 @@ static void collect_counts(struct cli *c, struct ev_loop *loop)
 		return;
 	if (!c->collected)
 		ev_run(loop, 0);
+	if (c->collected)
+		write_counts(c);
 }
 
 /* Before the loop waits: the records of the books that finished in this

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "juggle.h"
+#include "counts.h"
 #include "wordcount.h"
 #include <unistd.h>
 
@@ -208,6 +209,107 @@ static void test_promote_keeps_every_word(void **state)
 	jg_wc_fini(&wc);
 }
 
+static void counts_add(struct jg_counts *c, const char *w, uint64_t n)
+{
+	assert_int_equal(jg_counts_add(c, w, strlen(w), jg_wc_hash(w, strlen(w)), n), 0);
+}
+
+/* Drained a few slots at a time (the pool's way over loop turns), a
+ * table ends up where one merge puts it, and the source is empty and
+ * fills again. */
+static void test_drain_in_steps_equals_merge(void **state)
+{
+	enum { N = 5000 };
+	const size_t steps[] = {1, 7, 2048, (size_t)-1};
+	for (size_t s = 0; s < sizeof steps / sizeof *steps; s++) {
+		struct jg_counts src, dst, want;
+		jg_counts_init(&src);
+		jg_counts_init(&dst);
+		jg_counts_init(&want);
+		char w[32];
+		for (int i = 0; i < N; i++) {
+			snprintf(w, sizeof w, "word%d", i);
+			counts_add(&src, w, (uint64_t)i % 13 + 1);
+			if (i % 3 == 0)
+				counts_add(&dst, w, 100);
+		}
+		assert_int_equal(jg_counts_merge(&want, &dst), JG_OK);
+		assert_int_equal(jg_counts_merge(&want, &src), JG_OK);
+		struct jg_counts_cursor at = {0, 0};
+		int rc, calls = 0;
+		do {
+			size_t budget = steps[s];
+			rc = jg_counts_drain(&dst, &src, &at, &budget);
+			assert_true(rc >= 0);
+			assert_true(rc == 1 || budget == 0); /* a call stops on its budget only */
+			calls++;
+		} while (rc == 0);
+		if (steps[s] == 1)
+			assert_true(calls > N);
+		assert_int_equal(jg_counts_distinct(&src), 0);
+		assert_int_equal(jg_counts_total(&src), 0);
+		assert_int_equal(jg_counts_distinct(&dst), N);
+		assert_int_equal(jg_counts_total(&dst), jg_counts_total(&want));
+		for (int i = 0; i < N; i++) {
+			snprintf(w, sizeof w, "word%d", i);
+			assert_int_equal(jg_counts_get(&dst, w), jg_counts_get(&want, w));
+			assert_int_equal(jg_counts_get(&src, w), 0);
+		}
+		counts_add(&src, "again", 2); /* emptied, not broken */
+		assert_int_equal(jg_counts_get(&src, "again"), 2);
+		jg_counts_fini(&src);
+		jg_counts_fini(&dst);
+		jg_counts_fini(&want);
+	}
+}
+
+/* Words in different shards still come out in one order. */
+static void test_top_and_tsv_across_shards(void **state)
+{
+	struct jg_counts *c = jg_counts_new();
+	assert_non_null(c);
+	char w[16];
+	for (int i = 0; i < 300; i++) {
+		snprintf(w, sizeof w, "w%03d", i);
+		counts_add(c, w, (uint64_t)(i % 50) + 1);
+	}
+	struct jg_word_count top[4];
+	assert_int_equal(jg_counts_top(c, 4, top), 4);
+	assert_string_equal(top[0].word, "w049");
+	assert_string_equal(top[1].word, "w099");
+	assert_string_equal(top[2].word, "w149");
+	assert_string_equal(top[3].word, "w199");
+	assert_int_equal(top[3].count, 50);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_int_equal(jg_counts_write_tsv_fd(c, fileno(f)), JG_EINVAL); /* no fd: memstream */
+	fclose(f);
+	free(buf);
+	char path[] = "/tmp/jg-test-shards-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(jg_counts_write_tsv_fd(c, fd), JG_OK);
+	close(fd);
+	f = fopen(path, "r");
+	char line[64], prev[64] = "";
+	unsigned long prev_count = ~0ul;
+	int lines = 0;
+	while (fgets(line, sizeof line, f)) {
+		char word[32];
+		unsigned long n;
+		assert_int_equal(sscanf(line, "%31[^\t]\t%lu", word, &n), 2);
+		assert_true(n < prev_count || (n == prev_count && strcmp(prev, word) < 0));
+		prev_count = n;
+		snprintf(prev, sizeof prev, "%s", word);
+		lines++;
+	}
+	fclose(f);
+	unlink(path);
+	assert_int_equal(lines, 300);
+	jg_counts_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +320,8 @@ int main(void)
 		cmocka_unit_test(test_hash_of_halves_is_hash_of_bytes),
 		cmocka_unit_test(test_lengths_prefixes_and_nul),
 		cmocka_unit_test(test_promote_keeps_every_word),
+		cmocka_unit_test(test_drain_in_steps_equals_merge),
+		cmocka_unit_test(test_top_and_tsv_across_shards),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

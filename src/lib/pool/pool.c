@@ -3,6 +3,7 @@
 #include "charset.h"
 #include "counts.h"
 #include "proto.h"
+#include "stall.h"
 #include "worker.h"
 
 #include <assert.h>
@@ -63,7 +64,13 @@ struct worker {
 	size_t in_len, in_cap;
 	uint32_t fly_head, fly_tail;   /* sent, not answered: in order */
 	uint32_t answered;             /* answered, counts not yet merged */
-	struct jg_wordcount staging;   /* a table arriving in chunks */
+	struct jg_counts staging;      /* a table arriving in chunks */
+	/* A whole table going into the pool's, a step per loop iteration.
+	 * The pool's, not the process's: it merges on if the worker dies. */
+	struct jg_counts merging;
+	struct jg_counts_cursor merge_at;
+	int merge_pending;
+	int backlog;                   /* whole frames wait in `in`; reading stopped */
 	int flushing;
 	int write_broken;              /* EPIPE: wait for EOF on the read side */
 	unsigned generation;           /* bumped at each death */
@@ -84,6 +91,10 @@ struct jg_pool {
 	size_t n_dead, cap_dead;
 	int dispatching;              /* worker_dead() calls on the stack */
 	struct jg_counts counts;
+	ev_prepare table_work;        /* tables merged and frames read, a step a turn */
+	ev_idle table_more;           /* keeps the loop from waiting meanwhile */
+	unsigned turn;                /* the loop iteration turn_took is of */
+	size_t turn_took, most_in_a_turn; /* table entries taken in */
 	jg_counts_cb collect_cb;
 	void *collect_user;
 };
@@ -264,6 +275,8 @@ fail:
 }
 
 static void on_read(struct ev_loop *loop, ev_io *io, int revents);
+static void on_table_work(struct ev_loop *loop, ev_prepare *wp, int revents);
+static void on_table_more(struct ev_loop *loop, ev_idle *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *io, int revents);
 
 static void watch(struct worker *w)
@@ -298,17 +311,21 @@ static int pool_new(struct jg_pool **out, unsigned workers, const char *helper, 
 	}
 	p->free_rec = NONE;
 	p->forced_exec = helper != NULL;
+	ev_prepare_init(&p->table_work, on_table_work);
+	p->table_work.data = p;
+	ev_idle_init(&p->table_more, on_table_more);
 	/* A write to a dead worker's pipe must fail with EPIPE, not kill the
 	 * process: ignore SIGPIPE unless the program chose a handler. */
 	struct sigaction sa;
 	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
 		signal(SIGPIPE, SIG_IGN);
-	jg_wc_init(&p->counts.wc);
+	jg_counts_init(&p->counts);
 	for (unsigned i = 0; i < workers; i++) {
 		struct worker *w = &p->w[i];
 		w->p = p;
 		w->fly_head = w->fly_tail = w->answered = NONE;
-		jg_wc_init(&w->staging);
+		jg_counts_init(&w->staging);
+		jg_counts_init(&w->merging);
 		p->n = i + 1;
 		if (spawn(w, why, sizeof why) < 0) {
 			jg_pool_free(p);
@@ -419,16 +436,21 @@ JG_EXPORT void jg_pool_free(struct jg_pool *p)
 		close_worker(&p->w[i]);
 	reap(p, 1);
 	free(p->dead);
+	if (p->loop) {
+		ev_prepare_stop(p->loop, &p->table_work);
+		ev_idle_stop(p->loop, &p->table_more);
+	}
 	for (unsigned i = 0; i < p->n; i++) {
 		free(p->w[i].in);
-		jg_wc_fini(&p->w[i].staging);
+		jg_counts_fini(&p->w[i].staging);
+		jg_counts_fini(&p->w[i].merging);
 	}
 	for (uint32_t i = 0; i < p->n_rec; i++)
 		if (p->rec[i].state != REC_FREE)
 			record_free(p, i);
 	free(p->rec);
 	free(p->w);
-	jg_wc_fini(&p->counts.wc);
+	jg_counts_fini(&p->counts);
 	free(p->helper);
 	free(p);
 }
@@ -681,19 +703,72 @@ static int handle_result(struct worker *w, const struct jg_frame_header *h, cons
 	return 0;
 }
 
-static int stage_word(void *ctx, const char *word, size_t len, uint64_t count)
+/* What the loop spends on tables, by iteration: tests keep it bounded. */
+static void took(struct jg_pool *p, size_t entries)
 {
-	struct jg_wordcount *staging = ctx;
-	return jg_wc_add(staging, word, len, jg_wc_hash(word, len), count);
+	unsigned turn = ev_iteration(p->loop);
+	if (turn != p->turn) {
+		p->turn = turn;
+		p->turn_took = 0;
+	}
+	p->turn_took += entries;
+	if (p->turn_took > p->most_in_a_turn)
+		p->most_in_a_turn = p->turn_took;
 }
 
-/* A whole table arrived: its books' counts are now the pool's. */
+static int stage_word(void *ctx, const char *word, size_t len, uint64_t count)
+{
+	struct worker *w = ctx;
+	took(w->p, 1);
+	return jg_counts_add(&w->staging, word, len, jg_wc_hash(word, len), count);
+}
+
+/*
+ * Slots of a table merged at a time, between looks at the clock: some
+ * 50 µs of work. A turn merges at least one such step, so a busy loop
+ * still gets through a table.
+ */
+enum { MERGE_STEP = 2048 };
+
+/* 1 when `w`'s table is all in the pool's, 0 when more is left. */
+static int merge_some(struct worker *w)
+{
+	struct jg_pool *p = w->p;
+	do {
+		size_t budget = MERGE_STEP;
+		int rc = jg_counts_drain(&p->counts, &w->merging, &w->merge_at, &budget);
+		took(p, MERGE_STEP - budget);
+		if (rc < 0)
+			return 0; /* out of memory: the next turn tries the same word again */
+		if (rc > 0) {
+			w->merge_pending = 0;
+			return 1;
+		}
+	} while (!jg_slice_spent(p->loop));
+	return 0;
+}
+
+static void start_table_work(struct jg_pool *p)
+{
+	if (!ev_is_active(&p->table_work))
+		ev_prepare_start(p->loop, &p->table_work);
+}
+
+/*
+ * A whole table arrived: its books' counts are the pool's from now on,
+ * whatever becomes of the worker, and go into the pool's table over the
+ * next turns. Its books are done with.
+ */
 static int handle_table_end(struct worker *w)
 {
 	struct jg_pool *p = w->p;
-	if (jg_wc_merge(&p->counts.wc, &w->staging) < 0)
-		return -1;
-	jg_wc_clear(&w->staging);
+	struct jg_counts whole = w->staging;
+	w->staging = w->merging; /* drained: empty, its memory kept */
+	w->merging = whole;
+	w->merge_at = (struct jg_counts_cursor){0, 0};
+	w->merge_pending = 1;
+	if (!merge_some(w))
+		start_table_work(p);
 	while (w->answered != NONE) {
 		uint32_t i = w->answered;
 		w->answered = p->rec[i].next;
@@ -707,7 +782,7 @@ static int handle_frame(struct worker *w, const struct jg_frame_header *h, const
 {
 	switch (h->type) {
 	case JG_FRAME_RESULT: return handle_result(w, h, payload);
-	case JG_FRAME_TABLE: return jg_msg_table_decode(payload, h->length, stage_word, &w->staging);
+	case JG_FRAME_TABLE: return jg_msg_table_decode(payload, h->length, stage_word, w);
 	case JG_FRAME_TABLE_END: return handle_table_end(w);
 	default: return -1;
 	}
@@ -716,19 +791,31 @@ static int handle_frame(struct worker *w, const struct jg_frame_header *h, const
 /*
  * Handles the whole frames buffered from `w`. 0 when done, 1 when the
  * worker died meanwhile (a callback's write found its pipe closed: its
- * buffer now belongs to a new process), -1 on a malformed frame.
+ * buffer now belongs to a new process), 2 when the rest waits for a later
+ * turn, -1 on a malformed frame. Answers are handled as they come; a
+ * table's frames, some thousands of words each, one at least and then
+ * while the slice lasts, and its end once the table before it is merged.
  */
 static int parse_input(struct worker *w)
 {
 	size_t off = 0;
-	unsigned generation = w->generation;
+	unsigned generation = w->generation, tables = 0;
+	int rc = 0;
 	for (;;) {
 		struct jg_frame_header h;
-		int rc = jg_frame_decode_header(w->in + off, w->in_len - off, &h);
-		if (rc < 0)
+		int got = jg_frame_decode_header(w->in + off, w->in_len - off, &h);
+		if (got < 0)
 			return -1;
-		if (rc == 0 || w->in_len - off - JG_FRAME_HEADER < h.length)
+		if (got == 0 || w->in_len - off - JG_FRAME_HEADER < h.length)
 			break;
+		if (h.type == JG_FRAME_TABLE || h.type == JG_FRAME_TABLE_END) {
+			if ((tables && jg_slice_spent(w->p->loop)) ||
+			    (h.type == JG_FRAME_TABLE_END && w->merge_pending)) {
+				rc = 2;
+				break;
+			}
+			tables++;
+		}
 		if (handle_frame(w, &h, w->in + off + JG_FRAME_HEADER) < 0)
 			return -1;
 		off += JG_FRAME_HEADER + h.length;
@@ -737,7 +824,54 @@ static int parse_input(struct worker *w)
 	}
 	memmove(w->in, w->in + off, w->in_len - off);
 	w->in_len -= off;
-	return 0;
+	return rc;
+}
+
+/* Frames wait in `w->in`: no more is read from its pipe (the worker
+ * waits on it) until they are handled, in a later turn. */
+static void hold_input(struct worker *w)
+{
+	w->backlog = 1;
+	ev_io_stop(w->p->loop, &w->rd);
+	start_table_work(w->p);
+}
+
+/*
+ * Before the loop waits: the tables' work left over from this turn and
+ * earlier ones, a step for each worker at least, then while the slice
+ * lasts.
+ */
+static void on_table_work(struct ev_loop *loop, ev_prepare *wp, int revents)
+{
+	struct jg_pool *p = wp->data;
+	int more = 0;
+	for (unsigned i = 0; i < p->n; i++) {
+		struct worker *w = &p->w[i];
+		if (w->merge_pending && !merge_some(w))
+			continue;
+		if (!w->backlog)
+			continue;
+		int rc = parse_input(w); /* may end a table: merge_pending again */
+		if (rc < 0) {
+			worker_dead(w);
+		} else if (rc == 0) {
+			w->backlog = 0;
+			ev_io_start(loop, &w->rd); /* and what the pipe holds */
+		}
+	}
+	for (unsigned i = 0; i < p->n; i++)
+		more |= p->w[i].merge_pending || p->w[i].backlog;
+	if (more)
+		ev_idle_start(loop, &p->table_more);
+	else
+		ev_prepare_stop(loop, wp);
+	check_collect(p);
+}
+
+static void on_table_more(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	/* Only there to keep the loop from waiting while work is left. */
+	ev_idle_stop(loop, w);
 }
 
 static void on_read(struct ev_loop *loop, ev_io *io, int revents)
@@ -769,6 +903,8 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 			worker_dead(w);
 			return;
 		}
+		if (rc == 2)
+			hold_input(w);
 		if (rc > 0)
 			break;
 		if ((size_t)n < READ_CHUNK)
@@ -788,9 +924,10 @@ static void worker_dead(struct worker *w)
 	p->dispatching++;
 	close_worker(w);
 	w->in_len = 0;
+	w->backlog = 0;
 	w->outstanding = 0;
 	w->flushing = 0;
-	jg_wc_clear(&w->staging); /* a torn table is dropped whole */
+	jg_counts_clear(&w->staging); /* a torn table is dropped whole */
 	/* Its running table died with it: answered books are counted again. */
 	uint32_t again = NONE, last = NONE;
 	while (w->answered != NONE) {
@@ -855,6 +992,8 @@ static void check_collect(struct jg_pool *p)
 	int busy = 0;
 	for (unsigned i = 0; i < p->n; i++) {
 		struct worker *w = &p->w[i];
+		if (w->merge_pending || w->backlog)
+			busy = 1; /* a table on its way into the pool's */
 		if (!w->alive || (w->fly_head == NONE && w->answered == NONE))
 			continue;
 		busy = 1;
@@ -901,6 +1040,11 @@ size_t jg_pool_pids(const struct jg_pool *p, pid_t *out, size_t max)
 		if (p->w[i].alive)
 			out[n++] = p->w[i].pid;
 	return n;
+}
+
+size_t jg_pool_most_in_a_turn(const struct jg_pool *p)
+{
+	return p->most_in_a_turn;
 }
 
 JG_EXPORT unsigned jg_pool_restarts(const struct jg_pool *p)

@@ -72,5 +72,8 @@ uint64_t jg_pool_held(const struct jg_pool *p);
 void jg_pool_forget(struct jg_pool *p, void *user, void (*fn)(void *user, uint64_t cookie));
 /* For tests and stats: the workers' current PIDs. */
 size_t jg_pool_pids(const struct jg_pool *p, pid_t *out, size_t max);
+/* For tests: the most table entries (words of the workers' tables, slots
+ * merged into the pool's) the loop took in within one iteration. */
+size_t jg_pool_most_in_a_turn(const struct jg_pool *p);
 
 #endif

@@ -9,11 +9,60 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A shard's first table: 64 slots, 2 KiB; all 64 of them make 128 KiB. */
+enum { SHARD_FIRST_SLOTS = 64 };
+
+void jg_counts_init(struct jg_counts *c)
+{
+	for (unsigned i = 0; i < JG_COUNTS_SHARDS; i++) {
+		jg_wc_init(&c->shard[i]);
+		c->shard[i].first_slots = SHARD_FIRST_SLOTS;
+	}
+}
+
+void jg_counts_fini(struct jg_counts *c)
+{
+	for (unsigned i = 0; i < JG_COUNTS_SHARDS; i++)
+		jg_wc_fini(&c->shard[i]);
+}
+
+void jg_counts_clear(struct jg_counts *c)
+{
+	for (unsigned i = 0; i < JG_COUNTS_SHARDS; i++)
+		if (c->shard[i].distinct)
+			jg_wc_clear(&c->shard[i]);
+}
+
+int jg_counts_add(struct jg_counts *c, const char *word, size_t len, uint32_t hash, uint64_t n)
+{
+	return jg_wc_add(jg_counts_shard(c, hash), word, len, hash, n);
+}
+
+int jg_counts_drain(struct jg_counts *dst, struct jg_counts *src, struct jg_counts_cursor *at,
+                    size_t *budget)
+{
+	for (; at->shard < JG_COUNTS_SHARDS; at->shard++, at->slot = 0) {
+		struct jg_wordcount *from = &src->shard[at->shard];
+		struct jg_wordcount *to = &dst->shard[at->shard];
+		for (; from->distinct && at->slot <= from->mask; at->slot++) {
+			if (*budget == 0)
+				return 0;
+			--*budget;
+			const struct jg_word *e = &from->slots[at->slot];
+			if (e->word && jg_wc_add(to, e->word, e->len, e->hash, e->count) < 0)
+				return -1;
+		}
+		if (from->distinct)
+			jg_wc_clear(from);
+	}
+	return 1;
+}
+
 JG_EXPORT struct jg_counts *jg_counts_new(void)
 {
-	struct jg_counts *c = calloc(1, sizeof *c);
+	struct jg_counts *c = malloc(sizeof *c);
 	if (c)
-		jg_wc_init(&c->wc);
+		jg_counts_init(c);
 	return c;
 }
 
@@ -21,31 +70,42 @@ JG_EXPORT void jg_counts_free(struct jg_counts *c)
 {
 	if (!c)
 		return;
-	jg_wc_fini(&c->wc);
+	jg_counts_fini(c);
 	free(c);
 }
 
 JG_EXPORT uint64_t jg_counts_total(const struct jg_counts *c)
 {
-	return c->wc.total;
+	uint64_t total = 0;
+	for (unsigned i = 0; i < JG_COUNTS_SHARDS; i++)
+		total += c->shard[i].total;
+	return total;
 }
 
 JG_EXPORT uint64_t jg_counts_distinct(const struct jg_counts *c)
 {
-	return c->wc.distinct;
+	uint64_t distinct = 0;
+	for (unsigned i = 0; i < JG_COUNTS_SHARDS; i++)
+		distinct += c->shard[i].distinct;
+	return distinct;
 }
 
 JG_EXPORT uint64_t jg_counts_get(const struct jg_counts *c, const char *word)
 {
-	return jg_wc_get(&c->wc, word, strlen(word));
+	size_t len = strlen(word);
+	return jg_wc_get(jg_counts_shard((struct jg_counts *)c, jg_wc_hash(word, len)), word, len);
 }
 
 JG_EXPORT int jg_counts_merge(struct jg_counts *dst, const struct jg_counts *src)
 {
 	/* No word's count exceeds the total: a sum that fits fits for all. */
-	if (dst->wc.total + src->wc.total < dst->wc.total)
+	uint64_t have = jg_counts_total(dst);
+	if (have + jg_counts_total(src) < have)
 		return JG_EINVAL;
-	return jg_wc_merge(&dst->wc, &src->wc) < 0 ? JG_ENOMEM : JG_OK;
+	for (unsigned i = 0; i < JG_COUNTS_SHARDS; i++)
+		if (jg_wc_merge(&dst->shard[i], &src->shard[i]) < 0)
+			return JG_ENOMEM;
+	return JG_OK;
 }
 
 JG_EXPORT size_t jg_counts_top(const struct jg_counts *c, size_t n, struct jg_word_count *out)
@@ -53,7 +113,7 @@ JG_EXPORT size_t jg_counts_top(const struct jg_counts *c, size_t n, struct jg_wo
 	const struct jg_word **top = malloc((n ? n : 1) * sizeof *top);
 	if (!top)
 		return 0;
-	size_t got = jg_wc_top(&c->wc, n, top);
+	size_t got = jg_wc_top_of(c->shard, JG_COUNTS_SHARDS, n, top);
 	for (size_t i = 0; i < got; i++) {
 		out[i].word = top[i]->word;
 		out[i].count = top[i]->count;
@@ -92,7 +152,7 @@ JG_EXPORT int jg_counts_write_tsv_fd(const struct jg_counts *c, int fd)
 		errno = saved;
 		return saved == ENOMEM ? JG_ENOMEM : JG_EIO;
 	}
-	int rc = jg_wc_write_tsv(&c->wc, f);
+	int rc = jg_wc_write_tsv_of(c->shard, JG_COUNTS_SHARDS, f);
 	int saved = errno;
 	if (fclose(f) != 0 && rc == 0) {
 		rc = -1;
@@ -109,7 +169,7 @@ JG_EXPORT int jg_counts_write_tsv_at(const struct jg_counts *c, int dirfd, const
 	if (fd < 0)
 		return JG_EIO;
 	FILE *f = fdopen(fd, "w");
-	int rc = f ? jg_wc_write_tsv(&c->wc, f) : -1;
+	int rc = f ? jg_wc_write_tsv_of(c->shard, JG_COUNTS_SHARDS, f) : -1;
 	if (!f)
 		close(fd);
 	else if (fclose(f) != 0)
@@ -219,6 +279,7 @@ static int read_tsv(struct jg_counts *c, FILE *f, const char *path, char *errbuf
 	ssize_t got;
 	unsigned long no = 0;
 	int rc = JG_OK;
+	uint64_t total = jg_counts_total(c);
 	while ((got = getline(&line, &cap, f)) > 0) {
 		no++;
 		size_t len = (size_t)got;
@@ -237,14 +298,15 @@ static int read_tsv(struct jg_counts *c, FILE *f, const char *path, char *errbuf
 				snprintf(errbuf, JG_ERRBUF_SIZE, "%.180s:%lu: not a word<TAB>count line", path, no);
 			break;
 		}
-		if (c->wc.total + count < c->wc.total) {
+		if (total + count < total) {
 			rc = JG_EIO;
 			if (errbuf)
 				snprintf(errbuf, JG_ERRBUF_SIZE, "%.180s:%lu: the counts add up past 2^64", path,
 				         no);
 			break;
 		}
-		if (jg_wc_add(&c->wc, word, wlen, jg_wc_hash(word, wlen), count) < 0) {
+		total += count;
+		if (jg_counts_add(c, word, wlen, jg_wc_hash(word, wlen), count) < 0) {
 			rc = JG_ENOMEM;
 			if (errbuf)
 				snprintf(errbuf, JG_ERRBUF_SIZE, "out of memory");

@@ -9,7 +9,7 @@
  * stored word of 9 to 16 bytes read as one 64-bit value (jg_wc_is16); a
  * short word costs what strndup's len + 1 would, rounded up to 8.
  */
-enum { KEYS_CHUNK = 1 << 20 };
+enum { KEYS_FIRST = 16 << 10, KEYS_CHUNK = 1 << 20 };
 
 struct jg_keys {
 	struct jg_keys *next;
@@ -32,7 +32,11 @@ static const char *keys_add(struct jg_wordcount *wc, const char *word, size_t le
 	size_t need = (len + 8) & ~(size_t)7;
 	struct jg_keys *k = wc->keys;
 	if (!k || k->size - k->used < need) {
-		size_t size = need > KEYS_CHUNK ? need : KEYS_CHUNK;
+		/* Doubling from 16 KiB: a sharded table's 64 parts each start
+		 * small, and a big table soon takes 1 MiB at a time. */
+		size_t size = !k ? KEYS_FIRST : k->size < KEYS_CHUNK ? 2 * k->size : KEYS_CHUNK;
+		if (size < need)
+			size = need;
 		k = malloc(sizeof *k + size);
 		if (!k)
 			return NULL;
@@ -64,15 +68,24 @@ void jg_wc_clear(struct jg_wordcount *wc)
 {
 	if (wc->slots)
 		memset(wc->slots, 0, (wc->mask + 1) * sizeof *wc->slots);
-	keys_free(wc->keys);
-	wc->keys = NULL;
+	/* The newest chunk, the largest, is kept for the next words: a table
+	 * cleared and filled again (a worker's per book, the pool's staging
+	 * per table) does not give its memory back and fault it in again. */
+	if (wc->keys && wc->keys->size <= KEYS_CHUNK) {
+		keys_free(wc->keys->next);
+		wc->keys->next = NULL;
+		wc->keys->used = 0;
+	} else {
+		keys_free(wc->keys); /* one huge word's: not kept */
+		wc->keys = NULL;
+	}
 	wc->distinct = 0;
 	wc->total = 0;
 }
 
 static int grow(struct jg_wordcount *wc)
 {
-	size_t n = wc->slots ? (wc->mask + 1) * 2 : 1024;
+	size_t n = wc->slots ? (wc->mask + 1) * 2 : wc->first_slots ? wc->first_slots : 1024;
 	struct jg_word *slots = calloc(n, sizeof *slots);
 	if (!slots)
 		return -1;
@@ -156,34 +169,54 @@ static int compare_ptr(const void *a, const void *b)
 }
 
 /* Keeps the best `n` in `out[0..n)` by insertion: n is small (a top 10). */
-size_t jg_wc_top(const struct jg_wordcount *wc, size_t n, const struct jg_word **out)
+size_t jg_wc_top_of(const struct jg_wordcount *tables, size_t n_tables, size_t n,
+                    const struct jg_word **out)
 {
 	size_t have = 0;
-	for (size_t i = 0; n && wc->slots && i <= wc->mask; i++) {
-		const struct jg_word *e = &wc->slots[i];
-		if (!e->word)
-			continue;
-		if (have == n && jg_wc_compare(e, out[n - 1]) >= 0)
-			continue;
-		size_t j = have < n ? have++ : n - 1;
-		while (j > 0 && jg_wc_compare(e, out[j - 1]) < 0) {
-			out[j] = out[j - 1];
-			j--;
+	for (size_t t = 0; t < n_tables; t++) {
+		const struct jg_wordcount *wc = &tables[t];
+		for (size_t i = 0; n && wc->slots && i <= wc->mask; i++) {
+			const struct jg_word *e = &wc->slots[i];
+			if (!e->word)
+				continue;
+			if (have == n && jg_wc_compare(e, out[n - 1]) >= 0)
+				continue;
+			size_t j = have < n ? have++ : n - 1;
+			while (j > 0 && jg_wc_compare(e, out[j - 1]) < 0) {
+				out[j] = out[j - 1];
+				j--;
+			}
+			out[j] = e;
 		}
-		out[j] = e;
 	}
 	return have;
 }
 
+size_t jg_wc_top(const struct jg_wordcount *wc, size_t n, const struct jg_word **out)
+{
+	return jg_wc_top_of(wc, 1, n, out);
+}
+
 int jg_wc_write_tsv(const struct jg_wordcount *wc, FILE *f)
 {
-	const struct jg_word **all = malloc((wc->distinct ? wc->distinct : 1) * sizeof *all);
+	return jg_wc_write_tsv_of(wc, 1, f);
+}
+
+int jg_wc_write_tsv_of(const struct jg_wordcount *tables, size_t n_tables, FILE *f)
+{
+	size_t distinct = 0;
+	for (size_t t = 0; t < n_tables; t++)
+		distinct += tables[t].distinct;
+	const struct jg_word **all = malloc((distinct ? distinct : 1) * sizeof *all);
 	if (!all)
 		return -1;
 	size_t n = 0;
-	for (size_t i = 0; wc->slots && i <= wc->mask; i++)
-		if (wc->slots[i].word)
-			all[n++] = &wc->slots[i];
+	for (size_t t = 0; t < n_tables; t++) {
+		const struct jg_wordcount *wc = &tables[t];
+		for (size_t i = 0; wc->slots && i <= wc->mask; i++)
+			if (wc->slots[i].word)
+				all[n++] = &wc->slots[i];
+	}
 	qsort(all, n, sizeof *all, compare_ptr);
 	for (size_t i = 0; i < n; i++) {
 		/* By length: a whitespace-split word may hold a NUL byte. */

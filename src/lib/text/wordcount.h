@@ -35,6 +35,7 @@ struct jg_wordcount {
 	size_t distinct;
 	uint64_t total;
 	struct jg_keys *keys;    /* chunks the words are stored in */
+	size_t first_slots;      /* the first table's size, a power of 2 (0: 1024) */
 };
 
 /*
@@ -269,8 +270,14 @@ int jg_wc_merge(struct jg_wordcount *dst, const struct jg_wordcount *src);
  * (bytewise), into `out` (pointers into the table). Returns how many.
  */
 size_t jg_wc_top(const struct jg_wordcount *wc, size_t n, const struct jg_word **out);
+/* The same over `n_tables` tables with no word in common (the parts of
+ * a sharded table). */
+size_t jg_wc_top_of(const struct jg_wordcount *tables, size_t n_tables, size_t n,
+                    const struct jg_word **out);
 /* Every word as "word\tcount\n" in the same order. 0, or -1 on I/O error. */
 int jg_wc_write_tsv(const struct jg_wordcount *wc, FILE *f);
+/* The same over `n_tables` tables with no word in common. */
+int jg_wc_write_tsv_of(const struct jg_wordcount *tables, size_t n_tables, FILE *f);
 /* Order used by top and dumps: count descending, then word ascending. */
 int jg_wc_compare(const struct jg_word *a, const struct jg_word *b);
 
