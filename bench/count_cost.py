@@ -4,7 +4,7 @@
 Run through bench/count_cost.sh, which installs nginx and curl and builds
 a release juggle in build-bench/:
 
-    count_cost.py [--quick] [--runs N] [--only kjv43,bulk1000,small5000] [--corpus DIR]
+    count_cost.py [--quick] [--runs N] [--only kjv43,bulk1000,small5000,corpus] [--corpus DIR]
 
 Scenarios (the goals of the speed issue):
 
@@ -23,6 +23,9 @@ Scenarios (the goals of the speed issue):
              CPU / curl CPU <= 1.1.
   small5000  5,000 generated books × 4 KiB from nginx, 20 at once:
              juggle --no-count against curl --parallel. Goal: wall ratio <= 1.0.
+  corpus     every .txt of the shared corpus (--corpus DIR; real Gutenberg
+             books, several languages and encodings) from nginx, counted,
+             with --checkpoint 0.1: the loop-stall goals alone.
 
 For every juggle run the loop stall (max and p99, from its --json report)
 is kept; goal: max < 5 ms, p99 < 1 ms.
@@ -58,7 +61,7 @@ from engines_runner import (Corpus, Runner, Servers, file_digest, first_line,  #
                             kill_group, machine_info, raise_nofile_limit, read_juggle_report,
                             remove_dead_work_dirs, tail, verify_output)
 
-SCENARIOS = ("kjv43", "bulk1000", "small5000")
+SCENARIOS = ("kjv43", "bulk1000", "small5000", "corpus")
 RUN_TIMEOUT_S = 180
 WORK_PREFIX = "jg-count-cost."
 
@@ -532,6 +535,50 @@ def scenario_bulk(bench, key, books, size, parallel, with_count):
     return s
 
 
+def scenario_corpus(bench):
+    """The real books, served as they are, counted with a checkpoint
+    every 0.1 s: the run of the loop-stall goal that merges the most
+    distinct words (many languages) and seals the most often."""
+    s = {"name": "corpus", "title": "The shared corpus from nginx, counted, --checkpoint 0.1"}
+    root = corpus_dir(bench.args)
+    files = sorted(os.path.relpath(os.path.join(d, n), root)
+                   for d, _, names in os.walk(root) for n in names if n.endswith(".txt"))
+    if not files:
+        s["skipped"] = f"no .txt files under {root} (set --corpus DIR or JUGGLE_CORPUS)"
+        log(f"corpus: SKIPPED: {s['skipped']}")
+        return s
+    expected = {}
+    for rel in files:
+        size, digest = file_digest(os.path.join(root, rel))
+        expected[os.path.basename(rel)] = (os.path.basename(rel), size, digest)
+    if len(expected) != len(files):
+        bench.fail("corpus", "two corpus files share a name: the outputs would collide")
+        s["skipped"] = "colliding names"
+        return s
+    total = sum(e[1] for e in expected.values())
+    s["input"] = f"{len(files)} files, {total:,} bytes, from {root}"
+    base, _ = bench.servers.start(NginxSpec(), root)
+    urls = os.path.join(bench.work, "urls-corpus.txt")
+    with open(urls, "w") as f:
+        for rel in files:
+            f.write(f"{base}/{rel}\n")
+    opts = ["--checkpoint", "0.1"]
+    s["juggle_options"] = " ".join(opts) + " (otherwise the defaults: -j 64, a worker per CPU)"
+
+    def argv(out, report):
+        return [bench.juggle] + JUGGLE_BASE + opts + ["-o", out, "--json", report, "-i", urls]
+    name = "juggle --checkpoint 0.1"
+    s["load_before"] = loadavg()
+    results = rounds(bench, "corpus", [(name, lambda: measure(
+        bench, "corpus", name, argv, expected, juggle=True, books=len(files),
+        total_bytes=total))])
+    s["load_after"] = loadavg()
+    s["runs"] = results
+    s["summary"] = {n: medians(rs) for n, rs in results.items()}
+    s["goals"] = stall_goals(s["summary"], [name])
+    return s
+
+
 def tokenizer_cost(bench, key, corpus, root):
     """Counting alone on the same files, one core, in the mode juggle
     counted them (the default: Unicode words, boilerplate cut off)."""
@@ -678,7 +725,7 @@ def parse_args():
     ap.add_argument("--bookgen", default="build-bench/bench/bookgen_dump")
     ap.add_argument("--count-files", default="build-bench/bench/count_files_bench")
     ap.add_argument("--results", default="bench/results")
-    ap.add_argument("--corpus", help="directory holding kjvbible.txt [JUGGLE_CORPUS, else "
+    ap.add_argument("--corpus", help="the shared corpus: kjvbible.txt and the books [JUGGLE_CORPUS, else "
                                      "../shared/corpus]")
     ap.add_argument("--only", help="comma-separated scenarios: " + ",".join(SCENARIOS))
     ap.add_argument("--runs", type=int, help="measured runs per participant [5; --quick: 2]")
@@ -740,6 +787,8 @@ def main():
             scenarios.append(scenario_kjv43(bench, cc))
         elif key == "bulk1000":
             scenarios.append(scenario_bulk(bench, key, 1000, 400 * KiB, 64, True))
+        elif key == "corpus":
+            scenarios.append(scenario_corpus(bench))
         else:
             scenarios.append(scenario_bulk(bench, key, 5000, 4 * KiB, 20, False))
         bench.servers.stop_all()

@@ -728,7 +728,7 @@ static int stage_word(void *ctx, const char *word, size_t len, uint64_t count)
  * 50 µs of work. A turn merges at least one such step, so a busy loop
  * still gets through a table.
  */
-enum { MERGE_STEP = 2048 };
+enum { MERGE_STEP = 512 };
 
 /* 1 when `w`'s table is all in the pool's, 0 when more is left. */
 static int merge_some(struct worker *w)

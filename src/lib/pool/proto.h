@@ -111,7 +111,7 @@ void jg_msg_result_encode(struct jg_writer *w, const struct jg_msg_result *m);
 
 /* A TABLE frame goes over in chunks of about this many bytes: some 4,000
  * words, which the loop takes in at once (a fraction of its slice). */
-#define JG_MSG_TABLE_CHUNK (64u << 10)
+#define JG_MSG_TABLE_CHUNK (16u << 10)
 /*
  * A running table as TABLE frames, then a TABLE_END: jg_msg_table_begin(),
  * then jg_msg_table_add() per entry; when that returns 1 the chunk is full:
