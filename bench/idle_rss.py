@@ -27,8 +27,21 @@ srv = subprocess.Popen([server], stdout=subprocess.PIPE, text=True)
 port = int(srv.stdout.readline().split()[1])
 
 
-def run_all_at_once(port, paths):
-    """juggle --no-count with every path at once: (peak RSS KB, stall max s)."""
+def rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_all_at_once(port, paths, waiting_until=None):
+    """juggle --no-count with every path at once: (peak RSS KB, stall max
+    s, wall s, the largest RSS KB sampled before `waiting_until` seconds:
+    while every transfer still waits for its first byte)."""
     n = len(paths)
     with tempfile.TemporaryDirectory() as d:
         lst = os.path.join(d, "urls.txt")
@@ -36,20 +49,25 @@ def run_all_at_once(port, paths):
             f.writelines(f"http://127.0.0.1:{port}{p}\n" for p in paths)
         rep = os.path.join(d, "r.json")
         t0 = time.monotonic()
-        p = subprocess.run([juggle, "-q", "--no-count", "-j", str(n), "--per-host", str(n),
-                            "-o", os.path.join(d, "t"), "--json", rep, "-i", lst],
-                           capture_output=True, text=True)
-        assert p.returncode == 0, p.stderr[-2000:]
+        p = subprocess.Popen([juggle, "-q", "--no-count", "-j", str(n), "--per-host", str(n),
+                              "-o", os.path.join(d, "t"), "--json", rep, "-i", lst],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        waiting = 0
+        while waiting_until and time.monotonic() - t0 < waiting_until and p.poll() is None:
+            waiting = max(waiting, rss_kb(p.pid))
+            time.sleep(0.1)
+        err = p.communicate()[1]
+        assert p.returncode == 0, err[-2000:]
         with open(rep) as f:
             r = json.load(f)
         assert r["totals"]["ok"] == n
         wall = time.monotonic() - t0
-        return r["process"]["max_rss_kb"], r["loop_stall"]["max_seconds"], wall
+        return r["process"]["max_rss_kb"], r["loop_stall"]["max_seconds"], wall, waiting
 
 
 def peak(n):
     return run_all_at_once(port, [f"/gen/idle{n}-{i}.txt?size=4096&delay={DELAY_MS}"
-                                  for i in range(n)])
+                                  for i in range(n)], DELAY_MS / 1000 - 0.3)
 
 
 try:
@@ -61,6 +79,12 @@ high = statistics.median(r[0] for r in res[8000])
 print(f"peak RSS at 1,000 idle transfers: {low / 1024:.1f} MB; at 8,000: {high / 1024:.1f} MB "
       f"(medians of {runs})")
 print(f"per extra idle transfer: {(high - low) * 1024 / 7000 / 1000:.1f} KB")
+w_low = statistics.median(r[3] for r in res[1000])
+w_high = statistics.median(r[3] for r in res[8000])
+print(f"while all still wait for their first byte (sampled every 0.1 s until 0.3 s before "
+      f"it): {w_low / 1024:.1f} MB at 1,000, {w_high / 1024:.1f} MB at 8,000, "
+      f"{(w_high - w_low) * 1024 / 7000 / 1000:.1f} KB per extra transfer; the peak comes as "
+      "the bodies arrive, each into a page of its transfer's curl buffer")
 longest = max(r[2] for r in res[8000])
 print(f"first byte after {DELAY_MS / 1000:.0f} s; the 8,000 runs took up to {longest:.1f} s: "
       f"{longest - DELAY_MS / 1000:.1f} s of starts and transfers after the delay")
