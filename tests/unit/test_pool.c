@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <ev.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +21,16 @@
 
 enum { WORDS = 300000, WORD_LEN = 5 };
 
+/* When the test kills the worker: never, as its table's words come in,
+ * or once its whole table is going into the pool's. */
+enum kill_at { KILL_NEVER, KILL_WHILE_STAGING, KILL_WHILE_MERGING };
+
 struct run {
 	struct ev_loop *loop;
 	struct jg_pool *pool;
+	enum kill_at kill_at;
+	int killed;
+	ev_check watch;
 	int err;
 	uint64_t book_words;
 	int collected;
@@ -45,6 +53,26 @@ static void on_turn(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct run *r = w->data;
 	r->iterations++;
+}
+
+static void kill_worker(struct run *r)
+{
+	pid_t pid;
+	assert_int_equal(jg_pool_pids(r->pool, &pid, 1), 1);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	r->killed = 1;
+}
+
+/* After each poll: is it the moment to kill the worker? */
+static void on_watch(struct ev_loop *loop, ev_check *w, int revents)
+{
+	struct run *r = w->data;
+	if (r->killed || !r->book_words)
+		return;
+	int merging = jg_pool_merging(r->pool);
+	if ((r->kill_at == KILL_WHILE_STAGING && !merging && jg_pool_most_in_a_turn(r->pool) > 0) ||
+	    (r->kill_at == KILL_WHILE_MERGING && merging))
+		kill_worker(r);
 }
 
 static void on_collected(struct jg_pool *pool, const struct jg_counts *counts, void *user)
@@ -74,9 +102,9 @@ static void on_done(void *user, uint64_t cookie, const struct jg_pool_result *re
 		ev_break(r->loop, EVBREAK_ALL);
 }
 
-static void test_a_large_table_merges_a_step_per_turn(void **state)
+/* One book of WORDS different words, counted and collected. */
+static void count_one_book(struct run *r, char *dir)
 {
-	char dir[] = "/tmp/jg-test-pool.XXXXXX";
 	assert_non_null(mkdtemp(dir));
 	size_t len = (size_t)WORDS * (WORD_LEN + 1);
 	char *body = malloc(len);
@@ -85,25 +113,50 @@ static void test_a_large_table_merges_a_step_per_turn(void **state)
 		word_of(i, body + (size_t)i * (WORD_LEN + 1));
 		body[(size_t)i * (WORD_LEN + 1) + WORD_LEN] = '\n';
 	}
-	struct run r = {.loop = ev_loop_new(EVFLAG_AUTO), .err = -1};
+	r->loop = ev_loop_new(EVFLAG_AUTO);
+	r->err = -1;
 	char why[JG_ERRBUF_SIZE];
-	assert_int_equal(jg_pool_new(&r.pool, 1, why), JG_OK);
-	assert_int_equal(jg_pool_attach(r.pool, r.loop), 0);
+	assert_int_equal(jg_pool_new(&r->pool, 1, why), JG_OK);
+	assert_int_equal(jg_pool_attach(r->pool, r->loop), 0);
+	ev_check_init(&r->watch, on_watch);
+	r->watch.data = r;
+	ev_check_start(r->loop, &r->watch);
+	ev_unref(r->loop);
 	struct jg_pool_book b = {
 		.job = JG_POOL_SAVE, .body = body, .len = len, .dir = dir, .name = "book.txt",
+		.expect_size = len, /* a recount reads the saved file back */
 		.count = {.flags = JG_COUNT_WHITESPACE | JG_COUNT_KEEP_BOILERPLATE, .top = 3},
-		.done = on_done, .user = &r,
+		.done = on_done, .user = r,
 	};
-	assert_int_equal(jg_pool_submit(r.pool, &b), 0);
-	ev_run(r.loop, 0);
+	assert_int_equal(jg_pool_submit(r->pool, &b), 0);
+	ev_run(r->loop, 0);
+	ev_ref(r->loop);
+	ev_check_stop(r->loop, &r->watch);
 
-	assert_int_equal(r.err, 0);
-	assert_int_equal(r.book_words, WORDS);
-	assert_true(r.collected);
-	assert_int_equal(r.total, WORDS);
-	assert_int_equal(r.distinct, WORDS);
-	assert_int_equal(r.first, 1);
-	assert_int_equal(r.last, 1);
+	assert_int_equal(r->err, 0);
+	assert_int_equal(r->book_words, WORDS);
+	assert_true(r->collected);
+	assert_int_equal(r->total, WORDS);
+	assert_int_equal(r->distinct, WORDS);
+	assert_int_equal(r->first, 1);
+	assert_int_equal(r->last, 1);
+}
+
+static void done_with(struct run *r, char *dir)
+{
+	jg_pool_free(r->pool);
+	ev_loop_destroy(r->loop);
+	char path[64];
+	snprintf(path, sizeof path, "%s/book.txt", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_a_large_table_merges_a_step_per_turn(void **state)
+{
+	char dir[] = "/tmp/jg-test-pool.XXXXXX";
+	struct run r = {.kill_at = KILL_NEVER};
+	count_one_book(&r, dir);
 	/* Decoding the table and merging it into the pool's took many
 	 * iterations, none of them more than a quarter of the work. */
 	size_t most = jg_pool_most_in_a_turn(r.pool);
@@ -112,19 +165,30 @@ static void test_a_large_table_merges_a_step_per_turn(void **state)
 	assert_true(most > 0);
 	assert_true(most <= WORDS / 4);
 	assert_true(r.iterations >= 4);
+	done_with(&r, dir);
+}
 
-	jg_pool_free(r.pool);
-	ev_loop_destroy(r.loop);
-	char path[64];
-	snprintf(path, sizeof path, "%s/book.txt", dir);
-	assert_int_equal(unlink(path), 0);
-	assert_int_equal(rmdir(dir), 0);
+/* Killed as its table comes in, the worker's table is dropped whole and
+ * the book counted again from its file; killed once the table is whole,
+ * the table goes in all the same, and nothing is counted twice. */
+static void test_a_worker_killed_while_its_table_goes_in_changes_nothing(void **state)
+{
+	const enum kill_at when[] = {KILL_WHILE_STAGING, KILL_WHILE_MERGING};
+	for (size_t i = 0; i < sizeof when / sizeof *when; i++) {
+		char dir[] = "/tmp/jg-test-pool.XXXXXX";
+		struct run r = {.kill_at = when[i]};
+		count_one_book(&r, dir);
+		assert_true(r.killed);
+		assert_int_equal(jg_pool_restarts(r.pool), 1);
+		done_with(&r, dir);
+	}
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_large_table_merges_a_step_per_turn),
+		cmocka_unit_test(test_a_worker_killed_while_its_table_goes_in_changes_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1047,6 +1047,14 @@ size_t jg_pool_most_in_a_turn(const struct jg_pool *p)
 	return p->most_in_a_turn;
 }
 
+int jg_pool_merging(const struct jg_pool *p)
+{
+	for (unsigned i = 0; i < p->n; i++)
+		if (p->w[i].merge_pending)
+			return 1;
+	return 0;
+}
+
 JG_EXPORT unsigned jg_pool_restarts(const struct jg_pool *p)
 {
 	return p->respawns;

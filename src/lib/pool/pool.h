@@ -75,5 +75,8 @@ size_t jg_pool_pids(const struct jg_pool *p, pid_t *out, size_t max);
 /* For tests: the most table entries (words of the workers' tables, slots
  * merged into the pool's) the loop took in within one iteration. */
 size_t jg_pool_most_in_a_turn(const struct jg_pool *p);
+/* For tests: 1 while a worker's whole table is still going into the
+ * pool's (a worker killed then must change nothing). */
+int jg_pool_merging(const struct jg_pool *p);
 
 #endif
