@@ -466,7 +466,11 @@ JG_EXPORT void jg_pool_free(struct jg_pool *pool);
 typedef void (*jg_counts_cb)(struct jg_pool *pool, const struct jg_counts *counts, void *user);
 /*
  * Asks every worker for its running table and calls `cb` once every book
- * handed over so far is merged; `counts` is valid during the call.
+ * handed over so far is merged; `counts` is the pool's own table, valid
+ * during the call and after it until the pool takes in more counts (books
+ * handed over later) or is freed. The workers' tables go into it a
+ * bounded step per loop iteration, so `cb` may come some iterations after
+ * the last book's answer.
  */
 JG_EXPORT int jg_pool_collect(struct jg_pool *pool, jg_counts_cb cb, void *user);
 JG_EXPORT uint64_t jg_counts_total(const struct jg_counts *c);
