@@ -94,7 +94,7 @@ static int report(const char *what, struct jg_tokenizer *t, const char *text, si
 	double bytes = (double)len * times;
 	printf("%s: %zu bytes × %d\n", what, len, times);
 	for (size_t b = 0; b < sizeof blocks / sizeof *blocks; b++) {
-		double v[64];
+		double v[64] = {0};
 		for (int r = 0; r < runs; r++) {
 			v[r] = run(t, text, len, times, blocks[b], &o);
 			if (b == 0 && r == 0)
