@@ -159,11 +159,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(jg_counts_total(c) == want, "read: the total is not the sum of the lines read");
 
 	uint64_t sum = 0;
-	for (size_t i = 0; c->wc.slots && i <= c->wc.mask; i++) {
-		const struct jg_word *w = &c->wc.slots[i];
-		if (w->word) {
-			check(w->len > 0 && w->count > 0, "read: an empty word or a zero count");
-			sum += w->count;
+	for (unsigned s = 0; s < JG_COUNTS_SHARDS; s++) {
+		const struct jg_wordcount *wc = &c->shard[s];
+		for (size_t i = 0; wc->slots && i <= wc->mask; i++) {
+			const struct jg_word *w = &wc->slots[i];
+			if (w->word) {
+				check(w->len > 0 && w->count > 0, "read: an empty word or a zero count");
+				check(jg_counts_shard(c, w->hash) == wc, "read: a word in another's shard");
+				sum += w->count;
+			}
 		}
 	}
 	check(sum == jg_counts_total(c), "read: the total is not the sum of the counts");
@@ -172,11 +176,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(jg_counts_read_tsv(back, out_path, err) == JG_OK, "the file written does not read back");
 	check(jg_counts_total(back) == jg_counts_total(c), "read back: another total");
 	check(jg_counts_distinct(back) == jg_counts_distinct(c), "read back: other distinct words");
-	for (size_t i = 0; c->wc.slots && i <= c->wc.mask; i++) {
-		const struct jg_word *w = &c->wc.slots[i];
-		if (w->word)
-			check(jg_wc_get(&back->wc, w->word, w->len) == w->count,
-			      "read back: another count for a word");
+	for (unsigned s = 0; s < JG_COUNTS_SHARDS; s++) {
+		const struct jg_wordcount *wc = &c->shard[s];
+		for (size_t i = 0; wc->slots && i <= wc->mask; i++) {
+			const struct jg_word *w = &wc->slots[i];
+			if (w->word)
+				check(jg_wc_get(jg_counts_shard(back, w->hash), w->word, w->len) == w->count,
+				      "read back: another count for a word");
+		}
 	}
 
 	FILE *out = fopen(out_path, "r");
