@@ -56,9 +56,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from engines_common import KiB, fmt_duration, fmt_size, log, loud_failure  # noqa: E402
-from engines_runner import (Corpus, Runner, Servers, file_digest, first_line,  # noqa: E402
-                            kill_group, machine_info, raise_nofile_limit, read_juggle_report,
+from engines_common import KiB, finish, fmt_duration, fmt_size, log, loud_failure  # noqa: E402
+from engines_runner import (Bench, Corpus, Runner, Servers, file_digest, first_line,  # noqa: E402
+                            machine_info, raise_nofile_limit, read_juggle_report,
                             remove_dead_work_dirs, tail, verify_output)
 
 SCENARIOS = ("kjv43", "bulk1000", "small5000", "corpus")
@@ -146,12 +146,7 @@ class CostBench:
         self.servers = Servers(self)
         self.started = time.monotonic()
 
-    def cleanup(self):
-        for pgid in self.current or []:
-            kill_group(pgid)
-        self.servers.stop_all()
-        if not self.args.keep_work:
-            shutil.rmtree(self.work, ignore_errors=True)
+    cleanup = Bench.cleanup   # the same state: runs in flight, servers, work dir
 
     def fail(self, scenario, what):
         self.failures.append(f"{scenario}: {what}")
@@ -814,12 +809,8 @@ def main():
                              "nocount_cpu": NOCOUNT_CPU_GOAL, "small_wall": SMALL_WALL_GOAL,
                              "stall_max_s": STALL_MAX_GOAL, "stall_p99_s": STALL_P99_GOAL}},
                   f, indent=1, default=str)
-    print(markdown)
-    log(f"results in {bench.results}/count_cost.md and count_cost.json; took {fmt_duration(elapsed)}")
-    if bench.failures:
-        loud_failure(f"{len(bench.failures)} failure(s); see above")
-        return 1
-    return 0
+    return finish(markdown, f"{bench.results}/count_cost.md and count_cost.json", elapsed,
+                  bench.failures, "failure(s)")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ import signal
 import sys
 import time
 
-from engines_common import fmt_duration, log, loud_failure
+from engines_common import finish, log
 from engines_runner import Bench
 from engines_scenarios import (PARTICIPANTS, build_plan, evaluate_goals, more_runs_for_short_cells,
                                run_plan, skip_unrunnable)
@@ -105,13 +105,8 @@ def main():
     with open(os.path.join(bench.results, "engines.md"), "w") as f:
         f.write(markdown)
     write_json(bench, groups, goals, summaries, elapsed)
-    print(markdown)
-    log(f"results in {bench.results} (engines.md, engines.json, plots); "
-        f"took {fmt_duration(elapsed)}")
-    if bench.failures:
-        loud_failure(f"{len(bench.failures)} run(s) lost or corrupted books or failed; see above")
-        return 1
-    return 0
+    return finish(markdown, f"{bench.results} (engines.md, engines.json, plots)", elapsed,
+                  bench.failures, "run(s) lost or corrupted books or failed")
 
 
 if __name__ == "__main__":

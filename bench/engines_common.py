@@ -25,6 +25,17 @@ def loud_failure(msg):
     log(f"\n{bar}\nFAILURE: {msg}\n{bar}")
 
 
+def finish(markdown, results, elapsed, failures, what):
+    """A bench's last words: its tables, where they went, and its exit
+    status (1 when any of `failures`, each a `what`)."""
+    print(markdown)
+    log(f"results in {results}; took {fmt_duration(elapsed)}")
+    if failures:
+        loud_failure(f"{len(failures)} {what}; see above")
+        return 1
+    return 0
+
+
 def fmt_duration(seconds):
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 60}m{seconds % 60:02d}s"

@@ -280,18 +280,13 @@ static void test_top_and_tsv_across_shards(void **state)
 	assert_string_equal(top[2].word, "w149");
 	assert_string_equal(top[3].word, "w199");
 	assert_int_equal(top[3].count, 50);
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	assert_int_equal(jg_counts_write_tsv_fd(c, fileno(f)), JG_EINVAL); /* no fd: memstream */
-	fclose(f);
-	free(buf);
+	assert_int_equal(jg_counts_write_tsv_fd(c, -1), JG_EINVAL);
 	char path[] = "/tmp/jg-test-shards-XXXXXX";
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
 	assert_int_equal(jg_counts_write_tsv_fd(c, fd), JG_OK);
 	close(fd);
-	f = fopen(path, "r");
+	FILE *f = fopen(path, "r");
 	char line[64], prev[64] = "";
 	unsigned long prev_count = ~0ul;
 	int lines = 0;

@@ -71,6 +71,7 @@ struct worker {
 	struct jg_counts_cursor merge_at;
 	int merge_pending;
 	int backlog;                   /* whole frames wait in `in`; reading stopped */
+	size_t staged;                 /* words of the TABLE frame being decoded */
 	int flushing;
 	int write_broken;              /* EPIPE: wait for EOF on the read side */
 	unsigned generation;           /* bumped at each death */
@@ -719,13 +720,22 @@ static void took(struct jg_pool *p, size_t entries)
 static int stage_word(void *ctx, const char *word, size_t len, uint64_t count)
 {
 	struct worker *w = ctx;
-	took(w->p, 1);
+	w->staged++;
 	return jg_counts_add(&w->staging, word, len, jg_wc_hash(word, len), count);
+}
+
+/* A TABLE frame's words into the table arriving. */
+static int stage_frame(struct worker *w, const struct jg_frame_header *h, const uint8_t *payload)
+{
+	w->staged = 0;
+	int rc = jg_msg_table_decode(payload, h->length, stage_word, w);
+	took(w->p, w->staged);
+	return rc;
 }
 
 /*
  * Slots of a table merged at a time, between looks at the clock: some
- * 50 µs of work. A turn merges at least one such step, so a busy loop
+ * 10-20 µs of work. A turn merges at least one such step, so a busy loop
  * still gets through a table.
  */
 enum { MERGE_STEP = 512 };
@@ -782,7 +792,7 @@ static int handle_frame(struct worker *w, const struct jg_frame_header *h, const
 {
 	switch (h->type) {
 	case JG_FRAME_RESULT: return handle_result(w, h, payload);
-	case JG_FRAME_TABLE: return jg_msg_table_decode(payload, h->length, stage_word, w);
+	case JG_FRAME_TABLE: return stage_frame(w, h, payload);
 	case JG_FRAME_TABLE_END: return handle_table_end(w);
 	default: return -1;
 	}
@@ -793,8 +803,8 @@ static int handle_frame(struct worker *w, const struct jg_frame_header *h, const
  * worker died meanwhile (a callback's write found its pipe closed: its
  * buffer now belongs to a new process), 2 when the rest waits for a later
  * turn, -1 on a malformed frame. Answers are handled as they come; a
- * table's frames, some thousands of words each, one at least and then
- * while the slice lasts, and its end once the table before it is merged.
+ * table's frames, some 1,000 words each, one at least and then while the
+ * slice lasts, and its end once the table before it is merged.
  */
 static int parse_input(struct worker *w)
 {
@@ -841,10 +851,17 @@ static void hold_input(struct worker *w)
  * earlier ones, a step for each worker at least, then while the slice
  * lasts.
  */
+static int table_work_left(const struct jg_pool *p)
+{
+	for (unsigned i = 0; i < p->n; i++)
+		if (p->w[i].merge_pending || p->w[i].backlog)
+			return 1;
+	return 0;
+}
+
 static void on_table_work(struct ev_loop *loop, ev_prepare *wp, int revents)
 {
 	struct jg_pool *p = wp->data;
-	int more = 0;
 	for (unsigned i = 0; i < p->n; i++) {
 		struct worker *w = &p->w[i];
 		if (w->merge_pending && !merge_some(w))
@@ -859,9 +876,7 @@ static void on_table_work(struct ev_loop *loop, ev_prepare *wp, int revents)
 			ev_io_start(loop, &w->rd); /* and what the pipe holds */
 		}
 	}
-	for (unsigned i = 0; i < p->n; i++)
-		more |= p->w[i].merge_pending || p->w[i].backlog;
-	if (more)
+	if (table_work_left(p))
 		ev_idle_start(loop, &p->table_more);
 	else
 		ev_prepare_stop(loop, wp);
@@ -989,11 +1004,9 @@ static void check_collect(struct jg_pool *p)
 {
 	if (!p->collect_cb || p->dispatching)
 		return;
-	int busy = 0;
+	int busy = table_work_left(p); /* a table on its way into the pool's */
 	for (unsigned i = 0; i < p->n; i++) {
 		struct worker *w = &p->w[i];
-		if (w->merge_pending || w->backlog)
-			busy = 1; /* a table on its way into the pool's */
 		if (!w->alive || (w->fly_head == NONE && w->answered == NONE))
 			continue;
 		busy = 1;

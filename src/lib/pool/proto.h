@@ -109,7 +109,7 @@ int jg_msg_book_encode_meta(uint8_t *out, struct jg_frame_header *h, const struc
 /* A RESULT frame's payload, appended to `w`. */
 void jg_msg_result_encode(struct jg_writer *w, const struct jg_msg_result *m);
 
-/* A TABLE frame goes over in chunks of about this many bytes: some 4,000
+/* A TABLE frame goes over in chunks of about this many bytes: some 1,000
  * words, which the loop takes in at once (a fraction of its slice). */
 #define JG_MSG_TABLE_CHUNK (16u << 10)
 /*

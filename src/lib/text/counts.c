@@ -35,7 +35,7 @@ void jg_counts_clear(struct jg_counts *c)
 
 int jg_counts_add(struct jg_counts *c, const char *word, size_t len, uint32_t hash, uint64_t n)
 {
-	return jg_wc_add(jg_counts_shard(c, hash), word, len, hash, n);
+	return jg_wc_add(&c->shard[jg_counts_shard_of(hash)], word, len, hash, n);
 }
 
 int jg_counts_drain(struct jg_counts *dst, struct jg_counts *src, struct jg_counts_cursor *at,
@@ -93,7 +93,7 @@ JG_EXPORT uint64_t jg_counts_distinct(const struct jg_counts *c)
 JG_EXPORT uint64_t jg_counts_get(const struct jg_counts *c, const char *word)
 {
 	size_t len = strlen(word);
-	return jg_wc_get(jg_counts_shard((struct jg_counts *)c, jg_wc_hash(word, len)), word, len);
+	return jg_wc_get(&c->shard[jg_counts_shard_of(jg_wc_hash(word, len))], word, len);
 }
 
 JG_EXPORT int jg_counts_merge(struct jg_counts *dst, const struct jg_counts *src)

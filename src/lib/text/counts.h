@@ -22,9 +22,10 @@ struct jg_counts {
 	struct jg_wordcount shard[JG_COUNTS_SHARDS];
 };
 
-static inline struct jg_wordcount *jg_counts_shard(struct jg_counts *c, uint32_t hash)
+/* The shard a word of hash `hash` lives in. */
+static inline unsigned jg_counts_shard_of(uint32_t hash)
 {
-	return &c->shard[hash >> (32 - JG_COUNTS_SHARD_BITS)];
+	return hash >> (32 - JG_COUNTS_SHARD_BITS);
 }
 
 void jg_counts_init(struct jg_counts *c);
