@@ -339,6 +339,57 @@ def test_books_are_whole_or_absent_with_or_without_o_tmpfile(server, tmp_path, f
     assert log.exists() == (fs == "without")
 
 
+RECV_SIZES = os.path.join(os.path.dirname(JUGGLE), "tests", "librecv_sizes.so")
+
+
+def recv_buffers(tmp_path, server, n, name):
+    """n books of 200 KiB at 50 KiB/s each, all n at once, --no-count, with
+    an LD_PRELOAD noting the largest recv() asked of each socket: {buffer
+    length: sockets}."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = 2 * n + 200  # a socket and a file per transfer
+    if hard != resource.RLIM_INFINITY and hard < need:
+        pytest.skip(f"RLIMIT_NOFILE's hard limit is {hard}; {n} transfers need {need}")
+    log = tmp_path / f"{name}.recv"
+    env = dict(os.environ, LD_PRELOAD=RECV_SIZES, JG_RECV_LOG=str(log))
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
+                                                  "verify_asan_link_order=0"]))
+    urls = tmp_path / f"{name}.txt"
+    urls.write_text("".join(server.url(f"/gen/{name}{i}.txt?size=204800&rate=51200") + "\n"
+                            for i in range(n)))
+    p = subprocess.run([JUGGLE, "-q", "--no-count", "-j", str(n), "--per-host", str(n),
+                        "-o", str(tmp_path / name), "-i", str(urls)], env=env,
+                       capture_output=True, text=True, timeout=120,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                             (max(soft, need), hard)))
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert len(book_files(tmp_path / name)) == n
+    sizes = {}
+    for line in log.read_text().split("\n"):
+        if line:
+            length, sockets = map(int, line.split())
+            sizes[length] = sizes.get(length, 0) + sockets
+    return sizes
+
+
+def test_receive_buffers_shrink_as_transfers_crowd_in(server, tmp_path):
+    """curl's receive buffer is 64 KiB while few transfers are open (a fast
+    server fills each read), and each one starting while many are open gets
+    its share of 16 MiB (a buffer costs the pages its reads touch). 1,200
+    starting at once get 64 KiB for the first 256, then ever less: about
+    16 MiB x (1 + ln(1200 / 256)) = 40.7 MiB in all, not 75 MiB."""
+    few = recv_buffers(tmp_path, server, 8, "few")
+    assert few == {65536: 8}, few
+    many = recv_buffers(tmp_path, server, 1200, "many")
+    # A connection a book left may take another (one socket, two books).
+    assert 1000 <= sum(many.values()) <= 1200, many
+    assert max(many) == 65536 and many[65536] <= 256, many
+    assert min(many) <= 16384, many
+    total = sum(length * sockets for length, sockets in many.items())
+    assert total <= 44 << 20, (total, many)
+
+
 def test_one_host_gets_no_more_connections_than_transfers(server, tmp_path):
     """2,000 small books, 20 at a time from one host: 20 connections, each
     reused. curl's default cache (four times the transfers added at the

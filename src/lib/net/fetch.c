@@ -836,6 +836,13 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
 	return fd;
 }
 
+long jg_fetch_receive_buffer(unsigned running)
+{
+	unsigned long size = JG_RECEIVE_BUDGET / ((unsigned long)running + 1);
+	size -= size % JG_RECEIVE_MIN;
+	return (long)(size > JG_RECEIVE_MAX ? JG_RECEIVE_MAX : size < JG_RECEIVE_MIN ? JG_RECEIVE_MIN : size);
+}
+
 static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url,
                       const char *proxy)
 {
@@ -853,11 +860,7 @@ static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url
 	curl_easy_setopt(e, CURLOPT_USERAGENT, f->cfg.user_agent);
 	/* Content codings are undone here (decode.h), not by curl. */
 	curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-	/* curl reads a socket in buffer-sized steps with a poll() between
-	 * them: at the default 16 KiB, a 400 KB book from a fast server costs
-	 * 25 reads and 25 polls; 64 KiB cut juggle's CPU by a quarter (bench).
-	 * Only the touched part of the buffer costs memory. */
-	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 65536L);
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, jg_fetch_receive_buffer(f->running));
 	/* Redirects are followed by the caller, which resolves the new host
 	 * first; curl following them would resolve in a thread. */
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
