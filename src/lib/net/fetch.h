@@ -19,7 +19,8 @@
  *   file in the store instead (spilled), and decoders are refused past it;
  * - time: content codings are undone here, step by step, and a transfer
  *   whose decoding has used up the loop's slice is paused (its undecoded
- *   bytes kept, at most one read) and goes on in the next iteration.
+ *   bytes kept, at most one read) and goes on in the next iteration; so is
+ *   one whose read comes once the slice is spent (curl keeps that read).
  *
  * A large body with a strong validator and no coding is kept on disk as
  * it comes, so that a later attempt or run can ask for the rest; a
@@ -127,6 +128,7 @@ struct jg_transfer {
 	                             may hold more without more input */
 	size_t pending_len, pending_cap;
 	int paused;               /* we told curl to hold on (WRITEFUNC_PAUSE) */
+	int resuming;             /* in curl_easy_pause(CONT): what curl kept comes */
 	struct jg_rate_waiter rate_wait; /* paused for --limit-rate's tokens */
 	int finished;             /* curl is done; the pending bytes are not */
 	struct jg_transfer *todo_next; /* in the fetch's list of work left */
@@ -174,6 +176,7 @@ struct jg_fetch {
 	unsigned running;
 	struct jg_decode_budget budget;
 	struct jg_transfer *todo;   /* transfers with bytes to decode or to unpause */
+	unsigned resumed;           /* unpaused in this turn's drain */
 	ev_prepare drain;           /* works through `todo` before the loop waits */
 	ev_idle drain_more;         /* keeps the loop from waiting meanwhile */
 	uint64_t spills;            /* bodies sent to their file for want of memory */
