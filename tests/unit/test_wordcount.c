@@ -66,6 +66,45 @@ static void test_merge_and_top(void **state)
 	jg_wc_fini(&b);
 }
 
+/* One pass that merges and picks the source's top gives what a merge and
+ * a jg_wc_top() of the source give, for every n. */
+static void test_merge_top_is_merge_then_top(void **state)
+{
+	struct jg_wordcount src, one, two;
+	jg_wc_init(&src);
+	jg_wc_init(&one);
+	jg_wc_init(&two);
+	char w[16];
+	for (unsigned i = 0; i < 500; i++) {
+		snprintf(w, sizeof w, "w%u", i);
+		add(&src, w, 1 + (i * 7919u) % 37); /* many ties */
+		if (i % 3 == 0) {
+			add(&one, w, i);
+			add(&two, w, i);
+		}
+	}
+	const struct jg_word *want[12], *got[12];
+	size_t sizes[] = {0, 1, 10, 12};
+	for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+		size_t n = sizes[s], n_got = 99;
+		size_t n_want = jg_wc_top(&src, n, want);
+		assert_int_equal(jg_wc_merge_top(&one, &src, n, got, &n_got), 0);
+		assert_int_equal(jg_wc_merge(&two, &src), 0);
+		assert_int_equal(n_got, n_want);
+		for (size_t i = 0; i < n_got; i++)
+			assert_ptr_equal(got[i], want[i]);
+	}
+	assert_int_equal(one.total, two.total);
+	assert_int_equal(one.distinct, two.distinct);
+	for (unsigned i = 0; i < 500; i++) {
+		snprintf(w, sizeof w, "w%u", i);
+		assert_int_equal(jg_wc_get(&one, w, strlen(w)), jg_wc_get(&two, w, strlen(w)));
+	}
+	jg_wc_fini(&src);
+	jg_wc_fini(&one);
+	jg_wc_fini(&two);
+}
+
 static void test_tsv_order(void **state)
 {
 	struct jg_wordcount wc;
@@ -310,6 +349,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_growth_keeps_every_count),
 		cmocka_unit_test(test_merge_and_top),
+		cmocka_unit_test(test_merge_top_is_merge_then_top),
 		cmocka_unit_test(test_tsv_order),
 		cmocka_unit_test(test_tsv_reader_takes_only_digits),
 		cmocka_unit_test(test_hash_of_halves_is_hash_of_bytes),

@@ -38,6 +38,8 @@ struct worker {
 	size_t payload_cap;           /* page-fault its way through every body */
 	char *file;                   /* a saved book read back; reused likewise */
 	size_t file_cap;
+	const struct jg_word *top[JG_MSG_TOP_MAX]; /* the current book's, into `book` */
+	size_t n_top;
 	const char *abort_on;         /* fault injection for the tests */
 };
 
@@ -110,7 +112,7 @@ struct counted {
 	char note[200];
 };
 
-static int send_result(struct worker *k, uint32_t id, int err, const char *why, unsigned top_n,
+static int send_result(struct worker *k, uint32_t id, int err, const char *why,
                        const uint8_t sha256[32], const struct counted *ct)
 {
 	struct jg_msg_result m;
@@ -118,12 +120,11 @@ static int send_result(struct worker *k, uint32_t id, int err, const char *why, 
 	m.err = err;
 	m.words = k->book.total;
 	m.distinct = k->book.distinct;
-	const struct jg_word *top[JG_MSG_TOP_MAX];
-	m.n_top = err ? 0 : jg_wc_top(&k->book, top_n > JG_MSG_TOP_MAX ? JG_MSG_TOP_MAX : top_n, top);
+	m.n_top = err ? 0 : k->n_top;
 	for (size_t i = 0; i < m.n_top; i++) {
-		m.top[i].word = top[i]->word;
-		m.top[i].len = utf8_prefix(top[i]->word, top[i]->len, JG_MSG_WORD_MAX);
-		m.top[i].count = top[i]->count;
+		m.top[i].word = k->top[i]->word;
+		m.top[i].len = utf8_prefix(k->top[i]->word, k->top[i]->len, JG_MSG_WORD_MAX);
+		m.top[i].count = k->top[i]->count;
 	}
 	m.error = why;
 	m.error_len = utf8_prefix(why, strlen(why), JG_MSG_WORD_MAX);
@@ -142,12 +143,13 @@ static int send_result(struct worker *k, uint32_t id, int err, const char *why, 
 }
 
 /*
- * Counts `body` into the book table, then into the running one: its
- * charset decided (`http_charset` from the answer, "" when none), its
- * text found (not in HTML: Gutenberg's markers are plain-text lines).
+ * Counts `body` into the book table, then into the running one, and
+ * keeps the book's `top_n` most frequent words in k->top: its charset
+ * decided (`http_charset` from the answer, "" when none), its text found
+ * (not in HTML: Gutenberg's markers are plain-text lines).
  */
 static int count_book(struct worker *k, const char *body, size_t len, uint32_t flags,
-                      const char *http_charset, struct counted *ct)
+                      unsigned top_n, const char *http_charset, struct counted *ct)
 {
 	struct jg_text text;
 	if (jg_text_decode(body, len, http_charset, &text) < 0)
@@ -160,8 +162,11 @@ static int count_book(struct worker *k, const char *body, size_t len, uint32_t f
 		jg_text_strip_boilerplate(text.text, text.len, &start, &end);
 	enum jg_split mode = (flags & JG_BOOK_WHITESPACE) ? JG_SPLIT_WHITESPACE : JG_SPLIT_WORDS;
 	int rc = jg_tokenize(&k->tok, text.text + start, end - start, mode, &k->book);
+	size_t n = top_n > JG_MSG_TOP_MAX ? JG_MSG_TOP_MAX : top_n;
 	if (rc == 0 && !(flags & JG_BOOK_NO_TABLE))
-		rc = jg_wc_merge(&k->running, &k->book);
+		rc = jg_wc_merge_top(&k->running, &k->book, n, k->top, &k->n_top);
+	else if (rc == 0)
+		k->n_top = jg_wc_top(&k->book, n, k->top);
 	jg_text_fini(&text);
 	k->bytes_since += len;
 	return rc;
@@ -229,6 +234,7 @@ static int handle_book(struct worker *k, const struct jg_frame_header *h, const 
 	const char *file = NULL;
 	int err = JG_OK;
 	jg_wc_clear(&k->book);
+	k->n_top = 0;
 	if (open_store(k, d, why, sizeof why) < 0)
 		err = JG_EIO;
 	else if (h->type == JG_FRAME_RECOUNT && !(body = file = read_book(k, n, &m, &len, why,
@@ -239,7 +245,7 @@ static int handle_book(struct worker *k, const struct jg_frame_header *h, const 
 	if (err == JG_OK && k->abort_on && memmem(body, len, k->abort_on, strlen(k->abort_on)))
 		abort();
 	if (err == JG_OK && !(h->flags & JG_BOOK_NO_COUNT) &&
-	    count_book(k, body, len, h->flags, cs, &ct) < 0) {
+	    count_book(k, body, len, h->flags, h->flags >> JG_BOOK_TOP_SHIFT, cs, &ct) < 0) {
 		err = JG_ENOMEM;
 		snprintf(why, sizeof why, "out of memory while counting");
 	}
@@ -254,7 +260,7 @@ static int handle_book(struct worker *k, const struct jg_frame_header *h, const 
 		k->file = NULL;
 		k->file_cap = 0;
 	}
-	if (send_result(k, h->id, err, why, h->flags >> JG_BOOK_TOP_SHIFT, digest,
+	if (send_result(k, h->id, err, why, digest,
 	                (h->flags & JG_BOOK_NO_COUNT) ? NULL : &ct) < 0)
 		return -1;
 	k->books_since++;

@@ -168,26 +168,46 @@ static int compare_ptr(const void *a, const void *b)
 	return jg_wc_compare(*(const struct jg_word *const *)a, *(const struct jg_word *const *)b);
 }
 
-/* Keeps the best `n` in `out[0..n)` by insertion: n is small (a top 10). */
+/* Keeps the best `n` (n > 0) in `out[0..*have)` by insertion: n is small
+ * (a top 10), and most words lose to the last kept at once. */
+static inline void offer_top(const struct jg_word *e, size_t n, const struct jg_word **out,
+                             size_t *have)
+{
+	if (*have == n && jg_wc_compare(e, out[n - 1]) >= 0)
+		return;
+	size_t j = *have < n ? (*have)++ : n - 1;
+	while (j > 0 && jg_wc_compare(e, out[j - 1]) < 0) {
+		out[j] = out[j - 1];
+		j--;
+	}
+	out[j] = e;
+}
+
+int jg_wc_merge_top(struct jg_wordcount *dst, const struct jg_wordcount *src, size_t n,
+                    const struct jg_word **out, size_t *n_out)
+{
+	*n_out = 0;
+	for (size_t i = 0; src->slots && i <= src->mask; i++) {
+		const struct jg_word *e = &src->slots[i];
+		if (!e->word)
+			continue;
+		if (jg_wc_add(dst, e->word, e->len, e->hash, e->count) < 0)
+			return -1;
+		if (n)
+			offer_top(e, n, out, n_out);
+	}
+	return 0;
+}
+
 size_t jg_wc_top_of(const struct jg_wordcount *tables, size_t n_tables, size_t n,
                     const struct jg_word **out)
 {
 	size_t have = 0;
 	for (size_t t = 0; t < n_tables; t++) {
 		const struct jg_wordcount *wc = &tables[t];
-		for (size_t i = 0; n && wc->slots && i <= wc->mask; i++) {
-			const struct jg_word *e = &wc->slots[i];
-			if (!e->word)
-				continue;
-			if (have == n && jg_wc_compare(e, out[n - 1]) >= 0)
-				continue;
-			size_t j = have < n ? have++ : n - 1;
-			while (j > 0 && jg_wc_compare(e, out[j - 1]) < 0) {
-				out[j] = out[j - 1];
-				j--;
-			}
-			out[j] = e;
-		}
+		for (size_t i = 0; n && wc->slots && i <= wc->mask; i++)
+			if (wc->slots[i].word)
+				offer_top(&wc->slots[i], n, out, &have);
 	}
 	return have;
 }

@@ -266,6 +266,14 @@ uint64_t jg_wc_get(const struct jg_wordcount *wc, const char *word, size_t len);
 /* Adds every count of `src` to `dst`. 0 or -1 ENOMEM. */
 int jg_wc_merge(struct jg_wordcount *dst, const struct jg_wordcount *src);
 /*
+ * jg_wc_merge(), and jg_wc_top(src, n, out) in the same pass over `src`
+ * (a worker wants both for each book: one walk of its table less, 2-3% of
+ * a counting run's CPU). `*n_out` is how many went into `out`, pointers
+ * into `src`. 0 or -1 ENOMEM (`out` is then not to be used).
+ */
+int jg_wc_merge_top(struct jg_wordcount *dst, const struct jg_wordcount *src, size_t n,
+                    const struct jg_word **out, size_t *n_out);
+/*
  * The `n` most frequent words, by count descending then word ascending
  * (bytewise), into `out` (pointers into the table). Returns how many.
  */
