@@ -214,6 +214,25 @@ def test_compression_bomb_stops_at_max_size(server, juggle):
     assert r.files() == []
 
 
+def test_a_body_over_the_size_limit_stops_even_when_its_read_was_held(server, juggle):
+    """A read curl held for the transfer (paused for --limit-rate, or for
+    the loop's slice) comes back inside curl_easy_pause(); when it passes
+    --max-size the transfer must end there, as too large, once the 3 s the
+    rate takes are over. It used to go on with no socket or timer in curl,
+    and end at the stall timeout, 30 s later."""
+    url = server.url("/gen/held.txt?size=60000&chunked=1")
+    t0 = time.monotonic()
+    r = juggle("--limit-rate", "20K", "--max-size", "59999", "--retries", "0",
+               "--stall-timeout", "30", url)
+    elapsed = time.monotonic() - t0
+    assert r.rc == 1
+    book = r.books()[url]
+    assert book["error_kind"] == "too_large", book
+    assert "body larger than the size limit of 59999 bytes" in book["error"]
+    assert elapsed < 20, f"ended after {elapsed:.1f} s: at the stall timeout"
+    assert r.files() == []
+
+
 def test_jobs_and_per_host_limits_are_enforced(server, juggle):
     urls = [server.url(f"/gen/c{i}.txt?delay=150") for i in range(12)]
     urls += [f"http://localhost:{server.port}/gen/l{i}.txt?delay=150" for i in range(12)]

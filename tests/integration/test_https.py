@@ -47,6 +47,57 @@ def test_https_with_cacert_and_resolve_uses_http2(nginx, juggle):
     assert len(connections) <= 2, "streams were not multiplexed"
 
 
+def test_reused_http2_handles_read_within_their_buffers(tmp_path, make_nginx, juggle):
+    """Over HTTP/2 a transfer can end while its connection carries others,
+    and curl then keeps its receive buffer on the handle. With more than
+    1,024 transfers open a buffer is under 16 KiB, and a reused handle
+    refuses a new size and reads 16 KiB into it: under ASan a heap
+    overflow, seen in each of 4 runs of this test before the fix (in 2-5
+    s; it takes a reused handle and a burst). Such handles are not
+    reused: 6,000 books of 60 KB, 3,000 at once, each at 30 KB/s after
+    nginx's first second's worth, come whole."""
+    d = tmp_path / "h2"
+    root = d / "root"
+    root.mkdir(parents=True)
+    body = b"".join(b"line %05d of the one book\n" % i for i in range(2400))[:60000]
+    (root / "one.txt").write_bytes(body)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=books.test", "-addext", "subjectAltName=DNS:books.test",
+                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
+                   check=True, capture_output=True)
+    n = make_nginx(f"""
+    server {{
+        listen 127.0.0.1:{{port}} ssl http2;
+        server_name books.test;
+        ssl_certificate {d}/cert.pem;
+        ssl_certificate_key {d}/key.pem;
+        root {root};
+        limit_rate 30k;
+        location /books/ {{ rewrite ^ /one.txt break; }}
+    }}
+""")
+    books = 6000
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(f"https://books.test:{n.port}/books/b{i}.txt\n" for i in range(books)))
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 7000:
+        pytest.skip(f"RLIMIT_NOFILE's hard limit is {hard}; 3,000 transfers take 7,000")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 7000), hard))
+    try:
+        r = juggle("--cacert", str(d / "cert.pem"), "--resolve", f"books.test:{n.port}:127.0.0.1",
+                   "--no-count", "--retries", "0", "-j", "3000", "--per-host", "3000",
+                   "-i", str(urls), timeout=240)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert r.rc == 0, r.stderr[-3000:]
+    files = r.files()
+    assert len(files) == books
+    for name in files[:50] + files[-50:]:
+        with open(os.path.join(r.out, name), "rb") as f:
+            assert f.read() == body, name
+
+
 def test_tls_verification_is_always_on(nginx, juggle):
     port = nginx["port"]
     url = f"https://books.test:{port}/books/b1.txt"

@@ -106,13 +106,30 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 
 static void touch(struct jg_transfer *t);
 
-/* Tokens came: curl hands over the bytes it kept, into on_write, now. */
+static void fail_now(struct jg_transfer *t);
+
+/*
+ * Lets a paused transfer go on. The read curl kept is taken whatever the
+ * time (each resumption moves the transfer on), whether curl hands it
+ * over inside curl_easy_pause() (7.88) or at its next read (8.8 on). When
+ * on_write refuses it there (the size cap, a sink error), curl returns
+ * the error and would forget the transfer: it ends here.
+ */
+static void resume(struct jg_transfer *t)
+{
+	t->paused = 0;
+	t->resume_owed = 1;
+	if (curl_easy_pause(t->easy, CURLPAUSE_CONT) != CURLE_OK && !t->finished)
+		fail_now(t);
+}
+
+/* Tokens came: curl hands over the bytes it kept, into on_write. */
 static void on_rate_resume(struct jg_rate_waiter *w)
 {
 	struct jg_transfer *t =
 		(struct jg_transfer *)(void *)((char *)w - offsetof(struct jg_transfer, rate_wait));
 	touch(t);
-	curl_easy_pause(t->easy, CURLPAUSE_CONT);
+	resume(t);
 }
 
 int jg_fetch_init(struct jg_fetch *f, struct ev_loop *loop, const struct jg_fetch_config *cfg,
@@ -509,6 +526,15 @@ static void arrived(struct jg_transfer *t, uint64_t bytes)
 	t->f->announced_left -= n;
 }
 
+/* Whether the transfer is a stream of a shared connection (HTTP/2): curl
+ * 7.88 holds the whole connection while one of its streams is paused. */
+static int multiplexed(struct jg_transfer *t)
+{
+	long v = 0;
+	curl_easy_getinfo(t->easy, CURLINFO_HTTP_VERSION, &v);
+	return v >= CURL_HTTP_VERSION_2_0;
+}
+
 static size_t on_write(char *data, size_t size, size_t n, void *userp)
 {
 	struct jg_transfer *t = userp;
@@ -519,7 +545,11 @@ static size_t on_write(char *data, size_t size, size_t n, void *userp)
 		t->paused = 1;
 		return CURL_WRITEFUNC_PAUSE;
 	}
-	if (!t->threaded && !t->resuming && jg_slice_spent(t->f->loop)) {
+	if (t->aborted)
+		return 0; /* a read handed back after the transfer was stopped */
+	if (t->resume_owed)
+		t->resume_owed = 0;
+	else if (!t->threaded && jg_slice_spent(t->f->loop) && !multiplexed(t)) {
 		/* Out of time: one socket action reads until the socket is dry,
 		 * and one timer action runs every transfer due, so without this
 		 * an action could take milliseconds (a timer action that ran
@@ -764,13 +794,8 @@ static void drain_one(struct jg_transfer *t)
 	if (t->finished) {
 		complete(t);
 	} else if (t->paused) {
-		/* curl hands the read it kept back right away, into on_write,
-		 * which takes it whatever the time: each resumption moves on. */
-		t->paused = 0;
-		t->resuming = 1;
-		curl_easy_pause(t->easy, CURLPAUSE_CONT);
-		t->resuming = 0;
 		t->f->resumed++;
+		resume(t);
 	}
 }
 
@@ -875,8 +900,10 @@ long jg_fetch_receive_buffer(unsigned running)
 	return (long)(size > JG_RECEIVE_MAX ? JG_RECEIVE_MAX : size < JG_RECEIVE_MIN ? JG_RECEIVE_MIN : size);
 }
 
-static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url,
-                      const char *proxy)
+/* Sets `t` up; 0, or -1 when the handle still holds its last receive
+ * buffer (below). */
+static int configure(struct jg_fetch *f, struct jg_transfer *t, const char *url,
+                     const char *proxy)
 {
 	CURL *e = t->easy;
 	curl_easy_setopt(e, CURLOPT_URL, url);
@@ -892,7 +919,13 @@ static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url
 	curl_easy_setopt(e, CURLOPT_USERAGENT, f->cfg.user_agent);
 	/* Content codings are undone here (decode.h), not by curl. */
 	curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, jg_fetch_receive_buffer(f->running));
+	/* curl frees a transfer's buffer at its end, except when its
+	 * connection is still in use (an HTTP/2 stream among others): then a
+	 * spare handle keeps the buffer, refuses a new size, and reads the
+	 * default 16 KiB that curl_easy_reset() set into it, however small
+	 * the buffer was. Such a handle is not used. */
+	int sized = curl_easy_setopt(e, CURLOPT_BUFFERSIZE, jg_fetch_receive_buffer(f->running)) ==
+	            CURLE_OK;
 	/* Redirects are followed by the caller, which resolves the new host
 	 * first; curl following them would resolve in a thread. */
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -923,6 +956,7 @@ static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url
 		curl_easy_setopt(e, CURLOPT_RESOLVE, t->resolve);
 	if (t->headers)
 		curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+	return sized ? 0 : -1;
 }
 
 /* Whether the caller sets header `name` itself (its own replaces ours). */
@@ -1035,7 +1069,12 @@ int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url,
 	}
 	if (!(t->easy = take_easy(f)))
 		goto nomem;
-	configure(f, t, url, route->proxy);
+	if (configure(f, t, url, route->proxy) < 0) {
+		curl_easy_cleanup(t->easy);
+		if (!(t->easy = curl_easy_init()))
+			goto nomem;
+		(void)configure(f, t, url, route->proxy); /* a fresh handle holds no buffer */
+	}
 	if (f->engine->start(f, t) < 0) {
 		jg_fetch_release(t);
 		return -1;

@@ -128,7 +128,7 @@ struct jg_transfer {
 	                             may hold more without more input */
 	size_t pending_len, pending_cap;
 	int paused;               /* we told curl to hold on (WRITEFUNC_PAUSE) */
-	int resuming;             /* in curl_easy_pause(CONT): what curl kept comes */
+	int resume_owed;          /* resumed: the next read is taken whatever the time */
 	struct jg_rate_waiter rate_wait; /* paused for --limit-rate's tokens */
 	int finished;             /* curl is done; the pending bytes are not */
 	struct jg_transfer *todo_next; /* in the fetch's list of work left */
