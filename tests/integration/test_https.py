@@ -1,8 +1,29 @@
 """HTTPS against a production server: nginx with a certificate made now."""
 import os
+import resource
 import subprocess
 
 import pytest
+
+
+def tls_nginx(make_nginx, d, root, http="", server=""):
+    """nginx over TLS and HTTP/2 for books.test, with a certificate made
+    now in `d`, serving `root`; `http` and `server` add configuration."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=books.test", "-addext", "subjectAltName=DNS:books.test",
+                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
+                   check=True, capture_output=True)
+    return make_nginx(f"""
+    {http}
+    server {{
+        listen 127.0.0.1:{{port}} ssl http2;
+        server_name books.test;
+        ssl_certificate {d}/cert.pem;
+        ssl_certificate_key {d}/key.pem;
+        root {root};
+        {server}
+    }}
+""")
 
 
 @pytest.fixture
@@ -12,21 +33,7 @@ def nginx(tmp_path, make_nginx):
     (root / "books").mkdir(parents=True)
     for i in range(30):
         (root / "books" / f"b{i}.txt").write_bytes((f"book {i} " * 5000).encode())
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=books.test", "-addext", "subjectAltName=DNS:books.test",
-                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
-                   check=True, capture_output=True)
-    n = make_nginx(f"""
-    gzip on;
-    gzip_types text/plain;
-    server {{
-        listen 127.0.0.1:{{port}} ssl http2;
-        server_name books.test;
-        ssl_certificate {d}/cert.pem;
-        ssl_certificate_key {d}/key.pem;
-        root {root};
-    }}
-""")
+    n = tls_nginx(make_nginx, d, root, http="gzip on; gzip_types text/plain;")
     return {"port": n.port, "dir": n.dir, "cert": d / "cert.pem", "root": root}
 
 
@@ -61,25 +68,11 @@ def test_reused_http2_handles_read_within_their_buffers(tmp_path, make_nginx, ju
     root.mkdir(parents=True)
     body = b"".join(b"line %05d of the one book\n" % i for i in range(2400))[:60000]
     (root / "one.txt").write_bytes(body)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=books.test", "-addext", "subjectAltName=DNS:books.test",
-                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
-                   check=True, capture_output=True)
-    n = make_nginx(f"""
-    server {{
-        listen 127.0.0.1:{{port}} ssl http2;
-        server_name books.test;
-        ssl_certificate {d}/cert.pem;
-        ssl_certificate_key {d}/key.pem;
-        root {root};
-        limit_rate 30k;
-        location /books/ {{ rewrite ^ /one.txt break; }}
-    }}
-""")
+    n = tls_nginx(make_nginx, d, root,
+                  server="limit_rate 30k; location /books/ { rewrite ^ /one.txt break; }")
     books = 6000
     urls = tmp_path / "urls.txt"
     urls.write_text("".join(f"https://books.test:{n.port}/books/b{i}.txt\n" for i in range(books)))
-    import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < 7000:
         pytest.skip(f"RLIMIT_NOFILE's hard limit is {hard}; 3,000 transfers take 7,000")
