@@ -1,9 +1,11 @@
 """Shared fixtures: the real juggle binary, the project's test server, a DNS
 server of the test's own, and nginx with a certificate made at test time.
 Everything listens on loopback only."""
+import contextlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -131,6 +133,21 @@ def juggle(tmp_path):
                               timeout=timeout, input=stdin)
         return Run(proc, out_dir, json_path)
     return run
+
+
+@contextlib.contextmanager
+def open_files_at_least(need):
+    """Raises this process's RLIMIT_NOFILE (its children's too) to `need`
+    for the block, or skips the test, visibly, when the hard limit is
+    lower."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < need:
+        pytest.skip(f"RLIMIT_NOFILE's hard limit is {hard}; the test needs {need}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, need), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def thread_samples(proc):

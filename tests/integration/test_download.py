@@ -8,7 +8,8 @@ import time
 import pytest
 
 import reference
-from conftest import JUGGLE, VERSION, book_files, max_overlap, request_intervals
+from conftest import (JUGGLE, VERSION, book_files, max_overlap, open_files_at_least,
+                      request_intervals)
 
 
 def test_ebook_numbers_download_byte_identical(server, juggle):
@@ -365,11 +366,6 @@ def recv_buffers(tmp_path, server, n, name):
     """n books of 200 KiB at 50 KiB/s each, all n at once, --no-count, with
     an LD_PRELOAD noting the largest recv() asked of each socket: {buffer
     length: sockets}."""
-    import resource
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    need = 2 * n + 200  # a socket and a file per transfer
-    if hard != resource.RLIM_INFINITY and hard < need:
-        pytest.skip(f"RLIMIT_NOFILE's hard limit is {hard}; {n} transfers need {need}")
     log = tmp_path / f"{name}.recv"
     env = dict(os.environ, LD_PRELOAD=RECV_SIZES, JG_RECV_LOG=str(log))
     env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
@@ -377,11 +373,10 @@ def recv_buffers(tmp_path, server, n, name):
     urls = tmp_path / f"{name}.txt"
     urls.write_text("".join(server.url(f"/gen/{name}{i}.txt?size=204800&rate=51200") + "\n"
                             for i in range(n)))
-    p = subprocess.run([JUGGLE, "-q", "--no-count", "-j", str(n), "--per-host", str(n),
-                        "-o", str(tmp_path / name), "-i", str(urls)], env=env,
-                       capture_output=True, text=True, timeout=120,
-                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
-                                                             (max(soft, need), hard)))
+    with open_files_at_least(2 * n + 200):  # a socket and a file per transfer
+        p = subprocess.run([JUGGLE, "-q", "--no-count", "-j", str(n), "--per-host", str(n),
+                            "-o", str(tmp_path / name), "-i", str(urls)], env=env,
+                           capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]
     assert len(book_files(tmp_path / name)) == n
     sizes = {}

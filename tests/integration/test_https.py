@@ -1,9 +1,10 @@
 """HTTPS against a production server: nginx with a certificate made now."""
 import os
-import resource
 import subprocess
 
 import pytest
+
+from conftest import open_files_at_least
 
 
 def tls_nginx(make_nginx, d, root, http="", server=""):
@@ -73,16 +74,10 @@ def test_reused_http2_handles_read_within_their_buffers(tmp_path, make_nginx, ju
     books = 6000
     urls = tmp_path / "urls.txt"
     urls.write_text("".join(f"https://books.test:{n.port}/books/b{i}.txt\n" for i in range(books)))
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < 7000:
-        pytest.skip(f"RLIMIT_NOFILE's hard limit is {hard}; 3,000 transfers take 7,000")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 7000), hard))
-    try:
+    with open_files_at_least(7000):  # 3,000 transfers, a socket and a file each
         r = juggle("--cacert", str(d / "cert.pem"), "--resolve", f"books.test:{n.port}:127.0.0.1",
                    "--no-count", "--retries", "0", "-j", "3000", "--per-host", "3000",
                    "-i", str(urls), timeout=240)
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert r.rc == 0, r.stderr[-3000:]
     files = r.files()
     assert len(files) == books

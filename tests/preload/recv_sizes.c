@@ -28,8 +28,11 @@ static void count(size_t len)
 			seen[i].sockets++;
 			return;
 		}
-	if (n_seen < MAX_LENGTHS)
-		seen[n_seen++].len = len, seen[n_seen - 1].sockets = 1;
+	if (n_seen < MAX_LENGTHS) {
+		seen[n_seen].len = len;
+		seen[n_seen].sockets = 1;
+		n_seen++;
+	}
 }
 
 ssize_t recv(int fd, void *buf, size_t len, int flags)

@@ -539,14 +539,14 @@ static size_t on_write(char *data, size_t size, size_t n, void *userp)
 {
 	struct jg_transfer *t = userp;
 	size_t bytes = size * n;
+	if (t->aborted)
+		return 0; /* a read handed back after the transfer was stopped */
 	if (body_wanted(t) && (t->pending_len || t->dec_full)) {
 		/* Still decoding the last read: curl keeps this one for us and
 		 * hands it over again, so it is not received yet. */
 		t->paused = 1;
 		return CURL_WRITEFUNC_PAUSE;
 	}
-	if (t->aborted)
-		return 0; /* a read handed back after the transfer was stopped */
 	if (t->resume_owed)
 		t->resume_owed = 0;
 	else if (!t->threaded && jg_slice_spent(t->f->loop) && !multiplexed(t)) {
@@ -767,36 +767,38 @@ static void fail_now(struct jg_transfer *t)
 
 /* One turn for a transfer with work left: a spilled body's in-memory
  * part to write, bytes of an earlier read to decode. */
-static void drain_one(struct jg_transfer *t)
+/* 1 when it resumed a paused transfer, else 0. */
+static int drain_one(struct jg_transfer *t)
 {
 	if (prefix_left(t)) {
 		if (write_prefix(t) < 0) {
 			stop(t, JG_ABORT_SINK);
 			fail_now(t);
-			return;
+			return 0;
 		}
 		if (prefix_left(t))
-			return; /* out of time */
+			return 0; /* out of time */
 	}
 	const uint8_t *in = t->pending;
 	size_t left = t->pending_len;
 	if ((left || t->dec_full) && decode(t, &in, &left) < 0) {
 		fail_now(t);
-		return;
+		return 0;
 	}
 	if (left || t->dec_full) {
 		memmove(t->pending, in, left);
 		t->pending_len = left;
-		return;
+		return 0;
 	}
 	t->pending_len = 0;
 	remove_todo(t);
 	if (t->finished) {
 		complete(t);
 	} else if (t->paused) {
-		t->f->resumed++;
 		resume(t);
+		return 1;
 	}
+	return 0;
 }
 
 /*
@@ -813,11 +815,11 @@ static void on_drain(struct ev_loop *loop, ev_prepare *w, int revents)
 	ev_idle_start(loop, &f->drain_more);
 	/* One at least, or a loop busy with its sockets would never get back
 	 * to the transfers it paused for want of time. */
-	unsigned done = 0;
-	f->resumed = 0;
-	while ((t = f->todo) != NULL && (!done++ || !jg_slice_spent(loop)) &&
-	       f->resumed < RESUMES_PER_TURN) {
-		drain_one(t);
+	unsigned resumed = 0;
+	for (int first = 1; (t = f->todo) != NULL && resumed < RESUMES_PER_TURN &&
+	                    (first || !jg_slice_spent(loop));
+	     first = 0) {
+		resumed += (unsigned)drain_one(t);
 		if (t == f->todo && t->todo_next) { /* still pending: to the back */
 			f->todo = t->todo_next;
 			struct jg_transfer *last = f->todo;
@@ -854,14 +856,27 @@ static void on_stall(struct ev_loop *loop, ev_timer *w, int revents)
 	finish(t, CURLE_OPERATION_TIMEDOUT);
 }
 
-static CURL *take_easy(struct jg_fetch *f)
+/*
+ * An easy handle set to read with a receive buffer of `buffer` bytes: a
+ * spare one, or a new one. curl frees a transfer's buffer at its end,
+ * except when its connection is still in use (an HTTP/2 stream among
+ * others): then the spare handle keeps the buffer, refuses a new size,
+ * and would read the default 16 KiB that curl_easy_reset() set into it,
+ * however small the buffer was. Such a handle is not used.
+ */
+static CURL *take_easy(struct jg_fetch *f, long buffer)
 {
-	if (f->n_spare > 0) {
+	while (f->n_spare > 0) {
 		CURL *e = f->spare[--f->n_spare];
 		curl_easy_reset(e);
-		return e;
+		if (curl_easy_setopt(e, CURLOPT_BUFFERSIZE, buffer) == CURLE_OK)
+			return e;
+		curl_easy_cleanup(e);
 	}
-	return curl_easy_init();
+	CURL *e = curl_easy_init();
+	if (e)
+		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, buffer);
+	return e;
 }
 
 static void give_easy(struct jg_fetch *f, CURL *e)
@@ -900,10 +915,8 @@ long jg_fetch_receive_buffer(unsigned running)
 	return (long)(size > JG_RECEIVE_MAX ? JG_RECEIVE_MAX : size < JG_RECEIVE_MIN ? JG_RECEIVE_MIN : size);
 }
 
-/* Sets `t` up; 0, or -1 when the handle still holds its last receive
- * buffer (below). */
-static int configure(struct jg_fetch *f, struct jg_transfer *t, const char *url,
-                     const char *proxy)
+static void configure(struct jg_fetch *f, struct jg_transfer *t, const char *url,
+                      const char *proxy)
 {
 	CURL *e = t->easy;
 	curl_easy_setopt(e, CURLOPT_URL, url);
@@ -919,13 +932,6 @@ static int configure(struct jg_fetch *f, struct jg_transfer *t, const char *url,
 	curl_easy_setopt(e, CURLOPT_USERAGENT, f->cfg.user_agent);
 	/* Content codings are undone here (decode.h), not by curl. */
 	curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-	/* curl frees a transfer's buffer at its end, except when its
-	 * connection is still in use (an HTTP/2 stream among others): then a
-	 * spare handle keeps the buffer, refuses a new size, and reads the
-	 * default 16 KiB that curl_easy_reset() set into it, however small
-	 * the buffer was. Such a handle is not used. */
-	int sized = curl_easy_setopt(e, CURLOPT_BUFFERSIZE, jg_fetch_receive_buffer(f->running)) ==
-	            CURLE_OK;
 	/* Redirects are followed by the caller, which resolves the new host
 	 * first; curl following them would resolve in a thread. */
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -956,7 +962,6 @@ static int configure(struct jg_fetch *f, struct jg_transfer *t, const char *url,
 		curl_easy_setopt(e, CURLOPT_RESOLVE, t->resolve);
 	if (t->headers)
 		curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-	return sized ? 0 : -1;
 }
 
 /* Whether the caller sets header `name` itself (its own replaces ours). */
@@ -1067,14 +1072,9 @@ int jg_fetch_start(struct jg_fetch *f, struct jg_transfer *t, const char *url,
 			goto nomem;
 		t->headers = l;
 	}
-	if (!(t->easy = take_easy(f)))
+	if (!(t->easy = take_easy(f, jg_fetch_receive_buffer(f->running))))
 		goto nomem;
-	if (configure(f, t, url, route->proxy) < 0) {
-		curl_easy_cleanup(t->easy);
-		if (!(t->easy = curl_easy_init()))
-			goto nomem;
-		(void)configure(f, t, url, route->proxy); /* a fresh handle holds no buffer */
-	}
+	configure(f, t, url, route->proxy);
 	if (f->engine->start(f, t) < 0) {
 		jg_fetch_release(t);
 		return -1;

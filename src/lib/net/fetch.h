@@ -176,7 +176,6 @@ struct jg_fetch {
 	unsigned running;
 	struct jg_decode_budget budget;
 	struct jg_transfer *todo;   /* transfers with bytes to decode or to unpause */
-	unsigned resumed;           /* unpaused in this turn's drain */
 	ev_prepare drain;           /* works through `todo` before the loop waits */
 	ev_idle drain_more;         /* keeps the loop from waiting meanwhile */
 	uint64_t spills;            /* bodies sent to their file for want of memory */

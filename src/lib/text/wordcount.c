@@ -142,15 +142,6 @@ uint64_t jg_wc_get(const struct jg_wordcount *wc, const char *word, size_t len)
 	return e->word ? e->count : 0;
 }
 
-int jg_wc_merge(struct jg_wordcount *dst, const struct jg_wordcount *src)
-{
-	for (size_t i = 0; src->slots && i <= src->mask; i++) {
-		const struct jg_word *e = &src->slots[i];
-		if (e->word && jg_wc_add(dst, e->word, e->len, e->hash, e->count) < 0)
-			return -1;
-	}
-	return 0;
-}
 
 int jg_wc_compare(const struct jg_word *a, const struct jg_word *b)
 {
@@ -197,6 +188,12 @@ int jg_wc_merge_top(struct jg_wordcount *dst, const struct jg_wordcount *src, si
 			offer_top(e, n, out, n_out);
 	}
 	return 0;
+}
+
+int jg_wc_merge(struct jg_wordcount *dst, const struct jg_wordcount *src)
+{
+	size_t none;
+	return jg_wc_merge_top(dst, src, 0, NULL, &none);
 }
 
 size_t jg_wc_top_of(const struct jg_wordcount *tables, size_t n_tables, size_t n,
