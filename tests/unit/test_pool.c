@@ -33,7 +33,8 @@ struct run {
 	ev_check watch;
 	int err;
 	uint64_t book_words;
-	int collected;
+	int collected, seeded;
+	char *dir;
 	uint64_t total, distinct, first, last;
 	unsigned iterations;  /* from the collection's start to its end */
 	ev_prepare turns;
@@ -75,10 +76,39 @@ static void on_watch(struct ev_loop *loop, ev_check *w, int revents)
 		kill_worker(r);
 }
 
+static void on_done(void *user, uint64_t cookie, const struct jg_pool_result *res);
+
+/* The big book: WORDS different words. */
+static void submit_book(struct run *r)
+{
+	size_t len = (size_t)WORDS * (WORD_LEN + 1);
+	char *body = malloc(len);
+	assert_non_null(body);
+	for (unsigned i = 0; i < WORDS; i++) {
+		word_of(i, body + (size_t)i * (WORD_LEN + 1));
+		body[(size_t)i * (WORD_LEN + 1) + WORD_LEN] = '\n';
+	}
+	struct jg_pool_book b = {
+		.job = JG_POOL_SAVE, .body = body, .len = len, .dir = r->dir, .name = "book.txt",
+		.expect_size = len, /* a recount reads the saved file back */
+		.count = {.flags = JG_COUNT_WHITESPACE | JG_COUNT_KEEP_BOILERPLATE, .top = 3},
+		.done = on_done, .user = r,
+	};
+	assert_int_equal(jg_pool_submit(r->pool, &b), 0);
+}
+
 static void on_collected(struct jg_pool *pool, const struct jg_counts *counts, void *user)
 {
 	struct run *r = user;
 	char w[WORD_LEN + 1];
+	if (!r->seeded) {
+		/* The pool's table holds a word now: the big book's table has to
+		 * be merged into it, not moved in whole. */
+		r->seeded = 1;
+		assert_int_equal(jg_counts_total(counts), 1);
+		submit_book(r);
+		return;
+	}
 	r->collected = 1;
 	r->total = jg_counts_total(counts);
 	r->distinct = jg_counts_distinct(counts);
@@ -93,6 +123,12 @@ static void on_collected(struct jg_pool *pool, const struct jg_counts *counts, v
 static void on_done(void *user, uint64_t cookie, const struct jg_pool_result *res)
 {
 	struct run *r = user;
+	if (!r->seeded) {
+		assert_int_equal(res->err, 0);
+		if (jg_pool_collect(r->pool, on_collected, r) != JG_OK)
+			ev_break(r->loop, EVBREAK_ALL);
+		return;
+	}
 	r->err = res->err;
 	r->book_words = res->words;
 	ev_prepare_init(&r->turns, on_turn);
@@ -102,17 +138,12 @@ static void on_done(void *user, uint64_t cookie, const struct jg_pool_result *re
 		ev_break(r->loop, EVBREAK_ALL);
 }
 
-/* One book of WORDS different words, counted and collected. */
+/* A book of one word, collected; then one of WORDS different words,
+ * counted and collected. */
 static void count_one_book(struct run *r, char *dir)
 {
 	assert_non_null(mkdtemp(dir));
-	size_t len = (size_t)WORDS * (WORD_LEN + 1);
-	char *body = malloc(len);
-	assert_non_null(body);
-	for (unsigned i = 0; i < WORDS; i++) {
-		word_of(i, body + (size_t)i * (WORD_LEN + 1));
-		body[(size_t)i * (WORD_LEN + 1) + WORD_LEN] = '\n';
-	}
+	r->dir = dir;
 	r->loop = ev_loop_new(EVFLAG_AUTO);
 	r->err = -1;
 	char why[JG_ERRBUF_SIZE];
@@ -122,10 +153,11 @@ static void count_one_book(struct run *r, char *dir)
 	r->watch.data = r;
 	ev_check_start(r->loop, &r->watch);
 	ev_unref(r->loop);
+	char *seed = strdup("seedword\n");
+	assert_non_null(seed);
 	struct jg_pool_book b = {
-		.job = JG_POOL_SAVE, .body = body, .len = len, .dir = dir, .name = "book.txt",
-		.expect_size = len, /* a recount reads the saved file back */
-		.count = {.flags = JG_COUNT_WHITESPACE | JG_COUNT_KEEP_BOILERPLATE, .top = 3},
+		.job = JG_POOL_SAVE, .body = seed, .len = strlen(seed), .dir = dir, .name = "seed.txt",
+		.count = {.flags = JG_COUNT_WHITESPACE | JG_COUNT_KEEP_BOILERPLATE},
 		.done = on_done, .user = r,
 	};
 	assert_int_equal(jg_pool_submit(r->pool, &b), 0);
@@ -136,8 +168,8 @@ static void count_one_book(struct run *r, char *dir)
 	assert_int_equal(r->err, 0);
 	assert_int_equal(r->book_words, WORDS);
 	assert_true(r->collected);
-	assert_int_equal(r->total, WORDS);
-	assert_int_equal(r->distinct, WORDS);
+	assert_int_equal(r->total, WORDS + 1);
+	assert_int_equal(r->distinct, WORDS + 1);
 	assert_int_equal(r->first, 1);
 	assert_int_equal(r->last, 1);
 }
@@ -148,6 +180,8 @@ static void done_with(struct run *r, char *dir)
 	ev_loop_destroy(r->loop);
 	char path[64];
 	snprintf(path, sizeof path, "%s/book.txt", dir);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof path, "%s/seed.txt", dir);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rmdir(dir), 0);
 }
@@ -197,11 +231,88 @@ static void test_a_worker_killed_while_its_table_goes_in_changes_nothing(void **
 	}
 }
 
+struct cut {
+	struct ev_loop *loop;
+	struct jg_pool *pool;
+	int answered, err, collected;
+	char error[512];
+	uint64_t words, total;
+};
+
+static void on_cut_collected(struct jg_pool *pool, const struct jg_counts *counts, void *user)
+{
+	struct cut *c = user;
+	c->collected = 1;
+	c->total = jg_counts_total(counts);
+	ev_break(c->loop, EVBREAK_ALL);
+}
+
+static void on_cut_done(void *user, uint64_t cookie, const struct jg_pool_result *res)
+{
+	struct cut *c = user;
+	c->answered = 1;
+	c->err = res->err;
+	c->words = res->words;
+	snprintf(c->error, sizeof c->error, "%s", res->error ? res->error : "");
+	if (jg_pool_collect(c->pool, on_cut_collected, c) != JG_OK)
+		ev_break(c->loop, EVBREAK_ALL);
+}
+
+/* A saved book truncated once the worker has mapped it (the worker's test
+ * hook does it; a book is mapped past 16 MiB): the book fails as cut short, the worker lives on, and
+ * nothing of the book is in the pool's table. */
+static void test_a_book_cut_short_while_it_is_read_fails_and_counts_nothing(void **state)
+{
+	char dir[] = "/tmp/jg-test-pool.XXXXXX", path[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/book.txt", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	size_t len = 0;
+	/* Past the 16 MiB a worker reads into its buffer: a mapped book. */
+	for (unsigned i = 0; len <= (17u << 20); i++)
+		len += (size_t)fprintf(f, "word%u\n", i % 1000);
+	assert_int_equal(fclose(f), 0);
+
+	struct cut c = {.loop = ev_loop_new(EVFLAG_AUTO)};
+	char why[JG_ERRBUF_SIZE];
+	assert_int_equal(setenv("JUGGLE_TEST_WORKER_CUT_MAPPED", "1", 1), 0);
+	assert_int_equal(jg_pool_new(&c.pool, 1, why), JG_OK);
+	assert_int_equal(jg_pool_attach(c.pool, c.loop), 0);
+	struct jg_pool_book b = {
+		.job = JG_POOL_RECOUNT, .dir = dir, .name = "book.txt", .expect_size = len,
+		.count = {.flags = JG_COUNT_WHITESPACE | JG_COUNT_KEEP_BOILERPLATE},
+		.done = on_cut_done, .user = &c,
+	};
+	assert_int_equal(jg_pool_submit(c.pool, &b), 0);
+	ev_timer limit;
+	ev_timer_init(&limit, on_limit, 10., 0.);
+	ev_timer_start(c.loop, &limit);
+	while (!c.collected && ev_is_active(&limit))
+		ev_run(c.loop, EVRUN_ONCE);
+	ev_timer_stop(c.loop, &limit);
+	assert_int_equal(unsetenv("JUGGLE_TEST_WORKER_CUT_MAPPED"), 0);
+
+	print_message("answer: %d, %s; restarts %u\n", c.err, c.error,
+	              (unsigned)jg_pool_restarts(c.pool));
+	assert_true(c.answered);
+	assert_int_equal(c.err, JG_EIO);
+	assert_non_null(strstr(c.error, "book.txt: cut short while it was read"));
+	assert_int_equal(jg_pool_restarts(c.pool), 0);
+	assert_true(c.collected);
+	assert_int_equal(c.total, 0);
+	jg_pool_free(c.pool);
+	ev_loop_destroy(c.loop);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_large_table_merges_a_step_per_turn),
 		cmocka_unit_test(test_a_worker_killed_while_its_table_goes_in_changes_nothing),
+		cmocka_unit_test(test_a_book_cut_short_while_it_is_read_fails_and_counts_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -776,9 +776,18 @@ static int handle_table_end(struct worker *w)
 	w->staging = w->merging; /* drained: empty, its memory kept */
 	w->merging = whole;
 	w->merge_at = (struct jg_counts_cursor){0, 0};
-	w->merge_pending = 1;
-	if (!merge_some(w))
-		start_table_work(p);
+	if (jg_counts_distinct(&p->counts) == 0) {
+		/* Into an empty table a table goes whole, by taking its place
+		 * (the empty one, its memory kept, stages the next): with one
+		 * worker, the run's only table is not copied word by word. */
+		struct jg_counts empty = p->counts;
+		p->counts = w->merging;
+		w->merging = empty;
+	} else {
+		w->merge_pending = 1;
+		if (!merge_some(w))
+			start_table_work(p);
+	}
 	while (w->answered != NONE) {
 		uint32_t i = w->answered;
 		w->answered = p->rec[i].next;
