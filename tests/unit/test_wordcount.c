@@ -121,6 +121,50 @@ static void test_tsv_order(void **state)
 	jg_wc_fini(&wc);
 }
 
+static void add_n(struct jg_wordcount *wc, const char *w, size_t len, uint64_t n)
+{
+	assert_int_equal(jg_wc_add(wc, w, len, jg_wc_hash(w, len), n), 0);
+}
+
+/* Words alike in their first 8 bytes, words holding a NUL byte, the
+ * largest count, and a word longer than the writer's buffer: in the order
+ * of jg_wc_compare (count down, then bytes, a prefix first). */
+static void test_tsv_order_past_the_first_eight_bytes(void **state)
+{
+	struct jg_wordcount wc;
+	jg_wc_init(&wc);
+	size_t long_len = 70000;
+	char *longw = malloc(long_len);
+	assert_non_null(longw);
+	memset(longw, 'q', long_len);
+	add_n(&wc, "abcdefghi", 9, 3);
+	add_n(&wc, "abcdefgh", 8, 3);
+	add_n(&wc, "abcdefg\0", 8, 3);
+	add_n(&wc, "abcdefg", 7, 3);
+	add_n(&wc, "abcdefgha", 9, 3);
+	add_n(&wc, "abcdefgh\0", 9, 3);
+	add_n(&wc, "max", 3, UINT64_MAX);
+	add_n(&wc, longw, long_len, 2);
+	add_n(&wc, "q", 1, 2);
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+	assert_non_null(f);
+	assert_int_equal(jg_wc_write_tsv(&wc, f), 0);
+	assert_int_equal(fclose(f), 0);
+	const char head[] = "max\t18446744073709551615\n"
+	                    "abcdefg\t3\nabcdefg\0\t3\nabcdefgh\t3\nabcdefgh\0\t3\n"
+	                    "abcdefgha\t3\nabcdefghi\t3\nq\t2\n";
+	size_t head_len = sizeof head - 1;
+	assert_int_equal(size, head_len + long_len + 3);
+	assert_memory_equal(buf, head, head_len);
+	assert_memory_equal(buf + head_len, longw, long_len);
+	assert_memory_equal(buf + head_len + long_len, "\t2\n", 3);
+	free(buf);
+	free(longw);
+	jg_wc_fini(&wc);
+}
+
 /* Reads `text` as a counts file: JG_OK or the error. */
 static int read_counts(const char *text, uint64_t *total)
 {
@@ -351,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_merge_and_top),
 		cmocka_unit_test(test_merge_top_is_merge_then_top),
 		cmocka_unit_test(test_tsv_order),
+		cmocka_unit_test(test_tsv_order_past_the_first_eight_bytes),
 		cmocka_unit_test(test_tsv_reader_takes_only_digits),
 		cmocka_unit_test(test_hash_of_halves_is_hash_of_bytes),
 		cmocka_unit_test(test_lengths_prefixes_and_nul),

@@ -154,10 +154,6 @@ int jg_wc_compare(const struct jg_word *a, const struct jg_word *b)
 	return a->len < b->len ? -1 : a->len > b->len;
 }
 
-static int compare_ptr(const void *a, const void *b)
-{
-	return jg_wc_compare(*(const struct jg_word *const *)a, *(const struct jg_word *const *)b);
-}
 
 /* Keeps the best `n` (n > 0) in `out[0..*have)` by insertion: n is small
  * (a top 10), and most words lose to the last kept at once. */
@@ -219,27 +215,88 @@ int jg_wc_write_tsv(const struct jg_wordcount *wc, FILE *f)
 	return jg_wc_write_tsv_of(wc, 1, f);
 }
 
+/*
+ * A word as the TSV writer sorts it: its count and its first 8 bytes in
+ * the entry itself, so that most comparisons look at neither the slot
+ * nor the key store (32,000 words of the KJV: 4 ms of sorting before).
+ * `key` is the head (little-endian: jg_wc_load) byte-swapped: when two keys differ, they
+ * order as the words do (a zero pad sorts first, as a shorter word does).
+ */
+struct sorted_word {
+	uint64_t count, key;
+	const struct jg_word *w;
+};
+
+static int compare_sorted(const void *pa, const void *pb)
+{
+	const struct sorted_word *a = pa, *b = pb;
+	if (a->count != b->count)
+		return a->count > b->count ? -1 : 1;
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	return jg_wc_compare(a->w, b->w);
+}
+
+/* `n` in decimal at `out`, which has room for 20 digits; the digits used. */
+static size_t put_u64(char *out, uint64_t n)
+{
+	char digits[20];
+	size_t len = 0;
+	do {
+		digits[len++] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n);
+	for (size_t i = 0; i < len; i++)
+		out[i] = digits[len - 1 - i];
+	return len;
+}
+
 int jg_wc_write_tsv_of(const struct jg_wordcount *tables, size_t n_tables, FILE *f)
 {
 	size_t distinct = 0;
 	for (size_t t = 0; t < n_tables; t++)
 		distinct += tables[t].distinct;
-	const struct jg_word **all = malloc((distinct ? distinct : 1) * sizeof *all);
-	if (!all)
+	struct sorted_word *all = malloc((distinct ? distinct : 1) * sizeof *all);
+	enum { OUT_CAP = 1 << 16 };
+	char *out = malloc(OUT_CAP);
+	if (!all || !out) {
+		free(all);
+		free(out);
 		return -1;
+	}
 	size_t n = 0;
 	for (size_t t = 0; t < n_tables; t++) {
 		const struct jg_wordcount *wc = &tables[t];
-		for (size_t i = 0; wc->slots && i <= wc->mask; i++)
-			if (wc->slots[i].word)
-				all[n++] = &wc->slots[i];
+		for (size_t i = 0; wc->slots && i <= wc->mask; i++) {
+			const struct jg_word *e = &wc->slots[i];
+			if (e->word)
+				all[n++] = (struct sorted_word){e->count, __builtin_bswap64(e->head), e};
+		}
 	}
-	qsort(all, n, sizeof *all, compare_ptr);
+	qsort(all, n, sizeof *all, compare_sorted);
+	/* Lines are put together here, not by stdio's formatting: fprintf()
+	 * was half the time of writing a table. */
+	size_t used = 0;
 	for (size_t i = 0; i < n; i++) {
-		/* By length: a whitespace-split word may hold a NUL byte. */
-		fwrite(all[i]->word, 1, all[i]->len, f);
-		fprintf(f, "\t%llu\n", (unsigned long long)all[i]->count);
+		const struct jg_word *e = all[i].w;
+		if (OUT_CAP - used < (size_t)e->len + 22) {
+			fwrite(out, 1, used, f);
+			used = 0;
+		}
+		/* By length: a whitespace-split word may hold a NUL byte. A word
+		 * longer than the buffer goes out by itself. */
+		if ((size_t)e->len + 22 > OUT_CAP) {
+			fwrite(e->word, 1, e->len, f);
+		} else {
+			memcpy(out + used, e->word, e->len);
+			used += e->len;
+		}
+		out[used++] = '\t';
+		used += put_u64(out + used, e->count);
+		out[used++] = '\n';
 	}
+	fwrite(out, 1, used, f);
+	free(out);
 	free(all);
 	return ferror(f) ? -1 : 0;
 }
