@@ -389,16 +389,24 @@ const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_coun
                                        int final)
 {
 	/* The pool's table holds every book counted by this run; the books
-	 * kept from earlier runs are in the snapshot loaded at the start. */
-	struct jg_counts *all = jg_counts_new();
-	if (!all || (r->prior_counts && jg_counts_merge(all, r->prior_counts) != JG_OK) ||
-	    jg_counts_merge(all, pool_counts) != JG_OK) {
-		notice(r, "out of memory while merging the counts");
-		jg_counts_free(all);
-		return NULL;
-	}
+	 * kept from earlier runs are in the snapshot loaded at the start.
+	 * With none, the pool's table is the whole and is sealed as it is: a
+	 * copy of it cost a full insert of every word. */
+	r->sealed_written = 0;
 	jg_counts_free(r->all);
-	r->all = all;
+	r->all = NULL;
+	const struct jg_counts *all = pool_counts;
+	if (r->prior_counts) {
+		struct jg_counts *merged = jg_counts_new();
+		if (!merged || jg_counts_merge(merged, r->prior_counts) != JG_OK ||
+		    jg_counts_merge(merged, pool_counts) != JG_OK) {
+			notice(r, "out of memory while merging the counts");
+			jg_counts_free(merged);
+			return NULL;
+		}
+		r->all = merged;
+		all = merged;
+	}
 	if (!r->writing)
 		return all;
 	wait_for_sealer(r);
@@ -414,6 +422,8 @@ const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_coun
 		return all;
 	}
 	if (jg_mf_write_seal(&r->w, &seal) == 0) {
+		r->sealed_written = 1;
+		r->sealed_gen = seal.gen;
 		if (final)
 			fdatasync(r->w.fd);
 		jg_snapshot_remove_stale(r->jfd, seal.gen);
@@ -422,6 +432,15 @@ const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_coun
 	}
 	warn_write_failed(r);
 	return all;
+}
+
+int jg_resume_open_sealed(const struct jg_resume *r)
+{
+	if (!r->sealed_written)
+		return -1;
+	char name[64];
+	jg_mf_snapshot_name(r->sealed_gen, name, sizeof name);
+	return openat(r->jfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 }
 
 /* The child's seal, or its end without one: the seal line is written. */

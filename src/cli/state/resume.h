@@ -45,7 +45,10 @@ struct jg_resume {
 	int snapshot_ok;              /* its sealed books' counts are loaded */
 	int snapshot_refused;         /* a sealed book did not keep its name */
 	struct jg_counts *prior_counts; /* the snapshot, when snapshot_ok */
-	struct jg_counts *all;        /* the table of the last seal */
+	struct jg_counts *all;        /* the table of the last seal, when a merge
+	                                 made it (NULL: the pool's was sealed) */
+	int sealed_written;           /* the last seal's snapshot is on disk */
+	uint64_t sealed_gen;          /* and is this generation's */
 	uint64_t next_gen;
 	int writing;                  /* the manifest is being kept up to date */
 	uint64_t kept, recounted, revalidated;
@@ -134,11 +137,15 @@ void jg_resume_flush(struct jg_resume *r);
  * at the end of the run, or at a checkpoint with counting held): the
  * run's table is the snapshot's plus the pool's. Writes it as the next
  * snapshot and seals it (`final`: the run's last seal, synced to disk).
- * Returns the whole table (owned by `r`, valid
- * until the next call), or NULL after printing why.
+ * Returns the whole table (owned by `r`, or `pool_counts` itself when no
+ * earlier run counted books; valid until the next call and while the
+ * pool's table is unchanged), or NULL after printing why.
  */
 const struct jg_counts *jg_resume_seal(struct jg_resume *r, const struct jg_counts *pool_counts,
                                        int final);
+/* The snapshot the last jg_resume_seal() wrote, opened for reading: the
+ * TSV of the table it returned, byte for byte. -1 when it wrote none. */
+int jg_resume_open_sealed(const struct jg_resume *r);
 
 /*
  * A checkpoint's seal, off the loop: a forked child merges the table,
