@@ -180,10 +180,14 @@ static int count_book(struct worker *k, const char *body, size_t len, uint32_t f
 static int add_book(struct worker *k, uint32_t flags, unsigned top_n)
 {
 	size_t n = top_n > JG_MSG_TOP_MAX ? JG_MSG_TOP_MAX : top_n;
-	if (!(flags & JG_BOOK_NO_TABLE) && k->running.distinct == 0) {
-		/* The first book since a hand-over: its table becomes the
-		 * running one, with no word copied (the empty one counts the
-		 * next book). */
+	if (!(flags & JG_BOOK_NO_TABLE) && k->running.distinct == 0 &&
+	    k->running.mask <= k->book.mask) {
+		/* The running table is empty and no larger than the book's
+		 * (none yet: a worker's first book, as in a one-book run): the
+		 * book's table becomes the running one, with no word copied. A
+		 * larger one is not taken for the book's: a book is counted in
+		 * a table sized to its own vocabulary, which stays in cache and
+		 * is cleared for each book. */
 		struct jg_wordcount empty = k->running;
 		k->running = k->book;
 		k->book = empty;
