@@ -1,6 +1,6 @@
 # Throughput against bandwidth per connection: run as `gnuplot throughput_vs_bandwidth.gp` in this directory.
 set datafile missing "NaN"
-set title "Throughput against bandwidth per connection (2 cores, 2026-12-01, medians)" noenhanced
+set title "Throughput against bandwidth per connection (2 cores, 2026-12-02, medians)" noenhanced
 set xlabel "bandwidth per connection" noenhanced
 set ylabel "MB/s" noenhanced
 set key top left

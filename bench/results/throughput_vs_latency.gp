@@ -1,6 +1,6 @@
 # Throughput against first-byte latency: run as `gnuplot throughput_vs_latency.gp` in this directory.
 set datafile missing "NaN"
-set title "Throughput against first-byte latency (2 cores, 2026-12-01, medians)" noenhanced
+set title "Throughput against first-byte latency (2 cores, 2026-12-02, medians)" noenhanced
 set xlabel "first-byte delay, ms" noenhanced
 set ylabel "MB/s" noenhanced
 set key top left

@@ -1,6 +1,6 @@
 # Wall time against concurrency: run as `gnuplot wall_vs_concurrency.gp` in this directory.
 set datafile missing "NaN"
-set title "Wall time against concurrency (2 cores, 2026-12-01, medians)" noenhanced
+set title "Wall time against concurrency (2 cores, 2026-12-02, medians)" noenhanced
 set xlabel "concurrent transfers (-j); serial measured once (it ignores -j), drawn flat" noenhanced
 set ylabel "wall time, s" noenhanced
 set key top left
