@@ -44,11 +44,16 @@ struct worker {
 	size_t file_cap;
 	const char *map;              /* a larger one, mapped while it is read */
 	size_t map_len;
+	int map_fd;                   /* and its descriptor, -1 when none */
+	struct jg_text text;          /* the current book's UTF-8 text */
 	uint64_t book_words, book_distinct; /* the current book's count */
 	const struct jg_word *top[JG_MSG_TOP_MAX]; /* its most frequent words */
 	size_t n_top;
 	const char *abort_on;         /* fault injection for the tests */
-	int cut_mapped;               /* the tests': truncate a book once mapped */
+#ifdef JG_TEST_HOOKS
+	unsigned long long cut_bytes; /* the tests': cut off a mapped book's end */
+	int cut_at_hash;              /* just before the hash, not once mapped */
+#endif
 };
 
 static int read_full(int fd, void *buf, size_t n)
@@ -158,18 +163,22 @@ static int send_result(struct worker *k, uint32_t id, int err, const char *why,
 static int count_book(struct worker *k, const char *body, size_t len, uint32_t flags,
                       const char *http_charset, struct counted *ct)
 {
-	struct jg_text text;
-	if (jg_text_decode(body, len, http_charset, &text) < 0)
+	/* In the worker, not on the stack: a jump out of a cut-short book
+	 * frees what its conversion made so far (read_body()). */
+	struct jg_text *text = &k->text;
+	if (jg_text_decode(body, len, http_charset, text) < 0) {
+		jg_text_fini(text);
 		return -1;
-	snprintf(ct->charset, sizeof ct->charset, "%s", text.charset);
-	ct->from = text.from;
-	snprintf(ct->note, sizeof ct->note, "%s", text.note);
-	size_t start = 0, end = text.len;
+	}
+	snprintf(ct->charset, sizeof ct->charset, "%s", text->charset);
+	ct->from = text->from;
+	snprintf(ct->note, sizeof ct->note, "%s", text->note);
+	size_t start = 0, end = text->len;
 	if (!(flags & (JG_BOOK_KEEP_BOILERPLATE | JG_BOOK_HTML)))
-		jg_text_strip_boilerplate(text.text, text.len, &start, &end);
+		jg_text_strip_boilerplate(text->text, text->len, &start, &end);
 	enum jg_split mode = (flags & JG_BOOK_WHITESPACE) ? JG_SPLIT_WHITESPACE : JG_SPLIT_WORDS;
-	int rc = jg_tokenize(&k->tok, text.text + start, end - start, mode, &k->book);
-	jg_text_fini(&text);
+	int rc = jg_tokenize(&k->tok, text->text + start, end - start, mode, &k->book);
+	jg_text_fini(text);
 	k->book_words = k->book.total;
 	k->book_distinct = k->book.distinct;
 	return rc;
@@ -206,6 +215,8 @@ static int add_book(struct worker *k, uint32_t flags, unsigned top_n)
 static void hash_book(struct worker *k, const char *body, size_t len, uint8_t digest[32])
 {
 	const EVP_MD *md = k->sha256 ? k->sha256 : EVP_sha256();
+	if (!k->md)
+		k->md = EVP_MD_CTX_new();
 	if (!k->md || !EVP_DigestInit_ex(k->md, md, NULL) || !EVP_DigestUpdate(k->md, body, len) ||
 	    !EVP_DigestFinal_ex(k->md, digest, NULL))
 		memset(digest, 0, 32);
@@ -214,8 +225,9 @@ static void hash_book(struct worker *k, const char *body, size_t len, uint8_t di
 /*
  * Where a mapped book's reader jumps when the file is cut short under it:
  * touching a page past the new end raises SIGBUS (a hostile directory, or
- * another program truncating the book). Set only while the mapping is
- * read, and only by the one thread of a worker.
+ * another program truncating the book). File statics, against the rule,
+ * because a signal handler can reach nothing else; set only while the
+ * mapping is read, by the one thread of a worker.
  */
 static sigjmp_buf *volatile cut_short;
 static const char *volatile cut_from, *volatile cut_to;
@@ -224,10 +236,51 @@ static void on_sigbus(int sig, siginfo_t *si, void *ctx)
 {
 	(void)ctx;
 	const char *at = si->si_addr;
-	if (cut_short && at >= cut_from && at < cut_to)
+	if (si->si_code > 0 && cut_short && at >= cut_from && at < cut_to)
 		siglongjmp(*cut_short, 1);
-	/* Not a mapped book's: fault again, and die of it, as before. */
+	/* Not a mapped book's fault (or sent by kill): die of it, as before. */
 	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+#ifdef JG_TEST_HOOKS
+/* The tests' stand-in for another program truncating a mapped book: cuts
+ * k->cut_bytes off its end (all of it, when the book is shorter). */
+static void test_cut(struct worker *k, int at_hash)
+{
+	if (!k->cut_bytes || at_hash != k->cut_at_hash || k->map_fd < 0)
+		return;
+	char self[64];
+	snprintf(self, sizeof self, "/proc/self/fd/%d", k->map_fd);
+	int w = open(self, O_WRONLY | O_CLOEXEC);
+	off_t to = k->map_len > k->cut_bytes ? (off_t)(k->map_len - k->cut_bytes) : 0;
+	if (w < 0 || ftruncate(w, to) < 0)
+		abort();
+	close(w);
+}
+#else
+static void test_cut(struct worker *k, int at_hash)
+{
+	(void)k;
+	(void)at_hash;
+}
+#endif
+
+/* A mapped book is whole only if its file still has the size mapped: a
+ * file cut short within its last page raises no SIGBUS (the bytes past
+ * the new end read as zeros). */
+static const char *changed_while_read(const struct worker *k)
+{
+	struct stat st;
+	if (k->map_fd < 0)
+		return NULL;
+	if (fstat(k->map_fd, &st) < 0)
+		return strerror(errno);
+	if ((uint64_t)st.st_size < k->map_len)
+		return "cut short while it was read";
+	if ((uint64_t)st.st_size > k->map_len)
+		return "changed while it was read";
+	return NULL;
 }
 
 /*
@@ -242,6 +295,7 @@ static int read_body(struct worker *k, const struct jg_frame_header *h, const ch
 	sigjmp_buf jump;
 	if (sigsetjmp(jump, 1)) {
 		cut_short = NULL;
+		jg_text_fini(&k->text);
 		jg_wc_clear(&k->book);
 		k->book_words = k->book_distinct = 0;
 		snprintf(why, why_len, "%.250s/%.200s: cut short while it was read", k->store.dir, name);
@@ -260,8 +314,16 @@ static int read_body(struct worker *k, const struct jg_frame_header *h, const ch
 		snprintf(why, why_len, "out of memory while counting");
 		return JG_ENOMEM;
 	}
+	test_cut(k, 1);
 	hash_book(k, body, len, digest);
 	cut_short = NULL;
+	const char *changed = changed_while_read(k);
+	if (changed) {
+		jg_wc_clear(&k->book);
+		k->book_words = k->book_distinct = 0;
+		snprintf(why, why_len, "%.250s/%.200s: %s", k->store.dir, name, changed);
+		return JG_EIO;
+	}
 	k->bytes_since += len;
 	if (counting && add_book(k, h->flags, h->flags >> JG_BOOK_TOP_SHIFT) < 0) {
 		snprintf(why, why_len, "out of memory while counting");
@@ -324,21 +386,12 @@ static const char *open_book(struct worker *k, const char *name, const struct jg
 	if (m->expect_size <= FILE_KEEP_MAX)
 		return read_into_buffer(k, fd, name, m->expect_size, why, why_len);
 	void *p = mmap(NULL, m->expect_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-	int saved = errno;
-	close(fd);
-	if (p == MAP_FAILED) {
-		snprintf(why, why_len, "%.250s/%.200s: %s", k->store.dir, name, strerror(saved));
-		return NULL;
-	}
+	if (p == MAP_FAILED) /* a file system that maps nothing: read it */
+		return read_into_buffer(k, fd, name, m->expect_size, why, why_len);
 	k->map = p;
 	k->map_len = m->expect_size;
-	if (k->cut_mapped) {
-		int w = openat(k->store.dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (w >= 0 && ftruncate(w, 0) < 0)
-			abort();
-		if (w >= 0)
-			close(w);
-	}
+	k->map_fd = fd; /* kept, to see the size once the book is read */
+	test_cut(k, 0);
 	return p;
 }
 
@@ -346,8 +399,18 @@ static void unmap_book(struct worker *k)
 {
 	if (k->map)
 		munmap((void *)k->map, k->map_len);
+	if (k->map_fd >= 0)
+		close(k->map_fd);
 	k->map = NULL;
 	k->map_len = 0;
+	k->map_fd = -1;
+	/* A huge book read into the buffer (its mapping refused) leaves no
+	 * buffer of its size behind for the small books after it. */
+	if (k->file_cap > FILE_KEEP_MAX + 1) {
+		free(k->file);
+		k->file = NULL;
+		k->file_cap = 0;
+	}
 }
 
 /* BOOK and RECOUNT share the start of their payload: dir, then name. */
@@ -420,6 +483,15 @@ static int serve(struct worker *k)
 	return 0;
 }
 
+int jg_worker_test_hooks(void)
+{
+#ifdef JG_TEST_HOOKS
+	return 1;
+#else
+	return 0;
+#endif
+}
+
 void jg_worker_settle(void)
 {
 	for (int sig = 1; sig < NSIG; sig++)
@@ -446,7 +518,13 @@ int jg_worker_main(int in_fd, int out_fd)
 	k.abort_on = getenv("JUGGLE_TEST_WORKER_ABORT_ON");
 	if (k.abort_on && !*k.abort_on)
 		k.abort_on = NULL;
-	k.cut_mapped = getenv("JUGGLE_TEST_WORKER_CUT_MAPPED") != NULL;
+	k.map_fd = -1;
+#ifdef JG_TEST_HOOKS
+	const char *cut = getenv("JUGGLE_TEST_WORKER_CUT_MAPPED");
+	k.cut_bytes = cut ? strtoull(cut, NULL, 10) : 0;
+	const char *cut_at = getenv("JUGGLE_TEST_WORKER_CUT_AT");
+	k.cut_at_hash = cut_at && strcmp(cut_at, "hash") == 0;
+#endif
 	struct sigaction bus = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO};
 	sigemptyset(&bus.sa_mask);
 	sigaction(SIGBUS, &bus, NULL);

@@ -17,6 +17,11 @@
  * ignored (the loop process ends workers by EOF), and a batch priority.
  */
 void jg_worker_settle(void);
+/* 1 when this build has the tests' fault injection that harms files
+ * (debug builds): JUGGLE_TEST_WORKER_CUT_MAPPED=BYTES cuts BYTES off the
+ * end of each mapped book once mapped, or with JUGGLE_TEST_WORKER_CUT_AT=
+ * hash just before it is hashed. */
+int jg_worker_test_hooks(void);
 
 /* Serves frames from `in_fd`, answers on `out_fd`; returns at EOF. */
 int jg_worker_main(int in_fd, int out_fd);

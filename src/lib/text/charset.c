@@ -82,14 +82,22 @@ int jg_utf8_valid(const char *text, size_t len)
 	return 1;
 }
 
+/*
+ * The converters below put the copy they make in t->owned as soon as it
+ * exists, and keep it there as it grows: a reader of a mapped book that
+ * is cut short under it leaves a converter by a jump (the worker's
+ * SIGBUS), and jg_text_fini() then frees what was made so far.
+ */
+
 /* A copy of `in` with each maximal invalid subpart replaced by U+FFFD. */
-static char *utf8_repair(const char *in, size_t len, size_t *out_len)
+static int utf8_repair(struct jg_text *t, const char *in, size_t len)
 {
 	if (len > (SIZE_MAX - 1) / 3)
-		return NULL;
+		return -1;
 	unsigned char *out = malloc(len * 3 + 1), *o = out;
 	if (!out)
-		return NULL;
+		return -1;
+	t->owned = (char *)out;
 	const unsigned char *p = (const unsigned char *)in, *end = p + len;
 	while (p < end) {
 		int ok;
@@ -103,8 +111,8 @@ static char *utf8_repair(const char *in, size_t len, size_t *out_len)
 		}
 		p += n;
 	}
-	*out_len = (size_t)(o - out);
-	return (char *)out;
+	t->len = (size_t)(o - out);
+	return 0;
 }
 
 /* Windows-1252's 0x80..0x9F as WHATWG maps them (holes: the C1 controls). */
@@ -116,13 +124,14 @@ static const uint16_t cp1252_high[32] = {
 };
 
 /* A table, not iconv: glibc's WINDOWS-1252 rejects the five holes. */
-static char *from_cp1252(const char *in, size_t len, size_t *out_len)
+static int from_cp1252(struct jg_text *t, const char *in, size_t len)
 {
 	if (len > (SIZE_MAX - 1) / 3)
-		return NULL;
+		return -1;
 	unsigned char *out = malloc(len * 3 + 1), *o = out;
 	if (!out)
-		return NULL;
+		return -1;
+	t->owned = (char *)out;
 	for (size_t i = 0; i < len; i++) {
 		unsigned c = (unsigned char)in[i];
 		if (c < 0x80) {
@@ -139,8 +148,8 @@ static char *from_cp1252(const char *in, size_t len, size_t *out_len)
 			*o++ = (unsigned char)(0x80 | (cp & 0x3F));
 		}
 	}
-	*out_len = (size_t)(o - out);
-	return (char *)out;
+	t->len = (size_t)(o - out);
+	return 0;
 }
 
 /* At least `need` bytes free past `used`. 0, or -1 on ENOMEM. */
@@ -159,20 +168,21 @@ static int room_for(char **out, size_t *cap, size_t used, size_t need)
 }
 
 /*
- * Through iconv; what it cannot convert becomes U+FFFD. NULL on ENOMEM.
+ * Through iconv; what it cannot convert becomes U+FFFD. -1 on ENOMEM.
  * Each call gets all but RESERVE bytes of the room left, so that a
  * U+FFFD always fits after a call that stopped.
  */
-static char *from_iconv(iconv_t cd, const char *in, size_t len, size_t *out_len)
+static int from_iconv(struct jg_text *t, iconv_t cd, const char *in, size_t len)
 {
 	enum { RESERVE = 4, MIN_ROOM = 64 };
 	size_t cap = len * 2 + MIN_ROOM, used = 0;
-	char *out = malloc(cap);
+	char **kept = &t->owned, *out = *kept = malloc(cap);
 	char *src = (char *)in;
 	size_t left = len;
 	while (out && left) {
 		if (room_for(&out, &cap, used, MIN_ROOM) < 0)
 			goto nomem;
+		*kept = out;
 		char *dst = out + used;
 		size_t room = cap - used - RESERVE;
 		size_t rc = iconv(cd, &src, &left, &dst, &room);
@@ -183,6 +193,7 @@ static char *from_iconv(iconv_t cd, const char *in, size_t len, size_t *out_len)
 		if (err == E2BIG) {
 			if (room_for(&out, &cap, used, cap - used + 1) < 0)
 				goto nomem; /* twice the room, next turn */
+			*kept = out;
 			continue;
 		}
 		/* EILSEQ, or EINVAL (cut short at the end): one U+FFFD. */
@@ -195,14 +206,16 @@ static char *from_iconv(iconv_t cd, const char *in, size_t len, size_t *out_len)
 	}
 	if (!out || room_for(&out, &cap, used, MIN_ROOM) < 0)
 		goto nomem;
+	*kept = out;
 	char *dst = out + used;
 	size_t room = cap - used - RESERVE;
 	iconv(cd, NULL, NULL, &dst, &room); /* a stateful charset's last shift */
-	*out_len = (size_t)(dst - out);
-	return out;
+	t->len = (size_t)(dst - out);
+	return 0;
 nomem:
 	free(out);
-	return NULL;
+	*kept = NULL;
+	return -1;
 }
 
 enum kind { KIND_UNKNOWN, KIND_UTF8, KIND_CP1252, KIND_ICONV };
@@ -307,7 +320,9 @@ static void note_unknown(struct jg_text *t, const char *who, const char *label)
 	if (t->note[0])
 		return;
 	quote_label(label, q, sizeof q);
-	snprintf(t->note, sizeof t->note, "the charset '%s' named by the %s is unknown", q, who);
+	/* The label at most 120 bytes of its quoted form: the note has room
+	 * for it and for what is added after ("; read as ..."). */
+	snprintf(t->note, sizeof t->note, "the charset '%.120s' named by the %.8s is unknown", q, who);
 }
 
 /* Step 3: the body's bytes decide. */
@@ -333,19 +348,22 @@ static enum kind detect(const char *body, size_t len, char canon[JG_CHARSET_NAME
 static int convert(struct jg_text *t, enum kind kind, const char *body, size_t len)
 {
 	if (kind == KIND_CP1252) {
-		t->text = t->owned = from_cp1252(body, len, &t->len);
-		return t->owned ? 0 : -1;
+		int rc = from_cp1252(t, body, len);
+		t->text = t->owned;
+		return rc;
 	}
 	if (kind == KIND_ICONV) {
 		iconv_t cd = iconv_open("UTF-8", t->charset);
 		if (cd == (iconv_t)-1)
 			return -1;
+		t->converter = cd; /* closed by jg_text_fini() if left by a jump */
 		/* Detected by its byte order mark, which is not text. */
 		size_t skip = t->from == JG_CHARSET_FROM_DETECTED ? 2 : 0;
-		t->owned = from_iconv(cd, body + skip, len - skip, &t->len);
+		int rc = from_iconv(t, cd, body + skip, len - skip);
+		t->converter = NULL;
 		iconv_close(cd);
 		t->text = t->owned;
-		return t->owned ? 0 : -1;
+		return rc;
 	}
 	if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) {
 		body += 3;
@@ -356,8 +374,9 @@ static int convert(struct jg_text *t, enum kind kind, const char *body, size_t l
 		t->len = len;
 		return 0;
 	}
-	t->text = t->owned = utf8_repair(body, len, &t->len);
-	return t->owned ? 0 : -1;
+	int rc = utf8_repair(t, body, len);
+	t->text = t->owned;
+	return rc;
 }
 
 int jg_text_decode(const char *body, size_t len, const char *http_charset, struct jg_text *t)
@@ -391,6 +410,9 @@ int jg_text_decode(const char *body, size_t len, const char *http_charset, struc
 
 void jg_text_fini(struct jg_text *t)
 {
+	if (t->converter)
+		iconv_close((iconv_t)t->converter);
+	t->converter = NULL;
 	free(t->owned);
 	t->owned = NULL;
 	t->text = NULL;

@@ -40,6 +40,7 @@ struct jg_text {
 	size_t len;
 	char *owned;                  /* a converted copy, or NULL: `text`
 	                                 points into the body given */
+	void *converter;              /* an iconv_t while it converts */
 	char charset[JG_CHARSET_NAME_MAX + 1]; /* "utf-8", "windows-1252", ... */
 	enum jg_charset_from from;
 	char note[200];               /* why a named charset was passed over */

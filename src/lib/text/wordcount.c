@@ -142,7 +142,6 @@ uint64_t jg_wc_get(const struct jg_wordcount *wc, const char *word, size_t len)
 	return e->word ? e->count : 0;
 }
 
-
 int jg_wc_compare(const struct jg_word *a, const struct jg_word *b)
 {
 	if (a->count != b->count)
@@ -153,7 +152,6 @@ int jg_wc_compare(const struct jg_word *a, const struct jg_word *b)
 		return c;
 	return a->len < b->len ? -1 : a->len > b->len;
 }
-
 
 /* Keeps the best `n` (n > 0) in `out[0..*have)` by insertion: n is small
  * (a top 10), and most words lose to the last kept at once. */
