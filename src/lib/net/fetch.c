@@ -766,8 +766,8 @@ static void fail_now(struct jg_transfer *t)
 }
 
 /* One turn for a transfer with work left: a spilled body's in-memory
- * part to write, bytes of an earlier read to decode. */
-/* 1 when it resumed a paused transfer, else 0. */
+ * part to write, bytes of an earlier read to decode. 1 when it resumed
+ * the transfer from a pause, else 0. */
 static int drain_one(struct jg_transfer *t)
 {
 	if (prefix_left(t)) {

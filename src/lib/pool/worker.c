@@ -283,6 +283,24 @@ static const char *changed_while_read(const struct worker *k)
 	return NULL;
 }
 
+/* Nothing of the current book: its text, table, count and top words. */
+static void forget_book(struct worker *k)
+{
+	jg_text_fini(&k->text);
+	jg_wc_clear(&k->book);
+	k->book_words = k->book_distinct = 0;
+	k->n_top = 0;
+}
+
+/* A mapped book found not whole: forgotten, and JG_EIO saying `what`. */
+static int book_lost(struct worker *k, const char *name, const char *what, char *why,
+                     size_t why_len)
+{
+	forget_book(k);
+	snprintf(why, why_len, "%.250s/%.200s: %s", k->store.dir, name, what);
+	return JG_EIO;
+}
+
 /*
  * Reads the body: counts it into the book table and hashes it. Then, the
  * body read whole, adds the count to the running table: a book cut short
@@ -295,11 +313,7 @@ static int read_body(struct worker *k, const struct jg_frame_header *h, const ch
 	sigjmp_buf jump;
 	if (sigsetjmp(jump, 1)) {
 		cut_short = NULL;
-		jg_text_fini(&k->text);
-		jg_wc_clear(&k->book);
-		k->book_words = k->book_distinct = 0;
-		snprintf(why, why_len, "%.250s/%.200s: cut short while it was read", k->store.dir, name);
-		return JG_EIO;
+		return book_lost(k, name, "cut short while it was read", why, why_len);
 	}
 	if (k->map) {
 		cut_from = k->map;
@@ -318,12 +332,8 @@ static int read_body(struct worker *k, const struct jg_frame_header *h, const ch
 	hash_book(k, body, len, digest);
 	cut_short = NULL;
 	const char *changed = changed_while_read(k);
-	if (changed) {
-		jg_wc_clear(&k->book);
-		k->book_words = k->book_distinct = 0;
-		snprintf(why, why_len, "%.250s/%.200s: %s", k->store.dir, name, changed);
-		return JG_EIO;
-	}
+	if (changed)
+		return book_lost(k, name, changed, why, why_len);
 	k->bytes_since += len;
 	if (counting && add_book(k, h->flags, h->flags >> JG_BOOK_TOP_SHIFT) < 0) {
 		snprintf(why, why_len, "out of memory while counting");
@@ -432,9 +442,7 @@ static int handle_book(struct worker *k, const struct jg_frame_header *h, const 
 	const char *body = m.body;
 	size_t len = m.body_len;
 	int err = JG_OK;
-	jg_wc_clear(&k->book);
-	k->n_top = 0;
-	k->book_words = k->book_distinct = 0;
+	forget_book(k);
 	if (open_store(k, d, why, sizeof why) < 0)
 		err = JG_EIO;
 	else if (h->type == JG_FRAME_RECOUNT && !(body = open_book(k, n, &m, &len, why, sizeof why)))

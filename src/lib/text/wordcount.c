@@ -217,8 +217,9 @@ int jg_wc_write_tsv(const struct jg_wordcount *wc, FILE *f)
  * A word as the TSV writer sorts it: its count and its first 8 bytes in
  * the entry itself, so that most comparisons look at neither the slot
  * nor the key store (32,000 words of the KJV: 4 ms of sorting before).
- * `key` is the head (little-endian: jg_wc_load) byte-swapped: when two keys differ, they
- * order as the words do (a zero pad sorts first, as a shorter word does).
+ * `key` is the head (little-endian: jg_wc_load) byte-swapped: when two
+ * keys differ, they order as the words do (a zero pad sorts first, as a
+ * shorter word does).
  */
 struct sorted_word {
 	uint64_t count, key;
