@@ -138,3 +138,46 @@ def test_whitespace_mode_equals_wc_on_ascii(make_nginx, corpus, tmp_path):
     wc = subprocess.run(["wc", "-w", os.path.join(corpus, "kjvbible.txt")], capture_output=True,
                         text=True, check=True)
     assert rep["books"][0]["words"] == int(wc.stdout.split()[0])
+
+
+def without_markers(raw):
+    """`raw` less every line the boilerplate rule would cut at: repeated,
+    the book is one text to both counts, whatever each makes of markers."""
+    keep = [line for line in raw.split(b"\n")
+            if not (reference.START.match(line.decode("latin-1"))
+                    or reference.END.match(line.decode("latin-1")))]
+    return b"\n".join(keep)
+
+
+def test_books_past_16_mib_are_counted_from_their_mapping_exactly(make_nginx, corpus, tmp_path):
+    """A worker maps a saved book past 16 MiB rather than reading it. Two
+    real texts made that large, served by nginx with no charset: the KJV
+    x4 (ASCII: counted in place) and Little Women x16 (Windows-1252, CRLF:
+    converted from the mapping). Each is counted as reference.py counts
+    it, and the run's --counts table (the sealed snapshot, copied) is the
+    two tables added up."""
+    site = tmp_path / "site"
+    site.mkdir()
+    kjv = open(os.path.join(corpus, "kjvbible.txt"), "rb").read() * 4
+    women = without_markers(open(os.path.join(corpus, "cache/epub/37106/pg37106.txt"),
+                                 "rb").read()) * 16
+    (site / "kjv4.txt").write_bytes(kjv)
+    (site / "women16.txt").write_bytes(women)
+    assert len(kjv) > 16 << 20 and len(women) > 16 << 20
+    srv = make_nginx(f"""
+    types {{ text/plain txt; }}
+    server {{
+        listen 127.0.0.1:{{port}};
+        root {site};
+    }}
+""")
+    urls = [srv.url("/kjv4.txt"), srv.url("/women16.txt")]
+    refs = [reference.count(kjv), reference.count(women)]
+    assert refs[1]["charset"] == "windows-1252"
+    rep, _ = run(tmp_path, "big", urls, "-w", "1")
+    check_books(rep, refs, urls, "books past 16 MiB")
+    table = Counter()
+    for line in (tmp_path / "big.tsv").read_text(encoding="utf-8").splitlines():
+        word, n = line.rsplit("\t", 1)
+        table[word] += int(n)
+    assert table == refs[0]["table"] + refs[1]["table"]

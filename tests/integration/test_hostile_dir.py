@@ -238,3 +238,32 @@ def test_merge_dedupes_input_errors(tmp_path):
                        text=True, timeout=120)
     assert p.returncode == 1, p.stderr
     assert json.loads((tmp_path / "m.json").read_text())["totals"]["input_errors"] == 150000
+
+
+def debug_build():
+    """The worker's file-harming test hooks exist only in debug builds."""
+    opts = json.load(open(os.path.join(os.path.dirname(JUGGLE), "meson-info",
+                                       "intro-buildoptions.json")))
+    return any(o["name"] == "buildtype" and o["value"].startswith("debug") for o in opts)
+
+
+def test_a_book_cut_short_while_its_worker_reads_it_fails_and_the_run_goes_on(server, tmp_path):
+    """Another program empties a saved book past 16 MiB while the worker
+    that mapped it counts it (the debug builds' hook plays that program):
+    the book fails with its file and the reason, the worker survives to
+    count the next book, and the run exits 1."""
+    if not debug_build():
+        import pytest
+        pytest.skip("a release build: no hook to cut a book with")
+    big = server.url("/gen/big.txt?size=18000000")
+    small = server.url("/gen/small.txt?size=3000")
+    out = tmp_path / "out"
+    env = dict(os.environ, JUGGLE_TEST_WORKER_CUT_MAPPED="1000000000000")
+    p = subprocess.run([JUGGLE, "-q", "-w", "1", "-j", "1", "-o", str(out), "--json",
+                        str(tmp_path / "r.json"), big, small], capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert p.returncode == 1, p.stderr
+    assert f"{out}/big.txt: cut short while it was read" in p.stderr, p.stderr
+    books = {b["url"]: b for b in json.load(open(tmp_path / "r.json"))["books"]}
+    assert books[big]["status"] != "ok" and "cut short while it was read" in books[big]["error"]
+    assert books[small]["status"] == "ok" and books[small]["words"] > 0
